@@ -1,0 +1,1 @@
+pub use bgp_core;

@@ -1,0 +1,20 @@
+//! Sans-IO BGP-4.
+//!
+//! This crate holds the protocol and nothing else: no sockets, no runtime, no clock. Bytes
+//! and time go in as values, and what to do comes out as values.
+//!
+//! ```text
+//! bytes ─▶ wire ─▶ session ─▶ Adj-RIB-In ─▶ import policy ─▶ Loc-RIB (best path)
+//!                                                              │
+//! bytes ◀─ wire ◀─ session ◀─ Adj-RIB-Out ◀─ export policy ◀───┘
+//! ```
+//!
+//! - [`wire`]: messages to and from bytes, with RFC 7606 error handling.
+//! - [`mrt`]: reading MRT captures (RFC 6396), the format operators keep BGP traffic in.
+//! - [`types`]: small shared value types.
+
+pub mod mrt;
+pub mod types;
+pub mod wire;
+
+pub use types::{Afi, Asn, Family, PathId, RouterId, Safi};
