@@ -6,6 +6,7 @@
 //! [`rib_context`]). A damaged record ends the walk with an error; nothing is read past a
 //! length field.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use bytes::Bytes;
@@ -18,6 +19,8 @@ use nom::number::complete::{be_u8, be_u16, be_u32};
 use crate::types::{Afi, Asn, Family, FamilySet, PathId, Safi};
 use crate::wire::context::Context;
 use crate::wire::nlri::Prefixes;
+use crate::wire::open::{AddPathMode, Capability, Open};
+use crate::wire::{DecodeError, Message};
 
 /// MRT record types.
 pub mod record_type {
@@ -111,6 +114,86 @@ impl Bgp4mpMessage {
             extended_message: true,
             ..Context::default()
         }
+    }
+}
+
+/// Follows the OPEN messages of a capture so that later messages of the same session are
+/// decoded with what the session negotiated. Some writers record ADD-PATH sessions with the
+/// plain MESSAGE subtypes; the OPENs tell.
+#[derive(Debug, Default)]
+pub struct SessionTracker {
+    opens: HashMap<(IpAddr, IpAddr), [Option<Open>; 2]>,
+}
+
+impl SessionTracker {
+    pub fn new() -> SessionTracker {
+        SessionTracker::default()
+    }
+
+    /// Records an OPEN carried by `m`.
+    pub fn observe_open(&mut self, m: &Bgp4mpMessage, open: &Open) {
+        let slot = self
+            .opens
+            .entry((m.peer.peer_ip, m.peer.local_ip))
+            .or_default();
+        slot[usize::from(m.local)] = Some(open.clone());
+    }
+
+    /// The context for decoding `m`: the record's own, with ADD-PATH turned on for the
+    /// families where the sender's OPEN offers to send and the receiver's, when captured,
+    /// to receive. The second value is true when the receiver's OPEN was not captured, so
+    /// the ADD-PATH setting is a guess.
+    pub fn context(&self, m: &Bgp4mpMessage) -> (Context, bool) {
+        let mut ctx = m.context();
+        let Some(opens) = self.opens.get(&(m.peer.peer_ip, m.peer.local_ip)) else {
+            return (ctx, false);
+        };
+        let modes = |o: &Option<Open>| -> Vec<(Family, AddPathMode)> {
+            o.iter()
+                .flat_map(|o| o.capabilities())
+                .filter_map(|c| match c {
+                    Capability::AddPath(v) => Some(v.clone()),
+                    _ => None,
+                })
+                .flatten()
+                .collect()
+        };
+        let sender = modes(&opens[usize::from(m.local)]);
+        let receiver = &opens[usize::from(!m.local)];
+        let receiver_modes = modes(receiver);
+        let mut guessed = false;
+        for (family, mode) in sender {
+            let receives = receiver.is_none()
+                || receiver_modes
+                    .iter()
+                    .any(|(f, r)| *f == family && r.can_receive());
+            if mode.can_send() && receives {
+                ctx.add_path.insert(family);
+                guessed |= receiver.is_none();
+            }
+        }
+        (ctx, guessed)
+    }
+
+    /// Decodes the message of `m` with the session's context, recording OPENs. When the
+    /// ADD-PATH setting is a guess and the message does not decode with it, the message is
+    /// decoded without ADD-PATH. Returns the message and the context used.
+    pub fn decode(&mut self, m: &Bgp4mpMessage) -> (Result<Message, DecodeError>, Context) {
+        let (ctx, guessed) = self.context(m);
+        let mut result = (Message::decode(&m.message, &ctx), ctx);
+        if guessed && result.0.is_err() {
+            let plain = Context {
+                add_path: FamilySet::EMPTY,
+                ..ctx
+            };
+            if let Ok(msg) = Message::decode(&m.message, &plain) {
+                result = (Ok(msg), plain);
+            }
+        }
+        if let Ok(Message::Open(o)) = &result.0 {
+            self.observe_open(m, o);
+        }
+        result
     }
 }
 
@@ -326,8 +409,19 @@ fn parse_table_dump_v2(subtype: u16, body: &Bytes) -> Result<RecordBody, &'stati
         1 => parse_peer_index(body)
             .map(|(_, t)| RecordBody::PeerIndexTable(t))
             .map_err(|_| "peer index table truncated"),
+        // RIB_GENERIC of a family without IP prefixes (VPN, flowspec, ...) is kept whole.
+        6 | 12 if !generic_has_ip_prefixes(body) => Ok(RecordBody::Unsupported(body.clone())),
         2..=6 | 8..=12 => parse_rib(subtype, body).map(RecordBody::Rib),
         _ => Ok(RecordBody::Unsupported(body.clone())),
+    }
+}
+
+fn generic_has_ip_prefixes(body: &[u8]) -> bool {
+    match body.get(4..7) {
+        Some(&[a0, a1, safi]) => {
+            Family::new(Afi(u16::from_be_bytes([a0, a1])), Safi(safi)).has_ip_prefixes()
+        }
+        _ => true,
     }
 }
 

@@ -200,21 +200,28 @@ impl MpReach {
         })
     }
 
+    /// The TABLE_DUMP_V2 abbreviated form is written when decoding produced it: MRT context
+    /// and no NLRI of its own.
+    fn abbreviated(&self, ctx: &Context) -> bool {
+        ctx.mrt_rib_entry && matches!(&self.nlri, MpNlri::Opaque(b) if b.is_empty())
+    }
+
     pub(crate) fn wire_len(&self, ctx: &Context) -> usize {
-        if ctx.mrt_rib_entry {
+        if self.abbreviated(ctx) {
             return 1 + self.next_hop.wire_len();
         }
         3 + 1 + self.next_hop.wire_len() + 1 + self.nlri.wire_len(self.family, ctx)
     }
 
     pub(crate) fn write_to(&self, ctx: &Context, out: &mut BytesMut) {
-        if !ctx.mrt_rib_entry {
+        let abbreviated = self.abbreviated(ctx);
+        if !abbreviated {
             out.put_u16(self.family.afi.0);
             out.put_u8(self.family.safi.0);
         }
         out.put_u8(self.next_hop.wire_len() as u8);
         self.next_hop.write_to(out);
-        if !ctx.mrt_rib_entry {
+        if !abbreviated {
             out.put_u8(0);
             write_nlri(&self.nlri, self.family, ctx, out);
         }
