@@ -292,7 +292,14 @@ impl AsPath {
                 break;
             }
         }
-        segs.extend(as4_path.to_segments());
+        for s in as4_path.to_segments() {
+            match segs.last_mut() {
+                Some(last) if last.kind == SegmentType::Sequence && s.kind == last.kind => {
+                    last.asns.extend(s.asns)
+                }
+                _ => segs.push(s),
+            }
+        }
         AsPath::from_segments(&segs)
     }
 }
