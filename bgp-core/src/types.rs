@@ -18,7 +18,6 @@ pub type PathId = u32;
 
 /// Address Family Identifier (IANA registry "Address Family Numbers").
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Afi(pub u16);
 
 impl Afi {
@@ -57,7 +56,6 @@ impl fmt::Display for Afi {
 
 /// Subsequent Address Family Identifier.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Safi(pub u8);
 
 impl Safi {
@@ -91,7 +89,6 @@ impl fmt::Display for Safi {
 
 /// An address family: AFI and SAFI together.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Family {
     pub afi: Afi,
     pub safi: Safi,
@@ -200,4 +197,21 @@ impl FromIterator<Family> for FamilySet {
         }
         set
     }
+}
+
+/// Families, AFIs and SAFIs serialize as their names ("ipv4 unicast").
+#[cfg(feature = "serde")]
+mod serde_impls {
+    use super::{Afi, Family, Safi};
+
+    macro_rules! as_display {
+        ($($t:ty),*) => {$(
+            impl serde::Serialize for $t {
+                fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    s.collect_str(self)
+                }
+            }
+        )*};
+    }
+    as_display!(Afi, Safi, Family);
 }

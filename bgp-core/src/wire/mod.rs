@@ -47,6 +47,10 @@ pub mod msg_type {
 }
 
 /// A BGP message.
+///
+/// Messages are transient (decoded, then consumed at once), so the UPDATE variant is kept
+/// inline rather than boxed: boxing would cost an allocation per received UPDATE.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(tag = "type", rename_all = "kebab-case"))]
@@ -115,13 +119,10 @@ impl Message {
         };
         let len = out.len() - start;
         let max = ctx.max_message_len();
-        let res = res.and_then(|()| {
-            if len > max {
-                Err(EncodeError::TooLong { len, max })
-            } else {
-                Ok(())
-            }
-        });
+        let res = match res {
+            Ok(()) if len > max => Err(EncodeError::TooLong { len, max }),
+            other => other,
+        };
         if let Err(e) = res {
             out.truncate(start);
             return Err(e);

@@ -129,7 +129,7 @@ impl Capability {
             mut p: impl Parser<&'a [u8], Output = O, Error = nom::error::Error<&'a [u8]>>,
         ) -> Option<O> {
             match p.parse(v) {
-                Ok((rest, o)) if rest.is_empty() => Some(o),
+                Ok((&[], o)) => Some(o),
                 _ => None,
             }
         }

@@ -582,9 +582,14 @@ impl PathAttributes {
             let external = ctx.peer == PeerKind::External;
             let result: Result<(), Kind> = match code {
                 code::ORIGIN => match v {
-                    [0] => Ok(attrs.origin = Some(Origin::Igp)),
-                    [1] => Ok(attrs.origin = Some(Origin::Egp)),
-                    [2] => Ok(attrs.origin = Some(Origin::Incomplete)),
+                    [o @ 0..=2] => {
+                        attrs.origin = Some(match o {
+                            0 => Origin::Igp,
+                            1 => Origin::Egp,
+                            _ => Origin::Incomplete,
+                        });
+                        Ok(())
+                    }
                     [_] => Err(Kind::Value),
                     _ => Err(Kind::Length),
                 },
@@ -621,7 +626,10 @@ impl PathAttributes {
                 code::LOCAL_PREF => u32_of(v)
                     .map(|m| attrs.local_pref = Some(m))
                     .ok_or(Kind::Length),
-                code::ATOMIC_AGGREGATE if v.is_empty() => Ok(attrs.atomic_aggregate = true),
+                code::ATOMIC_AGGREGATE if v.is_empty() => {
+                    attrs.atomic_aggregate = true;
+                    Ok(())
+                }
                 code::ATOMIC_AGGREGATE => Err(Kind::Length),
                 code::AGGREGATOR => {
                     parse_aggregator(v, ctx.four_octet_as).map(|a| attrs.aggregator = Some(a))
@@ -673,7 +681,10 @@ impl PathAttributes {
                 code::OTC => match u32_of(v) {
                     None => Err(Kind::Length),
                     Some(0) => Err(Kind::ZeroAsn),
-                    Some(asn) => Ok(attrs.otc = Some(asn)),
+                    Some(asn) => {
+                        attrs.otc = Some(asn);
+                        Ok(())
+                    }
                 },
                 _ => validate_opaque(code, v).map(|()| {
                     insert_sorted(
