@@ -457,7 +457,8 @@ fn one_prefix(afi: Afi, i: &[u8]) -> Result<(IpNet, &[u8]), &'static str> {
     let bits = *i.first().ok_or("prefix missing")?;
     let n = 1 + usize::from(bits).div_ceil(8);
     let wire = i.get(..n).ok_or("prefix truncated")?;
-    let p = Prefixes::parse(afi, false, Bytes::copy_from_slice(wire))
+    let wire = Bytes::copy_from_slice(wire);
+    let p = Prefixes::parse(afi, false, &wire, 0..wire.len())
         .map_err(|e| e.as_str())?
         .iter()
         .next()

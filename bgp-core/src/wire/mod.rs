@@ -8,6 +8,7 @@
 //! Nothing here keeps session state: the context is passed in on every call.
 
 pub mod attributes;
+pub mod buf;
 pub mod context;
 pub mod error;
 pub mod nlri;
@@ -80,13 +81,15 @@ impl Message {
         if len != frame.len() {
             return Err(DecodeError::BadMessageLength { length: len as u16 });
         }
-        let body = frame.slice(HEADER_LEN..);
         Ok(match ty {
-            msg_type::OPEN => Message::Open(Open::decode(&body)?),
-            msg_type::UPDATE => Message::Update(Update::decode(&body, ctx)?),
-            msg_type::NOTIFICATION => Message::Notification(Notification::decode(&body)),
+            msg_type::OPEN => Message::Open(Open::decode(&frame[HEADER_LEN..])?),
+            msg_type::UPDATE => Message::Update(Update::decode_at(frame, HEADER_LEN, ctx)?),
+            msg_type::NOTIFICATION => {
+                Message::Notification(Notification::decode(&frame.slice(HEADER_LEN..)))
+            }
             msg_type::KEEPALIVE => Message::Keepalive,
             msg_type::ROUTE_REFRESH => {
+                let body = frame.slice(HEADER_LEN..);
                 Message::RouteRefresh(RouteRefresh::decode(&body).ok_or_else(|| {
                     DecodeError::RouteRefreshLength {
                         message: frame.clone(),

@@ -8,10 +8,13 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use std::ops::Range;
+
 use bytes::{BufMut, Bytes, BytesMut};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use crate::types::{Afi, PathId};
+use crate::wire::buf::WireBytes;
 
 /// One NLRI: a prefix and, when ADD-PATH is in use, its path identifier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -66,7 +69,7 @@ pub struct Prefixes {
     afi: Afi,
     add_path: bool,
     count: u32,
-    wire: Bytes,
+    wire: WireBytes,
 }
 
 impl Prefixes {
@@ -76,20 +79,25 @@ impl Prefixes {
             afi,
             add_path,
             count: 0,
-            wire: Bytes::new(),
+            wire: WireBytes::new(),
         }
     }
 
-    /// Validates `wire` as NLRI of `afi` (IPv4 or IPv6) and keeps it. `wire` is usually a
-    /// slice of the received message, so no bytes are copied.
-    pub(crate) fn parse(afi: Afi, add_path: bool, wire: Bytes) -> Result<Prefixes, NlriError> {
+    /// Validates `src[range]` as NLRI of `afi` (IPv4 or IPv6) and keeps it. `src` is the
+    /// received message: a long block shares its buffer, a short one is copied.
+    pub(crate) fn parse(
+        afi: Afi,
+        add_path: bool,
+        src: &Bytes,
+        range: Range<usize>,
+    ) -> Result<Prefixes, NlriError> {
         let max_bits = if afi == Afi::IPV6 { 128 } else { 32 };
-        let count = validate(&wire, max_bits, add_path)?;
+        let count = validate(&src[range.clone()], max_bits, add_path)?;
         Ok(Prefixes {
             afi,
             add_path,
             count,
-            wire,
+            wire: WireBytes::slice_of(src, range),
         })
     }
 
@@ -113,7 +121,7 @@ impl Prefixes {
             afi,
             add_path,
             count,
-            wire: out.freeze(),
+            wire: WireBytes::from(out.freeze()),
         })
     }
 
@@ -135,7 +143,7 @@ impl Prefixes {
     }
 
     /// The encoded entries.
-    pub fn wire(&self) -> &Bytes {
+    pub fn wire(&self) -> &[u8] {
         &self.wire
     }
 
@@ -352,7 +360,7 @@ mod tests {
         // 10.0.0.0/8, 192.168.1.0/24, 0.0.0.0/0, 172.16.0.1/32, and 10.255.0.0/9 written
         // with host bits set (10.255 in a /9 is 10.128.0.0/9).
         let wire = Bytes::from_static(&[8, 10, 24, 192, 168, 1, 0, 32, 172, 16, 0, 1, 9, 10, 255]);
-        let p = Prefixes::parse(Afi::IPV4, false, wire).unwrap();
+        let p = Prefixes::parse(Afi::IPV4, false, &wire, 0..wire.len()).unwrap();
         let got: Vec<_> = p.iter().map(|e| e.prefix).collect();
         assert_eq!(
             got,
@@ -369,7 +377,9 @@ mod tests {
 
     #[test]
     fn errors_are_precise() {
-        let e = |b: &'static [u8], ap| Prefixes::parse(Afi::IPV4, ap, Bytes::from_static(b));
+        let e = |b: &'static [u8], ap| {
+            Prefixes::parse(Afi::IPV4, ap, &Bytes::from_static(b), 0..b.len())
+        };
         assert_eq!(
             e(&[33, 1, 2, 3, 4, 5], false),
             Err(NlriError::PrefixTooLong)
@@ -378,7 +388,7 @@ mod tests {
         assert_eq!(e(&[0, 0, 1], true), Err(NlriError::TruncatedPathId));
         assert_eq!(e(&[0, 0, 0, 1], true), Err(NlriError::Overrun));
         assert_eq!(e(&[0, 0, 0, 1, 8], true), Err(NlriError::Overrun));
-        let v6 = Prefixes::parse(Afi::IPV6, false, Bytes::from_static(&[129]));
+        let v6 = Prefixes::parse(Afi::IPV6, false, &Bytes::from_static(&[129]), 0..1);
         assert_eq!(v6, Err(NlriError::PrefixTooLong));
     }
 
@@ -394,7 +404,8 @@ mod tests {
         assert_eq!(&plain[..], &[16, 10, 1, 16, 10, 2]);
         assert_eq!(p.wire_len(false), 6);
         assert_eq!(p.wire_len(true), 14);
-        let back = Prefixes::parse(Afi::IPV4, true, p.wire().clone()).unwrap();
+        let wire = Bytes::copy_from_slice(p.wire());
+        let back = Prefixes::parse(Afi::IPV4, true, &wire, 0..wire.len()).unwrap();
         assert_eq!(back.iter().collect::<Vec<_>>(), entries.to_vec());
     }
 

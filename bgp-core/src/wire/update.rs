@@ -81,7 +81,17 @@ impl Update {
 
     /// Decodes an UPDATE body (the message without its 19-octet header).
     pub fn decode(body: &Bytes, ctx: &Context) -> Result<Update, DecodeError> {
-        let b = &body[..];
+        Update::decode_at(body, 0, ctx)
+    }
+
+    /// Decodes the UPDATE body that starts at `start` in `src` and runs to its end.
+    pub(crate) fn decode_at(
+        src: &Bytes,
+        start: usize,
+        ctx: &Context,
+    ) -> Result<Update, DecodeError> {
+        let b = &src[start..];
+        let at = |r: std::ops::Range<usize>| start + r.start..start + r.end;
         // The header length check guarantees four octets.
         let wlen = usize::from(u16::from_be_bytes([b[0], b[1]]));
         let attrs_start = 2 + wlen + 2;
@@ -98,20 +108,16 @@ impl Update {
             ));
         }
         let v4_add_path = ctx.add_path(Family::IPV4_UNICAST);
-        let withdrawn = Prefixes::parse(Afi::IPV4, v4_add_path, body.slice(2..2 + wlen))
+        let withdrawn = Prefixes::parse(Afi::IPV4, v4_add_path, src, at(2..2 + wlen))
             .map_err(|e| DecodeError::InvalidNetworkField(e.as_str()))?;
-        let nlri = Prefixes::parse(Afi::IPV4, v4_add_path, body.slice(nlri_start..))
+        let nlri = Prefixes::parse(Afi::IPV4, v4_add_path, src, at(nlri_start..b.len()))
             .map_err(|e| DecodeError::InvalidNetworkField(e.as_str()))?;
         let mut errors = Vec::new();
         let around = Surroundings {
             has_ipv4_nlri: !nlri.is_empty(),
         };
-        let attributes = PathAttributes::decode(
-            &body.slice(attrs_start..nlri_start),
-            ctx,
-            &around,
-            &mut errors,
-        )?;
+        let attributes =
+            PathAttributes::decode(src, at(attrs_start..nlri_start), ctx, &around, &mut errors)?;
         Ok(Update {
             withdrawn,
             attributes,

@@ -6,7 +6,11 @@
 
 use std::fmt;
 
+use std::ops::Range;
+
 use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::wire::buf::WireBytes;
 
 use crate::types::{AS_TRANS, Asn};
 use crate::wire::error::AttributeErrorKind;
@@ -66,7 +70,7 @@ impl Segment {
 /// A validated AS path in four-octet wire form.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct AsPath {
-    wire: Bytes,
+    wire: WireBytes,
 }
 
 impl AsPath {
@@ -87,7 +91,9 @@ impl AsPath {
                 }
             }
         }
-        AsPath { wire: out.freeze() }
+        AsPath {
+            wire: WireBytes::from(out.freeze()),
+        }
     }
 
     /// A path of one AS_SEQUENCE.
@@ -97,9 +103,14 @@ impl AsPath {
 
     /// Parses an AS_PATH value (`four_octet`: ASNs are four octets) with the RFC 7606 and
     /// RFC 7607 checks: known segment types, no empty segment, no overrun, no AS 0.
-    pub(crate) fn parse(value: &Bytes, four_octet: bool) -> Result<AsPath, AttributeErrorKind> {
+    pub(crate) fn parse(
+        src: &Bytes,
+        range: Range<usize>,
+        four_octet: bool,
+    ) -> Result<AsPath, AttributeErrorKind> {
+        let value = &src[range.clone()];
         let asn_len = if four_octet { 4 } else { 2 };
-        let mut rest = &value[..];
+        let mut rest = value;
         let mut widened = if four_octet {
             None
         } else {
@@ -137,8 +148,8 @@ impl AsPath {
         }
         Ok(AsPath {
             wire: match widened {
-                Some(w) => w.freeze(),
-                None => value.clone(),
+                Some(w) => WireBytes::from(w.freeze()),
+                None => WireBytes::slice_of(src, range),
             },
         })
     }
@@ -169,7 +180,7 @@ impl AsPath {
     }
 
     /// The value in four-octet form.
-    pub fn wire(&self) -> &Bytes {
+    pub fn wire(&self) -> &[u8] {
         &self.wire
     }
 
@@ -396,7 +407,7 @@ mod tests {
     #[test]
     fn two_octet_widening_and_narrowing() {
         let v = Bytes::from_static(&[2, 3, 0xfd, 0xe8, 0x5b, 0xa0, 0x00, 0x01, 1, 1, 0, 7]);
-        let p = AsPath::parse(&v, false).unwrap();
+        let p = AsPath::parse(&v, 0..v.len(), false).unwrap();
         assert_eq!(p.to_string(), "65000 23456 1 {7}");
         assert_eq!(p.path_len(), 4);
         let mut out = BytesMut::new();
@@ -444,7 +455,8 @@ mod tests {
 
     #[test]
     fn rfc7606_checks() {
-        let e = |b: &'static [u8]| AsPath::parse(&Bytes::from_static(b), true).unwrap_err();
+        let e =
+            |b: &'static [u8]| AsPath::parse(&Bytes::from_static(b), 0..b.len(), true).unwrap_err();
         assert_eq!(e(&[0, 1, 0, 0, 0xfd, 0xe9]), AttributeErrorKind::Value);
         assert_eq!(e(&[2, 0]), AttributeErrorKind::Length);
         assert_eq!(e(&[2, 0xff, 0, 0, 0xfd, 0xe9]), AttributeErrorKind::Overrun);

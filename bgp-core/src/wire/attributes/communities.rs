@@ -6,7 +6,11 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
+use std::ops::Range;
+
 use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::wire::buf::WireBytes;
 
 /// A standard community (RFC 1997).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -201,7 +205,7 @@ impl ListItem for Ipv4Addr {
 /// A validated, non-empty list attribute in wire form.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct List<T> {
-    wire: Bytes,
+    wire: WireBytes,
     _item: std::marker::PhantomData<T>,
 }
 
@@ -217,9 +221,9 @@ pub type ClusterList = List<Ipv4Addr>;
 impl<T: ListItem> List<T> {
     /// Takes a received value: it must be a non-empty multiple of the item width
     /// (RFC 7606 7.8, 7.10, 7.14; RFC 8092 6).
-    pub(crate) fn parse(value: &Bytes) -> Option<List<T>> {
-        (!value.is_empty() && value.len() % T::WIDTH == 0).then(|| List {
-            wire: value.clone(),
+    pub(crate) fn parse(src: &Bytes, range: Range<usize>) -> Option<List<T>> {
+        (!range.is_empty() && range.len() % T::WIDTH == 0).then(|| List {
+            wire: WireBytes::slice_of(src, range),
             _item: std::marker::PhantomData,
         })
     }
@@ -237,7 +241,7 @@ impl<T: ListItem> List<T> {
         self.wire.is_empty()
     }
 
-    pub fn wire(&self) -> &Bytes {
+    pub fn wire(&self) -> &[u8] {
         &self.wire
     }
 
@@ -261,7 +265,7 @@ impl<T: ListItem> FromIterator<T> for List<T> {
             x.write(&mut out);
         }
         List {
-            wire: out.freeze(),
+            wire: WireBytes::from(out.freeze()),
             _item: std::marker::PhantomData,
         }
     }
@@ -291,11 +295,11 @@ mod tests {
 
     #[test]
     fn lists_validate_width_and_emptiness() {
-        assert!(Communities::parse(&Bytes::from_static(&[])).is_none());
-        assert!(Communities::parse(&Bytes::from_static(&[1, 2, 3, 4, 5])).is_none());
-        assert!(LargeCommunities::parse(&Bytes::from_static(&[0; 13])).is_none());
-        let c =
-            Communities::parse(&Bytes::from_static(&[0xff, 0xff, 0xff, 0x01, 0, 1, 0, 2])).unwrap();
+        let parse = |b: &'static [u8]| Communities::parse(&Bytes::from_static(b), 0..b.len());
+        assert!(parse(&[]).is_none());
+        assert!(parse(&[1, 2, 3, 4, 5]).is_none());
+        assert!(LargeCommunities::parse(&Bytes::from_static(&[0; 13]), 0..13).is_none());
+        let c = parse(&[0xff, 0xff, 0xff, 0x01, 0, 1, 0, 2]).unwrap();
         let v: Vec<_> = c.iter().collect();
         assert_eq!(v, vec![Community::NO_EXPORT, Community::new(1, 2)]);
         assert_eq!(format!("{:?}", c), "[no-export, 1:2]");

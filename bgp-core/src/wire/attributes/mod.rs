@@ -456,7 +456,7 @@ impl PathAttributes {
         let around = Surroundings {
             has_ipv4_nlri: false,
         };
-        let attrs = PathAttributes::decode(field, ctx, &around, &mut errors)?;
+        let attrs = PathAttributes::decode(field, 0..field.len(), ctx, &around, &mut errors)?;
         Ok((attrs, errors))
     }
 
@@ -470,14 +470,19 @@ impl PathAttributes {
     /// Decodes the path attributes field (`field` is that field of the received message).
     /// RFC 7606 outcomes are appended to `errors`; only session-reset errors are returned.
     pub(crate) fn decode(
-        field: &Bytes,
+        src: &Bytes,
+        range: std::ops::Range<usize>,
         ctx: &Context,
         around: &Surroundings,
         errors: &mut Vec<AttributeError>,
     ) -> Result<PathAttributes, DecodeError> {
+        let base = range.start;
+        let field: &[u8] = &src[range];
+        // Ranges below are relative to the field; `abs` makes them ranges of `src`.
+        let abs = |r: &std::ops::Range<usize>| base + r.start..base + r.end;
         let mut attrs = PathAttributes::default();
         let mut seen = [0u64; 4];
-        let mut order: Vec<u8> = Vec::new();
+        let mut last_code = 0u8;
         let mut ascending = true;
         let mut pos = 0usize;
         let total = field.len();
@@ -539,16 +544,14 @@ impl PathAttributes {
                 continue;
             }
             seen[word] |= bit;
-            if order.last().is_some_and(|last| *last > code) {
-                ascending = false;
-            }
-            order.push(code);
+            ascending &= last_code <= code;
+            last_code = code;
 
             let Some(class) = class_of(code) else {
                 if flag_octet & flags::OPTIONAL == 0 {
                     return Err(DecodeError::UnrecognizedWellKnownAttribute {
                         code,
-                        attribute: field.slice(attr_range),
+                        attribute: src.slice(abs(&attr_range)),
                     });
                 }
                 insert_sorted(
@@ -556,7 +559,7 @@ impl PathAttributes {
                     RawAttribute {
                         flags: flag_octet,
                         code,
-                        value: field.slice(value_range),
+                        value: src.slice(abs(&value_range)),
                     },
                 );
                 continue;
@@ -565,7 +568,7 @@ impl PathAttributes {
                 if matches!(code, code::MP_REACH_NLRI | code::MP_UNREACH_NLRI) {
                     return Err(DecodeError::AttributeFlags {
                         code,
-                        attribute: field.slice(attr_range),
+                        attribute: src.slice(abs(&attr_range)),
                     });
                 }
                 let action = match code {
@@ -593,15 +596,16 @@ impl PathAttributes {
                     [_] => Err(Kind::Value),
                     _ => Err(Kind::Length),
                 },
-                code::AS_PATH => AsPath::parse(&field.slice(value_range), ctx.four_octet_as)
-                    .and_then(|p| {
+                code::AS_PATH => {
+                    AsPath::parse(src, abs(&value_range), ctx.four_octet_as).and_then(|p| {
                         if external && p.has_confed() {
                             Err(Kind::ConfedFromExternal)
                         } else {
                             attrs.as_path = Some(p);
                             Ok(())
                         }
-                    }),
+                    })
+                }
                 code::NEXT_HOP => match ipv4_of(v) {
                     None => Err(Kind::Length),
                     Some(a) => {
@@ -637,7 +641,7 @@ impl PathAttributes {
                 code::AS4_AGGREGATOR => {
                     parse_aggregator(v, true).map(|a| attrs.as4_aggregator = Some(a))
                 }
-                code::COMMUNITIES => Communities::parse(&field.slice(value_range))
+                code::COMMUNITIES => Communities::parse(src, abs(&value_range))
                     .map(|c| attrs.communities = Some(c))
                     .ok_or(Kind::Length),
                 code::ORIGINATOR_ID | code::CLUSTER_LIST if external => {
@@ -652,30 +656,28 @@ impl PathAttributes {
                 code::ORIGINATOR_ID => ipv4_of(v)
                     .map(|a| attrs.originator_id = Some(a))
                     .ok_or(Kind::Length),
-                code::CLUSTER_LIST => ClusterList::parse(&field.slice(value_range))
+                code::CLUSTER_LIST => ClusterList::parse(src, abs(&value_range))
                     .map(|c| attrs.cluster_list = Some(c))
                     .ok_or(Kind::Length),
                 code::MP_REACH_NLRI => {
-                    let value = field.slice(value_range);
-                    let m = MpReach::parse(&value, ctx)
-                        .map_err(|e| mp_error(e, code, field.slice(attr_range)))?;
+                    let m = MpReach::parse(src, abs(&value_range), ctx)
+                        .map_err(|e| mp_error(e, code, src.slice(abs(&attr_range))))?;
                     attrs.mp_reach = Some(m);
                     Ok(())
                 }
                 code::MP_UNREACH_NLRI => {
-                    let value = field.slice(value_range);
-                    let m = MpUnreach::parse(&value, ctx)
-                        .map_err(|e| mp_error(e, code, field.slice(attr_range)))?;
+                    let m = MpUnreach::parse(src, abs(&value_range), ctx)
+                        .map_err(|e| mp_error(e, code, src.slice(abs(&attr_range))))?;
                     attrs.mp_unreach = Some(m);
                     Ok(())
                 }
-                code::EXTENDED_COMMUNITIES => ExtCommunities::parse(&field.slice(value_range))
+                code::EXTENDED_COMMUNITIES => ExtCommunities::parse(src, abs(&value_range))
                     .map(|c| attrs.ext_communities = Some(c))
                     .ok_or(Kind::Length),
                 code::AS4_PATH => {
-                    AsPath::parse(&field.slice(value_range), true).map(|p| attrs.as4_path = Some(p))
+                    AsPath::parse(src, abs(&value_range), true).map(|p| attrs.as4_path = Some(p))
                 }
-                code::LARGE_COMMUNITY => LargeCommunities::parse(&field.slice(value_range))
+                code::LARGE_COMMUNITY => LargeCommunities::parse(src, abs(&value_range))
                     .map(|c| attrs.large_communities = Some(c))
                     .ok_or(Kind::Length),
                 code::OTC => match u32_of(v) {
@@ -692,7 +694,7 @@ impl PathAttributes {
                         RawAttribute {
                             flags: flag_octet,
                             code,
-                            value: field.slice(value_range),
+                            value: src.slice(abs(&value_range)),
                         },
                     )
                 }),
@@ -703,7 +705,7 @@ impl PathAttributes {
         }
 
         if !ascending {
-            attrs.wire_flags.order = Some(order.into());
+            attrs.wire_flags.order = Some(received_order(field).into());
         }
 
         // RFC 7606 3(d): missing well-known mandatory attributes, when there is something to
@@ -915,6 +917,29 @@ impl PathAttributes {
             self.as_path = Some(AsPath::merge_as4(p, p4));
         }
     }
+}
+
+/// The type codes of a (decoded, so well-framed up to any overrun) attribute field, in order,
+/// first occurrences only.
+fn received_order(field: &[u8]) -> Vec<u8> {
+    let mut order: Vec<u8> = Vec::new();
+    let mut pos = 0;
+    while pos + 3 <= field.len() {
+        let code = field[pos + 1];
+        let (hdr, len) = if field[pos] & flags::EXTENDED_LENGTH != 0 {
+            let Some(l) = field.get(pos + 2..pos + 4) else {
+                break;
+            };
+            (4, usize::from(u16::from_be_bytes([l[0], l[1]])))
+        } else {
+            (3, usize::from(field[pos + 2]))
+        };
+        if !order.contains(&code) {
+            order.push(code);
+        }
+        pos += hdr + len;
+    }
+    order
 }
 
 /// Rearranges an encoded attribute field so that the codes listed in `order` come in that

@@ -5,6 +5,7 @@
 //! reliably, so treat-as-withdraw is not possible.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::ops::Range;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use nom::IResult;
@@ -155,18 +156,29 @@ fn parse_next_hop(family: Family, nh: &[u8]) -> Result<NextHop, MpError> {
     }
 }
 
-fn parse_nlri(family: Family, ctx: &Context, nlri: Bytes) -> Result<MpNlri, MpError> {
+fn parse_nlri(
+    family: Family,
+    ctx: &Context,
+    src: &Bytes,
+    range: Range<usize>,
+) -> Result<MpNlri, MpError> {
     if family.has_ip_prefixes() {
-        Prefixes::parse(family.afi, ctx.add_path(family), nlri)
+        Prefixes::parse(family.afi, ctx.add_path(family), src, range)
             .map(MpNlri::Prefixes)
             .map_err(|e| MpError::Nlri(e.as_str()))
     } else {
-        Ok(MpNlri::Opaque(nlri))
+        Ok(MpNlri::Opaque(src.slice(range)))
     }
 }
 
 impl MpReach {
-    pub(crate) fn parse(value: &Bytes, ctx: &Context) -> Result<MpReach, MpError> {
+    /// Parses the attribute value `src[range]`.
+    pub(crate) fn parse(
+        src: &Bytes,
+        range: Range<usize>,
+        ctx: &Context,
+    ) -> Result<MpReach, MpError> {
+        let value = &src[range.clone()];
         if ctx.mrt_rib_entry && !value.is_empty() && usize::from(value[0]) + 1 == value.len() {
             return MpReach::parse_abbreviated(value);
         }
@@ -177,7 +189,7 @@ impl MpReach {
         // One reserved octet (formerly the SNPA count), ignored on receipt.
         let (rest, _reserved) = be_u8(rest).map_err(short)?;
         let next_hop = parse_next_hop(family, nh)?;
-        let nlri = parse_nlri(family, ctx, value.slice_ref(rest))?;
+        let nlri = parse_nlri(family, ctx, src, range.end - rest.len()..range.end)?;
         Ok(MpReach {
             family,
             next_hop,
@@ -187,7 +199,7 @@ impl MpReach {
 
     /// The TABLE_DUMP_V2 form: next-hop length and next hop only (RFC 6396 4.3.4). The
     /// family is inferred from the next hop.
-    fn parse_abbreviated(value: &Bytes) -> Result<MpReach, MpError> {
+    fn parse_abbreviated(value: &[u8]) -> Result<MpReach, MpError> {
         let family = if value[0] == 4 {
             Family::IPV4_UNICAST
         } else {
@@ -229,11 +241,16 @@ impl MpReach {
 }
 
 impl MpUnreach {
-    pub(crate) fn parse(value: &Bytes, ctx: &Context) -> Result<MpUnreach, MpError> {
-        let (rest, (afi, safi)) =
-            header(value).map_err(|_| MpError::Malformed("MP_UNREACH_NLRI truncated"))?;
+    /// Parses the attribute value `src[range]`.
+    pub(crate) fn parse(
+        src: &Bytes,
+        range: Range<usize>,
+        ctx: &Context,
+    ) -> Result<MpUnreach, MpError> {
+        let (rest, (afi, safi)) = header(&src[range.clone()])
+            .map_err(|_| MpError::Malformed("MP_UNREACH_NLRI truncated"))?;
         let family = Family::new(Afi(afi), Safi(safi));
-        let nlri = parse_nlri(family, ctx, value.slice_ref(rest))?;
+        let nlri = parse_nlri(family, ctx, src, range.end - rest.len()..range.end)?;
         Ok(MpUnreach { family, nlri })
     }
 
@@ -278,7 +295,7 @@ mod tests {
         v.extend_from_slice(&"fe80::1".parse::<Ipv6Addr>().unwrap().octets());
         v.extend_from_slice(&[0, 32, 0x20, 0x01, 0x0d, 0xb8]);
         let value = Bytes::from(v);
-        let m = MpReach::parse(&value, &Context::default()).unwrap();
+        let m = MpReach::parse(&value, 0..value.len(), &Context::default()).unwrap();
         assert_eq!(m.family, Family::IPV6_UNICAST);
         assert_eq!(
             m.next_hop,
@@ -300,7 +317,8 @@ mod tests {
         let mut v = vec![0, 1, 1, 16];
         v.extend_from_slice(&"2001:db8::1".parse::<Ipv6Addr>().unwrap().octets());
         v.extend_from_slice(&[0, 24, 10, 0, 0]);
-        let m = MpReach::parse(&Bytes::from(v), &Context::default()).unwrap();
+        let v = Bytes::from(v);
+        let m = MpReach::parse(&v, 0..v.len(), &Context::default()).unwrap();
         assert_eq!(m.family, Family::IPV4_UNICAST);
         assert!(matches!(
             m.next_hop,
@@ -314,7 +332,9 @@ mod tests {
     #[test]
     fn malformed_cases() {
         let ctx = Context::default();
-        let p = |b: &'static [u8]| MpReach::parse(&Bytes::from_static(b), &ctx).unwrap_err();
+        let p = |b: &'static [u8]| {
+            MpReach::parse(&Bytes::from_static(b), 0..b.len(), &ctx).unwrap_err()
+        };
         assert!(matches!(p(&[0, 2]), MpError::Malformed(_)));
         assert!(matches!(p(&[0, 2, 1, 9, 0, 0]), MpError::Malformed(_)));
         assert!(matches!(
@@ -325,7 +345,8 @@ mod tests {
             p(&[0, 1, 1, 4, 1, 2, 3, 4, 0, 33, 1]),
             MpError::Nlri(_)
         ));
-        let u = MpUnreach::parse(&Bytes::from_static(&[0, 2, 1, 64, 0x20]), &ctx).unwrap_err();
+        let u =
+            MpUnreach::parse(&Bytes::from_static(&[0, 2, 1, 64, 0x20]), 0..5, &ctx).unwrap_err();
         assert!(matches!(u, MpError::Nlri(_)));
     }
 }
