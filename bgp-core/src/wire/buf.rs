@@ -38,6 +38,17 @@ impl WireBytes {
     #[inline]
     pub fn slice_of(src: &Bytes, range: Range<usize>) -> WireBytes {
         if range.len() <= INLINE {
+            // A fixed-size copy compiles to a few moves; a variable one calls memmove. The
+            // octets past `len` are never read.
+            if let Some(window) = src.get(range.start..range.start + INLINE) {
+                let mut buf = [0; INLINE];
+                buf.copy_from_slice(window);
+                let _ = &src[range.clone()];
+                return WireBytes(Repr::Inline {
+                    len: range.len() as u8,
+                    buf,
+                });
+            }
             WireBytes::copy_from_slice(&src[range])
         } else {
             WireBytes(Repr::Shared(src.slice(range)))
@@ -97,6 +108,7 @@ impl Deref for WireBytes {
 }
 
 impl PartialEq for WireBytes {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
         **self == **other
     }

@@ -83,7 +83,19 @@ impl Message {
         }
         Ok(match ty {
             msg_type::OPEN => Message::Open(Open::decode(&frame[HEADER_LEN..])?),
-            msg_type::UPDATE => Message::Update(Update::decode_at(frame, HEADER_LEN, ctx)?),
+            msg_type::UPDATE => {
+                // Built in place: an UPDATE value is large.
+                let mut m = Message::Update(Update {
+                    withdrawn: Prefixes::empty(Afi::IPV4, false),
+                    attributes: PathAttributes::default(),
+                    nlri: Prefixes::empty(Afi::IPV4, false),
+                    errors: Vec::new(),
+                });
+                if let Message::Update(u) = &mut m {
+                    u.decode_into(frame, HEADER_LEN, ctx)?;
+                }
+                m
+            }
             msg_type::NOTIFICATION => {
                 Message::Notification(Notification::decode(&frame.slice(HEADER_LEN..)))
             }

@@ -81,15 +81,27 @@ impl Update {
 
     /// Decodes an UPDATE body (the message without its 19-octet header).
     pub fn decode(body: &Bytes, ctx: &Context) -> Result<Update, DecodeError> {
-        Update::decode_at(body, 0, ctx)
+        let mut u = Update::empty();
+        u.decode_into(body, 0, ctx)?;
+        Ok(u)
     }
 
-    /// Decodes the UPDATE body that starts at `start` in `src` and runs to its end.
-    pub(crate) fn decode_at(
+    pub(crate) fn empty() -> Update {
+        Update::new(
+            Prefixes::empty(Afi::IPV4, false),
+            PathAttributes::default(),
+            Prefixes::empty(Afi::IPV4, false),
+        )
+    }
+
+    /// Decodes the UPDATE body that starts at `start` in `src` into `self`, which must be
+    /// empty. The value is large; decoding in place saves moving it through `Result`s.
+    pub(crate) fn decode_into(
+        &mut self,
         src: &Bytes,
         start: usize,
         ctx: &Context,
-    ) -> Result<Update, DecodeError> {
+    ) -> Result<(), DecodeError> {
         let b = &src[start..];
         let at = |r: std::ops::Range<usize>| start + r.start..start + r.end;
         // The header length check guarantees four octets.
@@ -112,18 +124,19 @@ impl Update {
             .map_err(|e| DecodeError::InvalidNetworkField(e.as_str()))?;
         let nlri = Prefixes::parse(Afi::IPV4, v4_add_path, src, at(nlri_start..b.len()))
             .map_err(|e| DecodeError::InvalidNetworkField(e.as_str()))?;
-        let mut errors = Vec::new();
+        self.withdrawn = withdrawn;
+        self.nlri = nlri;
         let around = Surroundings {
-            has_ipv4_nlri: !nlri.is_empty(),
+            has_ipv4_nlri: !self.nlri.is_empty(),
         };
-        let attributes =
-            PathAttributes::decode(src, at(attrs_start..nlri_start), ctx, &around, &mut errors)?;
-        Ok(Update {
-            withdrawn,
-            attributes,
-            nlri,
-            errors,
-        })
+        PathAttributes::decode_into(
+            &mut self.attributes,
+            src,
+            at(attrs_start..nlri_start),
+            ctx,
+            &around,
+            &mut self.errors,
+        )
     }
 
     /// Encoded size of the body.
@@ -178,5 +191,23 @@ impl Update {
                 _ => None,
             });
         v4.into_iter().chain(mp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sizes moved around on every decoded UPDATE.
+    #[test]
+    fn sizes() {
+        println!(
+            "Update {} PathAttributes {} Prefixes {} MpReach {}",
+            std::mem::size_of::<Update>(),
+            std::mem::size_of::<PathAttributes>(),
+            std::mem::size_of::<Prefixes>(),
+            std::mem::size_of::<crate::wire::attributes::MpReach>()
+        );
+        assert!(std::mem::size_of::<Update>() <= 640);
     }
 }

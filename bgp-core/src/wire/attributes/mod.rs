@@ -456,7 +456,8 @@ impl PathAttributes {
         let around = Surroundings {
             has_ipv4_nlri: false,
         };
-        let attrs = PathAttributes::decode(field, 0..field.len(), ctx, &around, &mut errors)?;
+        let mut attrs = PathAttributes::default();
+        PathAttributes::decode_into(&mut attrs, field, 0..field.len(), ctx, &around, &mut errors)?;
         Ok((attrs, errors))
     }
 
@@ -469,18 +470,21 @@ impl PathAttributes {
 
     /// Decodes the path attributes field (`field` is that field of the received message).
     /// RFC 7606 outcomes are appended to `errors`; only session-reset errors are returned.
-    pub(crate) fn decode(
+    ///
+    /// Decodes into `attrs`, which must be empty: the set is large, and building it in place
+    /// saves copying it out of a `Result`.
+    pub(crate) fn decode_into(
+        attrs: &mut PathAttributes,
         src: &Bytes,
         range: std::ops::Range<usize>,
         ctx: &Context,
         around: &Surroundings,
         errors: &mut Vec<AttributeError>,
-    ) -> Result<PathAttributes, DecodeError> {
+    ) -> Result<(), DecodeError> {
         let base = range.start;
         let field: &[u8] = &src[range];
         // Ranges below are relative to the field; `abs` makes them ranges of `src`.
         let abs = |r: &std::ops::Range<usize>| base + r.start..base + r.end;
-        let mut attrs = PathAttributes::default();
         let mut seen = [0u64; 4];
         let mut last_code = 0u8;
         let mut ascending = true;
@@ -722,7 +726,7 @@ impl PathAttributes {
                 missing(code::NEXT_HOP, attrs.next_hop.is_some());
             }
         }
-        Ok(attrs)
+        Ok(())
     }
 
     /// Encoded size of the path attributes field.
