@@ -509,3 +509,27 @@ fn building_an_update_from_values() {
         Message::Update(u)
     );
 }
+
+/// Found by fuzzing: a buffer shorter than a header must not report a length field it
+/// does not have (NOTIFICATION data holds only received octets).
+#[test]
+fn short_buffer_reports_no_length_field() {
+    let e = Message::decode(&Bytes::from_static(&[0xff]), &Context::default()).unwrap_err();
+    assert_eq!(e, DecodeError::ShortHeader { len: 1 });
+    let n = e.notification();
+    assert_eq!((n.code, n.subcode, n.data.len()), (1, 2, 0));
+}
+
+/// Found by fuzzing: in an MRT RIB entry, a full-form MP_REACH_NLRI of a family we keep
+/// opaque must not be re-encoded in the abbreviated form.
+#[test]
+fn mrt_full_form_mp_reach_of_unknown_family_keeps_its_form() {
+    let ctx = bgp_core::mrt::rib_context();
+    let block = Bytes::from_static(&[0x83, 14, 6, 0xff, 0xff, 0xbd, 1, 0xff, 0xeb]);
+    let (attrs, _) = PathAttributes::decode_block(&block, &ctx).unwrap();
+    let again = attrs.to_block(&ctx).unwrap();
+    // (ORIGIN and AS_PATH are missing, which is reported, not refused.)
+    let (back, _) = PathAttributes::decode_block(&again, &ctx).unwrap();
+    assert_eq!(again.len(), block.len());
+    assert_eq!(back, attrs);
+}

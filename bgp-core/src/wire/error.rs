@@ -83,6 +83,9 @@ pub enum DecodeError {
     /// erroneous length field (RFC 4271 6.1).
     #[error("bad message length {length}")]
     BadMessageLength { length: u16 },
+    /// Fewer octets than a message header: there is no length field to report.
+    #[error("{len} octets cannot hold a message header")]
+    ShortHeader { len: usize },
     #[error("unknown message type {0}")]
     BadMessageType(u8),
 
@@ -137,6 +140,11 @@ impl DecodeError {
                 code::MESSAGE_HEADER,
                 subcode::BAD_MESSAGE_LENGTH,
                 Bytes::copy_from_slice(&length.to_be_bytes()),
+            ),
+            ShortHeader { .. } => (
+                code::MESSAGE_HEADER,
+                subcode::BAD_MESSAGE_LENGTH,
+                Bytes::new(),
             ),
             BadMessageType(t) => (
                 code::MESSAGE_HEADER,

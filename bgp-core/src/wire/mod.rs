@@ -158,9 +158,7 @@ impl Message {
 /// length. `buf` must hold at least the header.
 fn check_header(buf: &[u8], max_len: usize) -> Result<(u8, usize), DecodeError> {
     if buf.len() < HEADER_LEN {
-        return Err(DecodeError::BadMessageLength {
-            length: buf.len() as u16,
-        });
+        return Err(DecodeError::ShortHeader { len: buf.len() });
     }
     if buf[..16].iter().any(|b| *b != 0xff) {
         return Err(DecodeError::ConnectionNotSynchronized);

@@ -212,10 +212,12 @@ impl MpReach {
         })
     }
 
-    /// The TABLE_DUMP_V2 abbreviated form is written when decoding produced it: MRT context
-    /// and no NLRI of its own.
+    /// The TABLE_DUMP_V2 abbreviated form is written when decoding produced it: MRT context,
+    /// an IP family (whose full form always decodes to prefixes) and no NLRI of its own.
     fn abbreviated(&self, ctx: &Context) -> bool {
-        ctx.mrt_rib_entry && matches!(&self.nlri, MpNlri::Opaque(b) if b.is_empty())
+        ctx.mrt_rib_entry
+            && self.family.has_ip_prefixes()
+            && matches!(&self.nlri, MpNlri::Opaque(b) if b.is_empty())
     }
 
     pub(crate) fn wire_len(&self, ctx: &Context) -> usize {
