@@ -49,7 +49,7 @@ fn bench(c: &mut Criterion, shapes: &[Shape]) {
                 out.clear();
                 for (attrs, prefixes) in &s.source {
                     let u = build(attrs, prefixes);
-                    Message::Update(u).encode(&ctx, &mut out).unwrap();
+                    Message::from(u).encode(&ctx, &mut out).unwrap();
                 }
                 black_box(out.len())
             })

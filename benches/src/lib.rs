@@ -38,7 +38,7 @@ fn ibgp_attrs() -> PathAttributes {
 
 fn encode(attrs: &PathAttributes, prefixes: &[IpNet]) -> Bytes {
     let u = build(attrs, prefixes);
-    Message::Update(u).to_bytes(&Context::default()).unwrap()
+    Message::from(u).to_bytes(&Context::default()).unwrap()
 }
 
 pub fn build(attrs: &PathAttributes, prefixes: &[IpNet]) -> Update {

@@ -44,7 +44,7 @@ fn ctx(peer: PeerKind) -> Context {
 
 fn decode(bytes: &Bytes, peer: PeerKind) -> Result<Update, DecodeError> {
     match Message::decode(bytes, &ctx(peer))? {
-        Message::Update(u) => Ok(u),
+        Message::Update(u) => Ok(*u),
         m => panic!("not an update: {m:?}"),
     }
 }

@@ -284,7 +284,7 @@ fn update_from_two_octet_peer_with_as4_path() {
     assert!(a.as4_path.is_none() && a.as4_aggregator.is_none());
     // Sent on to a two-octet peer, the AS4 attributes are regenerated (RFC 6793 4.2.2):
     // AS_PATH with AS_TRANS, AS4_PATH with the whole path.
-    let again = Message::Update(u.clone()).to_bytes(&ctx).unwrap();
+    let again = Message::from(u.clone()).to_bytes(&ctx).unwrap();
     assert_eq!(
         again,
         h(&format!(
@@ -299,7 +299,7 @@ fn update_from_two_octet_peer_with_as4_path() {
         ))
     );
     // To a four-octet peer: one AS_PATH with the real numbers, no AS4 attributes.
-    let four = Message::Update(u).to_bytes(&Context::default()).unwrap();
+    let four = Message::from(u).to_bytes(&Context::default()).unwrap();
     let Message::Update(u4) = Message::decode(&four, &Context::default()).unwrap() else {
         panic!()
     };
@@ -375,11 +375,11 @@ fn update_with_add_path() {
 #[test]
 fn end_of_rib_markers() {
     let ctx = Context::default();
-    let v4 = Message::Update(Update::end_of_rib(Family::IPV4_UNICAST))
+    let v4 = Message::from(Update::end_of_rib(Family::IPV4_UNICAST))
         .to_bytes(&ctx)
         .unwrap();
     assert_eq!(v4, h(&format!("{MARKER} 0017 02 0000 0000")));
-    let v6 = Message::Update(Update::end_of_rib(Family::IPV6_UNICAST))
+    let v6 = Message::from(Update::end_of_rib(Family::IPV6_UNICAST))
         .to_bytes(&ctx)
         .unwrap();
     assert_eq!(
@@ -495,7 +495,7 @@ fn building_an_update_from_values() {
     )
     .unwrap();
     let u = Update::new(Prefixes::empty(Afi::IPV4, false), attrs, nlri);
-    let b = Message::Update(u.clone())
+    let b = Message::from(u.clone())
         .to_bytes(&Context::default())
         .unwrap();
     assert_eq!(
@@ -506,7 +506,7 @@ fn building_an_update_from_values() {
     );
     assert_eq!(
         Message::decode(&b, &Context::default()).unwrap(),
-        Message::Update(u)
+        Message::from(u)
     );
 }
 

@@ -257,7 +257,7 @@ fn update(add_path: bool) -> impl Strategy<Value = Update> {
 fn message(add_path: bool) -> impl Strategy<Value = Message> {
     prop_oneof![
         open().prop_map(Message::Open),
-        update(add_path).prop_map(Message::Update),
+        update(add_path).prop_map(Message::from),
         (any::<u8>(), any::<u8>(), vec(any::<u8>(), 0..64)).prop_map(|(c, s, d)| {
             Message::Notification(Notification::new(c, s, Bytes::from(d)))
         }),
@@ -318,7 +318,7 @@ proptest! {
             extended_message: true,
             ..Context::default()
         };
-        let m = Message::Update(u);
+        let m = Message::from(u);
         let bytes = m.to_bytes(&ctx).unwrap();
         let back = Message::decode(&bytes, &ctx).unwrap();
         prop_assert_eq!(back.to_bytes(&ctx).unwrap(), bytes);
@@ -345,7 +345,7 @@ proptest! {
         };
         let nlri = Prefixes::from_entries(Afi::IPV4, false, ["10.0.0.0/8".parse::<IpNet>().unwrap()]).unwrap();
         let u = Update::new(Prefixes::empty(Afi::IPV4, false), attrs.clone(), nlri);
-        let bytes = Message::Update(u).to_bytes(&ctx).unwrap();
+        let bytes = Message::from(u).to_bytes(&ctx).unwrap();
         let Message::Update(mut back) = Message::decode(&bytes, &ctx).unwrap() else {
             panic!("not an update");
         };

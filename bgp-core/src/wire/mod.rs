@@ -49,15 +49,14 @@ pub mod msg_type {
 
 /// A BGP message.
 ///
-/// Messages are transient (decoded, then consumed at once), so the UPDATE variant is kept
-/// inline rather than boxed: boxing would cost an allocation per received UPDATE.
-#[allow(clippy::large_enum_variant)]
+/// The UPDATE is boxed: it is large (600 octets), and decoding it into its box costs less
+/// than moving it out of the decoder and through the caller's matches.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(tag = "type", rename_all = "kebab-case"))]
 pub enum Message {
     Open(Open),
-    Update(Update),
+    Update(Box<Update>),
     Notification(Notification),
     Keepalive,
     RouteRefresh(RouteRefresh),
@@ -84,17 +83,10 @@ impl Message {
         Ok(match ty {
             msg_type::OPEN => Message::Open(Open::decode(&frame[HEADER_LEN..])?),
             msg_type::UPDATE => {
-                // Built in place: an UPDATE value is large.
-                let mut m = Message::Update(Update {
-                    withdrawn: Prefixes::empty(Afi::IPV4, false),
-                    attributes: PathAttributes::default(),
-                    nlri: Prefixes::empty(Afi::IPV4, false),
-                    errors: Vec::new(),
-                });
-                if let Message::Update(u) = &mut m {
-                    u.decode_into(frame, HEADER_LEN, ctx)?;
-                }
-                m
+                // Built in its box: an UPDATE value is large.
+                let mut u = Box::new(Update::empty());
+                u.decode_into(frame, HEADER_LEN, ctx)?;
+                Message::Update(u)
             }
             msg_type::NOTIFICATION => {
                 Message::Notification(Notification::decode(&frame.slice(HEADER_LEN..)))
@@ -151,6 +143,18 @@ impl Message {
         let mut out = BytesMut::new();
         self.encode(ctx, &mut out)?;
         Ok(out.freeze())
+    }
+}
+
+impl From<Update> for Message {
+    fn from(u: Update) -> Message {
+        Message::Update(Box::new(u))
+    }
+}
+
+impl From<Box<Update>> for Message {
+    fn from(u: Box<Update>) -> Message {
+        Message::Update(u)
     }
 }
 

@@ -276,36 +276,47 @@ impl Iterator for PrefixIter<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<NlriEntry> {
-        if self.rest.is_empty() {
-            return None;
-        }
+        // The block was validated, so every length fits; the code still checks bounds
+        // (through `get` and slice patterns), it only avoids panicking paths and
+        // variable-length copies.
         let mut b = self.rest;
         let path_id = if self.add_path {
-            let id = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-            b = &b[4..];
-            Some(id)
+            let [a0, a1, a2, a3, rest @ ..] = b else {
+                return None;
+            };
+            b = rest;
+            Some(u32::from_be_bytes([*a0, *a1, *a2, *a3]))
         } else {
             None
         };
-        let bits = b[0];
+        let (&bits, rest) = b.split_first()?;
         let nbytes = usize::from(bits).div_ceil(8);
-        let addr = &b[1..1 + nbytes];
         let prefix = if self.afi == Afi::IPV6 {
-            let mut octets = [0u8; 16];
-            octets[..nbytes].copy_from_slice(addr);
-            let v = u128::from_be_bytes(octets) & mask128(bits);
+            let bits = bits.min(128);
+            let v = match rest.first_chunk::<16>() {
+                Some(o) => u128::from_be_bytes(*o),
+                None => rest
+                    .iter()
+                    .take(nbytes)
+                    .enumerate()
+                    .fold(0u128, |v, (i, x)| v | (u128::from(*x) << (120 - 8 * i))),
+            } & mask128(bits);
             IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::from(v), bits))
         } else {
-            let v = if b.len() >= 5 {
-                u32::from_be_bytes([b[1], b[2], b[3], b[4]])
-            } else {
-                let mut octets = [0u8; 4];
-                octets[..nbytes].copy_from_slice(addr);
-                u32::from_be_bytes(octets)
+            let bits = bits.min(32);
+            // Load four octets when they are there (the next prefix's octets beyond the mask
+            // are cleared), else assemble the last prefix octet by octet.
+            let v = match rest {
+                [a, b, c, d, ..] => u32::from_be_bytes([*a, *b, *c, *d]),
+                _ => rest
+                    .iter()
+                    .take(nbytes)
+                    .enumerate()
+                    .fold(0u32, |v, (i, x)| v | (u32::from(*x) << (24 - 8 * i))),
             } & mask32(bits);
             IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::from(v), bits))
         };
-        self.rest = &b[1 + nbytes..];
+        self.rest = rest.get(nbytes..)?;
         Some(NlriEntry { path_id, prefix })
     }
 }
