@@ -166,48 +166,27 @@ impl Update {
     /// Every announced block of IP prefixes with its family: the IPv4 NLRI field and
     /// MP_REACH_NLRI.
     pub fn announced(&self) -> impl Iterator<Item = (Family, &Prefixes)> {
-        let v4 = (!self.nlri.is_empty()).then_some((Family::IPV4_UNICAST, &self.nlri));
-        let mp = self
-            .attributes
-            .mp_reach
-            .as_ref()
-            .and_then(|m| match &m.nlri {
-                MpNlri::Prefixes(p) if !p.is_empty() => Some((m.family, p)),
-                _ => None,
-            });
-        v4.into_iter().chain(mp)
+        let mp = self.attributes.mp_reach.as_ref();
+        blocks(&self.nlri, mp.map(|m| (m.family, &m.nlri)))
     }
 
     /// Every withdrawn block of IP prefixes with its family: the Withdrawn Routes field and
     /// MP_UNREACH_NLRI.
     pub fn withdrawals(&self) -> impl Iterator<Item = (Family, &Prefixes)> {
-        let v4 = (!self.withdrawn.is_empty()).then_some((Family::IPV4_UNICAST, &self.withdrawn));
-        let mp = self
-            .attributes
-            .mp_unreach
-            .as_ref()
-            .and_then(|m| match &m.nlri {
-                MpNlri::Prefixes(p) if !p.is_empty() => Some((m.family, p)),
-                _ => None,
-            });
-        v4.into_iter().chain(mp)
+        let mp = self.attributes.mp_unreach.as_ref();
+        blocks(&self.withdrawn, mp.map(|m| (m.family, &m.nlri)))
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The sizes moved around on every decoded UPDATE.
-    #[test]
-    fn sizes() {
-        println!(
-            "Update {} PathAttributes {} Prefixes {} MpReach {}",
-            std::mem::size_of::<Update>(),
-            std::mem::size_of::<PathAttributes>(),
-            std::mem::size_of::<Prefixes>(),
-            std::mem::size_of::<crate::wire::attributes::MpReach>()
-        );
-        assert!(std::mem::size_of::<Update>() <= 640);
-    }
+/// The non-empty IP prefix blocks among an IPv4 field and an MP attribute's NLRI.
+fn blocks<'a>(
+    v4: &'a Prefixes,
+    mp: Option<(Family, &'a MpNlri)>,
+) -> impl Iterator<Item = (Family, &'a Prefixes)> {
+    let v4 = (!v4.is_empty()).then_some((Family::IPV4_UNICAST, v4));
+    let mp = mp.and_then(|(family, nlri)| match nlri {
+        MpNlri::Prefixes(p) if !p.is_empty() => Some((family, p)),
+        _ => None,
+    });
+    v4.into_iter().chain(mp)
 }

@@ -622,7 +622,9 @@ impl PathAttributes {
                     }
                 },
                 code::MULTI_EXIT_DISC => u32_of(v).map(|m| attrs.med = Some(m)).ok_or(Kind::Length),
-                code::LOCAL_PREF if external => {
+                // RFC 7606 7.5 (LOCAL_PREF) and RFC 4456 (reflection attributes): from an
+                // external peer they are discarded whatever they hold.
+                code::LOCAL_PREF | code::ORIGINATOR_ID | code::CLUSTER_LIST if external => {
                     note(
                         errors,
                         code,
@@ -648,15 +650,6 @@ impl PathAttributes {
                 code::COMMUNITIES => Communities::parse(src, abs(&value_range))
                     .map(|c| attrs.communities = Some(c))
                     .ok_or(Kind::Length),
-                code::ORIGINATOR_ID | code::CLUSTER_LIST if external => {
-                    note(
-                        errors,
-                        code,
-                        Kind::ExternalPeer,
-                        ErrorAction::AttributeDiscard,
-                    );
-                    Ok(())
-                }
                 code::ORIGINATOR_ID => ipv4_of(v)
                     .map(|a| attrs.originator_id = Some(a))
                     .ok_or(Kind::Length),
