@@ -169,23 +169,28 @@ impl FamilySet {
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
+
+    /// The families in the set.
+    pub fn iter_known(self) -> impl Iterator<Item = Family> {
+        KNOWN.into_iter().filter(move |f| self.contains(*f))
+    }
 }
+
+/// The families a [`FamilySet`] can hold, in bit order.
+const KNOWN: [Family; 8] = [
+    Family::IPV4_UNICAST,
+    Family::IPV6_UNICAST,
+    Family::IPV4_MULTICAST,
+    Family::IPV6_MULTICAST,
+    Family::new(Afi::IPV4, Safi::MPLS_LABEL),
+    Family::new(Afi::IPV6, Safi::MPLS_LABEL),
+    Family::new(Afi::IPV4, Safi::MPLS_VPN),
+    Family::new(Afi::IPV6, Safi::MPLS_VPN),
+];
 
 impl fmt::Debug for FamilySet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let all = [
-            Family::IPV4_UNICAST,
-            Family::IPV6_UNICAST,
-            Family::IPV4_MULTICAST,
-            Family::IPV6_MULTICAST,
-            Family::new(Afi::IPV4, Safi::MPLS_LABEL),
-            Family::new(Afi::IPV6, Safi::MPLS_LABEL),
-            Family::new(Afi::IPV4, Safi::MPLS_VPN),
-            Family::new(Afi::IPV6, Safi::MPLS_VPN),
-        ];
-        f.debug_set()
-            .entries(all.iter().filter(|fam| self.contains(**fam)))
-            .finish()
+        f.debug_set().entries(self.iter_known()).finish()
     }
 }
 

@@ -214,6 +214,18 @@ impl Capability {
         })
     }
 
+    /// Writes code, length and value, as in a Capabilities optional parameter (and in the
+    /// data of an Unsupported Capability NOTIFICATION, RFC 5492 5).
+    pub fn write_tlv(&self, out: &mut BytesMut) -> Result<(), EncodeError> {
+        let at = out.len();
+        out.put_u8(self.code());
+        out.put_u8(0);
+        self.write_value(out);
+        let len = out.len() - at - 2;
+        out[at + 1] = u8::try_from(len).map_err(|_| EncodeError::FieldTooLong("capability"))?;
+        Ok(())
+    }
+
     fn write_value(&self, out: &mut BytesMut) {
         let fam = |out: &mut BytesMut, f: &Family| {
             out.put_u16(f.afi.0);

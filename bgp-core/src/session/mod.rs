@@ -1,0 +1,939 @@
+//! One BGP connection as a value: the RFC 4271 section 8 state machine with no I/O.
+//!
+//! # Calling contract
+//!
+//! A [`Session`] is driven by its owner, which holds the TCP connection and a clock:
+//! - **inputs**, each with the current time: [`Session::start`], [`Session::stop`],
+//!   [`Session::handle_connected`], [`Session::handle_connect_failed`],
+//!   [`Session::handle_closed`], [`Session::handle_data`] (any chunk of received bytes; the
+//!   session frames messages itself), [`Session::handle_timeout`] (safe to call early: nothing
+//!   happens before a deadline), and, once Established, [`Session::send_update`],
+//!   [`Session::send_end_of_rib`], [`Session::send_route_refresh`];
+//! - **outputs**: after every input, drain [`Session::poll_action`] until it returns `None`
+//!   ([`Action::Connect`], [`Action::Transmit`], [`Action::Close`], [`Action::Event`]), then
+//!   sleep until [`Session::poll_timeout`].
+//!
+//! Protocol failures are not errors of these calls: they come out as a NOTIFICATION to
+//! transmit, a close, and an [`Event::Down`]. A second connection to the same peer (RFC 4271
+//! 6.8) is the business of [`Peer`], which owns two sessions.
+//!
+//! The session never reads a clock: timer jitter comes from a generator seeded by the
+//! configuration, so a run can be replayed exactly.
+
+mod collision;
+mod negotiate;
+mod timers;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::types::{Family, FamilySet};
+use crate::wire::error::{AttributeError, AttributeErrorKind, ErrorAction, code, subcode};
+use crate::wire::{
+    Context, DecodeError, EncodeError, FrameSplitter, Message, Notification, PeerKind,
+    RouteRefresh, Update, msg_type, refresh_subtype,
+};
+
+pub use collision::{Conn, Peer};
+pub use negotiate::{
+    GracefulRestartConfig, Negotiated, PeerAs, PeerGracefulRestart, SessionConfig, negotiate,
+};
+pub use timers::Timer;
+
+use timers::{Jitter, TimerTable};
+
+/// RFC 4271 8.2.2 states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    Idle,
+    Connect,
+    Active,
+    OpenSent,
+    OpenConfirm,
+    Established,
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// The hold time set while waiting for the peer's OPEN (RFC 4271 8.2.2 suggests 4 minutes).
+const OPEN_HOLD_TIME: Duration = Duration::from_secs(240);
+
+/// What the owner must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Open a TCP connection to the peer; report the outcome with `handle_connected` or
+    /// `handle_connect_failed`.
+    Connect,
+    /// Write these bytes to the connection.
+    Transmit(Bytes),
+    /// Close the connection, after writing what was transmitted before.
+    Close,
+    /// Something the owner may want to know or act on.
+    Event(Event),
+}
+
+/// Which ROUTE-REFRESH was received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RefreshKind {
+    /// The peer asks for our routes again (RFC 2918).
+    Request,
+    /// Beginning of Route Refresh (RFC 7313): the peer's routes of the family follow.
+    Begin,
+    /// End of Route Refresh: routes of the family not re-sent since Begin are gone.
+    End,
+}
+
+/// Why a session went down.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DownReason {
+    /// We sent this NOTIFICATION.
+    Sent(Notification),
+    /// The peer sent this NOTIFICATION.
+    Received(Notification),
+    /// The connection failed or was closed with no NOTIFICATION.
+    ConnectionLost,
+}
+
+/// Events for the owner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    StateChanged {
+        from: State,
+        to: State,
+    },
+    /// The session is Established with what it negotiated.
+    Established(Box<Negotiated>),
+    /// An UPDATE from the peer. RFC 7606 outcomes are in its `errors`; a treat-as-withdraw
+    /// UPDATE is delivered so that its routes can be withdrawn.
+    Update(Box<Update>),
+    /// The peer's End-of-RIB for a family (RFC 4724 2).
+    EndOfRib(Family),
+    /// A ROUTE-REFRESH from the peer, for a negotiated family.
+    RouteRefresh {
+        family: Family,
+        kind: RefreshKind,
+    },
+    /// The session left OpenSent or a later state. With `retain_stale`, the peer may be
+    /// restarting gracefully (RFC 4724): keep its routes, marked stale, for that long.
+    Down {
+        reason: DownReason,
+        was_established: bool,
+        retain_stale: Option<Duration>,
+    },
+    /// The peer's stale routes are to be removed: its restart did not complete in time, or
+    /// it came back without End-of-RIB for some families in time.
+    StaleRoutesExpired,
+}
+
+/// Why the owner stops the session: the Cease subcode and an RFC 8203 message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StopReason {
+    pub subcode: u8,
+    pub message: String,
+}
+
+impl StopReason {
+    pub fn admin_shutdown(message: impl Into<String>) -> StopReason {
+        StopReason {
+            subcode: subcode::ADMIN_SHUTDOWN,
+            message: message.into(),
+        }
+    }
+
+    pub fn admin_reset(message: impl Into<String>) -> StopReason {
+        StopReason {
+            subcode: subcode::ADMIN_RESET,
+            message: message.into(),
+        }
+    }
+
+    /// Cease with a subcode that carries no message (max prefixes, peer de-configured, ...).
+    pub fn cease(subcode: u8) -> StopReason {
+        StopReason {
+            subcode,
+            message: String::new(),
+        }
+    }
+
+    fn notification(&self) -> Notification {
+        if matches!(self.subcode, subcode::ADMIN_SHUTDOWN | subcode::ADMIN_RESET) {
+            Notification::cease_with_message(self.subcode, &self.message)
+        } else {
+            Notification::new(code::CEASE, self.subcode, Bytes::new())
+        }
+    }
+}
+
+/// Calls that are not valid in the session's state.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("the session is not Established")]
+    NotEstablished,
+    #[error("family {0} was not negotiated")]
+    FamilyNotNegotiated(Family),
+    #[error("the peer did not announce route refresh")]
+    RefreshNotNegotiated,
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+/// Message counters of one session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub messages_in: u64,
+    pub messages_out: u64,
+    pub updates_in: u64,
+    pub updates_out: u64,
+    /// Times the session reached Established.
+    pub established: u64,
+    /// Times it went down (from OpenSent or later).
+    pub down: u64,
+}
+
+/// One BGP connection's state machine.
+#[derive(Debug)]
+pub struct Session {
+    cfg: SessionConfig,
+    state: State,
+    timers: TimerTable,
+    jitter: Jitter,
+    actions: VecDeque<Action>,
+    frames: FrameSplitter,
+    negotiated: Option<Negotiated>,
+    /// The peer's OPEN, kept from receipt until the session is Established or down.
+    tcp_up: bool,
+    /// RFC 4271 ConnectRetryCounter.
+    connect_retry_counter: u32,
+    connect_retry_interval: Duration,
+    /// Consecutive failures, for IdleHold damping.
+    flaps: u32,
+    established_at: Option<Instant>,
+    /// After a manual stop, no automatic restart until the next start.
+    stopped: bool,
+    /// Families whose End-of-RIB is awaited from a peer that restarted gracefully.
+    stale_families: FamilySet,
+    counters: Counters,
+}
+
+impl Session {
+    /// A session in Idle. Nothing happens until [`Session::start`].
+    pub fn new(cfg: SessionConfig) -> Session {
+        let jitter = Jitter::new(cfg.jitter_seed);
+        let connect_retry_interval = cfg.connect_retry;
+        let max = if cfg.extended_message {
+            crate::wire::MAX_EXTENDED_MESSAGE_LEN
+        } else {
+            crate::wire::MAX_MESSAGE_LEN
+        };
+        Session {
+            cfg,
+            state: State::Idle,
+            timers: TimerTable::default(),
+            jitter,
+            actions: VecDeque::new(),
+            frames: FrameSplitter::new(max),
+            negotiated: None,
+            tcp_up: false,
+            connect_retry_counter: 0,
+            connect_retry_interval,
+            flaps: 0,
+            established_at: None,
+            stopped: true,
+            stale_families: FamilySet::EMPTY,
+            counters: Counters::default(),
+        }
+    }
+
+    // ---- getters ----
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn config(&self) -> &SessionConfig {
+        &self.cfg
+    }
+
+    /// What the OPENs negotiated, once the peer's OPEN was accepted.
+    pub fn negotiated(&self) -> Option<&Negotiated> {
+        self.negotiated.as_ref()
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    pub fn connect_retry_counter(&self) -> u32 {
+        self.connect_retry_counter
+    }
+
+    /// Whether `timer` is armed.
+    pub fn timer(&self, timer: Timer) -> Option<Instant> {
+        self.timers.get(timer)
+    }
+
+    /// The earliest deadline: call [`Session::handle_timeout`] then.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// The next thing to do.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    // ---- inputs ----
+
+    /// ManualStart (RFC 4271 event 1), or event 4 when the configuration is passive.
+    pub fn start(&mut self, now: Instant) {
+        self.stopped = false;
+        self.timers.stop(Timer::IdleHold);
+        self.connect_retry_counter = 0;
+        if self.state == State::Idle {
+            self.begin(now);
+        }
+    }
+
+    /// ManualStop (event 2): a Cease NOTIFICATION when a connection is open, then Idle. No
+    /// automatic restart follows. The peer's stale routes, if any are kept, expire at once.
+    pub fn stop(&mut self, now: Instant, reason: StopReason) {
+        let _ = now;
+        self.stopped = true;
+        self.timers.stop(Timer::IdleHold);
+        if self.timers.is_running(Timer::GracefulRestart) {
+            self.timers.stop(Timer::GracefulRestart);
+            self.stale_families = FamilySet::EMPTY;
+            self.emit(Event::StaleRoutesExpired);
+        }
+        match self.state {
+            State::Idle => {}
+            State::Connect | State::Active => {
+                if self.tcp_up {
+                    self.actions.push_back(Action::Close);
+                }
+                self.release();
+                self.connect_retry_counter = 0;
+                self.goto(State::Idle);
+            }
+            _ => {
+                self.connect_retry_counter = 0;
+                let n = reason.notification();
+                self.down(now, Some(n.clone()), DownReason::Sent(n), false);
+            }
+        }
+    }
+
+    /// The connection is up: Tcp_CR_Acked (event 16) for one we initiated,
+    /// TcpConnectionConfirmed (event 17) for one we accepted.
+    pub fn handle_connected(&mut self, now: Instant) {
+        match self.state {
+            State::Connect | State::Active => {
+                self.tcp_up = true;
+                self.timers.stop(Timer::ConnectRetry);
+                if let Some(delay) = self.cfg.delay_open {
+                    // The state stays Connect or Active until the OPEN goes out.
+                    self.timers.set(Timer::DelayOpen, now + delay);
+                } else {
+                    self.send_open(now);
+                }
+            }
+            // Idle refuses connections; later states already have one (a second connection
+            // is the business of `Peer`).
+            _ => self.actions.push_back(Action::Close),
+        }
+    }
+
+    /// The connection attempt failed (TcpConnectionFails, event 18, in Connect).
+    pub fn handle_connect_failed(&mut self, now: Instant) {
+        self.connection_lost(now);
+    }
+
+    /// The connection closed or broke (TcpConnectionFails, event 18).
+    pub fn handle_closed(&mut self, now: Instant) {
+        self.connection_lost(now);
+    }
+
+    /// Bytes received on the connection, in any chunking.
+    pub fn handle_data(&mut self, now: Instant, data: &[u8]) {
+        if !self.tcp_up {
+            return;
+        }
+        self.frames.push(data);
+        while self.tcp_up {
+            match self.frames.next_frame() {
+                Ok(Some(frame)) => self.on_frame(now, frame),
+                Ok(None) => break,
+                // BGPHeaderErr (event 21)
+                Err(e) => {
+                    let n = Notification::from(&e);
+                    self.down(now, Some(n.clone()), DownReason::Sent(n), true);
+                }
+            }
+        }
+    }
+
+    /// Timers due at `now`; a call before any deadline does nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(t) = self.timers.take_expired(now) {
+            self.on_timer(now, t);
+        }
+    }
+
+    /// Sends an UPDATE (Established only).
+    pub fn send_update(&mut self, now: Instant, update: &Update) -> Result<(), SendError> {
+        let ctx = self.established_context()?;
+        let mut out = BytesMut::with_capacity(update.body_len(&ctx) + 19);
+        // The message is built before anything is queued, so an error leaves no trace.
+        Message::from(update.clone()).encode(&ctx, &mut out)?;
+        self.counters.updates_out += 1;
+        self.transmit(now, out.freeze());
+        Ok(())
+    }
+
+    /// Sends the End-of-RIB marker of a negotiated family.
+    pub fn send_end_of_rib(&mut self, now: Instant, family: Family) -> Result<(), SendError> {
+        let neg = self.negotiated.as_ref().ok_or(SendError::NotEstablished)?;
+        if !neg.has_family(family) {
+            return Err(SendError::FamilyNotNegotiated(family));
+        }
+        self.send_update(now, &Update::end_of_rib(family))
+    }
+
+    /// Sends a ROUTE-REFRESH: a request (subtype 0), or BoRR/EoRR (1/2, enhanced route
+    /// refresh) around a re-advertisement of ours.
+    pub fn send_route_refresh(
+        &mut self,
+        now: Instant,
+        family: Family,
+        kind: RefreshKind,
+    ) -> Result<(), SendError> {
+        let ctx = self.established_context()?;
+        let neg = self.negotiated.as_ref().ok_or(SendError::NotEstablished)?;
+        if !neg.has_family(family) {
+            return Err(SendError::FamilyNotNegotiated(family));
+        }
+        let subtype = match kind {
+            RefreshKind::Request if neg.route_refresh => refresh_subtype::NORMAL,
+            RefreshKind::Begin if neg.enhanced_route_refresh => refresh_subtype::BEGIN,
+            RefreshKind::End if neg.enhanced_route_refresh => refresh_subtype::END,
+            _ => return Err(SendError::RefreshNotNegotiated),
+        };
+        let msg = Message::RouteRefresh(RouteRefresh {
+            family,
+            subtype,
+            orf: Bytes::new(),
+        });
+        let bytes = msg.to_bytes(&ctx)?;
+        self.transmit(now, bytes);
+        Ok(())
+    }
+
+    // ---- internals ----
+
+    fn established_context(&self) -> Result<Context, SendError> {
+        match (&self.negotiated, self.state) {
+            (Some(n), State::Established) => Ok(n.send_context()),
+            _ => Err(SendError::NotEstablished),
+        }
+    }
+
+    fn emit(&mut self, e: Event) {
+        self.actions.push_back(Action::Event(e));
+    }
+
+    fn goto(&mut self, to: State) {
+        if to != self.state {
+            let from = self.state;
+            self.state = to;
+            self.emit(Event::StateChanged { from, to });
+        }
+    }
+
+    /// Idle to Connect (or Active when passive): AutomaticStart / ManualStart.
+    fn begin(&mut self, now: Instant) {
+        self.arm_connect_retry(now);
+        if self.cfg.passive {
+            self.goto(State::Active);
+        } else {
+            self.actions.push_back(Action::Connect);
+            self.goto(State::Connect);
+        }
+    }
+
+    fn arm_connect_retry(&mut self, now: Instant) {
+        let d = self.connect_retry_interval.mul_f64(self.jitter.factor());
+        self.timers.set(Timer::ConnectRetry, now + d);
+    }
+
+    /// Exponential backoff after a failed attempt.
+    fn back_off(&mut self) {
+        self.connect_retry_interval =
+            (self.connect_retry_interval * 2).min(self.cfg.connect_retry_max);
+    }
+
+    fn transmit(&mut self, now: Instant, bytes: Bytes) {
+        self.counters.messages_out += 1;
+        self.actions.push_back(Action::Transmit(bytes));
+        // RFC 4271 8.2.2: each KEEPALIVE or UPDATE sent restarts the KeepaliveTimer.
+        if matches!(self.state, State::OpenConfirm | State::Established) {
+            self.arm_keepalive(now);
+        }
+    }
+
+    fn send_message(&mut self, now: Instant, msg: &Message) {
+        let ctx = self
+            .negotiated
+            .as_ref()
+            .map(Negotiated::send_context)
+            .unwrap_or_default();
+        match msg.to_bytes(&ctx) {
+            Ok(b) => self.transmit(now, b),
+            // Our own OPEN, KEEPALIVE and NOTIFICATION always fit.
+            Err(_) => self.actions.push_back(Action::Close),
+        }
+    }
+
+    fn send_open(&mut self, now: Instant) {
+        let open = self.cfg.open();
+        self.send_message(now, &Message::Open(open));
+        self.timers.set(Timer::Hold, now + OPEN_HOLD_TIME);
+        self.goto(State::OpenSent);
+    }
+
+    fn arm_keepalive(&mut self, now: Instant) {
+        match &self.negotiated {
+            Some(n) if n.keepalive_time > 0 => {
+                let d =
+                    Duration::from_secs(u64::from(n.keepalive_time)).mul_f64(self.jitter.factor());
+                self.timers.set(Timer::Keepalive, now + d);
+            }
+            _ => self.timers.stop(Timer::Keepalive),
+        }
+    }
+
+    fn arm_hold(&mut self, now: Instant) {
+        match &self.negotiated {
+            Some(n) if n.hold_time > 0 => self.timers.set(
+                Timer::Hold,
+                now + Duration::from_secs(u64::from(n.hold_time)),
+            ),
+            _ => self.timers.stop(Timer::Hold),
+        }
+    }
+
+    /// Drops the connection's resources: timers of the connection, buffered bytes,
+    /// negotiated settings.
+    fn release(&mut self) {
+        for t in [
+            Timer::ConnectRetry,
+            Timer::Hold,
+            Timer::Keepalive,
+            Timer::DelayOpen,
+        ] {
+            self.timers.stop(t);
+        }
+        self.tcp_up = false;
+        self.frames = FrameSplitter::new(self.frames_max());
+        self.negotiated = None;
+    }
+
+    fn frames_max(&self) -> usize {
+        if self.cfg.extended_message {
+            crate::wire::MAX_EXTENDED_MESSAGE_LEN
+        } else {
+            crate::wire::MAX_MESSAGE_LEN
+        }
+    }
+
+    /// Leaves OpenSent or a later state for Idle: sends `notification` if any, closes, tells
+    /// the owner, and arranges the automatic restart. `counts` marks an error that
+    /// increments the ConnectRetryCounter and damps the next start.
+    fn down(
+        &mut self,
+        now: Instant,
+        notification: Option<Notification>,
+        reason: DownReason,
+        counts: bool,
+    ) {
+        if let Some(n) = notification {
+            self.send_message(now, &Message::Notification(n));
+        }
+        if self.tcp_up {
+            self.actions.push_back(Action::Close);
+        }
+        let was_established = self.state == State::Established;
+        let retain_stale = if was_established {
+            self.graceful_retention(&reason)
+        } else {
+            None
+        };
+        if was_established {
+            self.counters.down += 1;
+            // A session that stayed up long enough clears the flap history.
+            if self
+                .established_at
+                .is_some_and(|t| now.saturating_duration_since(t) >= self.cfg.stable_after)
+            {
+                self.flaps = 0;
+            }
+        }
+        self.established_at = None;
+        if let Some(d) = retain_stale {
+            self.timers.set(Timer::GracefulRestart, now + d);
+            self.stale_families = self
+                .negotiated
+                .iter()
+                .flat_map(|n| n.families.iter().copied())
+                .collect();
+        } else if self.timers.is_running(Timer::GracefulRestart) {
+            // Down again before the peer's restart completed: its stale routes go.
+            self.timers.stop(Timer::GracefulRestart);
+            self.stale_families = FamilySet::EMPTY;
+            self.emit(Event::StaleRoutesExpired);
+        }
+        self.release();
+        if counts {
+            self.connect_retry_counter += 1;
+            self.flaps = self.flaps.saturating_add(1);
+        }
+        self.goto(State::Idle);
+        self.emit(Event::Down {
+            reason,
+            was_established,
+            retain_stale,
+        });
+        self.schedule_restart(now);
+    }
+
+    /// RFC 4724 4.2 with RFC 8538: the peer's routes are kept when it announced graceful
+    /// restart and the session ended without a NOTIFICATION, by hold-timer expiry, or (N bit
+    /// on both sides) by a NOTIFICATION other than Hard Reset. Not when we stopped it.
+    fn graceful_retention(&self, reason: &DownReason) -> Option<Duration> {
+        let neg = self.negotiated.as_ref()?;
+        let peer_gr = neg.peer_graceful_restart.as_ref()?;
+        let n_bit = peer_gr.notification
+            && self
+                .cfg
+                .graceful_restart
+                .as_ref()
+                .is_some_and(|g| g.notification);
+        let hard_reset =
+            |n: &Notification| n.code == code::CEASE && n.subcode == subcode::HARD_RESET;
+        let retain = match reason {
+            DownReason::ConnectionLost => true,
+            DownReason::Sent(n) if n.code == code::HOLD_TIMER_EXPIRED => true,
+            DownReason::Sent(n) if n.code == code::CEASE && self.stopped => false,
+            DownReason::Sent(n) | DownReason::Received(n) => n_bit && !hard_reset(n),
+        };
+        retain.then(|| Duration::from_secs(u64::from(peer_gr.restart_time)))
+    }
+
+    /// After a failure, start again by itself once IdleHold allows (RFC 4271 8.1.1
+    /// DampPeerOscillations): the wait doubles per consecutive flap.
+    fn schedule_restart(&mut self, now: Instant) {
+        if self.stopped || !self.cfg.auto_restart {
+            return;
+        }
+        let wait = if self.cfg.damp_peer_oscillations {
+            let factor = 2u32.saturating_pow(self.flaps.saturating_sub(1).min(16));
+            (self.cfg.idle_hold * factor).min(self.cfg.idle_hold_max)
+        } else {
+            self.cfg.idle_hold
+        };
+        self.timers.set(Timer::IdleHold, now + wait);
+    }
+
+    /// TcpConnectionFails (event 18) in every state.
+    fn connection_lost(&mut self, now: Instant) {
+        match self.state {
+            State::Idle => {}
+            State::Connect | State::Active => {
+                // RFC 4271 goes to Idle from Connect without DelayOpen; waiting in Active for
+                // the ConnectRetry timer (with backoff) lets the peer connect to us meanwhile.
+                self.tcp_up = false;
+                self.frames = FrameSplitter::new(self.frames_max());
+                self.timers.stop(Timer::DelayOpen);
+                self.connect_retry_counter += 1;
+                self.back_off();
+                self.arm_connect_retry(now);
+                self.goto(State::Active);
+            }
+            State::OpenSent => {
+                // RFC 4271: close, restart ConnectRetry, Active.
+                self.release();
+                self.connect_retry_counter += 1;
+                self.back_off();
+                self.arm_connect_retry(now);
+                self.emit(Event::Down {
+                    reason: DownReason::ConnectionLost,
+                    was_established: false,
+                    retain_stale: None,
+                });
+                self.goto(State::Active);
+            }
+            State::OpenConfirm | State::Established => {
+                self.tcp_up = false;
+                self.down(now, None, DownReason::ConnectionLost, true);
+            }
+        }
+    }
+
+    /// An FSM error: a message or event the state does not expect (RFC 6608 subcodes).
+    fn fsm_error(&mut self, now: Instant) {
+        let sub = match self.state {
+            State::OpenSent => subcode::FSM_UNEXPECTED_IN_OPENSENT,
+            State::OpenConfirm => subcode::FSM_UNEXPECTED_IN_OPENCONFIRM,
+            State::Established => subcode::FSM_UNEXPECTED_IN_ESTABLISHED,
+            _ => 0,
+        };
+        let n = Notification::new(code::FSM, sub, Bytes::new());
+        self.down(now, Some(n.clone()), DownReason::Sent(n), true);
+    }
+
+    fn on_timer(&mut self, now: Instant, t: Timer) {
+        match (t, self.state) {
+            (Timer::ConnectRetry, State::Connect) => {
+                // Event 9 in Connect: drop the attempt, retry.
+                if self.tcp_up {
+                    self.actions.push_back(Action::Close);
+                    self.tcp_up = false;
+                }
+                self.timers.stop(Timer::DelayOpen);
+                self.back_off();
+                self.arm_connect_retry(now);
+                self.actions.push_back(Action::Connect);
+            }
+            (Timer::ConnectRetry, State::Active) => {
+                self.arm_connect_retry(now);
+                if !self.cfg.passive {
+                    self.actions.push_back(Action::Connect);
+                    self.goto(State::Connect);
+                }
+            }
+            (Timer::DelayOpen, State::Connect | State::Active) if self.tcp_up => {
+                self.send_open(now);
+            }
+            (Timer::Hold, State::OpenSent | State::OpenConfirm | State::Established) => {
+                let n = Notification::new(code::HOLD_TIMER_EXPIRED, 0, Bytes::new());
+                self.down(now, Some(n.clone()), DownReason::Sent(n), true);
+            }
+            (Timer::Keepalive, State::OpenConfirm | State::Established) => {
+                self.send_message(now, &Message::Keepalive);
+            }
+            // IdleHoldTimer_Expires (event 13), then AutomaticStart.
+            (Timer::IdleHold, State::Idle) if !self.stopped => self.begin(now),
+            (Timer::GracefulRestart, _) => {
+                self.stale_families = FamilySet::EMPTY;
+                self.emit(Event::StaleRoutesExpired);
+            }
+            // A timer of another state: it was stopped on leaving that state, so this
+            // cannot happen; ignoring it is the safe answer.
+            _ => {}
+        }
+    }
+
+    fn on_frame(&mut self, now: Instant, frame: Bytes) {
+        self.counters.messages_in += 1;
+        let ctx = self
+            .negotiated
+            .as_ref()
+            .map(Negotiated::receive_context)
+            .unwrap_or_default();
+        match Message::decode(&frame, &ctx) {
+            Ok(Message::Open(open)) => self.on_open(now, open),
+            Ok(Message::Keepalive) => self.on_keepalive(now),
+            Ok(Message::Update(u)) => self.on_update(now, u),
+            Ok(Message::Notification(n)) => self.on_notification(now, n),
+            Ok(Message::RouteRefresh(r)) => self.on_route_refresh(now, r),
+            Err(e) => self.on_decode_error(now, &frame, e),
+        }
+    }
+
+    fn on_decode_error(&mut self, now: Instant, frame: &[u8], e: DecodeError) {
+        // BGPHeaderErr, BGPOpenMsgErr or UpdateMsgErr (events 21, 22, 28). An UPDATE before
+        // Established is an FSM error, whatever its content.
+        if frame.get(18) == Some(&msg_type::UPDATE) && self.state != State::Established {
+            return self.fsm_error(now);
+        }
+        let n = Notification::from(&e);
+        self.down(now, Some(n.clone()), DownReason::Sent(n), true);
+    }
+
+    fn on_open(&mut self, now: Instant, open: crate::wire::Open) {
+        let delay_open = self.timers.is_running(Timer::DelayOpen);
+        match self.state {
+            State::OpenSent => {}
+            // Event 20: OPEN while DelayOpen runs.
+            State::Connect | State::Active if delay_open => {}
+            _ => return self.fsm_error(now),
+        }
+        match negotiate(&self.cfg, &open) {
+            Err(n) => {
+                self.down(now, Some(n.clone()), DownReason::Sent(n), true);
+            }
+            Ok(neg) => {
+                self.timers.stop(Timer::ConnectRetry);
+                if delay_open {
+                    self.timers.stop(Timer::DelayOpen);
+                    let our_open = Message::Open(self.cfg.open());
+                    self.send_message(now, &our_open);
+                }
+                if neg.extended_message {
+                    self.frames
+                        .set_max_len(crate::wire::MAX_EXTENDED_MESSAGE_LEN);
+                }
+                self.negotiated = Some(neg);
+                self.goto(State::OpenConfirm);
+                self.send_message(now, &Message::Keepalive);
+                self.arm_hold(now);
+            }
+        }
+    }
+
+    fn on_keepalive(&mut self, now: Instant) {
+        match self.state {
+            State::OpenConfirm => {
+                self.arm_hold(now);
+                self.goto(State::Established);
+                self.established_at = Some(now);
+                self.counters.established += 1;
+                self.connect_retry_interval = self.cfg.connect_retry;
+                let neg = self.negotiated.clone();
+                if let Some(neg) = neg {
+                    self.on_established_gr(now, &neg);
+                    self.emit(Event::Established(Box::new(neg)));
+                }
+            }
+            State::Established => self.arm_hold(now),
+            _ => self.fsm_error(now),
+        }
+    }
+
+    /// A peer that went down gracefully is back: families it no longer preserves lose their
+    /// stale routes at once; the others wait for End-of-RIB, bounded by the restart timer.
+    fn on_established_gr(&mut self, now: Instant, neg: &Negotiated) {
+        if !self.timers.is_running(Timer::GracefulRestart) {
+            return;
+        }
+        let preserved: FamilySet = neg
+            .peer_graceful_restart
+            .iter()
+            .flat_map(|g| g.families.iter())
+            .filter(|f| f.forwarding_preserved)
+            .map(|f| f.family)
+            .collect();
+        let dropped = self
+            .stale_families
+            .iter_known()
+            .any(|f| !preserved.contains(f));
+        if dropped || preserved.is_empty() {
+            // Simplest safe answer: when any family lost its forwarding state, expire all
+            // stale routes now; the peer re-sends what it has.
+            self.timers.stop(Timer::GracefulRestart);
+            self.stale_families = FamilySet::EMPTY;
+            self.emit(Event::StaleRoutesExpired);
+        } else {
+            let restart = neg
+                .peer_graceful_restart
+                .as_ref()
+                .map_or(0, |g| g.restart_time);
+            self.timers.set(
+                Timer::GracefulRestart,
+                now + Duration::from_secs(u64::from(restart.max(1))),
+            );
+        }
+    }
+
+    fn on_update(&mut self, now: Instant, mut u: Box<Update>) {
+        if self.state != State::Established {
+            return self.fsm_error(now);
+        }
+        self.arm_hold(now);
+        self.counters.updates_in += 1;
+        let Some(neg) = &self.negotiated else {
+            return;
+        };
+        if !neg.four_octet_as {
+            u.attributes.merge_as4();
+        }
+        // RFC 4271 6.3: from an external peer the path must start with its AS. RFC 7606
+        // turns the reset into treat-as-withdraw.
+        if neg.peer_kind == PeerKind::External
+            && u.announced().next().is_some()
+            && let Some(path) = &u.attributes.as_path
+            && path.first_asn() != Some(neg.peer_as)
+            && !u.errors.iter().any(|e| e.code == 2)
+        {
+            u.errors.push(AttributeError {
+                code: 2,
+                name: "AS_PATH",
+                kind: AttributeErrorKind::Value,
+                action: ErrorAction::TreatAsWithdraw,
+            });
+        }
+        if let Some(family) = u.as_end_of_rib() {
+            if self.timers.is_running(Timer::GracefulRestart) {
+                self.stale_families.remove(family);
+                if self.stale_families.is_empty() {
+                    self.timers.stop(Timer::GracefulRestart);
+                }
+            }
+            self.emit(Event::EndOfRib(family));
+        } else {
+            self.emit(Event::Update(u));
+        }
+    }
+
+    fn on_notification(&mut self, now: Instant, n: Notification) {
+        // NotifMsg / NotifMsgVerErr (events 24, 25): no NOTIFICATION in answer. An
+        // Unsupported Version answer does not count as a flap (RFC 4271 8.2.2).
+        let counts = !(n.code == code::OPEN_MESSAGE && n.subcode == subcode::UNSUPPORTED_VERSION);
+        match self.state {
+            State::Idle => {}
+            State::Connect | State::Active => {
+                if self.tcp_up {
+                    self.actions.push_back(Action::Close);
+                }
+                self.release();
+                if counts {
+                    self.connect_retry_counter += 1;
+                }
+                self.goto(State::Idle);
+                self.schedule_restart(now);
+            }
+            _ => self.down(now, None, DownReason::Received(n), counts),
+        }
+    }
+
+    fn on_route_refresh(&mut self, now: Instant, r: RouteRefresh) {
+        if self.state != State::Established {
+            return self.fsm_error(now);
+        }
+        self.arm_hold(now);
+        let Some(neg) = &self.negotiated else {
+            return;
+        };
+        // RFC 7313 5: a refresh for a family not negotiated, or an unknown subtype, is
+        // ignored.
+        if !neg.route_refresh || !neg.has_family(r.family) {
+            return;
+        }
+        let kind = match r.subtype {
+            refresh_subtype::NORMAL => RefreshKind::Request,
+            refresh_subtype::BEGIN if neg.enhanced_route_refresh => RefreshKind::Begin,
+            refresh_subtype::END if neg.enhanced_route_refresh => RefreshKind::End,
+            _ => return,
+        };
+        self.emit(Event::RouteRefresh {
+            family: r.family,
+            kind,
+        });
+    }
+}
