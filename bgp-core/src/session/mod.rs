@@ -762,6 +762,10 @@ impl Session {
         if frame.get(18) == Some(&msg_type::UPDATE) && self.state != State::Established {
             return self.fsm_error(now);
         }
+        // RFC 4271 8.2.2, Established: an OPEN, malformed or not, is an FSM error.
+        if frame.get(18) == Some(&msg_type::OPEN) && self.state == State::Established {
+            return self.fsm_error(now);
+        }
         let n = Notification::from(&e);
         self.down(now, Some(n.clone()), DownReason::Sent(n), true);
     }
