@@ -875,3 +875,24 @@ fn a_connection_to_an_established_peer_is_refused() {
     assert!(matches!(acts.last(), Some((Conn::Inbound, Action::Close))));
     assert_eq!(b.state(), State::Established);
 }
+
+#[test]
+fn automatic_stop_restarts_after_the_given_delay() {
+    let mut p = Pair::ibgp();
+    p.start();
+    p.take_events();
+    // Maximum prefixes reached: Cease / 1, back in 30 s.
+    p.b.automatic_stop(
+        p.now,
+        StopReason::cease(subcode::MAX_PREFIXES),
+        Duration::from_secs(30),
+    );
+    p.drive();
+    let (ea, _) = p.take_events();
+    assert!(matches!(downs(&ea)[0], DownReason::Received(n) if n.subcode == subcode::MAX_PREFIXES));
+    assert_eq!(p.b.state(), State::Idle);
+    p.advance(Duration::from_secs(29));
+    assert_eq!(p.b.state(), State::Idle);
+    p.advance(Duration::from_secs(200));
+    assert_eq!(p.b.state(), State::Established);
+}

@@ -330,6 +330,32 @@ impl Session {
         }
     }
 
+    /// AutomaticStop (event 8): the session is closed with a Cease (e.g. maximum prefixes
+    /// reached) and starts again by itself after `restart_after`. This counts as a flap.
+    pub fn automatic_stop(&mut self, now: Instant, reason: StopReason, restart_after: Duration) {
+        match self.state {
+            State::Idle => {}
+            State::Connect | State::Active => {
+                if self.tcp_up {
+                    self.actions.push_back(Action::Close);
+                }
+                self.release();
+                self.goto(State::Idle);
+            }
+            _ => {
+                let n = reason.notification();
+                let auto = self.cfg.auto_restart;
+                // The restart is arranged below, with the caller's delay.
+                self.cfg.auto_restart = false;
+                self.down(now, Some(n.clone()), DownReason::Sent(n), true);
+                self.cfg.auto_restart = auto;
+            }
+        }
+        if !self.stopped {
+            self.timers.set(Timer::IdleHold, now + restart_after);
+        }
+    }
+
     /// The connection is up: Tcp_CR_Acked (event 16) for one we initiated,
     /// TcpConnectionConfirmed (event 17) for one we accepted.
     pub fn handle_connected(&mut self, now: Instant) {
