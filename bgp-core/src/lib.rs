@@ -16,6 +16,7 @@
 //! - [`types`]: small shared value types.
 
 pub mod mrt;
+pub mod policy;
 pub mod session;
 pub mod types;
 pub mod wire;
