@@ -12,11 +12,14 @@
 //! - [`wire`]: messages to and from bytes, with RFC 7606 error handling.
 //! - [`session`]: one BGP connection's state machine (RFC 4271 section 8) and the
 //!   collision handling of two connections to one peer.
+//! - [`rib`]: Adj-RIBs-In, Loc-RIB with best path and ECMP, route reflection, update groups.
+//! - [`policy`]: import and export policies.
 //! - [`mrt`]: reading MRT captures (RFC 6396), the format operators keep BGP traffic in.
 //! - [`types`]: small shared value types.
 
 pub mod mrt;
 pub mod policy;
+pub mod rib;
 pub mod session;
 pub mod types;
 pub mod wire;

@@ -1,0 +1,531 @@
+//! Update groups: peers that are sent the same routes with the same attributes share one
+//! Adj-RIB-Out, computed once, and the UPDATEs encoded once.
+//!
+//! A group remembers, for each prefix changed since its last flush, what it held before; a
+//! flush compares that with what it holds now, so several changes between two flushes come
+//! out as one (withdrawals coalesced) and announcements are packed many NLRI per UPDATE per
+//! attribute set. A route is never sent back to the member it came from: that member gets
+//! its own difference instead of the shared one.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use foldhash::HashMap;
+use ipnet::IpNet;
+
+use super::{Attrs, NextHopMode, PeerConfig, PeerId, PeerSession, RibConfig};
+use crate::policy::PolicyRef;
+use crate::types::{Afi, Asn, Family, FamilySet, PathId};
+use crate::wire::attributes::{MpNlri, MpReach, MpUnreach};
+use crate::wire::{Context, Message, NlriEntry, PeerKind, Prefixes, Update};
+
+/// An update group's index.
+pub type GroupId = usize;
+
+/// Encoded UPDATEs for some peers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutMessage {
+    pub to: Vec<PeerId>,
+    pub bytes: Bytes,
+}
+
+/// What decides the routes and attributes a peer is sent: peers with equal keys share a
+/// group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct GroupKey {
+    pub kind: PeerKind,
+    pub rr_client: bool,
+    pub export: Option<PolicyRef>,
+    pub next_hop: NextHopMode,
+    pub local_v4: Option<Ipv4Addr>,
+    pub local_v6: Option<Ipv6Addr>,
+    pub local_as: Option<Asn>,
+    pub families: FamilySet,
+    pub add_path: FamilySet,
+    pub four_octet_as: bool,
+    pub extended_message: bool,
+}
+
+impl GroupKey {
+    pub(crate) fn new(p: &PeerConfig, s: &PeerSession, rib: &RibConfig) -> GroupKey {
+        GroupKey {
+            kind: p.kind,
+            // Reflection treats clients and non-clients differently only when reflecting.
+            rr_client: p.rr_client && rib.cluster_id.is_some(),
+            export: p.export.clone(),
+            next_hop: p.next_hop,
+            local_v4: p.local_v4,
+            local_v6: p.local_v6,
+            local_as: p.local_as.filter(|a| *a != rib.local_as),
+            families: s.families.iter().copied().collect(),
+            add_path: s.add_path_send,
+            four_octet_as: s.four_octet_as,
+            extended_message: s.extended_message,
+        }
+    }
+
+    fn context(&self) -> Context {
+        Context {
+            four_octet_as: self.four_octet_as,
+            add_path: self.add_path,
+            extended_message: self.extended_message,
+            peer: self.kind,
+            mrt_rib_entry: false,
+        }
+    }
+}
+
+/// One route in an Adj-RIB-Out.
+#[derive(Clone, Debug)]
+pub(crate) struct Entry {
+    pub attrs: Attrs,
+    pub source: PeerId,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, o: &Entry) -> bool {
+        self.source == o.source && Arc::ptr_eq(&self.attrs, &o.attrs)
+    }
+}
+
+/// The routes of one prefix in a group: (sent path identifier, route).
+type Slot = Vec<(u32, Entry)>;
+
+#[derive(Debug)]
+struct Group {
+    key: GroupKey,
+    members: Vec<PeerId>,
+    out: HashMap<IpNet, Slot>,
+    /// For prefixes changed since the last flush: what the group held then.
+    before: HashMap<IpNet, Slot>,
+    last_flush: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Groups {
+    groups: Vec<Option<Group>>,
+    /// Path identifiers we send (ADD-PATH): one per (source, received identifier).
+    tx_ids: HashMap<(PeerId, PathId), u32>,
+    next_tx: u32,
+}
+
+impl Groups {
+    pub(crate) fn ids(&self) -> impl Iterator<Item = GroupId> + '_ {
+        self.groups
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| g.as_ref().map(|_| i))
+    }
+
+    pub(crate) fn key(&self, g: GroupId) -> Option<&GroupKey> {
+        self.groups.get(g)?.as_ref().map(|g| &g.key)
+    }
+
+    /// Adds `peer` to the group of `key`; true when the group is new.
+    pub(crate) fn join(&mut self, key: GroupKey, peer: PeerId) -> (GroupId, bool) {
+        if let Some(i) = self
+            .groups
+            .iter()
+            .position(|g| g.as_ref().is_some_and(|g| g.key == key))
+        {
+            if let Some(g) = self.groups[i].as_mut()
+                && !g.members.contains(&peer)
+            {
+                g.members.push(peer);
+            }
+            return (i, false);
+        }
+        let g = Group {
+            key,
+            members: vec![peer],
+            out: HashMap::default(),
+            before: HashMap::default(),
+            last_flush: None,
+        };
+        match self.groups.iter().position(Option::is_none) {
+            Some(i) => {
+                self.groups[i] = Some(g);
+                (i, true)
+            }
+            None => {
+                self.groups.push(Some(g));
+                (self.groups.len() - 1, true)
+            }
+        }
+    }
+
+    /// Removes `peer`; an empty group is dropped.
+    pub(crate) fn leave(&mut self, g: GroupId, peer: PeerId) {
+        if let Some(slot) = self.groups.get_mut(g)
+            && let Some(grp) = slot
+        {
+            grp.members.retain(|m| *m != peer);
+            if grp.members.is_empty() {
+                *slot = None;
+            }
+        }
+    }
+
+    /// Forgets changes accumulated while the group was being built: its first full table is
+    /// sent by [`Groups::full_table`].
+    pub(crate) fn commit(&mut self, g: GroupId) {
+        if let Some(Some(grp)) = self.groups.get_mut(g) {
+            grp.before.clear();
+        }
+    }
+
+    pub(crate) fn tx_path_id(&mut self, peer: PeerId, path_id: PathId) -> u32 {
+        let next = &mut self.next_tx;
+        *self.tx_ids.entry((peer, path_id)).or_insert_with(|| {
+            *next += 1;
+            *next
+        })
+    }
+
+    /// Sets what the group holds for `prefix`; returns the attribute sets no longer held.
+    pub(crate) fn set(&mut self, g: GroupId, prefix: IpNet, want: Slot) -> Vec<Attrs> {
+        let Some(Some(grp)) = self.groups.get_mut(g) else {
+            return want.into_iter().map(|(_, e)| e.attrs).collect();
+        };
+        let current = grp.out.get(&prefix);
+        let same = match current {
+            None => want.is_empty(),
+            Some(c) => *c == want,
+        };
+        if same {
+            return Vec::new();
+        }
+        let old = if want.is_empty() {
+            grp.out.remove(&prefix).unwrap_or_default()
+        } else {
+            grp.out.insert(prefix, want).unwrap_or_default()
+        };
+        match grp.before.entry(prefix) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(old);
+                Vec::new()
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                old.into_iter().map(|(_, e)| e.attrs).collect()
+            }
+        }
+    }
+
+    /// Groups with changes that may be flushed now, and when the next one may.
+    pub(crate) fn due(&self, now: Instant, interval: Duration) -> (Vec<GroupId>, Option<Instant>) {
+        let mut ready = Vec::new();
+        let mut next: Option<Instant> = None;
+        for (i, g) in self.groups.iter().enumerate() {
+            let Some(g) = g else { continue };
+            if g.before.is_empty() {
+                continue;
+            }
+            let at = g.last_flush.map_or(now, |t| t + interval);
+            if at <= now {
+                ready.push(i);
+            } else {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        }
+        (ready, next)
+    }
+
+    /// The UPDATEs for the group's changes since its last flush.
+    pub(crate) fn flush(&mut self, g: GroupId, now: Instant) -> Vec<OutMessage> {
+        let Some(Some(grp)) = self.groups.get_mut(g) else {
+            return Vec::new();
+        };
+        grp.last_flush = Some(now);
+        let before = std::mem::take(&mut grp.before);
+        let mut shared: Buckets = Buckets::default();
+        let mut own: HashMap<PeerId, Buckets> = HashMap::default();
+        let members = &grp.members;
+        for (prefix, old) in before {
+            let empty = Vec::new();
+            let new = grp.out.get(&prefix).unwrap_or(&empty);
+            let mut excluded: Vec<PeerId> = old
+                .iter()
+                .chain(new.iter())
+                .map(|(_, e)| e.source)
+                .filter(|s| members.contains(s))
+                .collect();
+            excluded.sort_unstable();
+            excluded.dedup();
+            let bucket = shared.by_exclusion.entry(excluded.clone()).or_default();
+            diff(&prefix, &old, new, None, bucket);
+            for m in excluded {
+                diff(
+                    &prefix,
+                    &old,
+                    new,
+                    Some(m),
+                    own.entry(m).or_default().plain(),
+                );
+            }
+        }
+        let ctx = grp.key.context();
+        let mut out = Vec::new();
+        for (excluded, b) in shared.by_exclusion {
+            let to: Vec<PeerId> = members
+                .iter()
+                .copied()
+                .filter(|m| !excluded.contains(m))
+                .collect();
+            if to.is_empty() {
+                continue;
+            }
+            for bytes in b.encode(&ctx) {
+                out.push(OutMessage {
+                    to: to.clone(),
+                    bytes,
+                });
+            }
+        }
+        for (m, mut b) in own {
+            for bytes in b.plain().encode(&ctx) {
+                out.push(OutMessage { to: vec![m], bytes });
+            }
+        }
+        out
+    }
+
+    /// Every route the group holds, for a member that just joined (its own routes left
+    /// out).
+    pub(crate) fn full_table(&self, g: GroupId, peer: PeerId) -> Vec<OutMessage> {
+        let Some(Some(grp)) = self.groups.get(g) else {
+            return Vec::new();
+        };
+        let mut b = Bucket::default();
+        for (prefix, slot) in &grp.out {
+            diff(prefix, &Vec::new(), slot, Some(peer), &mut b);
+        }
+        b.encode(&grp.key.context())
+            .into_iter()
+            .map(|bytes| OutMessage {
+                to: vec![peer],
+                bytes,
+            })
+            .collect()
+    }
+
+    /// The (prefix, path identifier) pairs a member holds from the group.
+    pub(crate) fn view_for(&self, g: GroupId, peer: PeerId) -> Vec<(IpNet, u32)> {
+        let Some(Some(grp)) = self.groups.get(g) else {
+            return Vec::new();
+        };
+        grp.out
+            .iter()
+            .flat_map(|(p, slot)| {
+                slot.iter()
+                    .filter(|(_, e)| e.source != peer)
+                    .map(move |(id, _)| (*p, *id))
+            })
+            .collect()
+    }
+
+    /// Withdrawals for what a member held (`old`) and its new group does not send it.
+    pub(crate) fn withdraw_missing(
+        &self,
+        g: GroupId,
+        peer: PeerId,
+        old: &[(IpNet, u32)],
+    ) -> Vec<OutMessage> {
+        let Some(Some(grp)) = self.groups.get(g) else {
+            return Vec::new();
+        };
+        let mut b = Bucket::default();
+        for (prefix, id) in old {
+            let held = grp
+                .out
+                .get(prefix)
+                .is_some_and(|s| s.iter().any(|(i, e)| i == id && e.source != peer));
+            if !held {
+                b.withdraw(prefix, *id);
+            }
+        }
+        b.encode(&grp.key.context())
+            .into_iter()
+            .map(|bytes| OutMessage {
+                to: vec![peer],
+                bytes,
+            })
+            .collect()
+    }
+}
+
+/// Changes to send, by recipients.
+#[derive(Default)]
+struct Buckets {
+    by_exclusion: HashMap<Vec<PeerId>, Bucket>,
+}
+
+impl Buckets {
+    fn plain(&mut self) -> &mut Bucket {
+        self.by_exclusion.entry(Vec::new()).or_default()
+    }
+}
+
+/// Announcements by attribute set, and withdrawals by family.
+#[derive(Default)]
+struct Bucket {
+    announce: Vec<(Attrs, Vec<(IpNet, u32)>)>,
+    index: HashMap<*const crate::wire::PathAttributes, usize>,
+    withdraw_v4: Vec<(IpNet, u32)>,
+    withdraw_v6: Vec<(IpNet, u32)>,
+}
+
+impl Bucket {
+    fn announce(&mut self, prefix: &IpNet, id: u32, attrs: &Attrs) {
+        let k = Arc::as_ptr(attrs);
+        let i = *self.index.entry(k).or_insert_with(|| {
+            self.announce.push((attrs.clone(), Vec::new()));
+            self.announce.len() - 1
+        });
+        self.announce[i].1.push((*prefix, id));
+    }
+
+    fn withdraw(&mut self, prefix: &IpNet, id: u32) {
+        match prefix {
+            IpNet::V4(_) => self.withdraw_v4.push((*prefix, id)),
+            IpNet::V6(_) => self.withdraw_v6.push((*prefix, id)),
+        }
+    }
+
+    /// Packs into UPDATEs no longer than the group's maximum message size.
+    fn encode(&self, ctx: &Context) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        let max = ctx.max_message_len();
+        for (family, list) in [
+            (Family::IPV4_UNICAST, &self.withdraw_v4),
+            (Family::IPV6_UNICAST, &self.withdraw_v6),
+        ] {
+            let ap = ctx.add_path(family);
+            // Header, the two length fields; for MP_UNREACH its header and AFI/SAFI too.
+            let budget = if family == Family::IPV4_UNICAST {
+                max - 23
+            } else {
+                max - 23 - 4 - 3
+            };
+            for chunk in chunks(list, ap, budget) {
+                let p = prefixes(family.afi, ap, chunk);
+                let mut u = Update::new(
+                    Prefixes::empty(Afi::IPV4, false),
+                    Default::default(),
+                    Prefixes::empty(Afi::IPV4, false),
+                );
+                if family == Family::IPV4_UNICAST {
+                    u.withdrawn = p;
+                } else {
+                    u.attributes.mp_unreach = Some(MpUnreach {
+                        family,
+                        nlri: MpNlri::Prefixes(p),
+                    });
+                }
+                push(&mut out, &u, ctx);
+            }
+        }
+        for (attrs, list) in &self.announce {
+            let Some((first, _)) = list.first() else {
+                continue;
+            };
+            let family = match first {
+                IpNet::V4(_) => Family::IPV4_UNICAST,
+                IpNet::V6(_) => Family::IPV6_UNICAST,
+            };
+            let ap = ctx.add_path(family);
+            let mp = attrs.mp_reach.is_some() || family != Family::IPV4_UNICAST;
+            let base = attrs.to_block(ctx).map_or(max, |b| b.len());
+            // One more octet in case MP_REACH_NLRI needs the extended length.
+            let budget = max.saturating_sub(23 + base + usize::from(mp));
+            for chunk in chunks(list, ap, budget.max(64)) {
+                let p = prefixes(family.afi, ap, chunk);
+                let mut a = (**attrs).clone();
+                let u = if mp {
+                    let nh = a.mp_reach.take().map(|m| m.next_hop);
+                    let Some(next_hop) = nh else {
+                        // An IPv6 route without an IPv6 next hop cannot be sent.
+                        continue;
+                    };
+                    a.mp_reach = Some(MpReach {
+                        family,
+                        next_hop,
+                        nlri: MpNlri::Prefixes(p),
+                    });
+                    if family != Family::IPV4_UNICAST {
+                        a.next_hop = None;
+                    }
+                    Update::new(
+                        Prefixes::empty(Afi::IPV4, false),
+                        a,
+                        Prefixes::empty(Afi::IPV4, false),
+                    )
+                } else {
+                    Update::new(Prefixes::empty(Afi::IPV4, false), a, p)
+                };
+                push(&mut out, &u, ctx);
+            }
+        }
+        out
+    }
+}
+
+fn push(out: &mut Vec<Bytes>, u: &Update, ctx: &Context) {
+    // The budget keeps every message within bounds; one that does not fit is dropped rather
+    // than sent malformed.
+    if let Ok(b) = Message::from(u.clone()).to_bytes(ctx) {
+        out.push(b);
+    }
+}
+
+fn entry_len(p: &IpNet, add_path: bool) -> usize {
+    1 + usize::from(p.prefix_len()).div_ceil(8) + if add_path { 4 } else { 0 }
+}
+
+/// Splits a list into runs whose encoded NLRI fit `budget` octets.
+fn chunks(list: &[(IpNet, u32)], add_path: bool, budget: usize) -> Vec<&[(IpNet, u32)]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut used = 0;
+    for (i, (p, _)) in list.iter().enumerate() {
+        let n = entry_len(p, add_path);
+        if used + n > budget && i > start {
+            out.push(&list[start..i]);
+            start = i;
+            used = 0;
+        }
+        used += n;
+    }
+    if start < list.len() {
+        out.push(&list[start..]);
+    }
+    out
+}
+
+fn prefixes(afi: Afi, add_path: bool, list: &[(IpNet, u32)]) -> Prefixes {
+    let entries = list.iter().map(|(p, id)| NlriEntry {
+        path_id: add_path.then_some(*id),
+        prefix: *p,
+    });
+    // The lists are split by family, so the family always matches.
+    Prefixes::from_entries(afi, add_path, entries)
+        .unwrap_or_else(|_| Prefixes::empty(afi, add_path))
+}
+
+/// Adds to `b` what turns `old` into `new` for a member (`Some(m)`: without m's own routes)
+/// or for the group.
+fn diff(prefix: &IpNet, old: &Slot, new: &Slot, member: Option<PeerId>, b: &mut Bucket) {
+    let keep = |e: &Entry| member.is_none_or(|m| e.source != m);
+    for (id, e) in new.iter().filter(|(_, e)| keep(e)) {
+        let unchanged = old.iter().any(|(oid, oe)| oid == id && keep(oe) && oe == e);
+        if !unchanged {
+            b.announce(prefix, *id, &e.attrs);
+        }
+    }
+    for (id, _) in old.iter().filter(|(_, e)| keep(e)) {
+        if !new.iter().any(|(nid, ne)| nid == id && keep(ne)) {
+            b.withdraw(prefix, *id);
+        }
+    }
+}

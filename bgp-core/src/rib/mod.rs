@@ -1,0 +1,1113 @@
+//! The RIBs: routes from every peer, the best of them, and what each group of peers is sent.
+//!
+//! One table maps each prefix to its paths from every source (the Adj-RIBs-In after import
+//! policy) with the best path and its ECMP companions first (the Loc-RIB). Peers that keep
+//! soft reconfiguration also keep their routes before policy. Attribute sets are interned, so
+//! memory grows with prefixes, not with prefixes times attributes. Peers that would be sent
+//! the same routes share an update group ([`adj_out`]): one Adj-RIB-Out, one computation,
+//! one encoded UPDATE.
+//!
+//! Still no I/O: the caller feeds [`Rib::apply_update`], [`Rib::announce`],
+//! [`Rib::withdraw`], peer up and down, and takes [`Changes`] (best-path changes, for the
+//! FIB and watchers) and, per group, encoded UPDATEs from [`Rib::flush`].
+
+mod adj_out;
+mod attr_store;
+pub mod best_path;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use foldhash::HashMap;
+use ipnet::IpNet;
+
+use crate::policy::{NextHopAction, Outcome, PolicyRef, RouteRef, RouteType};
+use crate::types::{Asn, Family, FamilySet, PathId, RouterId};
+use crate::wire::attributes::{Community, MpNlri, MpReach, NextHop};
+use crate::wire::{PathAttributes, PeerKind, Update};
+
+pub use adj_out::{GroupId, OutMessage};
+pub use attr_store::{AttrStore, Attrs};
+pub use best_path::{Candidate, Decision, DecisionConfig, Reason};
+
+use best_path::decide;
+
+/// A peer's index in the RIB. [`LOCAL`] is the RIB's own routes.
+pub type PeerId = u32;
+
+/// The source of locally originated routes.
+pub const LOCAL: PeerId = 0;
+
+/// How the next hop is set on export.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum NextHopMode {
+    /// eBGP: ourselves; iBGP: unchanged (ourselves for our own routes).
+    #[default]
+    Default,
+    /// Always ourselves.
+    SelfAddr,
+    /// Never changed, also towards eBGP peers (a third-party next hop).
+    Unchanged,
+}
+
+/// What the RIB needs to know about a peer.
+#[derive(Clone, Debug)]
+pub struct PeerConfig {
+    pub address: IpAddr,
+    pub asn: Asn,
+    /// Our AS on this session (a per-peer local AS override), `None` for the RIB's.
+    pub local_as: Option<Asn>,
+    pub kind: PeerKind,
+    /// A route-reflector client (RFC 4456).
+    pub rr_client: bool,
+    /// Import and export policies; `None` is the default: accept on iBGP, and on eBGP
+    /// reject unless the RIB allows eBGP without policy (RFC 8212).
+    pub import: Option<PolicyRef>,
+    pub export: Option<PolicyRef>,
+    pub next_hop: NextHopMode,
+    /// Our addresses on the session, for next-hop-self.
+    pub local_v4: Option<Ipv4Addr>,
+    pub local_v6: Option<Ipv6Addr>,
+    /// How many times our own AS may appear in a received path (allowas-in).
+    pub allow_own_as: u8,
+    /// Keep routes before import policy, to re-apply a changed policy without a refresh.
+    pub soft_reconfig_inbound: bool,
+}
+
+impl PeerConfig {
+    /// An internal peer at `address` with default settings.
+    pub fn internal(address: IpAddr, asn: Asn) -> PeerConfig {
+        PeerConfig {
+            address,
+            asn,
+            local_as: None,
+            kind: PeerKind::Internal,
+            rr_client: false,
+            import: None,
+            export: None,
+            next_hop: NextHopMode::Default,
+            local_v4: None,
+            local_v6: None,
+            allow_own_as: 0,
+            soft_reconfig_inbound: false,
+        }
+    }
+
+    /// An external peer at `address` with default settings.
+    pub fn external(address: IpAddr, asn: Asn) -> PeerConfig {
+        PeerConfig {
+            kind: PeerKind::External,
+            ..PeerConfig::internal(address, asn)
+        }
+    }
+}
+
+/// What a session negotiated that matters to the RIB (from `session::Negotiated`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerSession {
+    pub router_id: RouterId,
+    pub families: Vec<Family>,
+    pub four_octet_as: bool,
+    /// Families we send all paths of, with path identifiers (RFC 7911).
+    pub add_path_send: FamilySet,
+    pub extended_message: bool,
+}
+
+/// RIB-wide settings.
+#[derive(Clone, Debug)]
+pub struct RibConfig {
+    pub local_as: Asn,
+    pub router_id: RouterId,
+    /// Set when this RIB reflects routes (RFC 4456); the cluster ID.
+    pub cluster_id: Option<Ipv4Addr>,
+    /// Reflect between clients (off when clients are fully meshed among themselves).
+    pub client_to_client: bool,
+    pub decision: DecisionConfig,
+    /// Accept and send eBGP routes without a policy (off by default, RFC 8212).
+    pub ebgp_without_policy: bool,
+    /// Minimum interval between UPDATEs of one group (MRAI); the caller asks
+    /// [`Rib::flush_due`] when to flush.
+    pub min_route_interval: Duration,
+}
+
+impl RibConfig {
+    pub fn new(local_as: Asn, router_id: RouterId) -> RibConfig {
+        RibConfig {
+            local_as,
+            router_id,
+            cluster_id: None,
+            client_to_client: true,
+            decision: DecisionConfig::default(),
+            ebgp_without_policy: false,
+            min_route_interval: Duration::ZERO,
+        }
+    }
+}
+
+/// Tells the RIB whether a next hop is reachable, and at what cost (RFC 4271 9.1.2.1).
+pub trait NextHopResolver: Send {
+    /// `None`: unreachable, the route is not eligible.
+    fn resolve(&self, next_hop: IpAddr) -> Option<u32>;
+}
+
+/// Every next hop reachable at cost 0: the default of a reflector that is not on the data
+/// path (a BGP-free core).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AllReachable;
+
+impl NextHopResolver for AllReachable {
+    fn resolve(&self, _: IpAddr) -> Option<u32> {
+        Some(0)
+    }
+}
+
+/// One path to a prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Path {
+    pub peer: PeerId,
+    pub path_id: PathId,
+    pub attrs: Attrs,
+    /// Kept from a peer that is restarting or refreshing; swept unless re-announced.
+    pub stale: bool,
+}
+
+/// All paths to one prefix; the best first, then the rest of the ECMP set.
+#[derive(Clone, Debug, Default)]
+pub struct Dest {
+    paths: Vec<Path>,
+    /// How many leading paths form the ECMP set (0: no usable path).
+    multipath: u8,
+    /// A path of the ECMP set was removed or replaced since the last decision.
+    touched: bool,
+    reason: Option<Reason>,
+}
+
+impl Dest {
+    pub fn paths(&self) -> &[Path] {
+        &self.paths
+    }
+
+    pub fn best(&self) -> Option<&Path> {
+        (self.multipath > 0).then(|| &self.paths[0])
+    }
+
+    /// The ECMP set (best first).
+    pub fn multipath(&self) -> &[Path] {
+        &self.paths[..usize::from(self.multipath)]
+    }
+
+    /// Why the best path won.
+    pub fn reason(&self) -> Option<Reason> {
+        self.reason
+    }
+
+    fn remove_at(&mut self, i: usize) -> Path {
+        if i < usize::from(self.multipath) {
+            self.multipath -= 1;
+            self.touched = true;
+        }
+        self.paths.remove(i)
+    }
+
+    /// Removes the paths for which `f` holds, handing each to `gone`.
+    fn remove_if(&mut self, f: impl Fn(&Path) -> bool, mut gone: impl FnMut(Path)) -> bool {
+        let mut i = 0;
+        let mut any = false;
+        while i < self.paths.len() {
+            if f(&self.paths[i]) {
+                gone(self.remove_at(i));
+                any = true;
+            } else {
+                i += 1;
+            }
+        }
+        any
+    }
+}
+
+/// A change of a prefix's best path (or ECMP set).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BestChange {
+    pub prefix: IpNet,
+    /// The new best path; `None` when the prefix has no usable path any more.
+    pub best: Option<Path>,
+    /// The next hops of the ECMP set, best first.
+    pub next_hops: Vec<IpAddr>,
+}
+
+/// What an operation changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub best: Vec<BestChange>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.best.is_empty()
+    }
+}
+
+/// Errors of calls that name a peer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RibError {
+    #[error("no peer {0}")]
+    NoPeer(PeerId),
+    #[error("the peer is not up")]
+    PeerDown,
+    #[error("prefix {0} is not of an IP unicast family")]
+    Family(IpNet),
+}
+
+#[derive(Debug)]
+struct PeerState {
+    cfg: PeerConfig,
+    session: Option<PeerSession>,
+    group: Option<GroupId>,
+    /// Routes before import policy, with soft reconfiguration.
+    adj_in_pre: Option<HashMap<(IpNet, PathId), Attrs>>,
+    /// Accepted routes (post-policy paths in the table).
+    accepted: u64,
+}
+
+/// The RIBs of one speaker.
+pub struct Rib {
+    cfg: RibConfig,
+    peers: Vec<Option<PeerState>>,
+    table: HashMap<IpNet, Dest>,
+    attrs: AttrStore,
+    groups: adj_out::Groups,
+    resolver: Box<dyn NextHopResolver>,
+}
+
+impl std::fmt::Debug for Rib {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rib")
+            .field("prefixes", &self.table.len())
+            .field("attribute_sets", &self.attrs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn family_of(p: &IpNet) -> Family {
+    match p {
+        IpNet::V4(_) => Family::IPV4_UNICAST,
+        IpNet::V6(_) => Family::IPV6_UNICAST,
+    }
+}
+
+/// The next hop of stored attributes: NEXT_HOP, or the MP_REACH_NLRI one.
+pub fn next_hop(attrs: &PathAttributes) -> Option<IpAddr> {
+    crate::policy::next_hop_of(attrs)
+}
+
+impl Rib {
+    pub fn new(cfg: RibConfig) -> Rib {
+        // Slot 0: our own routes.
+        let peers = vec![Some(PeerState {
+            cfg: PeerConfig::internal(IpAddr::V4(cfg.router_id), cfg.local_as),
+            session: None,
+            group: None,
+            adj_in_pre: None,
+            accepted: 0,
+        })];
+        Rib {
+            cfg,
+            peers,
+            table: HashMap::default(),
+            attrs: AttrStore::default(),
+            groups: adj_out::Groups::default(),
+            resolver: Box::new(AllReachable),
+        }
+    }
+
+    pub fn config(&self) -> &RibConfig {
+        &self.cfg
+    }
+
+    /// Replaces the next-hop resolver; call [`Rib::next_hops_changed`] when what it says
+    /// changes.
+    pub fn set_resolver(&mut self, r: Box<dyn NextHopResolver>) {
+        self.resolver = r;
+    }
+
+    // ---- peers ----
+
+    /// Adds a peer (down until [`Rib::peer_up`]).
+    pub fn add_peer(&mut self, cfg: PeerConfig) -> PeerId {
+        let state = PeerState {
+            adj_in_pre: cfg.soft_reconfig_inbound.then(HashMap::default),
+            cfg,
+            session: None,
+            group: None,
+            accepted: 0,
+        };
+        if let Some(i) = self.peers.iter().skip(1).position(Option::is_none) {
+            self.peers[i + 1] = Some(state);
+            (i + 1) as PeerId
+        } else {
+            self.peers.push(Some(state));
+            (self.peers.len() - 1) as PeerId
+        }
+    }
+
+    /// Removes a peer and its routes.
+    pub fn remove_peer(&mut self, peer: PeerId) -> Changes {
+        let changes = self.peer_down(peer, false);
+        if peer != LOCAL
+            && let Some(slot) = self.peers.get_mut(peer as usize)
+        {
+            *slot = None;
+        }
+        changes
+    }
+
+    fn peer(&self, id: PeerId) -> Result<&PeerState, RibError> {
+        self.peers
+            .get(id as usize)
+            .and_then(Option::as_ref)
+            .ok_or(RibError::NoPeer(id))
+    }
+
+    pub fn peer_config(&self, id: PeerId) -> Option<&PeerConfig> {
+        self.peer(id).ok().map(|p| &p.cfg)
+    }
+
+    /// Routes accepted from a peer (after import policy) and received (before; known only
+    /// with soft reconfiguration, else equal to the accepted count).
+    pub fn peer_counts(&self, id: PeerId) -> Option<(u64, u64)> {
+        self.peer(id).ok().map(|p| {
+            let received = p.adj_in_pre.as_ref().map_or(p.accepted, |m| m.len() as u64);
+            (p.accepted, received)
+        })
+    }
+
+    /// The peer's session is Established: it joins its update group and is owed the
+    /// group's routes, returned as messages to it.
+    pub fn peer_up(
+        &mut self,
+        id: PeerId,
+        session: PeerSession,
+    ) -> Result<Vec<OutMessage>, RibError> {
+        self.peer(id)?;
+        let key = {
+            let p = self.peer(id)?;
+            adj_out::GroupKey::new(&p.cfg, &session, &self.cfg)
+        };
+        if let Some(p) = self.peers[id as usize].as_mut() {
+            p.session = Some(session);
+        }
+        let (gid, fresh) = self.groups.join(key, id);
+        if let Some(p) = self.peers[id as usize].as_mut() {
+            p.group = Some(gid);
+        }
+        if fresh {
+            // A new group: compute its Adj-RIB-Out from the whole table.
+            let prefixes: Vec<IpNet> = self.table.keys().copied().collect();
+            for prefix in prefixes {
+                self.export_prefix_to(gid, &prefix);
+            }
+            self.groups.commit(gid);
+        }
+        Ok(self.groups.full_table(gid, id))
+    }
+
+    /// The peer's session went down. With `retain_stale` (graceful restart) its routes stay,
+    /// marked stale, until [`Rib::sweep_stale`]; otherwise they go now.
+    pub fn peer_down(&mut self, id: PeerId, retain_stale: bool) -> Changes {
+        let Some(Some(p)) = self.peers.get_mut(id as usize) else {
+            return Changes::default();
+        };
+        p.session = None;
+        if let Some(g) = p.group.take() {
+            self.groups.leave(g, id);
+        }
+        if retain_stale {
+            for dest in self.table.values_mut() {
+                for path in dest.paths.iter_mut().filter(|x| x.peer == id) {
+                    path.stale = true;
+                }
+            }
+            return Changes::default();
+        }
+        if let Some(pre) = &mut p.adj_in_pre {
+            pre.clear();
+        }
+        self.remove_where(|path| path.peer == id, None)
+    }
+
+    /// Marks the peer's routes of `family` stale (Beginning of Route Refresh, RFC 7313).
+    pub fn mark_stale(&mut self, id: PeerId, family: Family) {
+        for (prefix, dest) in self.table.iter_mut() {
+            if family_of(prefix) == family {
+                for path in dest.paths.iter_mut().filter(|x| x.peer == id) {
+                    path.stale = true;
+                }
+            }
+        }
+    }
+
+    /// Removes the peer's routes still stale: of one family (End-of-RIB, End of Route
+    /// Refresh) or all (the restart timer ran out).
+    pub fn sweep_stale(&mut self, id: PeerId, family: Option<Family>) -> Changes {
+        self.remove_where(|p| p.peer == id && p.stale, family)
+    }
+
+    fn remove_where(&mut self, f: impl Fn(&Path) -> bool, family: Option<Family>) -> Changes {
+        let mut touched = Vec::new();
+        let mut released = Vec::new();
+        let mut removed_per_peer: HashMap<PeerId, u64> = HashMap::default();
+        for (prefix, dest) in self.table.iter_mut() {
+            if family.is_some_and(|fam| family_of(prefix) != fam) {
+                continue;
+            }
+            let any = dest.remove_if(&f, |p| {
+                *removed_per_peer.entry(p.peer).or_default() += 1;
+                released.push(p.attrs);
+            });
+            if any {
+                touched.push(*prefix);
+            }
+        }
+        for (peer, n) in removed_per_peer {
+            if let Some(Some(p)) = self.peers.get_mut(peer as usize) {
+                p.accepted = p.accepted.saturating_sub(n);
+            }
+        }
+        for a in released {
+            self.attrs.release(a);
+        }
+        self.recompute(&touched)
+    }
+
+    // ---- routes in ----
+
+    /// Applies an UPDATE received from `peer` (whose session is up).
+    pub fn apply_update(&mut self, peer: PeerId, update: &Update) -> Result<Changes, RibError> {
+        let state = self.peer(peer)?;
+        if state.session.is_none() {
+            return Err(RibError::PeerDown);
+        }
+        let mut touched: Vec<IpNet> = Vec::new();
+        for (_, block) in update.withdrawals() {
+            for e in block {
+                self.remove_path(peer, e.prefix, e.path_id.unwrap_or(0));
+                touched.push(e.prefix);
+            }
+        }
+        let announced: Vec<_> = update.announced().collect();
+        if update.is_treat_as_withdraw() {
+            for (_, block) in announced {
+                for e in block {
+                    self.remove_path(peer, e.prefix, e.path_id.unwrap_or(0));
+                    touched.push(e.prefix);
+                }
+            }
+        } else if !announced.is_empty() {
+            // One attribute set per next-hop kind for the whole UPDATE, NLRI taken out:
+            // routes of the NLRI field use NEXT_HOP, MP routes MP_REACH_NLRI's next hop.
+            let mut base = update.attributes.clone();
+            base.mp_unreach = None;
+            let mut v4_field = None;
+            let mut mp = None;
+            for (family, block) in announced {
+                let from_field =
+                    family == Family::IPV4_UNICAST && std::ptr::eq(block, &update.nlri);
+                let attrs = if from_field {
+                    v4_field
+                        .get_or_insert_with(|| {
+                            let mut a = base.clone();
+                            a.mp_reach = None;
+                            self.attrs.intern(a)
+                        })
+                        .clone()
+                } else {
+                    mp.get_or_insert_with(|| {
+                        let mut a = base.clone();
+                        a.next_hop = None;
+                        if let Some(m) = &mut a.mp_reach {
+                            m.nlri = MpNlri::Opaque(Default::default());
+                        }
+                        self.attrs.intern(a)
+                    })
+                    .clone()
+                };
+                for e in block {
+                    self.import(peer, e.prefix, e.path_id.unwrap_or(0), &attrs);
+                    touched.push(e.prefix);
+                }
+                self.attrs.release(attrs);
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        Ok(self.recompute(&touched))
+    }
+
+    /// Announces a route of our own (a node's pod block, say).
+    pub fn announce(&mut self, prefix: IpNet, attrs: PathAttributes) -> Changes {
+        let a = self.attrs.intern(attrs);
+        self.insert_path(LOCAL, prefix, 0, a);
+        self.recompute(&[prefix])
+    }
+
+    /// Withdraws a route of our own.
+    pub fn withdraw(&mut self, prefix: IpNet) -> Changes {
+        self.remove_path(LOCAL, prefix, 0);
+        self.recompute(&[prefix])
+    }
+
+    /// Loop checks, import policy, then the table.
+    fn import(&mut self, peer: PeerId, prefix: IpNet, path_id: PathId, attrs: &Attrs) {
+        let Ok(p) = self.peer(peer) else { return };
+        let local_as = p.cfg.local_as.unwrap_or(self.cfg.local_as);
+        let allow = usize::from(p.cfg.allow_own_as);
+        let looped = attrs
+            .as_path
+            .as_ref()
+            .is_some_and(|x| x.count(local_as) > allow)
+            || attrs.originator_id == Some(self.cfg.router_id)
+            || attrs
+                .cluster_list
+                .as_ref()
+                .is_some_and(|l| l.contains(&self.cfg.cluster_id.unwrap_or(self.cfg.router_id)));
+        if let Some(Some(ps)) = self.peers.get_mut(peer as usize)
+            && let Some(pre) = &mut ps.adj_in_pre
+        {
+            pre.insert((prefix, path_id), attrs.clone());
+        }
+        if looped {
+            self.remove_path(peer, prefix, path_id);
+            return;
+        }
+        match self.run_import_policy(peer, &prefix, attrs) {
+            Some(a) => self.insert_path(peer, prefix, path_id, a),
+            None => self.remove_path(peer, prefix, path_id),
+        }
+    }
+
+    fn run_import_policy(&mut self, peer: PeerId, prefix: &IpNet, attrs: &Attrs) -> Option<Attrs> {
+        let p = self.peer(peer).ok()?;
+        let policy = match (&p.cfg.import, p.cfg.kind) {
+            (Some(pol), _) => pol.clone(),
+            (None, PeerKind::Internal) => return Some(attrs.clone()),
+            (None, PeerKind::External) if self.cfg.ebgp_without_policy => {
+                return Some(attrs.clone());
+            }
+            (None, PeerKind::External) => return None,
+        };
+        let route = RouteRef {
+            prefix,
+            attrs,
+            neighbor: Some(p.cfg.address),
+            route_type: route_type(p.cfg.kind, attrs),
+        };
+        match policy.evaluate(&route) {
+            Outcome::Rejected => None,
+            Outcome::Unchanged(_) => Some(attrs.clone()),
+            Outcome::Changed(a, _) => Some(self.attrs.intern(*a)),
+        }
+    }
+
+    fn insert_path(&mut self, peer: PeerId, prefix: IpNet, path_id: PathId, attrs: Attrs) {
+        let dest = self.table.entry(prefix).or_default();
+        let attrs = self.attrs.intern_arc(&attrs);
+        match dest
+            .paths
+            .iter()
+            .position(|p| p.peer == peer && p.path_id == path_id)
+        {
+            Some(i) => {
+                if i < usize::from(dest.multipath) {
+                    dest.touched = true;
+                }
+                let existing = &mut dest.paths[i];
+                let old = std::mem::replace(&mut existing.attrs, attrs);
+                existing.stale = false;
+                self.attrs.release(old);
+            }
+            None => {
+                dest.paths.push(Path {
+                    peer,
+                    path_id,
+                    attrs,
+                    stale: false,
+                });
+                if let Some(Some(p)) = self.peers.get_mut(peer as usize) {
+                    p.accepted += 1;
+                }
+            }
+        }
+    }
+
+    fn remove_path(&mut self, peer: PeerId, prefix: IpNet, path_id: PathId) {
+        if let Some(Some(ps)) = self.peers.get_mut(peer as usize)
+            && let Some(pre) = &mut ps.adj_in_pre
+        {
+            pre.remove(&(prefix, path_id));
+        }
+        let Some(dest) = self.table.get_mut(&prefix) else {
+            return;
+        };
+        if let Some(i) = dest
+            .paths
+            .iter()
+            .position(|p| p.peer == peer && p.path_id == path_id)
+        {
+            let p = dest.remove_at(i);
+            self.attrs.release(p.attrs);
+            if let Some(Some(ps)) = self.peers.get_mut(peer as usize) {
+                ps.accepted = ps.accepted.saturating_sub(1);
+            }
+        }
+    }
+
+    /// A changed import policy: re-applied from the routes kept before policy (soft
+    /// reconfiguration). Returns `None` when the peer keeps none: ask it for a route refresh.
+    pub fn set_import_policy(
+        &mut self,
+        peer: PeerId,
+        policy: Option<PolicyRef>,
+    ) -> Option<Changes> {
+        let p = self.peers.get_mut(peer as usize)?.as_mut()?;
+        p.cfg.import = policy;
+        let pre: Vec<((IpNet, PathId), Attrs)> = p
+            .adj_in_pre
+            .as_ref()?
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        let mut touched = Vec::with_capacity(pre.len());
+        for ((prefix, path_id), attrs) in pre {
+            match self.run_import_policy(peer, &prefix, &attrs) {
+                Some(a) => self.insert_path(peer, prefix, path_id, a),
+                None => {
+                    if let Some(dest) = self.table.get_mut(&prefix)
+                        && let Some(i) = dest
+                            .paths
+                            .iter()
+                            .position(|x| x.peer == peer && x.path_id == path_id)
+                    {
+                        let x = dest.remove_at(i);
+                        self.attrs.release(x.attrs);
+                        if let Some(Some(ps)) = self.peers.get_mut(peer as usize) {
+                            ps.accepted = ps.accepted.saturating_sub(1);
+                        }
+                    }
+                }
+            }
+            touched.push(prefix);
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        Some(self.recompute(&touched))
+    }
+
+    /// A changed export policy: the peer's group is recomputed (the peer may move to
+    /// another group). Returns the messages that bring the peer up to date.
+    pub fn set_export_policy(
+        &mut self,
+        peer: PeerId,
+        policy: Option<PolicyRef>,
+    ) -> Result<Vec<OutMessage>, RibError> {
+        let session = {
+            let p = self
+                .peers
+                .get_mut(peer as usize)
+                .and_then(Option::as_mut)
+                .ok_or(RibError::NoPeer(peer))?;
+            p.cfg.export = policy;
+            p.session.clone()
+        };
+        let Some(session) = session else {
+            return Ok(Vec::new());
+        };
+        // Leave the old group, join the new one; the difference is sent as a full table to
+        // the peer (re-announcements are harmless, stale routes are withdrawn below).
+        let old_view = self
+            .peer(peer)?
+            .group
+            .map(|g| self.groups.view_for(g, peer));
+        if let Some(g) = self.peers[peer as usize]
+            .as_mut()
+            .and_then(|p| p.group.take())
+        {
+            self.groups.leave(g, peer);
+        }
+        let mut msgs = self.peer_up(peer, session)?;
+        if let (Some(old), Some(g)) = (old_view, self.peer(peer)?.group) {
+            msgs.extend(self.groups.withdraw_missing(g, peer, &old));
+        }
+        Ok(msgs)
+    }
+
+    /// The resolver's answers changed: every prefix is decided again.
+    pub fn next_hops_changed(&mut self) -> Changes {
+        let all: Vec<IpNet> = self.table.keys().copied().collect();
+        self.recompute(&all)
+    }
+
+    // ---- decision ----
+
+    fn recompute(&mut self, prefixes: &[IpNet]) -> Changes {
+        let mut changes = Changes::default();
+        for prefix in prefixes {
+            if let Some(change) = self.decide_prefix(prefix) {
+                changes.best.push(change);
+            }
+            let groups: Vec<GroupId> = self.groups.ids().collect();
+            for g in groups {
+                self.export_prefix_to(g, prefix);
+            }
+            if self.table.get(prefix).is_some_and(|d| d.paths.is_empty()) {
+                self.table.remove(prefix);
+            }
+        }
+        changes
+    }
+
+    /// Runs the decision process for one prefix; the change if the best path or the ECMP
+    /// set changed.
+    fn decide_prefix(&mut self, prefix: &IpNet) -> Option<BestChange> {
+        let dest = self.table.get_mut(prefix)?;
+        let forced = std::mem::take(&mut dest.touched);
+        let old: Vec<(PeerId, PathId, Attrs)> = dest
+            .multipath()
+            .iter()
+            .map(|p| (p.peer, p.path_id, p.attrs.clone()))
+            .collect();
+        let mut eligible: Vec<(usize, u32)> = Vec::with_capacity(dest.paths.len());
+        for (i, p) in dest.paths.iter().enumerate() {
+            let cost = match next_hop(&p.attrs) {
+                // A locally originated route may have no next hop.
+                None if p.peer == LOCAL => Some(0),
+                None => None,
+                Some(nh) => self.resolver.resolve(nh),
+            };
+            if let Some(c) = cost {
+                eligible.push((i, c));
+            }
+        }
+        if eligible.is_empty() {
+            dest.multipath = 0;
+            dest.reason = None;
+        } else {
+            let peers = &self.peers;
+            let cands: Vec<Candidate<'_>> = eligible
+                .iter()
+                .map(|(i, cost)| {
+                    let p = &dest.paths[*i];
+                    let ps = peers.get(p.peer as usize).and_then(Option::as_ref);
+                    Candidate {
+                        attrs: &p.attrs,
+                        local: p.peer == LOCAL,
+                        external: ps.is_some_and(|s| s.cfg.kind == PeerKind::External),
+                        peer_router_id: ps
+                            .and_then(|s| s.session.as_ref().map(|x| x.router_id))
+                            .unwrap_or(Ipv4Addr::UNSPECIFIED),
+                        peer_address: ps
+                            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |s| s.cfg.address),
+                        path_id: p.path_id,
+                        igp_cost: *cost,
+                    }
+                })
+                .collect();
+            let d = decide(&cands, &self.cfg.decision);
+            // Reorder: the ECMP set first, best at 0.
+            let order: Vec<usize> = d.multipath.iter().map(|c| eligible[*c].0).collect();
+            let mut rest: Vec<Path> = Vec::with_capacity(dest.paths.len());
+            let mut front: Vec<Option<Path>> = vec![None; order.len()];
+            for (i, p) in std::mem::take(&mut dest.paths).into_iter().enumerate() {
+                match order.iter().position(|o| *o == i) {
+                    Some(k) => front[k] = Some(p),
+                    None => rest.push(p),
+                }
+            }
+            dest.paths = front.into_iter().flatten().chain(rest).collect();
+            dest.multipath = order.len().min(255) as u8;
+            dest.reason = Some(d.reason);
+        }
+        let new: Vec<(PeerId, PathId, &Attrs)> = dest
+            .multipath()
+            .iter()
+            .map(|p| (p.peer, p.path_id, &p.attrs))
+            .collect();
+        let same = !forced
+            && old.len() == new.len()
+            && old
+                .iter()
+                .zip(&new)
+                .all(|(a, b)| a.0 == b.0 && a.1 == b.1 && std::sync::Arc::ptr_eq(&a.2, b.2));
+        if same {
+            return None;
+        }
+        Some(BestChange {
+            prefix: *prefix,
+            best: dest.best().cloned(),
+            next_hops: dest
+                .multipath()
+                .iter()
+                .filter_map(|p| next_hop(&p.attrs))
+                .collect(),
+        })
+    }
+
+    // ---- routes out ----
+
+    /// What group `g` should hold for `prefix` now, handed to the group.
+    fn export_prefix_to(&mut self, g: GroupId, prefix: &IpNet) {
+        let Some(key) = self.groups.key(g).cloned() else {
+            return;
+        };
+        let mut want: Vec<(u32, adj_out::Entry)> = Vec::new();
+        if let Some(dest) = self.table.get(prefix) {
+            let family = family_of(prefix);
+            if key.families.contains(family) {
+                let candidates: Vec<Path> = if key.add_path.contains(family) {
+                    // All usable paths: the ECMP set and the other eligible ones, in order.
+                    if dest.multipath > 0 {
+                        dest.paths.clone()
+                    } else {
+                        Vec::new()
+                    }
+                } else {
+                    dest.best().cloned().into_iter().collect()
+                };
+                for path in candidates {
+                    if let Some(attrs) = self.export_path(&key, prefix, &path) {
+                        let id = if key.add_path.contains(family) {
+                            self.groups.tx_path_id(path.peer, path.path_id)
+                        } else {
+                            0
+                        };
+                        want.push((
+                            id,
+                            adj_out::Entry {
+                                attrs,
+                                source: path.peer,
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+        let released = self.groups.set(g, *prefix, want);
+        for a in released {
+            self.attrs.release(a);
+        }
+    }
+
+    /// The attributes `path` is sent with to the group, or `None` when it is not sent:
+    /// RFC 4271 and RFC 4456 rules, well-known communities, export policy.
+    fn export_path(
+        &mut self,
+        key: &adj_out::GroupKey,
+        prefix: &IpNet,
+        path: &Path,
+    ) -> Option<Attrs> {
+        let src = self.peer(path.peer).ok()?;
+        let src_kind = if path.peer == LOCAL {
+            None
+        } else {
+            Some(src.cfg.kind)
+        };
+        let a = &path.attrs;
+        // RFC 1997 well-known communities.
+        if let Some(c) = &a.communities {
+            if c.contains(&Community::NO_ADVERTISE) {
+                return None;
+            }
+            if key.kind == PeerKind::External
+                && (c.contains(&Community::NO_EXPORT)
+                    || c.contains(&Community::NO_EXPORT_SUBCONFED))
+            {
+                return None;
+            }
+        }
+        // iBGP to iBGP only by reflection (RFC 4456 6).
+        let reflected = src_kind == Some(PeerKind::Internal) && key.kind == PeerKind::Internal;
+        if reflected {
+            self.cfg.cluster_id?;
+            match (src.cfg.rr_client, key.rr_client) {
+                (true, true) if !self.cfg.client_to_client => return None,
+                (false, false) => return None,
+                _ => {}
+            }
+        }
+        // RFC 8212: no eBGP export without a policy, unless allowed.
+        if key.kind == PeerKind::External && key.export.is_none() && !self.cfg.ebgp_without_policy {
+            return None;
+        }
+        let mut out = (**a).clone();
+        let local_as = key.local_as.unwrap_or(self.cfg.local_as);
+        match key.kind {
+            PeerKind::External => {
+                out.as_path = Some(out.as_path.take().unwrap_or_default().prepend(local_as, 1));
+                out.local_pref = None;
+                out.originator_id = None;
+                out.cluster_list = None;
+                // A MED learned from one AS is not passed to another (RFC 4271 5.1.4).
+                if src_kind == Some(PeerKind::External) {
+                    out.med = None;
+                }
+            }
+            PeerKind::Internal => {
+                if out.local_pref.is_none() {
+                    out.local_pref = Some(best_path::DEFAULT_LOCAL_PREF);
+                }
+                if reflected {
+                    if out.originator_id.is_none() {
+                        out.originator_id = src.session.as_ref().map(|s| s.router_id);
+                    }
+                    let cluster = self.cfg.cluster_id.unwrap_or(self.cfg.router_id);
+                    out.cluster_list = Some(match out.cluster_list.take() {
+                        Some(l) => l.prepend(cluster),
+                        None => std::iter::once(cluster).collect(),
+                    });
+                }
+            }
+        }
+        // Next hop: the default for the kind, then the policy's directive.
+        let mut nh = match (key.next_hop, key.kind) {
+            (NextHopMode::SelfAddr, _) => NextHopAction::SelfAddr,
+            (NextHopMode::Unchanged, _) => NextHopAction::Unchanged,
+            (NextHopMode::Default, PeerKind::External) => NextHopAction::SelfAddr,
+            (NextHopMode::Default, PeerKind::Internal)
+                if path.peer == LOCAL && next_hop(a).is_none() =>
+            {
+                NextHopAction::SelfAddr
+            }
+            (NextHopMode::Default, PeerKind::Internal) => NextHopAction::Unchanged,
+        };
+        if let Some(policy) = &key.export {
+            let route = RouteRef {
+                prefix,
+                attrs: &out,
+                neighbor: (path.peer != LOCAL).then_some(src.cfg.address),
+                route_type: match src_kind {
+                    None => RouteType::Local,
+                    Some(k) => route_type(k, a),
+                },
+            };
+            match policy.evaluate(&route) {
+                Outcome::Rejected => return None,
+                Outcome::Unchanged(d) => nh = d.next_hop.unwrap_or(nh),
+                Outcome::Changed(changed, d) => {
+                    out = *changed;
+                    nh = d.next_hop.unwrap_or(nh);
+                }
+            }
+        }
+        set_next_hop(&mut out, prefix, nh, key);
+        Some(self.attrs.intern(out))
+    }
+
+    // ---- output ----
+
+    /// The groups with changes to send that may be sent at `now` (MRAI), and the earliest
+    /// time the others may.
+    pub fn flush_due(&self, now: std::time::Instant) -> (Vec<GroupId>, Option<std::time::Instant>) {
+        self.groups.due(now, self.cfg.min_route_interval)
+    }
+
+    /// The encoded UPDATEs of a group's changes since its last flush.
+    pub fn flush(&mut self, g: GroupId, now: std::time::Instant) -> Vec<OutMessage> {
+        self.groups.flush(g, now)
+    }
+
+    /// Flushes every group with changes (ignoring MRAI).
+    pub fn flush_all(&mut self, now: std::time::Instant) -> Vec<OutMessage> {
+        let ids: Vec<GroupId> = self.groups.ids().collect();
+        ids.into_iter()
+            .flat_map(|g| self.groups.flush(g, now))
+            .collect()
+    }
+
+    /// The group a peer belongs to, while up.
+    pub fn group_of(&self, peer: PeerId) -> Option<GroupId> {
+        self.peer(peer).ok().and_then(|p| p.group)
+    }
+
+    /// Number of update groups.
+    pub fn group_count(&self) -> usize {
+        self.groups.ids().count()
+    }
+
+    // ---- reading ----
+
+    pub fn get(&self, prefix: &IpNet) -> Option<&Dest> {
+        self.table.get(prefix)
+    }
+
+    /// Every prefix with its paths (unordered).
+    pub fn iter(&self) -> impl Iterator<Item = (&IpNet, &Dest)> {
+        self.table.iter()
+    }
+
+    pub fn prefix_count(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn attribute_sets(&self) -> usize {
+        self.attrs.len()
+    }
+}
+
+fn route_type(kind: PeerKind, attrs: &PathAttributes) -> RouteType {
+    match kind {
+        PeerKind::External => RouteType::External,
+        PeerKind::Internal if attrs.originator_id.is_some() || attrs.cluster_list.is_some() => {
+            RouteType::Reflected
+        }
+        PeerKind::Internal => RouteType::Internal,
+    }
+}
+
+/// Writes the next hop for `prefix` into `out` as the group's peers expect it.
+fn set_next_hop(
+    out: &mut PathAttributes,
+    prefix: &IpNet,
+    nh: NextHopAction,
+    key: &adj_out::GroupKey,
+) {
+    let addr = match nh {
+        NextHopAction::Unchanged => return,
+        NextHopAction::Addr(a) => Some(a),
+        NextHopAction::SelfAddr => match prefix {
+            IpNet::V4(_) => key
+                .local_v4
+                .map(IpAddr::V4)
+                .or(key.local_v6.map(IpAddr::V6)),
+            IpNet::V6(_) => key.local_v6.map(IpAddr::V6),
+        },
+    };
+    let Some(addr) = addr else {
+        return;
+    };
+    let family = family_of(prefix);
+    match (prefix, addr) {
+        (IpNet::V4(_), IpAddr::V4(a)) => {
+            out.next_hop = Some(a);
+            out.mp_reach = None;
+        }
+        (_, a) => {
+            let next_hop = match a {
+                IpAddr::V4(v4) => NextHop::Ipv4(v4),
+                IpAddr::V6(v6) => NextHop::Ipv6 {
+                    global: v6,
+                    link_local: None,
+                },
+            };
+            if family == Family::IPV4_UNICAST {
+                out.next_hop = None;
+            }
+            out.mp_reach = Some(MpReach {
+                family,
+                next_hop,
+                nlri: MpNlri::Opaque(Default::default()),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
