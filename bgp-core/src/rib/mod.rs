@@ -998,6 +998,18 @@ impl Rib {
             }
         }
         set_next_hop(&mut out, prefix, nh, key);
+        // Without a next hop for its family the UPDATE would be malformed: not sent (a
+        // local route towards a peer with no local address configured, say).
+        let has_next_hop = match prefix {
+            IpNet::V4(_) => out.next_hop.is_some() || out.mp_reach.is_some(),
+            IpNet::V6(_) => out
+                .mp_reach
+                .as_ref()
+                .is_some_and(|m| m.family == Family::IPV6_UNICAST),
+        };
+        if !has_next_hop {
+            return None;
+        }
         Some(self.attrs.intern(out))
     }
 

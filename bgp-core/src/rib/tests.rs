@@ -770,3 +770,19 @@ fn local_routes_and_ecmp_changes() {
     let ch = rib.withdraw(net("172.17.8.0/26"));
     assert_eq!(ch.best[0].best, None);
 }
+
+#[test]
+fn a_route_without_a_next_hop_is_not_sent() {
+    let mut rib = Rib::new(RibConfig::new(65000, Ipv4Addr::new(192, 168, 100, 100)));
+    // No local address configured for this session: next-hop-self has nothing to use.
+    let rr = rib.add_peer(PeerConfig::internal(ip("192.168.100.1"), 65000));
+    rib.peer_up(rr, session([192, 168, 100, 1])).unwrap();
+    let attrs = PathAttributes {
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath::empty()),
+        ..PathAttributes::default()
+    };
+    rib.announce(net("172.17.8.0/26"), attrs.clone());
+    rib.announce(net("2001:db8:8::/64"), attrs);
+    assert!(rib.flush_all(Instant::now()).is_empty());
+}
