@@ -344,7 +344,7 @@ proptest! {
                     .unwrap_or_default();
                 let want = reference_best(&cands);
                 let got = rib.get(&prefix(px)).and_then(|d| d.best()).map(|p| {
-                    if p.peer == LOCAL { None } else { Some(ids.iter().position(|i| *i == p.peer).unwrap()) }
+                    if p.peer() == LOCAL { None } else { Some(ids.iter().position(|i| *i == p.peer()).unwrap()) }
                 });
                 prop_assert_eq!(got, want, "prefix {}: {:?}", px, cands);
                 if let Some(src) = want {

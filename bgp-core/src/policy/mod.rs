@@ -172,6 +172,7 @@ pub enum Action {
     AddLargeCommunity(LargeCommunity),
     RemoveLargeCommunity(LargeCommunity),
     AddExtCommunity(ExtCommunity),
+    RemoveExtCommunity(ExtCommunity),
     SetNextHop(NextHopAction),
     /// Prepends `asn` this many times.
     Prepend(Asn, u8),
@@ -232,6 +233,13 @@ impl Action {
                     None => std::iter::once(*c).collect(),
                 });
             }
+            Action::RemoveExtCommunity(c) => {
+                if let Some(l) = a.ext_communities.take() {
+                    let kept: crate::wire::attributes::ExtCommunities =
+                        l.iter().filter(|x| x != c).collect();
+                    a.ext_communities = (!kept.is_empty()).then_some(kept);
+                }
+            }
             Action::SetNextHop(n) => d.next_hop = Some(*n),
             Action::Prepend(asn, n) => {
                 let p = a.as_path.take().unwrap_or_default();
@@ -287,6 +295,19 @@ impl Policy {
             terms: Vec::new(),
             default: Verdict::Reject,
         }
+    }
+
+    /// Whether any match depends on the prefix (then results cannot be shared between the
+    /// prefixes of one attribute set).
+    pub fn looks_at_prefix(&self) -> bool {
+        fn m(x: &Match) -> bool {
+            match x {
+                Match::Prefix(_) => true,
+                Match::Not(inner) => m(inner),
+                _ => false,
+            }
+        }
+        self.terms.iter().any(|t| t.matches.iter().any(m))
     }
 
     pub fn evaluate(&self, r: &RouteRef<'_>) -> Outcome {

@@ -210,3 +210,39 @@ fn community_and_other_matches() {
     assert_eq!(c.med, Some(5));
     assert_eq!(d.next_hop, Some(NextHopAction::SelfAddr));
 }
+
+#[test]
+fn extended_communities_are_added_and_removed() {
+    use crate::wire::attributes::ExtCommunity;
+    let rt = ExtCommunity::route_target(65000, 1);
+    let net = p("10.0.0.0/8");
+    let a = attrs(&[]);
+    let add = Policy {
+        name: "add".into(),
+        terms: vec![Term {
+            name: "t".into(),
+            matches: vec![],
+            actions: vec![Action::AddExtCommunity(rt)],
+            verdict: Some(Verdict::Accept),
+        }],
+        default: Verdict::Reject,
+    };
+    let Outcome::Changed(with, _) = add.evaluate(&route(&net, &a)) else {
+        panic!()
+    };
+    assert!(Match::ExtCommunity(rt).matches(&route(&net, &with)));
+    let remove = Policy {
+        name: "rm".into(),
+        terms: vec![Term {
+            name: "t".into(),
+            matches: vec![Match::ExtCommunity(rt)],
+            actions: vec![Action::RemoveExtCommunity(rt)],
+            verdict: Some(Verdict::Accept),
+        }],
+        default: Verdict::Accept,
+    };
+    let Outcome::Changed(without, _) = remove.evaluate(&route(&net, &with)) else {
+        panic!()
+    };
+    assert!(without.ext_communities.is_none());
+}

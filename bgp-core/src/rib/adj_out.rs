@@ -90,12 +90,13 @@ impl PartialEq for Entry {
     }
 }
 
-/// The routes of one prefix in a group: (sent path identifier, route).
-type Slot = Vec<(u32, Entry)>;
+/// The routes of one prefix in a group: (sent path identifier, route). One, inline, unless
+/// the group gets every path (ADD-PATH).
+type Slot = smallvec::SmallVec<[(u32, Entry); 1]>;
 
 #[derive(Debug)]
 struct Group {
-    key: GroupKey,
+    key: Arc<GroupKey>,
     members: Vec<PeerId>,
     out: HashMap<IpNet, Slot>,
     /// For prefixes changed since the last flush: what the group held then.
@@ -119,8 +120,8 @@ impl Groups {
             .filter_map(|(i, g)| g.as_ref().map(|_| i))
     }
 
-    pub(crate) fn key(&self, g: GroupId) -> Option<&GroupKey> {
-        self.groups.get(g)?.as_ref().map(|g| &g.key)
+    pub(crate) fn key(&self, g: GroupId) -> Option<Arc<GroupKey>> {
+        self.groups.get(g)?.as_ref().map(|g| g.key.clone())
     }
 
     /// Adds `peer` to the group of `key`; true when the group is new.
@@ -128,7 +129,7 @@ impl Groups {
         if let Some(i) = self
             .groups
             .iter()
-            .position(|g| g.as_ref().is_some_and(|g| g.key == key))
+            .position(|g| g.as_ref().is_some_and(|g| *g.key == key))
         {
             if let Some(g) = self.groups[i].as_mut()
                 && !g.members.contains(&peer)
@@ -138,7 +139,7 @@ impl Groups {
             return (i, false);
         }
         let g = Group {
-            key,
+            key: Arc::new(key),
             members: vec![peer],
             out: HashMap::default(),
             before: HashMap::default(),
@@ -185,14 +186,14 @@ impl Groups {
     }
 
     /// Sets what the group holds for `prefix`; returns the attribute sets no longer held.
-    pub(crate) fn set(&mut self, g: GroupId, prefix: IpNet, want: Slot) -> Vec<Attrs> {
+    pub(crate) fn set(&mut self, g: GroupId, prefix: IpNet, want: &[(u32, Entry)]) -> Vec<Attrs> {
         let Some(Some(grp)) = self.groups.get_mut(g) else {
-            return want.into_iter().map(|(_, e)| e.attrs).collect();
+            return Vec::new();
         };
         let current = grp.out.get(&prefix);
         let same = match current {
             None => want.is_empty(),
-            Some(c) => *c == want,
+            Some(c) => c.as_slice() == want,
         };
         if same {
             return Vec::new();
@@ -200,7 +201,9 @@ impl Groups {
         let old = if want.is_empty() {
             grp.out.remove(&prefix).unwrap_or_default()
         } else {
-            grp.out.insert(prefix, want).unwrap_or_default()
+            grp.out
+                .insert(prefix, want.iter().cloned().collect())
+                .unwrap_or_default()
         };
         match grp.before.entry(prefix) {
             std::collections::hash_map::Entry::Vacant(v) => {
@@ -243,7 +246,7 @@ impl Groups {
         let mut own: HashMap<PeerId, Buckets> = HashMap::default();
         let members = &grp.members;
         for (prefix, old) in before {
-            let empty = Vec::new();
+            let empty = Slot::new();
             let new = grp.out.get(&prefix).unwrap_or(&empty);
             let mut excluded: Vec<PeerId> = old
                 .iter()
@@ -299,7 +302,7 @@ impl Groups {
         };
         let mut b = Bucket::default();
         for (prefix, slot) in &grp.out {
-            diff(prefix, &Vec::new(), slot, Some(peer), &mut b);
+            diff(prefix, &Slot::new(), slot, Some(peer), &mut b);
         }
         b.encode(&grp.key.context())
             .into_iter()

@@ -38,14 +38,16 @@ impl AttrStore {
         attrs.clone()
     }
 
-    /// Called when a holder of `attrs` lets it go. Sets held by nobody but the store are
-    /// swept once releases outnumber the sets (amortized O(1) per release).
+    /// Called when a holder of `attrs` lets it go.
     pub fn release(&mut self, attrs: Attrs) {
         drop(attrs);
         self.released += 1;
-        if self.released > self.sets.len().max(1024) {
-            self.sweep();
-        }
+    }
+
+    /// Whether enough sets were released since the last sweep to make one worth it
+    /// (amortized O(1) per release).
+    pub fn sweep_due(&self) -> bool {
+        self.released > self.sets.len().max(1024)
     }
 
     /// Frees every set only the store holds.

@@ -82,50 +82,86 @@ pub struct Decision {
     pub multipath: Vec<usize>,
 }
 
-fn local_pref(c: &Candidate<'_>) -> u32 {
-    c.attrs.local_pref.unwrap_or(DEFAULT_LOCAL_PREF)
+/// What the decision process compares, copied out of a candidate (no references, so the
+/// RIB can keep a scratch buffer of them).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Key {
+    local_pref: u32,
+    local: bool,
+    path_len: usize,
+    origin: u8,
+    /// MED, and whether the route had one.
+    med: Option<u32>,
+    neighbor_as: Option<Asn>,
+    external: bool,
+    igp_cost: u32,
+    router_id: u32,
+    cluster_len: usize,
+    peer_address: IpAddr,
+    path_id: u32,
 }
 
-fn path_len(c: &Candidate<'_>) -> usize {
-    c.attrs.as_path.as_ref().map_or(0, |p| p.path_len())
-}
-
-fn origin(c: &Candidate<'_>) -> u8 {
-    c.attrs.origin.unwrap_or(Origin::Incomplete) as u8
-}
-
-/// The neighbouring AS, for MED comparison: the first AS of the path; routes of our own AS
-/// (empty path) form one group.
-fn neighbor_as(c: &Candidate<'_>) -> Option<Asn> {
-    c.attrs.as_path.as_ref().and_then(|p| p.first_asn())
-}
-
-fn router_id(c: &Candidate<'_>) -> u32 {
-    u32::from(c.attrs.originator_id.unwrap_or(c.peer_router_id))
-}
-
-fn cluster_len(c: &Candidate<'_>) -> usize {
-    c.attrs.cluster_list.as_ref().map_or(0, |l| l.len())
+impl Key {
+    pub(crate) fn of(c: &Candidate<'_>) -> Key {
+        let a = c.attrs;
+        Key {
+            local_pref: a.local_pref.unwrap_or(DEFAULT_LOCAL_PREF),
+            local: c.local,
+            path_len: a.as_path.as_ref().map_or(0, |p| p.path_len()),
+            origin: a.origin.unwrap_or(Origin::Incomplete) as u8,
+            med: a.med,
+            // The neighbouring AS, for MED comparison: the first AS of the path; routes of
+            // our own AS (empty path) form one group.
+            neighbor_as: a.as_path.as_ref().and_then(|p| p.first_asn()),
+            external: c.external,
+            igp_cost: c.igp_cost,
+            router_id: u32::from(a.originator_id.unwrap_or(c.peer_router_id)),
+            cluster_len: a.cluster_list.as_ref().map_or(0, |l| l.len()),
+            peer_address: c.peer_address,
+            path_id: c.path_id,
+        }
+    }
 }
 
 /// Keeps the candidates with the least `key`.
-fn keep_min<K: Ord>(
-    set: &mut Vec<usize>,
-    cands: &[Candidate<'_>],
-    key: impl Fn(&Candidate<'_>) -> K,
-) {
-    if let Some(min) = set.iter().map(|i| key(&cands[*i])).min() {
-        set.retain(|i| key(&cands[*i]) == min);
+fn keep_min<K: Ord>(set: &mut Vec<usize>, keys: &[Key], key: impl Fn(&Key) -> K) {
+    if let Some(min) = set.iter().map(|i| key(&keys[*i])).min() {
+        set.retain(|i| key(&keys[*i]) == min);
     }
 }
 
 /// Runs the decision process. `cands` must not be empty (unreachable next hops are the
 /// caller's to leave out).
 pub fn decide(cands: &[Candidate<'_>], cfg: &DecisionConfig) -> Decision {
-    debug_assert!(!cands.is_empty());
-    let mut set: Vec<usize> = (0..cands.len()).collect();
+    let keys: Vec<Key> = cands.iter().map(Key::of).collect();
+    let mut set = Vec::new();
+    let mut multipath = Vec::new();
+    let (best, reason) = decide_keys(&keys, cfg, &mut set, &mut multipath);
+    Decision {
+        best,
+        reason,
+        multipath,
+    }
+}
+
+/// The decision over keys, with caller-owned scratch space: returns the best index and the
+/// reason; `multipath` receives the ECMP set (best first).
+pub(crate) fn decide_keys(
+    keys: &[Key],
+    cfg: &DecisionConfig,
+    set: &mut Vec<usize>,
+    multipath: &mut Vec<usize>,
+) -> (usize, Reason) {
+    debug_assert!(!keys.is_empty());
+    set.clear();
+    set.extend(0..keys.len());
+    multipath.clear();
     let mut reason = Reason::Only;
-    let mut multipath_set: Option<Vec<usize>> = None;
+    if keys.len() == 1 {
+        multipath.push(0);
+        return (0, reason);
+    }
+    let mut mp_candidates: Option<Vec<usize>> = None;
     macro_rules! step {
         ($r:expr, $body:expr) => {
             if set.len() > 1 {
@@ -139,82 +175,70 @@ pub fn decide(cands: &[Candidate<'_>], cfg: &DecisionConfig) -> Decision {
     }
     step!(
         Reason::LocalPref,
-        keep_min(&mut set, cands, |c| std::cmp::Reverse(local_pref(c)))
+        keep_min(set, keys, |k| std::cmp::Reverse(k.local_pref))
     );
-    step!(
-        Reason::LocallyOriginated,
-        keep_min(&mut set, cands, |c| !c.local)
-    );
-    step!(Reason::AsPathLength, keep_min(&mut set, cands, path_len));
-    step!(Reason::Origin, keep_min(&mut set, cands, origin));
+    step!(Reason::LocallyOriginated, keep_min(set, keys, |k| !k.local));
+    step!(Reason::AsPathLength, keep_min(set, keys, |k| k.path_len));
+    step!(Reason::Origin, keep_min(set, keys, |k| k.origin));
     step!(Reason::Med, {
-        let med = |c: &Candidate<'_>| {
-            c.attrs.med.unwrap_or(if cfg.med_missing_as_worst {
+        let med = |k: &Key| {
+            k.med.unwrap_or(if cfg.med_missing_as_worst {
                 u32::MAX
             } else {
                 0
             })
         };
-        let snapshot = set.clone();
+        // A route goes when another one from the same neighbouring AS has a lower MED.
+        let snapshot: smallvec::SmallVec<[usize; 8]> = set.iter().copied().collect();
         set.retain(|i| {
-            let me = &cands[*i];
+            let me = &keys[*i];
             !snapshot.iter().any(|j| {
-                let other = &cands[*j];
-                (cfg.always_compare_med || neighbor_as(other) == neighbor_as(me))
+                let other = &keys[*j];
+                (cfg.always_compare_med || other.neighbor_as == me.neighbor_as)
                     && med(other) < med(me)
             })
         });
     });
     step!(
         Reason::ExternalOverInternal,
-        keep_min(&mut set, cands, |c| !c.external)
+        keep_min(set, keys, |k| !k.external)
     );
-    step!(Reason::IgpCost, keep_min(&mut set, cands, |c| c.igp_cost));
+    step!(Reason::IgpCost, keep_min(set, keys, |k| k.igp_cost));
     // Routes equal so far may share the forwarding (RFC 4271 leaves multipath to the
     // implementation): eBGP routes only from one neighbouring AS unless relaxed.
     if cfg.max_paths > 1 && set.len() > 1 {
-        multipath_set = Some(set.clone());
+        mp_candidates = Some(set.clone());
     }
-    step!(Reason::RouterId, keep_min(&mut set, cands, router_id));
+    step!(Reason::RouterId, keep_min(set, keys, |k| k.router_id));
     step!(
         Reason::ClusterListLength,
-        keep_min(&mut set, cands, cluster_len)
+        keep_min(set, keys, |k| k.cluster_len)
     );
-    step!(
-        Reason::PeerAddress,
-        keep_min(&mut set, cands, |c| c.peer_address)
-    );
-    step!(Reason::PathId, keep_min(&mut set, cands, |c| c.path_id));
+    step!(Reason::PeerAddress, keep_min(set, keys, |k| k.peer_address));
+    step!(Reason::PathId, keep_min(set, keys, |k| k.path_id));
     let best = set[0];
-    let mut multipath = vec![best];
-    if let Some(mp) = multipath_set {
-        let b = &cands[best];
+    multipath.push(best);
+    if let Some(mp) = mp_candidates {
+        let b = &keys[best];
         let mut rest: Vec<usize> = mp
             .into_iter()
             .filter(|i| *i != best)
             .filter(|i| {
-                let c = &cands[*i];
-                !c.external
-                    || !b.external
-                    || cfg.multipath_relax
-                    || neighbor_as(c) == neighbor_as(b)
+                let k = &keys[*i];
+                !k.external || !b.external || cfg.multipath_relax || k.neighbor_as == b.neighbor_as
             })
             .collect();
         // A stable order: by the remaining tie-breakers.
-        rest.sort_by(|x, y| tie_order(&cands[*x], &cands[*y]));
+        rest.sort_by(|x, y| tie_order(&keys[*x], &keys[*y]));
         multipath.extend(rest.into_iter().take(cfg.max_paths.saturating_sub(1)));
     }
-    Decision {
-        best,
-        reason,
-        multipath,
-    }
+    (best, reason)
 }
 
-fn tie_order(a: &Candidate<'_>, b: &Candidate<'_>) -> Ordering {
-    router_id(a)
-        .cmp(&router_id(b))
-        .then(cluster_len(a).cmp(&cluster_len(b)))
+fn tie_order(a: &Key, b: &Key) -> Ordering {
+    a.router_id
+        .cmp(&b.router_id)
+        .then(a.cluster_len.cmp(&b.cluster_len))
         .then(a.peer_address.cmp(&b.peer_address))
         .then(a.path_id.cmp(&b.path_id))
 }

@@ -14,6 +14,7 @@
 mod adj_out;
 mod attr_store;
 pub mod best_path;
+mod table;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
@@ -30,7 +31,8 @@ pub use adj_out::{GroupId, OutMessage};
 pub use attr_store::{AttrStore, Attrs};
 pub use best_path::{Candidate, Decision, DecisionConfig, Reason};
 
-use best_path::decide;
+use best_path::{Key, decide_keys};
+use smallvec::SmallVec;
 
 /// A peer's index in the RIB. [`LOCAL`] is the RIB's own routes.
 pub type PeerId = u32;
@@ -161,20 +163,68 @@ impl NextHopResolver for AllReachable {
     }
 }
 
-/// One path to a prefix.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One path to a prefix (16 octets: the stale flag rides in the peer index's top bit).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Path {
-    pub peer: PeerId,
-    pub path_id: PathId,
-    pub attrs: Attrs,
+    peer_flags: u32,
+    path_id: PathId,
+    attrs: Attrs,
+}
+
+const STALE: u32 = 1 << 31;
+
+impl Path {
+    fn new(peer: PeerId, path_id: PathId, attrs: Attrs) -> Path {
+        Path {
+            peer_flags: peer & !STALE,
+            path_id,
+            attrs,
+        }
+    }
+
+    /// Where the path came from ([`LOCAL`] for our own routes).
+    pub fn peer(&self) -> PeerId {
+        self.peer_flags & !STALE
+    }
+
+    /// The received ADD-PATH identifier (0 without ADD-PATH).
+    pub fn path_id(&self) -> PathId {
+        self.path_id
+    }
+
+    pub fn attrs(&self) -> &Attrs {
+        &self.attrs
+    }
+
     /// Kept from a peer that is restarting or refreshing; swept unless re-announced.
-    pub stale: bool,
+    pub fn stale(&self) -> bool {
+        self.peer_flags & STALE != 0
+    }
+
+    fn set_stale(&mut self, stale: bool) {
+        if stale {
+            self.peer_flags |= STALE;
+        } else {
+            self.peer_flags &= !STALE;
+        }
+    }
+}
+
+impl std::fmt::Debug for Path {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Path")
+            .field("peer", &self.peer())
+            .field("path_id", &self.path_id)
+            .field("stale", &self.stale())
+            .field("attrs", &self.attrs)
+            .finish()
+    }
 }
 
 /// All paths to one prefix; the best first, then the rest of the ECMP set.
 #[derive(Clone, Debug, Default)]
 pub struct Dest {
-    paths: Vec<Path>,
+    paths: SmallVec<[Path; 1]>,
     /// How many leading paths form the ECMP set (0: no usable path).
     multipath: u8,
     /// A path of the ECMP set was removed or replaced since the last decision.
@@ -273,10 +323,30 @@ struct PeerState {
 pub struct Rib {
     cfg: RibConfig,
     peers: Vec<Option<PeerState>>,
-    table: HashMap<IpNet, Dest>,
+    table: table::Table,
     attrs: AttrStore,
     groups: adj_out::Groups,
     resolver: Box<dyn NextHopResolver>,
+    scratch: Scratch,
+    /// Exported attributes by (group, source, received set, IPv6), for export policies that do not
+    /// look at the prefix. The key's set is referenced weakly: its address cannot be reused
+    /// while cached, and entries of sets that are gone are dropped by the garbage collection.
+    export_cache: ExportCache,
+}
+
+/// Exported attributes by (group, source, received set address, IPv6).
+type ExportCache =
+    HashMap<(GroupId, PeerId, usize, bool), (std::sync::Weak<PathAttributes>, Option<Attrs>)>;
+
+/// Buffers the decision process reuses.
+#[derive(Default)]
+struct Scratch {
+    keys: Vec<Key>,
+    eligible: Vec<usize>,
+    set: Vec<usize>,
+    multipath: Vec<usize>,
+    old: Vec<(PeerId, PathId, usize)>,
+    want: Vec<(u32, adj_out::Entry)>,
 }
 
 impl std::fmt::Debug for Rib {
@@ -313,10 +383,12 @@ impl Rib {
         Rib {
             cfg,
             peers,
-            table: HashMap::default(),
+            table: table::Table::default(),
             attrs: AttrStore::default(),
             groups: adj_out::Groups::default(),
             resolver: Box::new(AllReachable),
+            scratch: Scratch::default(),
+            export_cache: HashMap::default(),
         }
     }
 
@@ -396,15 +468,36 @@ impl Rib {
         if let Some(p) = self.peers[id as usize].as_mut() {
             p.session = Some(session);
         }
+        // Reflected attributes depend on the sources' sessions (ORIGINATOR_ID).
+        self.export_cache.clear();
         let (gid, fresh) = self.groups.join(key, id);
         if let Some(p) = self.peers[id as usize].as_mut() {
             p.group = Some(gid);
         }
         if fresh {
             // A new group: compute its Adj-RIB-Out from the whole table.
-            let prefixes: Vec<IpNet> = self.table.keys().copied().collect();
-            for prefix in prefixes {
-                self.export_prefix_to(gid, &prefix);
+            let Rib {
+                cfg,
+                peers,
+                table,
+                attrs,
+                groups,
+                scratch,
+                export_cache,
+                ..
+            } = self;
+            for (prefix, dest) in table.iter() {
+                export_dest(
+                    gid,
+                    &prefix,
+                    Some(dest),
+                    cfg,
+                    peers,
+                    attrs,
+                    groups,
+                    export_cache,
+                    &mut scratch.want,
+                );
             }
             self.groups.commit(gid);
         }
@@ -421,10 +514,11 @@ impl Rib {
         if let Some(g) = p.group.take() {
             self.groups.leave(g, id);
         }
+        self.export_cache.clear();
         if retain_stale {
-            for dest in self.table.values_mut() {
-                for path in dest.paths.iter_mut().filter(|x| x.peer == id) {
-                    path.stale = true;
+            for (_, dest) in self.table.iter_mut() {
+                for path in dest.paths.iter_mut().filter(|x| x.peer() == id) {
+                    path.set_stale(true);
                 }
             }
             return Changes::default();
@@ -432,15 +526,15 @@ impl Rib {
         if let Some(pre) = &mut p.adj_in_pre {
             pre.clear();
         }
-        self.remove_where(|path| path.peer == id, None)
+        self.remove_where(|path| path.peer() == id, None)
     }
 
     /// Marks the peer's routes of `family` stale (Beginning of Route Refresh, RFC 7313).
     pub fn mark_stale(&mut self, id: PeerId, family: Family) {
         for (prefix, dest) in self.table.iter_mut() {
-            if family_of(prefix) == family {
-                for path in dest.paths.iter_mut().filter(|x| x.peer == id) {
-                    path.stale = true;
+            if family_of(&prefix) == family {
+                for path in dest.paths.iter_mut().filter(|x| x.peer() == id) {
+                    path.set_stale(true);
                 }
             }
         }
@@ -449,7 +543,7 @@ impl Rib {
     /// Removes the peer's routes still stale: of one family (End-of-RIB, End of Route
     /// Refresh) or all (the restart timer ran out).
     pub fn sweep_stale(&mut self, id: PeerId, family: Option<Family>) -> Changes {
-        self.remove_where(|p| p.peer == id && p.stale, family)
+        self.remove_where(|p| p.peer() == id && p.stale(), family)
     }
 
     fn remove_where(&mut self, f: impl Fn(&Path) -> bool, family: Option<Family>) -> Changes {
@@ -457,15 +551,15 @@ impl Rib {
         let mut released = Vec::new();
         let mut removed_per_peer: HashMap<PeerId, u64> = HashMap::default();
         for (prefix, dest) in self.table.iter_mut() {
-            if family.is_some_and(|fam| family_of(prefix) != fam) {
+            if family.is_some_and(|fam| family_of(&prefix) != fam) {
                 continue;
             }
             let any = dest.remove_if(&f, |p| {
-                *removed_per_peer.entry(p.peer).or_default() += 1;
+                *removed_per_peer.entry(p.peer()).or_default() += 1;
                 released.push(p.attrs);
             });
             if any {
-                touched.push(*prefix);
+                touched.push(prefix);
             }
         }
         for (peer, n) in removed_per_peer {
@@ -487,78 +581,92 @@ impl Rib {
         if state.session.is_none() {
             return Err(RibError::PeerDown);
         }
-        let mut touched: Vec<IpNet> = Vec::new();
+        let mut changes = Changes::default();
         for (_, block) in update.withdrawals() {
             for e in block {
-                self.remove_path(peer, e.prefix, e.path_id.unwrap_or(0));
-                touched.push(e.prefix);
+                changes
+                    .best
+                    .extend(self.change(peer, e.prefix, e.path_id.unwrap_or(0), None));
             }
         }
-        let announced: Vec<_> = update.announced().collect();
         if update.is_treat_as_withdraw() {
-            for (_, block) in announced {
+            for (_, block) in update.announced() {
                 for e in block {
-                    self.remove_path(peer, e.prefix, e.path_id.unwrap_or(0));
-                    touched.push(e.prefix);
+                    changes
+                        .best
+                        .extend(self.change(peer, e.prefix, e.path_id.unwrap_or(0), None));
                 }
             }
-        } else if !announced.is_empty() {
+        } else {
             // One attribute set per next-hop kind for the whole UPDATE, NLRI taken out:
             // routes of the NLRI field use NEXT_HOP, MP routes MP_REACH_NLRI's next hop.
-            let mut base = update.attributes.clone();
-            base.mp_unreach = None;
-            let mut v4_field = None;
-            let mut mp = None;
-            for (family, block) in announced {
+            let mut v4_field: Option<Attrs> = None;
+            let mut mp: Option<Attrs> = None;
+            for (family, block) in update.announced() {
                 let from_field =
                     family == Family::IPV4_UNICAST && std::ptr::eq(block, &update.nlri);
-                let attrs = if from_field {
-                    v4_field
-                        .get_or_insert_with(|| {
-                            let mut a = base.clone();
+                let slot = if from_field { &mut v4_field } else { &mut mp };
+                let attrs = match slot {
+                    Some(a) => a.clone(),
+                    None => {
+                        let mut a = update.attributes.clone();
+                        a.mp_unreach = None;
+                        if from_field {
                             a.mp_reach = None;
-                            self.attrs.intern(a)
-                        })
-                        .clone()
-                } else {
-                    mp.get_or_insert_with(|| {
-                        let mut a = base.clone();
-                        a.next_hop = None;
-                        if let Some(m) = &mut a.mp_reach {
-                            m.nlri = MpNlri::Opaque(Default::default());
+                        } else {
+                            a.next_hop = None;
+                            if let Some(m) = &mut a.mp_reach {
+                                m.nlri = MpNlri::Opaque(Default::default());
+                            }
                         }
-                        self.attrs.intern(a)
-                    })
-                    .clone()
+                        let a = self.attrs.intern(a);
+                        *slot = Some(a.clone());
+                        a
+                    }
                 };
                 for e in block {
-                    self.import(peer, e.prefix, e.path_id.unwrap_or(0), &attrs);
-                    touched.push(e.prefix);
+                    changes.best.extend(self.import(
+                        peer,
+                        e.prefix,
+                        e.path_id.unwrap_or(0),
+                        &attrs,
+                    ));
                 }
-                self.attrs.release(attrs);
+            }
+            for a in [v4_field, mp].into_iter().flatten() {
+                self.attrs.release(a);
             }
         }
-        touched.sort_unstable();
-        touched.dedup();
-        Ok(self.recompute(&touched))
+        if self.attrs.sweep_due() {
+            self.collect_garbage();
+        }
+        Ok(changes)
     }
 
     /// Announces a route of our own (a node's pod block, say).
     pub fn announce(&mut self, prefix: IpNet, attrs: PathAttributes) -> Changes {
         let a = self.attrs.intern(attrs);
-        self.insert_path(LOCAL, prefix, 0, a);
-        self.recompute(&[prefix])
+        Changes {
+            best: self.change(LOCAL, prefix, 0, Some(a)).into_iter().collect(),
+        }
     }
 
     /// Withdraws a route of our own.
     pub fn withdraw(&mut self, prefix: IpNet) -> Changes {
-        self.remove_path(LOCAL, prefix, 0);
-        self.recompute(&[prefix])
+        Changes {
+            best: self.change(LOCAL, prefix, 0, None).into_iter().collect(),
+        }
     }
 
     /// Loop checks, import policy, then the table.
-    fn import(&mut self, peer: PeerId, prefix: IpNet, path_id: PathId, attrs: &Attrs) {
-        let Ok(p) = self.peer(peer) else { return };
+    fn import(
+        &mut self,
+        peer: PeerId,
+        prefix: IpNet,
+        path_id: PathId,
+        attrs: &Attrs,
+    ) -> Option<BestChange> {
+        let p = self.peer(peer).ok()?;
         let local_as = p.cfg.local_as.unwrap_or(self.cfg.local_as);
         let allow = usize::from(p.cfg.allow_own_as);
         let looped = attrs
@@ -575,14 +683,12 @@ impl Rib {
         {
             pre.insert((prefix, path_id), attrs.clone());
         }
-        if looped {
-            self.remove_path(peer, prefix, path_id);
-            return;
-        }
-        match self.run_import_policy(peer, &prefix, attrs) {
-            Some(a) => self.insert_path(peer, prefix, path_id, a),
-            None => self.remove_path(peer, prefix, path_id),
-        }
+        let accepted = if looped {
+            None
+        } else {
+            self.run_import_policy(peer, &prefix, attrs)
+        };
+        self.change(peer, prefix, path_id, accepted)
     }
 
     fn run_import_policy(&mut self, peer: PeerId, prefix: &IpNet, attrs: &Attrs) -> Option<Attrs> {
@@ -608,59 +714,6 @@ impl Rib {
         }
     }
 
-    fn insert_path(&mut self, peer: PeerId, prefix: IpNet, path_id: PathId, attrs: Attrs) {
-        let dest = self.table.entry(prefix).or_default();
-        let attrs = self.attrs.intern_arc(&attrs);
-        match dest
-            .paths
-            .iter()
-            .position(|p| p.peer == peer && p.path_id == path_id)
-        {
-            Some(i) => {
-                if i < usize::from(dest.multipath) {
-                    dest.touched = true;
-                }
-                let existing = &mut dest.paths[i];
-                let old = std::mem::replace(&mut existing.attrs, attrs);
-                existing.stale = false;
-                self.attrs.release(old);
-            }
-            None => {
-                dest.paths.push(Path {
-                    peer,
-                    path_id,
-                    attrs,
-                    stale: false,
-                });
-                if let Some(Some(p)) = self.peers.get_mut(peer as usize) {
-                    p.accepted += 1;
-                }
-            }
-        }
-    }
-
-    fn remove_path(&mut self, peer: PeerId, prefix: IpNet, path_id: PathId) {
-        if let Some(Some(ps)) = self.peers.get_mut(peer as usize)
-            && let Some(pre) = &mut ps.adj_in_pre
-        {
-            pre.remove(&(prefix, path_id));
-        }
-        let Some(dest) = self.table.get_mut(&prefix) else {
-            return;
-        };
-        if let Some(i) = dest
-            .paths
-            .iter()
-            .position(|p| p.peer == peer && p.path_id == path_id)
-        {
-            let p = dest.remove_at(i);
-            self.attrs.release(p.attrs);
-            if let Some(Some(ps)) = self.peers.get_mut(peer as usize) {
-                ps.accepted = ps.accepted.saturating_sub(1);
-            }
-        }
-    }
-
     /// A changed import policy: re-applied from the routes kept before policy (soft
     /// reconfiguration). Returns `None` when the peer keeps none: ask it for a route refresh.
     pub fn set_import_policy(
@@ -676,30 +729,14 @@ impl Rib {
             .iter()
             .map(|(k, v)| (*k, v.clone()))
             .collect();
-        let mut touched = Vec::with_capacity(pre.len());
+        let mut changes = Changes::default();
         for ((prefix, path_id), attrs) in pre {
-            match self.run_import_policy(peer, &prefix, &attrs) {
-                Some(a) => self.insert_path(peer, prefix, path_id, a),
-                None => {
-                    if let Some(dest) = self.table.get_mut(&prefix)
-                        && let Some(i) = dest
-                            .paths
-                            .iter()
-                            .position(|x| x.peer == peer && x.path_id == path_id)
-                    {
-                        let x = dest.remove_at(i);
-                        self.attrs.release(x.attrs);
-                        if let Some(Some(ps)) = self.peers.get_mut(peer as usize) {
-                            ps.accepted = ps.accepted.saturating_sub(1);
-                        }
-                    }
-                }
-            }
-            touched.push(prefix);
+            let accepted = self.run_import_policy(peer, &prefix, &attrs);
+            changes
+                .best
+                .extend(self.change(peer, prefix, path_id, accepted));
         }
-        touched.sort_unstable();
-        touched.dedup();
-        Some(self.recompute(&touched))
+        Some(changes)
     }
 
     /// A changed export policy: the peer's group is recomputed (the peer may move to
@@ -742,7 +779,7 @@ impl Rib {
 
     /// The resolver's answers changed: every prefix is decided again.
     pub fn next_hops_changed(&mut self) -> Changes {
-        let all: Vec<IpNet> = self.table.keys().copied().collect();
+        let all: Vec<IpNet> = self.table.prefixes();
         self.recompute(&all)
     }
 
@@ -751,267 +788,140 @@ impl Rib {
     fn recompute(&mut self, prefixes: &[IpNet]) -> Changes {
         let mut changes = Changes::default();
         for prefix in prefixes {
-            if let Some(change) = self.decide_prefix(prefix) {
-                changes.best.push(change);
+            if let Some(c) = self.settle(prefix) {
+                changes.best.push(c);
             }
-            let groups: Vec<GroupId> = self.groups.ids().collect();
-            for g in groups {
-                self.export_prefix_to(g, prefix);
-            }
-            if self.table.get(prefix).is_some_and(|d| d.paths.is_empty()) {
-                self.table.remove(prefix);
-            }
+        }
+        if self.attrs.sweep_due() {
+            self.collect_garbage();
         }
         changes
     }
 
-    /// Runs the decision process for one prefix; the change if the best path or the ECMP
-    /// set changed.
-    fn decide_prefix(&mut self, prefix: &IpNet) -> Option<BestChange> {
-        let dest = self.table.get_mut(prefix)?;
-        let forced = std::mem::take(&mut dest.touched);
-        let old: Vec<(PeerId, PathId, Attrs)> = dest
-            .multipath()
-            .iter()
-            .map(|p| (p.peer, p.path_id, p.attrs.clone()))
-            .collect();
-        let mut eligible: Vec<(usize, u32)> = Vec::with_capacity(dest.paths.len());
-        for (i, p) in dest.paths.iter().enumerate() {
-            let cost = match next_hop(&p.attrs) {
-                // A locally originated route may have no next hop.
-                None if p.peer == LOCAL => Some(0),
-                None => None,
-                Some(nh) => self.resolver.resolve(nh),
-            };
-            if let Some(c) = cost {
-                eligible.push((i, c));
-            }
+    /// Decides a prefix again and updates every group; one table lookup.
+    fn settle(&mut self, prefix: &IpNet) -> Option<BestChange> {
+        let Rib {
+            cfg,
+            peers,
+            table,
+            attrs,
+            groups,
+            resolver,
+            scratch,
+            export_cache,
+        } = self;
+        let dest = table.get_mut(prefix)?;
+        let change = decide_dest(dest, prefix, cfg, peers, resolver.as_ref(), scratch);
+        let ids: smallvec::SmallVec<[GroupId; 8]> = groups.ids().collect();
+        for g in ids {
+            export_dest(
+                g,
+                prefix,
+                Some(dest),
+                cfg,
+                peers,
+                attrs,
+                groups,
+                export_cache,
+                &mut scratch.want,
+            );
         }
-        if eligible.is_empty() {
-            dest.multipath = 0;
-            dest.reason = None;
-        } else {
-            let peers = &self.peers;
-            let cands: Vec<Candidate<'_>> = eligible
-                .iter()
-                .map(|(i, cost)| {
-                    let p = &dest.paths[*i];
-                    let ps = peers.get(p.peer as usize).and_then(Option::as_ref);
-                    Candidate {
-                        attrs: &p.attrs,
-                        local: p.peer == LOCAL,
-                        external: ps.is_some_and(|s| s.cfg.kind == PeerKind::External),
-                        peer_router_id: ps
-                            .and_then(|s| s.session.as_ref().map(|x| x.router_id))
-                            .unwrap_or(Ipv4Addr::UNSPECIFIED),
-                        peer_address: ps
-                            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |s| s.cfg.address),
-                        path_id: p.path_id,
-                        igp_cost: *cost,
-                    }
-                })
-                .collect();
-            let d = decide(&cands, &self.cfg.decision);
-            // Reorder: the ECMP set first, best at 0.
-            let order: Vec<usize> = d.multipath.iter().map(|c| eligible[*c].0).collect();
-            let mut rest: Vec<Path> = Vec::with_capacity(dest.paths.len());
-            let mut front: Vec<Option<Path>> = vec![None; order.len()];
-            for (i, p) in std::mem::take(&mut dest.paths).into_iter().enumerate() {
-                match order.iter().position(|o| *o == i) {
-                    Some(k) => front[k] = Some(p),
-                    None => rest.push(p),
+        if dest.paths.is_empty() {
+            table.remove(prefix);
+        }
+        change
+    }
+
+    /// Sets (or with `None` removes) one path and settles its prefix: the hot path of
+    /// UPDATE processing, with a single table lookup.
+    fn change(
+        &mut self,
+        peer: PeerId,
+        prefix: IpNet,
+        path_id: PathId,
+        new: Option<Attrs>,
+    ) -> Option<BestChange> {
+        if let Some(Some(ps)) = self.peers.get_mut(peer as usize)
+            && new.is_none()
+            && let Some(pre) = &mut ps.adj_in_pre
+        {
+            pre.remove(&(prefix, path_id));
+        }
+        let Rib {
+            cfg,
+            peers,
+            table,
+            attrs,
+            groups,
+            resolver,
+            scratch,
+            export_cache,
+        } = self;
+        let dest = match &new {
+            Some(_) => table.entry(&prefix),
+            None => table.get_mut(&prefix)?,
+        };
+        let pos = dest
+            .paths
+            .iter()
+            .position(|p| p.peer() == peer && p.path_id == path_id);
+        let mut delta: i64 = 0;
+        match (pos, new) {
+            (Some(i), Some(a)) => {
+                if i < usize::from(dest.multipath) {
+                    dest.touched = true;
                 }
+                let existing = &mut dest.paths[i];
+                let old = std::mem::replace(&mut existing.attrs, a);
+                existing.set_stale(false);
+                attrs.release(old);
             }
-            dest.paths = front.into_iter().flatten().chain(rest).collect();
-            dest.multipath = order.len().min(255) as u8;
-            dest.reason = Some(d.reason);
+            (None, Some(a)) => {
+                dest.paths.push(Path::new(peer, path_id, a));
+                delta = 1;
+            }
+            (Some(i), None) => {
+                let p = dest.remove_at(i);
+                attrs.release(p.attrs);
+                delta = -1;
+            }
+            (None, None) => return None,
         }
-        let new: Vec<(PeerId, PathId, &Attrs)> = dest
-            .multipath()
-            .iter()
-            .map(|p| (p.peer, p.path_id, &p.attrs))
-            .collect();
-        let same = !forced
-            && old.len() == new.len()
-            && old
-                .iter()
-                .zip(&new)
-                .all(|(a, b)| a.0 == b.0 && a.1 == b.1 && std::sync::Arc::ptr_eq(&a.2, b.2));
-        if same {
-            return None;
+        if delta != 0
+            && let Some(Some(ps)) = peers.get_mut(peer as usize)
+        {
+            ps.accepted = ps.accepted.saturating_add_signed(delta);
         }
-        Some(BestChange {
-            prefix: *prefix,
-            best: dest.best().cloned(),
-            next_hops: dest
-                .multipath()
-                .iter()
-                .filter_map(|p| next_hop(&p.attrs))
-                .collect(),
-        })
+        let change = decide_dest(dest, &prefix, cfg, peers, resolver.as_ref(), scratch);
+        let ids: smallvec::SmallVec<[GroupId; 8]> = groups.ids().collect();
+        for g in ids {
+            export_dest(
+                g,
+                &prefix,
+                Some(dest),
+                cfg,
+                peers,
+                attrs,
+                groups,
+                export_cache,
+                &mut scratch.want,
+            );
+        }
+        if dest.paths.is_empty() {
+            table.remove(&prefix);
+        }
+        change
+    }
+
+    /// Frees the attribute sets no route uses any more.
+    pub fn collect_garbage(&mut self) {
+        self.attrs.sweep();
+        self.export_cache
+            .retain(|_, (src, _)| src.strong_count() > 0);
+        self.attrs.sweep();
     }
 
     // ---- routes out ----
-
-    /// What group `g` should hold for `prefix` now, handed to the group.
-    fn export_prefix_to(&mut self, g: GroupId, prefix: &IpNet) {
-        let Some(key) = self.groups.key(g).cloned() else {
-            return;
-        };
-        let mut want: Vec<(u32, adj_out::Entry)> = Vec::new();
-        if let Some(dest) = self.table.get(prefix) {
-            let family = family_of(prefix);
-            if key.families.contains(family) {
-                let candidates: Vec<Path> = if key.add_path.contains(family) {
-                    // All usable paths: the ECMP set and the other eligible ones, in order.
-                    if dest.multipath > 0 {
-                        dest.paths.clone()
-                    } else {
-                        Vec::new()
-                    }
-                } else {
-                    dest.best().cloned().into_iter().collect()
-                };
-                for path in candidates {
-                    if let Some(attrs) = self.export_path(&key, prefix, &path) {
-                        let id = if key.add_path.contains(family) {
-                            self.groups.tx_path_id(path.peer, path.path_id)
-                        } else {
-                            0
-                        };
-                        want.push((
-                            id,
-                            adj_out::Entry {
-                                attrs,
-                                source: path.peer,
-                            },
-                        ));
-                    }
-                }
-            }
-        }
-        let released = self.groups.set(g, *prefix, want);
-        for a in released {
-            self.attrs.release(a);
-        }
-    }
-
-    /// The attributes `path` is sent with to the group, or `None` when it is not sent:
-    /// RFC 4271 and RFC 4456 rules, well-known communities, export policy.
-    fn export_path(
-        &mut self,
-        key: &adj_out::GroupKey,
-        prefix: &IpNet,
-        path: &Path,
-    ) -> Option<Attrs> {
-        let src = self.peer(path.peer).ok()?;
-        let src_kind = if path.peer == LOCAL {
-            None
-        } else {
-            Some(src.cfg.kind)
-        };
-        let a = &path.attrs;
-        // RFC 1997 well-known communities.
-        if let Some(c) = &a.communities {
-            if c.contains(&Community::NO_ADVERTISE) {
-                return None;
-            }
-            if key.kind == PeerKind::External
-                && (c.contains(&Community::NO_EXPORT)
-                    || c.contains(&Community::NO_EXPORT_SUBCONFED))
-            {
-                return None;
-            }
-        }
-        // iBGP to iBGP only by reflection (RFC 4456 6).
-        let reflected = src_kind == Some(PeerKind::Internal) && key.kind == PeerKind::Internal;
-        if reflected {
-            self.cfg.cluster_id?;
-            match (src.cfg.rr_client, key.rr_client) {
-                (true, true) if !self.cfg.client_to_client => return None,
-                (false, false) => return None,
-                _ => {}
-            }
-        }
-        // RFC 8212: no eBGP export without a policy, unless allowed.
-        if key.kind == PeerKind::External && key.export.is_none() && !self.cfg.ebgp_without_policy {
-            return None;
-        }
-        let mut out = (**a).clone();
-        let local_as = key.local_as.unwrap_or(self.cfg.local_as);
-        match key.kind {
-            PeerKind::External => {
-                out.as_path = Some(out.as_path.take().unwrap_or_default().prepend(local_as, 1));
-                out.local_pref = None;
-                out.originator_id = None;
-                out.cluster_list = None;
-                // A MED learned from one AS is not passed to another (RFC 4271 5.1.4).
-                if src_kind == Some(PeerKind::External) {
-                    out.med = None;
-                }
-            }
-            PeerKind::Internal => {
-                if out.local_pref.is_none() {
-                    out.local_pref = Some(best_path::DEFAULT_LOCAL_PREF);
-                }
-                if reflected {
-                    if out.originator_id.is_none() {
-                        out.originator_id = src.session.as_ref().map(|s| s.router_id);
-                    }
-                    let cluster = self.cfg.cluster_id.unwrap_or(self.cfg.router_id);
-                    out.cluster_list = Some(match out.cluster_list.take() {
-                        Some(l) => l.prepend(cluster),
-                        None => std::iter::once(cluster).collect(),
-                    });
-                }
-            }
-        }
-        // Next hop: the default for the kind, then the policy's directive.
-        let mut nh = match (key.next_hop, key.kind) {
-            (NextHopMode::SelfAddr, _) => NextHopAction::SelfAddr,
-            (NextHopMode::Unchanged, _) => NextHopAction::Unchanged,
-            (NextHopMode::Default, PeerKind::External) => NextHopAction::SelfAddr,
-            (NextHopMode::Default, PeerKind::Internal)
-                if path.peer == LOCAL && next_hop(a).is_none() =>
-            {
-                NextHopAction::SelfAddr
-            }
-            (NextHopMode::Default, PeerKind::Internal) => NextHopAction::Unchanged,
-        };
-        if let Some(policy) = &key.export {
-            let route = RouteRef {
-                prefix,
-                attrs: &out,
-                neighbor: (path.peer != LOCAL).then_some(src.cfg.address),
-                route_type: match src_kind {
-                    None => RouteType::Local,
-                    Some(k) => route_type(k, a),
-                },
-            };
-            match policy.evaluate(&route) {
-                Outcome::Rejected => return None,
-                Outcome::Unchanged(d) => nh = d.next_hop.unwrap_or(nh),
-                Outcome::Changed(changed, d) => {
-                    out = *changed;
-                    nh = d.next_hop.unwrap_or(nh);
-                }
-            }
-        }
-        set_next_hop(&mut out, prefix, nh, key);
-        // Without a next hop for its family the UPDATE would be malformed: not sent (a
-        // local route towards a peer with no local address configured, say).
-        let has_next_hop = match prefix {
-            IpNet::V4(_) => out.next_hop.is_some() || out.mp_reach.is_some(),
-            IpNet::V6(_) => out
-                .mp_reach
-                .as_ref()
-                .is_some_and(|m| m.family == Family::IPV6_UNICAST),
-        };
-        if !has_next_hop {
-            return None;
-        }
-        Some(self.attrs.intern(out))
-    }
 
     // ---- output ----
 
@@ -1051,7 +961,7 @@ impl Rib {
     }
 
     /// Every prefix with its paths (unordered).
-    pub fn iter(&self) -> impl Iterator<Item = (&IpNet, &Dest)> {
+    pub fn iter(&self) -> impl Iterator<Item = (IpNet, &Dest)> {
         self.table.iter()
     }
 
@@ -1062,6 +972,278 @@ impl Rib {
     pub fn attribute_sets(&self) -> usize {
         self.attrs.len()
     }
+}
+
+/// Runs the decision process for one prefix; the change if the best path or the ECMP
+/// set changed.
+fn decide_dest(
+    dest: &mut Dest,
+    prefix: &IpNet,
+    cfg: &RibConfig,
+    peers: &[Option<PeerState>],
+    resolver: &dyn NextHopResolver,
+    sc: &mut Scratch,
+) -> Option<BestChange> {
+    let forced = std::mem::take(&mut dest.touched);
+    let ident = |p: &Path| {
+        (
+            p.peer(),
+            p.path_id,
+            std::sync::Arc::as_ptr(&p.attrs) as usize,
+        )
+    };
+    sc.old.clear();
+    sc.old.extend(dest.multipath().iter().map(ident));
+    sc.keys.clear();
+    sc.eligible.clear();
+    for (i, p) in dest.paths.iter().enumerate() {
+        let cost = match next_hop(&p.attrs) {
+            // A locally originated route may have no next hop.
+            None if p.peer() == LOCAL => Some(0),
+            None => None,
+            Some(nh) => resolver.resolve(nh),
+        };
+        let Some(igp_cost) = cost else { continue };
+        let ps = peers.get(p.peer() as usize).and_then(Option::as_ref);
+        sc.eligible.push(i);
+        sc.keys.push(Key::of(&Candidate {
+            attrs: &p.attrs,
+            local: p.peer() == LOCAL,
+            external: ps.is_some_and(|s| s.cfg.kind == PeerKind::External),
+            peer_router_id: ps
+                .and_then(|s| s.session.as_ref().map(|x| x.router_id))
+                .unwrap_or(Ipv4Addr::UNSPECIFIED),
+            peer_address: ps.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |s| s.cfg.address),
+            path_id: p.path_id,
+            igp_cost,
+        }));
+    }
+    if sc.keys.is_empty() {
+        dest.multipath = 0;
+        dest.reason = None;
+    } else {
+        let (_, reason) = decide_keys(&sc.keys, &cfg.decision, &mut sc.set, &mut sc.multipath);
+        // Bring the ECMP set to the front in place, best first.
+        let order = &sc.multipath;
+        for (k, cand) in order.iter().enumerate() {
+            let target = sc.eligible[*cand];
+            dest.paths.swap(k, target);
+            // Whatever stood at k moved to `target`.
+            for e in sc.eligible.iter_mut() {
+                if *e == k {
+                    *e = target;
+                } else if *e == target {
+                    *e = k;
+                }
+            }
+        }
+        dest.multipath = order.len().min(255) as u8;
+        dest.reason = Some(reason);
+    }
+    let same = !forced
+        && sc.old.len() == usize::from(dest.multipath)
+        && sc
+            .old
+            .iter()
+            .zip(dest.multipath())
+            .all(|(a, p)| *a == ident(p));
+    if same {
+        return None;
+    }
+    Some(BestChange {
+        prefix: *prefix,
+        best: dest.best().cloned(),
+        next_hops: dest
+            .multipath()
+            .iter()
+            .filter_map(|p| next_hop(&p.attrs))
+            .collect(),
+    })
+}
+
+/// What group `g` should hold for `prefix` (whose paths are `dest`) now, handed to the
+/// group.
+#[allow(clippy::too_many_arguments)]
+fn export_dest(
+    g: GroupId,
+    prefix: &IpNet,
+    dest: Option<&Dest>,
+    cfg: &RibConfig,
+    peers: &[Option<PeerState>],
+    store: &mut AttrStore,
+    groups: &mut adj_out::Groups,
+    cache: &mut ExportCache,
+    want: &mut Vec<(u32, adj_out::Entry)>,
+) {
+    let Some(key) = groups.key(g) else {
+        return;
+    };
+    want.clear();
+    let family = family_of(prefix);
+    if key.families.contains(family)
+        && let Some(dest) = dest
+        && dest.multipath > 0
+    {
+        let add_path = key.add_path.contains(family);
+        // All usable paths with ADD-PATH, else the best.
+        let n = if add_path { dest.paths.len() } else { 1 };
+        let cacheable = key.export.as_ref().is_none_or(|p| !p.looks_at_prefix());
+        for path in dest.paths.iter().take(n) {
+            let ck = (
+                g,
+                path.peer(),
+                std::sync::Arc::as_ptr(&path.attrs) as usize,
+                family == Family::IPV6_UNICAST,
+            );
+            let exported = match cache.get(&ck) {
+                Some((_, e)) if cacheable => e.clone(),
+                _ => {
+                    let e = export_path(cfg, peers, store, &key, prefix, path);
+                    if cacheable {
+                        cache.insert(ck, (std::sync::Arc::downgrade(&path.attrs), e.clone()));
+                    }
+                    e
+                }
+            };
+            if let Some(attrs) = exported {
+                let id = if add_path {
+                    groups.tx_path_id(path.peer(), path.path_id)
+                } else {
+                    0
+                };
+                want.push((
+                    id,
+                    adj_out::Entry {
+                        attrs,
+                        source: path.peer(),
+                    },
+                ));
+            }
+        }
+    }
+    let released = groups.set(g, *prefix, want);
+    want.clear();
+    for a in released {
+        store.release(a);
+    }
+}
+
+/// The attributes `path` is sent with to the group, or `None` when it is not sent:
+/// RFC 4271 and RFC 4456 rules, well-known communities, export policy.
+fn export_path(
+    cfg: &RibConfig,
+    peers: &[Option<PeerState>],
+    store: &mut AttrStore,
+    key: &adj_out::GroupKey,
+    prefix: &IpNet,
+    path: &Path,
+) -> Option<Attrs> {
+    let src = peers.get(path.peer() as usize)?.as_ref()?;
+    let src_kind = if path.peer() == LOCAL {
+        None
+    } else {
+        Some(src.cfg.kind)
+    };
+    let a = &path.attrs;
+    // RFC 1997 well-known communities.
+    if let Some(c) = &a.communities {
+        if c.contains(&Community::NO_ADVERTISE) {
+            return None;
+        }
+        if key.kind == PeerKind::External
+            && (c.contains(&Community::NO_EXPORT) || c.contains(&Community::NO_EXPORT_SUBCONFED))
+        {
+            return None;
+        }
+    }
+    // iBGP to iBGP only by reflection (RFC 4456 6).
+    let reflected = src_kind == Some(PeerKind::Internal) && key.kind == PeerKind::Internal;
+    if reflected {
+        cfg.cluster_id?;
+        match (src.cfg.rr_client, key.rr_client) {
+            (true, true) if !cfg.client_to_client => return None,
+            (false, false) => return None,
+            _ => {}
+        }
+    }
+    // RFC 8212: no eBGP export without a policy, unless allowed.
+    if key.kind == PeerKind::External && key.export.is_none() && !cfg.ebgp_without_policy {
+        return None;
+    }
+    let mut out = (**a).clone();
+    let local_as = key.local_as.unwrap_or(cfg.local_as);
+    match key.kind {
+        PeerKind::External => {
+            out.as_path = Some(out.as_path.take().unwrap_or_default().prepend(local_as, 1));
+            out.local_pref = None;
+            out.originator_id = None;
+            out.cluster_list = None;
+            // A MED learned from one AS is not passed to another (RFC 4271 5.1.4).
+            if src_kind == Some(PeerKind::External) {
+                out.med = None;
+            }
+        }
+        PeerKind::Internal => {
+            if out.local_pref.is_none() {
+                out.local_pref = Some(best_path::DEFAULT_LOCAL_PREF);
+            }
+            if reflected {
+                if out.originator_id.is_none() {
+                    out.originator_id = src.session.as_ref().map(|s| s.router_id);
+                }
+                let cluster = cfg.cluster_id.unwrap_or(cfg.router_id);
+                out.cluster_list = Some(match out.cluster_list.take() {
+                    Some(l) => l.prepend(cluster),
+                    None => std::iter::once(cluster).collect(),
+                });
+            }
+        }
+    }
+    // Next hop: the default for the kind, then the policy's directive.
+    let mut nh = match (key.next_hop, key.kind) {
+        (NextHopMode::SelfAddr, _) => NextHopAction::SelfAddr,
+        (NextHopMode::Unchanged, _) => NextHopAction::Unchanged,
+        (NextHopMode::Default, PeerKind::External) => NextHopAction::SelfAddr,
+        (NextHopMode::Default, PeerKind::Internal)
+            if path.peer() == LOCAL && next_hop(a).is_none() =>
+        {
+            NextHopAction::SelfAddr
+        }
+        (NextHopMode::Default, PeerKind::Internal) => NextHopAction::Unchanged,
+    };
+    if let Some(policy) = &key.export {
+        let route = RouteRef {
+            prefix,
+            attrs: &out,
+            neighbor: (path.peer() != LOCAL).then_some(src.cfg.address),
+            route_type: match src_kind {
+                None => RouteType::Local,
+                Some(k) => route_type(k, a),
+            },
+        };
+        match policy.evaluate(&route) {
+            Outcome::Rejected => return None,
+            Outcome::Unchanged(d) => nh = d.next_hop.unwrap_or(nh),
+            Outcome::Changed(changed, d) => {
+                out = *changed;
+                nh = d.next_hop.unwrap_or(nh);
+            }
+        }
+    }
+    set_next_hop(&mut out, prefix, nh, key);
+    // Without a next hop for its family the UPDATE would be malformed: not sent (a
+    // local route towards a peer with no local address configured, say).
+    let has_next_hop = match prefix {
+        IpNet::V4(_) => out.next_hop.is_some() || out.mp_reach.is_some(),
+        IpNet::V6(_) => out
+            .mp_reach
+            .as_ref()
+            .is_some_and(|m| m.family == Family::IPV6_UNICAST),
+    };
+    if !has_next_hop {
+        return None;
+    }
+    Some(store.intern(out))
 }
 
 fn route_type(kind: PeerKind, attrs: &PathAttributes) -> RouteType {

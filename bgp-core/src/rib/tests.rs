@@ -410,7 +410,7 @@ fn two_reflectors_of_one_cluster_and_a_higher_tier() {
     assert!(ch.is_empty());
     let dest = b.get(&net("172.17.8.0/24")).unwrap();
     assert_eq!(dest.paths().len(), 1, "the reflected copy was dropped");
-    assert_eq!(dest.best().unwrap().peer, c1b);
+    assert_eq!(dest.best().unwrap().peer(), c1b);
 
     // A reflector that is a client of a higher tier: routes from the tier (a non-client)
     // go to its own clients; its clients' routes go up with its cluster ID prepended.
@@ -565,7 +565,7 @@ fn graceful_restart_keeps_stale_routes_until_swept() {
     assert!(rib.peer_down(c1, true).is_empty());
     assert!(rib.flush_all(Instant::now()).is_empty());
     let d = rib.get(&net("172.17.8.0/24")).unwrap();
-    assert!(d.best().unwrap().stale);
+    assert!(d.best().unwrap().stale());
     // Back up; it re-announces one prefix, then End-of-RIB: the other is swept.
     rib.peer_up(c1, session([192, 168, 100, 101])).unwrap();
     rib.apply_update(c1, &pod_block("172.17.8.0/24", [192, 168, 100, 101]))
@@ -575,7 +575,7 @@ fn graceful_restart_keeps_stale_routes_until_swept() {
             .unwrap()
             .best()
             .unwrap()
-            .stale
+            .stale()
     );
     let ch = rib.sweep_stale(c1, Some(Family::IPV4_UNICAST));
     assert_eq!(ch.best.len(), 1);
@@ -604,7 +604,11 @@ fn soft_reconfiguration_reapplies_a_new_policy() {
         .unwrap();
     // Router ID breaks the tie: p (…101) wins.
     assert_eq!(
-        rib.get(&net("172.17.8.0/24")).unwrap().best().unwrap().peer,
+        rib.get(&net("172.17.8.0/24"))
+            .unwrap()
+            .best()
+            .unwrap()
+            .peer(),
         p
     );
     // A new policy on p lowers LOCAL_PREF: q wins, with no new UPDATE from anyone.
@@ -624,7 +628,11 @@ fn soft_reconfiguration_reapplies_a_new_policy() {
     let ch = rib.set_import_policy(p, Some(Arc::new(pol))).unwrap();
     assert_eq!(ch.best.len(), 1);
     assert_eq!(
-        rib.get(&net("172.17.8.0/24")).unwrap().best().unwrap().peer,
+        rib.get(&net("172.17.8.0/24"))
+            .unwrap()
+            .best()
+            .unwrap()
+            .peer(),
         q
     );
     assert_eq!(rib.peer_counts(p), Some((1, 1)));
@@ -676,7 +684,7 @@ fn updates_are_packed_and_withdrawals_coalesced() {
     assert_eq!(withdrawn(&to_c2).len(), 3000);
     assert!(to_c2.len() <= 4);
     assert_eq!(rib.prefix_count(), 0);
-    rib.attrs.sweep();
+    rib.collect_garbage();
     assert_eq!(rib.attribute_sets(), 0, "freed when the last route went");
 }
 
@@ -785,4 +793,71 @@ fn a_route_without_a_next_hop_is_not_sent() {
     rib.announce(net("172.17.8.0/26"), attrs.clone());
     rib.announce(net("2001:db8:8::/64"), attrs);
     assert!(rib.flush_all(Instant::now()).is_empty());
+}
+
+#[test]
+fn minimum_route_interval_holds_updates_back() {
+    let mut cfg = RibConfig::new(65000, Ipv4Addr::new(192, 168, 100, 1));
+    cfg.cluster_id = Some(CLUSTER);
+    cfg.min_route_interval = std::time::Duration::from_secs(5);
+    let mut rib = Rib::new(cfg);
+    let c1 = client(&mut rib, "192.168.100.101", [192, 168, 100, 101]);
+    let c2 = client(&mut rib, "192.168.100.102", [192, 168, 100, 102]);
+    let t0 = Instant::now();
+    rib.apply_update(c1, &pod_block("172.17.8.0/24", [192, 168, 100, 101]))
+        .unwrap();
+    let (due, next) = rib.flush_due(t0);
+    assert_eq!(due.len(), 1, "the first change goes at once");
+    assert_eq!(next, None);
+    let g = due[0];
+    assert_eq!(rib.flush(g, t0).len(), 1);
+    rib.apply_update(c1, &pod_block("172.17.9.0/24", [192, 168, 100, 101]))
+        .unwrap();
+    let (due, next) = rib.flush_due(t0 + std::time::Duration::from_secs(1));
+    assert!(due.is_empty());
+    assert_eq!(next, Some(t0 + std::time::Duration::from_secs(5)));
+    let (due, _) = rib.flush_due(t0 + std::time::Duration::from_secs(5));
+    assert_eq!(due, vec![g]);
+    let msgs = rib.flush(g, t0 + std::time::Duration::from_secs(5));
+    assert_eq!(announced(&received(&msgs, c2)), vec![net("172.17.9.0/24")]);
+}
+
+#[test]
+fn an_export_policy_change_moves_the_peer_and_updates_it() {
+    let mut rib = reflector();
+    let c1 = client(&mut rib, "192.168.100.101", [192, 168, 100, 101]);
+    let c2 = client(&mut rib, "192.168.100.102", [192, 168, 100, 102]);
+    rib.apply_update(c1, &pod_block("172.17.8.0/24", [192, 168, 100, 101]))
+        .unwrap();
+    rib.apply_update(c1, &pod_block("10.9.0.0/16", [192, 168, 100, 101]))
+        .unwrap();
+    rib.flush_all(Instant::now());
+    assert_eq!(rib.group_of(c1), rib.group_of(c2));
+    // c2 now only takes pod blocks and sees them with a lower preference.
+    let pol = Policy {
+        name: "pods-only".into(),
+        terms: vec![Term {
+            name: "pods".into(),
+            matches: vec![Match::Prefix(vec![PrefixRange::orlonger(
+                net("172.16.0.0/12"),
+                32,
+            )])],
+            actions: vec![Action::SetLocalPref(90)],
+            verdict: Some(Verdict::Accept),
+        }],
+        default: Verdict::Reject,
+    };
+    let msgs = rib.set_export_policy(c2, Some(Arc::new(pol))).unwrap();
+    assert_ne!(rib.group_of(c1), rib.group_of(c2), "a group of its own");
+    let us = received(&msgs, c2);
+    assert_eq!(announced(&us), vec![net("172.17.8.0/24")]);
+    assert_eq!(
+        us.iter()
+            .find(|u| !u.nlri.is_empty())
+            .unwrap()
+            .attributes
+            .local_pref,
+        Some(90)
+    );
+    assert_eq!(withdrawn(&us), vec![net("10.9.0.0/16")]);
 }
