@@ -1,6 +1,33 @@
-//! Tokio driver around [`bgp_core`]: TCP sessions, timers, peers and the kernel FIB.
+//! The tokio driver around [`bgp_core`]: TCP sessions, timers, peers, and the API a node
+//! agent uses.
 //!
-//! The session driver and the node-agent API are built on top of the sans-IO core; this crate
-//! currently re-exports the core so that dependants can already name its types.
+//! ```no_run
+//! # async fn demo() -> Result<(), bgp_speaker::SpeakerError> {
+//! use bgp_speaker::{Announcement, PeerSettings, Speaker, SpeakerConfig};
+//!
+//! let mut cfg = SpeakerConfig::new(65000, "192.168.100.100".parse().unwrap());
+//! cfg.listen.push("192.168.100.100:179".parse().unwrap());
+//! let mut rr = PeerSettings::new("192.168.100.1".parse().unwrap(), 65000);
+//! rr.local_address = Some("192.168.100.100".parse().unwrap());
+//! cfg.peers.push(rr);
+//! let speaker = Speaker::start(cfg).await?;
+//! // Our pod block, with ourselves as next hop.
+//! speaker.announce("172.17.8.0/24".parse().unwrap(), Announcement::default()).await?;
+//! let mut changes = speaker.subscribe();
+//! while let Ok(change) = changes.recv().await {
+//!     println!("{} via {:?}", change.prefix, change.next_hops);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Not yet here (the rest of the speaker's issue): the kernel FIB over netlink, learning
+//! routes from the kernel, TCP-MD5 and GTSM, dynamic peers from a listen range, max-prefix
+//! limits, and Prometheus metrics.
+
+mod config;
+mod peer_task;
+mod speaker;
 
 pub use bgp_core as core;
+pub use config::{BGP_PORT, PeerSettings, SpeakerConfig};
+pub use speaker::{Announcement, PeerStatus, RouteChange, Speaker, SpeakerError};

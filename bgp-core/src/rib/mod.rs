@@ -944,6 +944,14 @@ impl Rib {
             .collect()
     }
 
+    /// Every route the peer's group sends it, as encoded UPDATEs (for a route refresh, or to
+    /// re-synchronize a peer that fell behind).
+    pub fn full_table(&self, peer: PeerId) -> Vec<OutMessage> {
+        self.group_of(peer)
+            .map(|g| self.groups.full_table(g, peer))
+            .unwrap_or_default()
+    }
+
     /// The group a peer belongs to, while up.
     pub fn group_of(&self, peer: PeerId) -> Option<GroupId> {
         self.peer(peer).ok().and_then(|p| p.group)

@@ -177,6 +177,52 @@ impl Peer {
         Ok(conn)
     }
 
+    /// Sends an UPDATE already encoded for the session's send context on the Established
+    /// connection.
+    pub fn send_encoded_update(&mut self, now: Instant, bytes: Bytes) -> Result<Conn, SendError> {
+        let conn = self.active().0;
+        let s = match conn {
+            Conn::Outbound => &mut self.outbound,
+            Conn::Inbound => self.inbound.as_mut().ok_or(SendError::NotEstablished)?,
+        };
+        s.send_encoded_update(now, bytes)?;
+        self.settle(now);
+        Ok(conn)
+    }
+
+    /// Sends a ROUTE-REFRESH (request, BoRR or EoRR) on the Established connection.
+    pub fn send_route_refresh(
+        &mut self,
+        now: Instant,
+        family: crate::types::Family,
+        kind: super::RefreshKind,
+    ) -> Result<(), SendError> {
+        let conn = self.active().0;
+        let s = match conn {
+            Conn::Outbound => &mut self.outbound,
+            Conn::Inbound => self.inbound.as_mut().ok_or(SendError::NotEstablished)?,
+        };
+        s.send_route_refresh(now, family, kind)?;
+        self.settle(now);
+        Ok(())
+    }
+
+    /// Sends End-of-RIB on the Established connection.
+    pub fn send_end_of_rib(
+        &mut self,
+        now: Instant,
+        family: crate::types::Family,
+    ) -> Result<(), SendError> {
+        let conn = self.active().0;
+        let s = match conn {
+            Conn::Outbound => &mut self.outbound,
+            Conn::Inbound => self.inbound.as_mut().ok_or(SendError::NotEstablished)?,
+        };
+        s.send_end_of_rib(now, family)?;
+        self.settle(now);
+        Ok(())
+    }
+
     /// Drains both sessions' actions, then applies RFC 4271 6.8 until nothing changes.
     fn settle(&mut self, now: Instant) {
         loop {

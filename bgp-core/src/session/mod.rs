@@ -423,6 +423,15 @@ impl Session {
         Ok(())
     }
 
+    /// Sends an UPDATE already encoded for this session's send context (by an update group
+    /// of the RIB). Established only.
+    pub fn send_encoded_update(&mut self, now: Instant, bytes: Bytes) -> Result<(), SendError> {
+        self.established_context()?;
+        self.counters.updates_out += 1;
+        self.transmit(now, bytes);
+        Ok(())
+    }
+
     /// Sends the End-of-RIB marker of a negotiated family.
     pub fn send_end_of_rib(&mut self, now: Instant, family: Family) -> Result<(), SendError> {
         let neg = self.negotiated.as_ref().ok_or(SendError::NotEstablished)?;

@@ -1,0 +1,128 @@
+//! Speaker configuration: plain values, deserializable so that a config file maps onto them.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The well-known BGP port.
+pub const BGP_PORT: u16 = 179;
+
+/// A speaker: its identity, where it listens, its peers.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpeakerConfig {
+    pub asn: u32,
+    pub router_id: Ipv4Addr,
+    /// Addresses to accept connections on; none: connect out only.
+    #[serde(default)]
+    pub listen: Vec<SocketAddr>,
+    /// Reflect routes (RFC 4456) with this cluster ID.
+    #[serde(default)]
+    pub cluster_id: Option<Ipv4Addr>,
+    /// Reflect between clients.
+    #[serde(default = "yes")]
+    pub client_to_client: bool,
+    /// Accept and send eBGP routes without a policy (off: RFC 8212).
+    #[serde(default)]
+    pub ebgp_without_policy: bool,
+    /// ECMP paths per prefix.
+    #[serde(default = "one")]
+    pub max_paths: usize,
+    #[serde(default)]
+    pub peers: Vec<PeerSettings>,
+    /// Messages queued per peer before its updates are re-synchronized from the RIB instead.
+    #[serde(default = "queue_depth")]
+    pub peer_queue_depth: usize,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> usize {
+    1
+}
+
+fn queue_depth() -> usize {
+    1024
+}
+
+fn bgp_port() -> u16 {
+    BGP_PORT
+}
+
+fn hold_time() -> u16 {
+    90
+}
+
+impl SpeakerConfig {
+    pub fn new(asn: u32, router_id: Ipv4Addr) -> SpeakerConfig {
+        SpeakerConfig {
+            asn,
+            router_id,
+            listen: Vec::new(),
+            cluster_id: None,
+            client_to_client: true,
+            ebgp_without_policy: false,
+            max_paths: 1,
+            peers: Vec::new(),
+            peer_queue_depth: queue_depth(),
+        }
+    }
+}
+
+/// One configured peer.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PeerSettings {
+    pub address: IpAddr,
+    #[serde(default = "bgp_port")]
+    pub port: u16,
+    pub asn: u32,
+    /// Our address on the session: the source of outgoing connections and the next hop
+    /// with next-hop-self.
+    #[serde(default)]
+    pub local_address: Option<IpAddr>,
+    /// Never connect out; wait for the peer.
+    #[serde(default)]
+    pub passive: bool,
+    #[serde(default)]
+    pub rr_client: bool,
+    #[serde(default = "hold_time")]
+    pub hold_time: u16,
+    /// First connect-retry interval in seconds (doubles up to two minutes).
+    #[serde(default)]
+    pub connect_retry: Option<u64>,
+    /// Always send ourselves as next hop.
+    #[serde(default)]
+    pub next_hop_self: bool,
+    /// Never change the next hop, also towards an eBGP peer (a third-party next hop).
+    #[serde(default)]
+    pub next_hop_unchanged: bool,
+    /// Graceful restart time announced to the peer (seconds); none: off.
+    #[serde(default)]
+    pub graceful_restart: Option<u16>,
+}
+
+impl PeerSettings {
+    pub fn new(address: IpAddr, asn: u32) -> PeerSettings {
+        PeerSettings {
+            address,
+            port: BGP_PORT,
+            asn,
+            local_address: None,
+            passive: false,
+            rr_client: false,
+            hold_time: hold_time(),
+            connect_retry: None,
+            next_hop_self: false,
+            next_hop_unchanged: false,
+            graceful_restart: None,
+        }
+    }
+
+    pub(crate) fn connect_retry(&self) -> Duration {
+        Duration::from_secs(self.connect_retry.unwrap_or(5))
+    }
+}

@@ -1,0 +1,270 @@
+//! One task per peer: drives a [`bgp_core::session::Peer`] (its one or two connections) over
+//! TCP.
+//!
+//! ```text
+//!   reader tasks ──(bytes, closed)──┐
+//!   connect attempts ──(stream)─────┤
+//!   listener ──(accepted stream)────┼──▶ peer task ──(events)──▶ RIB task
+//!   RIB task ──(UPDATEs, stop)──────┘        │
+//!                                            └──(writes)──▶ sockets
+//! ```
+//!
+//! The loop waits for one input, hands it to the sans-IO peer with the current time, then
+//! performs every action the peer asks for. A slow peer blocks only its own task: writes
+//! have a deadline, and the RIB task bounds what it queues here.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bgp_core::Family;
+use bgp_core::session::{Action, Conn, Event, Negotiated, Peer, StopReason};
+use bgp_core::wire::Update;
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, timeout};
+use tracing::{debug, info, warn};
+
+use crate::config::PeerSettings;
+
+/// From the RIB task to a peer.
+#[derive(Debug)]
+pub(crate) enum ToPeer {
+    /// An UPDATE encoded for the peer's group.
+    Update(Bytes),
+    EndOfRib(Family),
+    Refresh(Family, bgp_core::session::RefreshKind),
+    Stop(StopReason),
+    /// Close the session and start again (a peer that fell behind, without enhanced route
+    /// refresh to re-synchronize it in place).
+    Reset(StopReason),
+}
+
+/// From a peer to the RIB task.
+#[derive(Debug)]
+pub(crate) enum PeerEvent {
+    Up(Box<Negotiated>),
+    Update(Box<Update>),
+    EndOfRib(Family),
+    RouteRefresh(Family),
+    Down {
+        retain: Option<Duration>,
+    },
+    StaleExpired,
+    /// The task ended (stopped); the peer's routes are gone.
+    Gone,
+}
+
+enum Net {
+    Data(Conn, Bytes),
+    Closed(Conn),
+    Connected(TcpStream),
+    ConnectFailed,
+}
+
+struct Conns {
+    writers: [Option<OwnedWriteHalf>; 2],
+}
+
+fn idx(c: Conn) -> usize {
+    match c {
+        Conn::Outbound => 0,
+        Conn::Inbound => 1,
+    }
+}
+
+fn now() -> std::time::Instant {
+    Instant::now().into_std()
+}
+
+/// Starts reading a connection: bytes and the close go to `net`.
+fn attach(stream: TcpStream, conn: Conn, net: &mpsc::Sender<Net>, conns: &mut Conns) {
+    let _ = stream.set_nodelay(true);
+    let (mut r, w) = stream.into_split();
+    conns.writers[idx(conn)] = Some(w);
+    let net = net.clone();
+    tokio::spawn(async move {
+        let mut buf = BytesMut::with_capacity(65536);
+        loop {
+            buf.reserve(16384);
+            match r.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => {
+                    let _ = net.send(Net::Closed(conn)).await;
+                    return;
+                }
+                Ok(_) => {
+                    if net
+                        .send(Net::Data(conn, buf.split().freeze()))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+}
+
+async fn connect(settings: &PeerSettings) -> std::io::Result<TcpStream> {
+    let remote = SocketAddr::new(settings.address, settings.port);
+    let socket = if remote.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(local) = settings.local_address {
+        socket.bind(SocketAddr::new(local, 0))?;
+    }
+    socket.connect(remote).await
+}
+
+pub(crate) async fn run(
+    settings: PeerSettings,
+    mut peer: Peer,
+    mut from_rib: mpsc::Receiver<ToPeer>,
+    to_rib: mpsc::Sender<(std::net::IpAddr, PeerEvent)>,
+    mut accepted: mpsc::Receiver<TcpStream>,
+) {
+    let addr = settings.address;
+    let (net_tx, mut net_rx) = mpsc::channel::<Net>(64);
+    let mut conns = Conns {
+        writers: [None, None],
+    };
+    let mut stopping = false;
+    peer.start(now());
+    loop {
+        // Perform what the peer asks for.
+        while let Some((conn, action)) = peer.poll_action() {
+            match action {
+                Action::Connect => {
+                    let net = net_tx.clone();
+                    let s = settings.clone();
+                    tokio::spawn(async move {
+                        let r = timeout(Duration::from_secs(10), connect(&s)).await;
+                        let ev = match r {
+                            Ok(Ok(stream)) => Net::Connected(stream),
+                            _ => Net::ConnectFailed,
+                        };
+                        let _ = net.send(ev).await;
+                    });
+                }
+                Action::Transmit(bytes) => {
+                    let Some(w) = conns.writers[idx(conn)].as_mut() else {
+                        continue;
+                    };
+                    // A peer that does not read for a hold time is as good as gone.
+                    let ok = timeout(Duration::from_secs(30), w.write_all(&bytes)).await;
+                    if !matches!(ok, Ok(Ok(()))) {
+                        warn!("write failed; closing the connection");
+                        conns.writers[idx(conn)] = None;
+                        peer.handle_closed(now(), conn);
+                    }
+                }
+                Action::Close => {
+                    if let Some(mut w) = conns.writers[idx(conn)].take() {
+                        let _ = w.shutdown().await;
+                    }
+                }
+                Action::Event(e) => {
+                    let ev = match e {
+                        Event::StateChanged { from, to } => {
+                            debug!(?conn, %from, %to, "state");
+                            None
+                        }
+                        Event::Established(n) => {
+                            info!(peer_as = n.peer_as, peer_id = %n.peer_id, "established");
+                            Some(PeerEvent::Up(n))
+                        }
+                        Event::Update(u) => Some(PeerEvent::Update(u)),
+                        Event::EndOfRib(f) => Some(PeerEvent::EndOfRib(f)),
+                        Event::RouteRefresh { family, kind } => (kind
+                            == bgp_core::session::RefreshKind::Request)
+                            .then_some(PeerEvent::RouteRefresh(family)),
+                        Event::Down {
+                            reason,
+                            was_established,
+                            retain_stale,
+                        } => {
+                            info!(?conn, ?reason, "down");
+                            was_established.then_some(PeerEvent::Down {
+                                retain: retain_stale,
+                            })
+                        }
+                        Event::StaleRoutesExpired => Some(PeerEvent::StaleExpired),
+                    };
+                    if let Some(ev) = ev
+                        && to_rib.send((addr, ev)).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+        if stopping && conns.writers.iter().all(Option::is_none) {
+            let _ = to_rib.send((addr, PeerEvent::Gone)).await;
+            return;
+        }
+        let deadline = peer
+            .poll_timeout()
+            .map(Instant::from_std)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            Some(ev) = net_rx.recv() => match ev {
+                Net::Data(conn, bytes) => peer.handle_data(now(), conn, &bytes),
+                Net::Closed(conn) => {
+                    conns.writers[idx(conn)] = None;
+                    peer.handle_closed(now(), conn);
+                }
+                Net::Connected(stream) => {
+                    if conns.writers[0].is_none() && !stopping {
+                        attach(stream, Conn::Outbound, &net_tx, &mut conns);
+                        peer.handle_connected(now());
+                    }
+                }
+                Net::ConnectFailed => peer.handle_connect_failed(now()),
+            },
+            Some(stream) = accepted.recv() => {
+                if peer.handle_accepted(now()) {
+                    attach(stream, Conn::Inbound, &net_tx, &mut conns);
+                } else {
+                    // Refused: the peer's actions (a NOTIFICATION, a close) are for a
+                    // connection we never attached; write them here. Every action pending
+                    // now came from this call (the loop drained the others before waiting).
+                    let mut stream = stream;
+                    while let Some((Conn::Inbound, a)) = peer.poll_action() {
+                        if let Action::Transmit(b) = a {
+                            let _ = timeout(Duration::from_secs(1), stream.write_all(&b)).await;
+                        }
+                    }
+                }
+            }
+            msg = from_rib.recv(), if !stopping => match msg {
+                Some(ToPeer::Update(bytes)) => {
+                    let _ = peer.send_encoded_update(now(), bytes);
+                }
+                Some(ToPeer::EndOfRib(f)) => {
+                    let _ = peer.send_end_of_rib(now(), f);
+                }
+                Some(ToPeer::Refresh(f, kind)) => {
+                    let _ = peer.send_route_refresh(now(), f, kind);
+                }
+                Some(ToPeer::Stop(reason)) => {
+                    stopping = true;
+                    peer.stop(now(), reason);
+                }
+                Some(ToPeer::Reset(reason)) => {
+                    peer.stop(now(), reason);
+                    peer.start(now());
+                }
+                None => {
+                    stopping = true;
+                    peer.stop(now(), StopReason::cease(bgp_core::wire::error::subcode::PEER_DECONFIGURED));
+                }
+            },
+            _ = tokio::time::sleep_until(deadline) => peer.handle_timeout(now()),
+        }
+    }
+}

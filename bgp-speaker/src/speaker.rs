@@ -1,0 +1,623 @@
+//! The speaker: a RIB task that owns the [`bgp_core::rib::Rib`], a task per peer, and
+//! listeners; and [`Speaker`], the handle a node agent holds.
+//!
+//! ```text
+//!   Speaker (handle) ──commands──▶ RIB task ◀──events── peer tasks ◀──▶ TCP
+//!        ▲                            │  └──encoded UPDATEs (bounded)──▶ peer tasks
+//!        └──── route changes ◀────────┘
+//! ```
+//!
+//! Backpressure: each peer's queue is bounded. When it is full the RIB task stops queueing
+//! for that peer and remembers what the peer held; once the queue has drained it sends the
+//! difference between that and the group's current routes, so a stuck peer costs memory
+//! bounded by the table, never by the churn.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bgp_core::Family;
+use bgp_core::rib::{BestChange, OutMessage, PeerConfig, PeerId, PeerSession, Rib, RibConfig};
+use bgp_core::session::{GracefulRestartConfig, Peer, PeerAs, SessionConfig, StopReason};
+use bgp_core::wire::PeerKind;
+use bgp_core::wire::attributes::{
+    AsPath, Community, LargeCommunity, MpNlri, MpReach, NextHop, Origin, PathAttributes,
+};
+use ipnet::IpNet;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::{Instrument, info, warn};
+
+use crate::config::{PeerSettings, SpeakerConfig};
+use crate::peer_task::{self, PeerEvent, ToPeer};
+
+/// Errors of the speaker API.
+#[derive(Debug, thiserror::Error)]
+pub enum SpeakerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("a peer at {0} is already configured")]
+    DuplicatePeer(IpAddr),
+    #[error("no peer at {0}")]
+    NoPeer(IpAddr),
+    #[error("the speaker has stopped")]
+    Stopped,
+    #[error("{0} has a next hop of the other address family")]
+    NextHopFamily(IpNet),
+}
+
+/// What a node announces with a prefix.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Announcement {
+    /// The next hop; none: each peer's local address (next-hop-self).
+    pub next_hop: Option<IpAddr>,
+    pub local_pref: Option<u32>,
+    pub med: Option<u32>,
+    pub communities: Vec<Community>,
+    pub large_communities: Vec<LargeCommunity>,
+}
+
+/// A change of the best route of a prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteChange {
+    pub prefix: IpNet,
+    /// The next hops of the best route (and its ECMP companions); empty when the prefix is
+    /// gone.
+    pub next_hops: Vec<IpAddr>,
+    /// The peer the best route came from; `None` for our own routes or when gone.
+    pub from: Option<IpAddr>,
+}
+
+/// A peer's state as the API reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerStatus {
+    pub address: IpAddr,
+    pub asn: u32,
+    pub established: bool,
+    /// Routes accepted from the peer.
+    pub accepted: u64,
+}
+
+enum Command {
+    Announce(
+        IpNet,
+        Announcement,
+        oneshot::Sender<Result<(), SpeakerError>>,
+    ),
+    Withdraw(IpNet, oneshot::Sender<()>),
+    AddPeer(PeerSettings, oneshot::Sender<Result<(), SpeakerError>>),
+    RemovePeer(IpAddr, oneshot::Sender<Result<(), SpeakerError>>),
+    Peers(oneshot::Sender<Vec<PeerStatus>>),
+    Routes(oneshot::Sender<Vec<RouteChange>>),
+    Shutdown(String, oneshot::Sender<()>),
+}
+
+/// The handle of a running speaker. Cheap to clone; every method is async and
+/// cancellation-safe (a dropped call leaves the speaker consistent).
+#[derive(Clone, Debug)]
+pub struct Speaker {
+    cmd: mpsc::Sender<Command>,
+    routes: broadcast::Sender<RouteChange>,
+}
+
+type Accepting = Arc<Mutex<HashMap<IpAddr, mpsc::Sender<TcpStream>>>>;
+
+impl Speaker {
+    /// Binds the listeners, starts the peers of `config`, and returns the handle.
+    pub async fn start(config: SpeakerConfig) -> Result<Speaker, SpeakerError> {
+        let accepting: Accepting = Arc::default();
+        let mut listeners = Vec::new();
+        for addr in &config.listen {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|source| SpeakerError::Listen {
+                    addr: *addr,
+                    source,
+                })?;
+            listeners.push(tokio::spawn(listen(l, accepting.clone())));
+        }
+        let (cmd_tx, cmd_rx) = mpsc::channel(256);
+        let (routes, _) = broadcast::channel(4096);
+        let peers = config.peers.clone();
+        let mut task = RibTask::new(config, accepting, routes.clone());
+        task.listeners = listeners;
+        tokio::spawn(task.run(cmd_rx).instrument(tracing::info_span!("rib")));
+        let speaker = Speaker {
+            cmd: cmd_tx,
+            routes,
+        };
+        for p in peers {
+            speaker.add_peer(p).await?;
+        }
+        Ok(speaker)
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, SpeakerError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd
+            .send(make(tx))
+            .await
+            .map_err(|_| SpeakerError::Stopped)?;
+        rx.await.map_err(|_| SpeakerError::Stopped)
+    }
+
+    /// Announces a prefix of this node to every peer.
+    pub async fn announce(&self, prefix: IpNet, a: Announcement) -> Result<(), SpeakerError> {
+        self.ask(|tx| Command::Announce(prefix, a, tx)).await?
+    }
+
+    /// Withdraws a prefix announced before.
+    pub async fn withdraw(&self, prefix: IpNet) -> Result<(), SpeakerError> {
+        self.ask(|tx| Command::Withdraw(prefix, tx)).await
+    }
+
+    pub async fn add_peer(&self, p: PeerSettings) -> Result<(), SpeakerError> {
+        self.ask(|tx| Command::AddPeer(p, tx)).await?
+    }
+
+    /// Removes a peer: Cease / Peer De-configured, and its routes go.
+    pub async fn remove_peer(&self, address: IpAddr) -> Result<(), SpeakerError> {
+        self.ask(|tx| Command::RemovePeer(address, tx)).await?
+    }
+
+    pub async fn peers(&self) -> Result<Vec<PeerStatus>, SpeakerError> {
+        self.ask(Command::Peers).await
+    }
+
+    /// The current best routes.
+    pub async fn best_routes(&self) -> Result<Vec<RouteChange>, SpeakerError> {
+        self.ask(Command::Routes).await
+    }
+
+    /// Changes of best routes from now on. A subscriber that falls behind by more than 4,096
+    /// changes gets `Lagged` and should read [`Speaker::best_routes`] again.
+    pub fn subscribe(&self) -> broadcast::Receiver<RouteChange> {
+        self.routes.subscribe()
+    }
+
+    /// Stops every session with an administrative shutdown carrying `message` (RFC 8203).
+    pub async fn shutdown(&self, message: &str) -> Result<(), SpeakerError> {
+        let m = message.to_string();
+        self.ask(|tx| Command::Shutdown(m, tx)).await
+    }
+}
+
+async fn listen(l: TcpListener, accepting: Accepting) {
+    loop {
+        let Ok((stream, remote)) = l.accept().await else {
+            continue;
+        };
+        let target = accepting
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&remote.ip()).cloned());
+        match target {
+            Some(tx) => {
+                let _ = tx.try_send(stream);
+            }
+            None => warn!(%remote, "connection from an unknown peer refused"),
+        }
+    }
+}
+
+struct PeerEntry {
+    settings: PeerSettings,
+    id: PeerId,
+    tx: mpsc::Sender<ToPeer>,
+    task: JoinHandle<()>,
+    established: bool,
+    families: Vec<Family>,
+    /// The peer announced enhanced route refresh (RFC 7313).
+    enhanced_refresh: bool,
+    /// The queue overflowed: nothing more is queued until it drained and the peer is
+    /// re-synchronized.
+    overflowed: bool,
+}
+
+struct RibTask {
+    cfg: SpeakerConfig,
+    rib: Rib,
+    peers: HashMap<IpAddr, PeerEntry>,
+    by_id: HashMap<PeerId, IpAddr>,
+    accepting: Accepting,
+    routes: broadcast::Sender<RouteChange>,
+    events_tx: mpsc::Sender<(IpAddr, PeerEvent)>,
+    events_rx: Option<mpsc::Receiver<(IpAddr, PeerEvent)>>,
+    listeners: Vec<JoinHandle<()>>,
+}
+
+impl RibTask {
+    fn new(
+        cfg: SpeakerConfig,
+        accepting: Accepting,
+        routes: broadcast::Sender<RouteChange>,
+    ) -> RibTask {
+        let mut rc = RibConfig::new(cfg.asn, cfg.router_id);
+        rc.cluster_id = cfg.cluster_id;
+        rc.client_to_client = cfg.client_to_client;
+        rc.ebgp_without_policy = cfg.ebgp_without_policy;
+        rc.decision.max_paths = cfg.max_paths.max(1);
+        let (events_tx, events_rx) = mpsc::channel(1024);
+        RibTask {
+            cfg,
+            rib: Rib::new(rc),
+            peers: HashMap::new(),
+            by_id: HashMap::new(),
+            accepting,
+            routes,
+            events_tx,
+            events_rx: Some(events_rx),
+            listeners: Vec::new(),
+        }
+    }
+
+    async fn run(mut self, mut cmds: mpsc::Receiver<Command>) {
+        let mut events = self.events_rx.take().expect("set in new");
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                c = cmds.recv() => match c {
+                    Some(Command::Shutdown(msg, done)) => {
+                        self.shutdown(&msg).await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(c) => self.command(c),
+                    None => {
+                        self.shutdown("speaker dropped").await;
+                        return;
+                    }
+                },
+                Some((addr, ev)) = events.recv() => self.event(addr, ev),
+                _ = tick.tick() => self.resync_drained(),
+            }
+            self.flush();
+        }
+    }
+
+    fn publish(&self, changes: Vec<BestChange>) {
+        for c in changes {
+            let from = c
+                .best
+                .as_ref()
+                .and_then(|p| self.by_id.get(&p.peer()))
+                .copied();
+            // No subscriber is fine.
+            let _ = self.routes.send(RouteChange {
+                prefix: c.prefix,
+                next_hops: c.next_hops,
+                from,
+            });
+        }
+    }
+
+    fn command(&mut self, c: Command) {
+        match c {
+            Command::Announce(prefix, a, done) => {
+                let r = announcement_attrs(&prefix, &a).map(|attrs| {
+                    let ch = self.rib.announce(prefix, attrs);
+                    self.publish(ch.best);
+                });
+                let _ = done.send(r);
+            }
+            Command::Withdraw(prefix, done) => {
+                let ch = self.rib.withdraw(prefix);
+                self.publish(ch.best);
+                let _ = done.send(());
+            }
+            Command::AddPeer(p, done) => {
+                let _ = done.send(self.add_peer(p));
+            }
+            Command::RemovePeer(addr, done) => {
+                let r = match self.peers.remove(&addr) {
+                    None => Err(SpeakerError::NoPeer(addr)),
+                    Some(e) => {
+                        if let Ok(mut m) = self.accepting.lock() {
+                            m.remove(&addr);
+                        }
+                        let _ = e.tx.try_send(ToPeer::Stop(StopReason::cease(
+                            bgp_core::wire::error::subcode::PEER_DECONFIGURED,
+                        )));
+                        self.by_id.remove(&e.id);
+                        let ch = self.rib.remove_peer(e.id);
+                        self.publish(ch.best);
+                        Ok(())
+                    }
+                };
+                let _ = done.send(r);
+            }
+            Command::Peers(done) => {
+                let mut v: Vec<PeerStatus> = self
+                    .peers
+                    .values()
+                    .map(|e| PeerStatus {
+                        address: e.settings.address,
+                        asn: e.settings.asn,
+                        established: e.established,
+                        accepted: self.rib.peer_counts(e.id).map_or(0, |c| c.0),
+                    })
+                    .collect();
+                v.sort_by_key(|s| s.address);
+                let _ = done.send(v);
+            }
+            Command::Routes(done) => {
+                let mut v: Vec<RouteChange> = self
+                    .rib
+                    .iter()
+                    .filter_map(|(prefix, d)| {
+                        let best = d.best()?;
+                        Some(RouteChange {
+                            prefix,
+                            next_hops: d
+                                .multipath()
+                                .iter()
+                                .filter_map(|p| bgp_core::rib::next_hop(p.attrs()))
+                                .collect(),
+                            from: self.by_id.get(&best.peer()).copied(),
+                        })
+                    })
+                    .collect();
+                v.sort_by_key(|r| r.prefix);
+                let _ = done.send(v);
+            }
+            Command::Shutdown(..) => {}
+        }
+    }
+
+    fn add_peer(&mut self, p: PeerSettings) -> Result<(), SpeakerError> {
+        if self.peers.contains_key(&p.address) {
+            return Err(SpeakerError::DuplicatePeer(p.address));
+        }
+        let kind = if p.asn == self.cfg.asn {
+            PeerKind::Internal
+        } else {
+            PeerKind::External
+        };
+        let mut pc = match kind {
+            PeerKind::Internal => PeerConfig::internal(p.address, p.asn),
+            PeerKind::External => PeerConfig::external(p.address, p.asn),
+        };
+        pc.rr_client = p.rr_client;
+        pc.next_hop = match (p.next_hop_self, p.next_hop_unchanged) {
+            (true, _) => bgp_core::rib::NextHopMode::SelfAddr,
+            (false, true) => bgp_core::rib::NextHopMode::Unchanged,
+            (false, false) => bgp_core::rib::NextHopMode::Default,
+        };
+        match p.local_address {
+            Some(IpAddr::V4(a)) => pc.local_v4 = Some(a),
+            Some(IpAddr::V6(a)) => pc.local_v6 = Some(a),
+            None => {}
+        }
+        let id = self.rib.add_peer(pc);
+        let mut sc = SessionConfig::new(self.cfg.asn, self.cfg.router_id, PeerAs::Is(p.asn));
+        sc.hold_time = p.hold_time;
+        sc.passive = p.passive;
+        sc.connect_retry = p.connect_retry();
+        sc.jitter_seed ^= u64::from(id);
+        if let Some(t) = p.graceful_restart {
+            sc.graceful_restart = Some(GracefulRestartConfig {
+                restart_time: t,
+                restarting: false,
+                forwarding_preserved: Vec::new(),
+                notification: true,
+            });
+        }
+        let (tx, rx) = mpsc::channel(self.cfg.peer_queue_depth.max(16));
+        let (acc_tx, acc_rx) = mpsc::channel(4);
+        if let Ok(mut m) = self.accepting.lock() {
+            m.insert(p.address, acc_tx);
+        }
+        let span = tracing::info_span!("peer", addr = %p.address);
+        let task = tokio::spawn(
+            peer_task::run(p.clone(), Peer::new(sc), rx, self.events_tx.clone(), acc_rx)
+                .instrument(span),
+        );
+        self.by_id.insert(id, p.address);
+        self.peers.insert(
+            p.address,
+            PeerEntry {
+                settings: p,
+                id,
+                tx,
+                task,
+                established: false,
+                families: Vec::new(),
+                enhanced_refresh: false,
+                overflowed: false,
+            },
+        );
+        Ok(())
+    }
+
+    fn event(&mut self, addr: IpAddr, ev: PeerEvent) {
+        let Some(e) = self.peers.get_mut(&addr) else {
+            return;
+        };
+        let id = e.id;
+        match ev {
+            PeerEvent::Up(n) => {
+                e.established = true;
+                e.families = n.families.clone();
+                e.enhanced_refresh = n.enhanced_route_refresh;
+                e.overflowed = false;
+                let session = PeerSession {
+                    router_id: n.peer_id,
+                    families: n.families.clone(),
+                    four_octet_as: n.four_octet_as,
+                    add_path_send: n.add_path_send,
+                    extended_message: n.extended_message,
+                };
+                match self.rib.peer_up(id, session) {
+                    Ok(msgs) => {
+                        for m in msgs {
+                            self.queue(id, m.bytes);
+                        }
+                        let fams = n.families.clone();
+                        for f in fams {
+                            self.queue_eor(id, f);
+                        }
+                    }
+                    Err(err) => warn!(%addr, %err, "peer up"),
+                }
+            }
+            PeerEvent::Update(u) => match self.rib.apply_update(id, &u) {
+                Ok(ch) => self.publish(ch.best),
+                Err(err) => warn!(%addr, %err, "update"),
+            },
+            PeerEvent::EndOfRib(f) => {
+                let ch = self.rib.sweep_stale(id, Some(f));
+                self.publish(ch.best);
+            }
+            PeerEvent::RouteRefresh(f) => {
+                // Re-send the peer's routes: the group's full table, then End-of-RIB.
+                for m in self.rib.full_table(id) {
+                    self.queue(id, m.bytes);
+                }
+                self.queue_eor(id, f);
+            }
+            PeerEvent::Down { retain } => {
+                e.established = false;
+                let ch = self.rib.peer_down(id, retain.is_some());
+                self.publish(ch.best);
+            }
+            PeerEvent::StaleExpired => {
+                let ch = self.rib.sweep_stale(id, None);
+                self.publish(ch.best);
+            }
+            PeerEvent::Gone => {}
+        }
+    }
+
+    fn queue(&mut self, id: PeerId, bytes: bytes::Bytes) {
+        let Some(addr) = self.by_id.get(&id) else {
+            return;
+        };
+        let Some(e) = self.peers.get_mut(addr) else {
+            return;
+        };
+        if e.overflowed {
+            return;
+        }
+        if let Err(mpsc::error::TrySendError::Full(_)) = e.tx.try_send(ToPeer::Update(bytes)) {
+            // The peer does not keep up: stop queueing until it has drained.
+            warn!(%addr, "queue full; the peer will be re-synchronized");
+            e.overflowed = true;
+        }
+    }
+
+    fn queue_eor(&mut self, id: PeerId, f: Family) {
+        if let Some(e) = self.by_id.get(&id).and_then(|a| self.peers.get(a))
+            && !e.overflowed
+        {
+            let _ = e.tx.try_send(ToPeer::EndOfRib(f));
+        }
+    }
+
+    /// Peers whose queue overflowed and has drained are re-synchronized: with enhanced route
+    /// refresh, BoRR, the full table and EoRR (RFC 7313 makes the peer drop what was not
+    /// re-sent); without it, by restarting the session.
+    fn resync_drained(&mut self) {
+        let ready: Vec<(PeerId, bool, Vec<Family>)> = self
+            .peers
+            .values_mut()
+            .filter(|e| e.overflowed && e.tx.capacity() == e.tx.max_capacity())
+            .map(|e| {
+                e.overflowed = false;
+                (e.id, e.enhanced_refresh, e.families.clone())
+            })
+            .collect();
+        use bgp_core::session::RefreshKind;
+        for (id, enhanced, families) in ready {
+            let Some(tx) = self
+                .by_id
+                .get(&id)
+                .and_then(|a| self.peers.get(a))
+                .map(|e| e.tx.clone())
+            else {
+                continue;
+            };
+            if !enhanced {
+                let _ = tx.try_send(ToPeer::Reset(StopReason::cease(
+                    bgp_core::wire::error::subcode::OUT_OF_RESOURCES,
+                )));
+                continue;
+            }
+            for f in &families {
+                let _ = tx.try_send(ToPeer::Refresh(*f, RefreshKind::Begin));
+            }
+            for m in self.rib.full_table(id) {
+                self.queue(id, m.bytes);
+            }
+            for f in &families {
+                let _ = tx.try_send(ToPeer::Refresh(*f, RefreshKind::End));
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        let now = std::time::Instant::now();
+        let (due, _) = self.rib.flush_due(now);
+        let mut out: Vec<OutMessage> = Vec::new();
+        for g in due {
+            out.extend(self.rib.flush(g, now));
+        }
+        for m in out {
+            for to in &m.to {
+                self.queue(*to, m.bytes.clone());
+            }
+        }
+    }
+
+    async fn shutdown(&mut self, msg: &str) {
+        info!("shutting down");
+        for l in self.listeners.drain(..) {
+            l.abort();
+            let _ = l.await;
+        }
+        for e in self.peers.values() {
+            let _ = e.tx.try_send(ToPeer::Stop(StopReason::admin_shutdown(msg)));
+        }
+        // Give the sessions a moment to send their NOTIFICATIONs.
+        for (_, e) in self.peers.drain() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), e.task).await;
+        }
+    }
+}
+
+/// Attributes of a route of our own.
+fn announcement_attrs(prefix: &IpNet, a: &Announcement) -> Result<PathAttributes, SpeakerError> {
+    let mut attrs = PathAttributes {
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath::empty()),
+        local_pref: a.local_pref,
+        med: a.med,
+        communities: (!a.communities.is_empty()).then(|| a.communities.iter().copied().collect()),
+        large_communities: (!a.large_communities.is_empty())
+            .then(|| a.large_communities.iter().copied().collect()),
+        ..PathAttributes::default()
+    };
+    match (prefix, a.next_hop) {
+        (_, None) => {}
+        (IpNet::V4(_), Some(IpAddr::V4(nh))) => attrs.next_hop = Some(nh),
+        (IpNet::V6(_), Some(IpAddr::V6(nh))) => {
+            attrs.mp_reach = Some(MpReach {
+                family: Family::IPV6_UNICAST,
+                next_hop: NextHop::Ipv6 {
+                    global: nh,
+                    link_local: None,
+                },
+                nlri: MpNlri::Opaque(Default::default()),
+            })
+        }
+        _ => return Err(SpeakerError::NextHopFamily(*prefix)),
+    }
+    Ok(attrs)
+}

@@ -1,0 +1,237 @@
+//! Two of our speakers over loopback TCP. Each test uses its own pair of 127/8 addresses so
+//! that tests can run in parallel and peers are told apart by address.
+//!
+//! Routes carry explicit next hops from TEST-NET-1: a loopback next hop is not a usable
+//! next hop (RFC 7606 treats such an UPDATE as a withdrawal), so next-hop-self over loopback
+//! would announce nothing. Next-hop-self is tested in the RIB's tests.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use bgp_speaker::{Announcement, PeerSettings, RouteChange, Speaker, SpeakerConfig};
+use ipnet::IpNet;
+use tokio::time::{sleep, timeout};
+
+const PORT: u16 = 17179;
+
+fn addr(net: u8, host: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, net, host))
+}
+
+/// A speaker at 127.0.net.host listening on PORT, with one peer at 127.0.net.other.
+fn config(net: u8, host: u8, other: u8, asn: u32, peer_asn: u32) -> SpeakerConfig {
+    let me = addr(net, host);
+    let mut c = SpeakerConfig::new(asn, Ipv4Addr::new(10, 0, net, host));
+    c.listen.push(SocketAddr::new(me, PORT));
+    let mut p = PeerSettings::new(addr(net, other), peer_asn);
+    p.port = PORT;
+    p.local_address = Some(me);
+    p.hold_time = 9;
+    p.connect_retry = Some(1);
+    // The higher address waits, so that the two never race (as Calico sets it up).
+    p.passive = host > other;
+    c.peers.push(p);
+    c
+}
+
+fn via(nh: &str) -> Announcement {
+    Announcement {
+        next_hop: Some(nh.parse().unwrap()),
+        ..Announcement::default()
+    }
+}
+
+async fn wait_until<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let r = timeout(Duration::from_secs(20), async {
+        while !f().await {
+            sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(r.is_ok(), "timed out waiting for {what}");
+}
+
+async fn established(s: &Speaker) -> bool {
+    s.peers().await.unwrap().iter().all(|p| p.established)
+}
+
+async fn route(s: &Speaker, prefix: &str) -> Option<RouteChange> {
+    let p: IpNet = prefix.parse().unwrap();
+    s.best_routes()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.prefix == p)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_speakers_exchange_ipv4_and_ipv6_routes() {
+    let a = Speaker::start(config(1, 1, 2, 65000, 65000)).await.unwrap();
+    let b = Speaker::start(config(1, 2, 1, 65000, 65000)).await.unwrap();
+    wait_until("both sessions Established", || async {
+        established(&a).await && established(&b).await
+    })
+    .await;
+    let mut changes = b.subscribe();
+    // A's pod block with A's node address as next hop, and an IPv6 block.
+    a.announce("172.17.8.0/24".parse().unwrap(), via("192.0.2.1"))
+        .await
+        .unwrap();
+    a.announce(
+        "2001:db8:8::/64".parse().unwrap(),
+        Announcement {
+            next_hop: Some("2001:db8::1".parse().unwrap()),
+            ..Announcement::default()
+        },
+    )
+    .await
+    .unwrap();
+    wait_until("B has both routes", || async {
+        route(&b, "172.17.8.0/24").await.is_some() && route(&b, "2001:db8:8::/64").await.is_some()
+    })
+    .await;
+    let r4 = route(&b, "172.17.8.0/24").await.unwrap();
+    assert_eq!(r4.next_hops, vec!["192.0.2.1".parse::<IpAddr>().unwrap()]);
+    assert_eq!(r4.from, Some(addr(1, 1)));
+    let r6 = route(&b, "2001:db8:8::/64").await.unwrap();
+    assert_eq!(r6.next_hops, vec!["2001:db8::1".parse::<IpAddr>().unwrap()]);
+    // The subscription saw them arrive.
+    let first = timeout(Duration::from_secs(5), changes.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        first.prefix.to_string() == "172.17.8.0/24"
+            || first.prefix.to_string() == "2001:db8:8::/64"
+    );
+    // Withdrawn.
+    a.withdraw("172.17.8.0/24".parse().unwrap()).await.unwrap();
+    wait_until("B lost the IPv4 route", || async {
+        route(&b, "172.17.8.0/24").await.is_none()
+    })
+    .await;
+    assert!(route(&b, "2001:db8:8::/64").await.is_some());
+    // A next hop of the wrong family is refused.
+    let bad = a
+        .announce(
+            "172.17.9.0/24".parse().unwrap(),
+            Announcement {
+                next_hop: Some("2001:db8::1".parse().unwrap()),
+                ..Announcement::default()
+            },
+        )
+        .await;
+    assert!(bad.is_err());
+    // Removing the peer takes its routes away on both sides.
+    a.remove_peer(addr(1, 2)).await.unwrap();
+    wait_until("B dropped A's routes", || async {
+        route(&b, "2001:db8:8::/64").await.is_none()
+    })
+    .await;
+    wait_until("B saw the session end", || async { !established(&b).await }).await;
+    a.shutdown("test over").await.unwrap();
+    b.shutdown("test over").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ebgp_routes_flow_with_the_as_path() {
+    let mut ca = config(2, 1, 2, 65001, 65002);
+    let mut cb = config(2, 2, 1, 65002, 65001);
+    // eBGP needs policies (RFC 8212); these speakers allow all.
+    ca.ebgp_without_policy = true;
+    cb.ebgp_without_policy = true;
+    // A third-party next hop (the node behind A), not A's loopback address.
+    ca.peers[0].next_hop_unchanged = true;
+    let a = Speaker::start(ca).await.unwrap();
+    let b = Speaker::start(cb).await.unwrap();
+    wait_until("eBGP Established", || async {
+        established(&a).await && established(&b).await
+    })
+    .await;
+    a.announce("172.20.0.0/16".parse().unwrap(), via("192.0.2.20"))
+        .await
+        .unwrap();
+    wait_until("B has A's route", || async {
+        route(&b, "172.20.0.0/16").await.is_some()
+    })
+    .await;
+    let r = route(&b, "172.20.0.0/16").await.unwrap();
+    assert_eq!(r.next_hops, vec!["192.0.2.20".parse::<IpAddr>().unwrap()]);
+    assert_eq!(r.from, Some(addr(2, 1)));
+    a.shutdown("bye").await.unwrap();
+    b.shutdown("bye").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_restart_keeps_routes_across_a_restart() {
+    let gr = |mut c: SpeakerConfig| {
+        c.peers[0].graceful_restart = Some(30);
+        c
+    };
+    let a = Speaker::start(gr(config(3, 1, 2, 65000, 65000)))
+        .await
+        .unwrap();
+    let b = Speaker::start(gr(config(3, 2, 1, 65000, 65000)))
+        .await
+        .unwrap();
+    wait_until("Established", || async {
+        established(&a).await && established(&b).await
+    })
+    .await;
+    a.announce("172.17.30.0/24".parse().unwrap(), via("192.0.2.30"))
+        .await
+        .unwrap();
+    wait_until("B has the route", || async {
+        route(&b, "172.17.30.0/24").await.is_some()
+    })
+    .await;
+    // A restarts (an upgrade): B keeps A's route while A is away (RFC 4724 with RFC 8538:
+    // the administrative NOTIFICATION is not a Hard Reset).
+    a.shutdown("upgrade").await.unwrap();
+    drop(a);
+    wait_until("B saw A go", || async { !established(&b).await }).await;
+    assert!(
+        route(&b, "172.17.30.0/24").await.is_some(),
+        "kept while A restarts"
+    );
+    let a = Speaker::start(gr(config(3, 1, 2, 65000, 65000)))
+        .await
+        .unwrap();
+    a.announce("172.17.30.0/24".parse().unwrap(), via("192.0.2.30"))
+        .await
+        .unwrap();
+    wait_until("back", || async {
+        established(&a).await && established(&b).await
+    })
+    .await;
+    // After A's End-of-RIB the route is fresh, still there, and nothing else lingers.
+    sleep(Duration::from_millis(500)).await;
+    let r = route(&b, "172.17.30.0/24").await.expect("still routed");
+    assert_eq!(r.next_hops, vec!["192.0.2.30".parse::<IpAddr>().unwrap()]);
+    a.shutdown("bye").await.unwrap();
+    b.shutdown("bye").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_from_an_unknown_address_is_refused() {
+    let a = Speaker::start(config(4, 1, 2, 65000, 65000)).await.unwrap();
+    // Connect from 127.0.4.9, which is not a configured peer.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(SocketAddr::new(addr(4, 9), 0)).unwrap();
+    let mut s = sock
+        .connect(SocketAddr::new(addr(4, 1), PORT))
+        .await
+        .unwrap();
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 64];
+    let n = timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    assert_eq!(n, 0, "closed without a byte");
+    a.shutdown("bye").await.unwrap();
+}
