@@ -20,11 +20,13 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Not yet here (the rest of the speaker's issue): the kernel FIB over netlink, learning
-//! routes from the kernel, TCP-MD5 and GTSM, dynamic peers from a listen range, max-prefix
+//! [`fib`] programs the kernel routing table over rtnetlink. Not yet here (the rest of the
+//! speaker's issue): wiring the FIB to the speaker's best routes, learning routes from the
+//! kernel, TCP-MD5 and GTSM, dynamic peers from a listen range, max-prefix
 //! limits, and Prometheus metrics.
 
 mod config;
+pub mod fib;
 mod peer_task;
 mod speaker;
 

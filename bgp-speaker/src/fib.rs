@@ -1,0 +1,467 @@
+//! The kernel FIB over rtnetlink: best routes and ECMP sets installed with our route
+//! protocol number, each next hop `onlink` through the right device.
+//!
+//! Next-hop modes (Calico's): **direct** (`via NH dev eth0 onlink`, the device of the
+//! connected subnet holding NH), **IPIP always** (`via NH dev tunl0 onlink`), and **IPIP
+//! cross-subnet** (direct when NH is on a connected subnet, the tunnel otherwise). In an
+//! ECMP set every next hop gets its own device this way.
+//!
+//! Writes are pipelined: many requests are in flight on one netlink socket and every ack is
+//! checked; each route's outcome is reported, none is dropped silently. [`Fib::reconcile`]
+//! brings the table to a desired state from what is already there under our protocol: it
+//! adds the missing, replaces the changed and deletes the stale, and never flushes.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use futures::{StreamExt, TryStreamExt, stream};
+use ipnet::IpNet;
+use netlink_packet_route::AddressFamily;
+use netlink_packet_route::address::AddressAttribute;
+use netlink_packet_route::link::LinkAttribute;
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteNextHop,
+    RouteNextHopFlags, RouteProtocol, RouteScope, RouteType,
+};
+use rtnetlink::Handle;
+
+/// How routes reach their next hops.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TunnelMode {
+    /// Through the device of the connected subnet of the next hop.
+    #[default]
+    Direct,
+    /// Always through the tunnel device.
+    IpipAlways,
+    /// Through the tunnel when the next hop is not on a connected subnet.
+    IpipCrossSubnet,
+}
+
+/// Where and how routes are installed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FibConfig {
+    /// Routing table (254: main).
+    #[serde(default = "main_table")]
+    pub table: u32,
+    /// Route protocol number of our routes (186: bgp).
+    #[serde(default = "bgp_protocol")]
+    pub protocol: u8,
+    #[serde(default)]
+    pub metric: Option<u32>,
+    #[serde(default)]
+    pub mode: TunnelMode,
+    #[serde(default = "tunnel_device")]
+    pub tunnel_device: String,
+    /// Requests in flight on the netlink socket.
+    #[serde(default = "in_flight")]
+    pub in_flight: usize,
+}
+
+fn main_table() -> u32 {
+    254
+}
+
+fn bgp_protocol() -> u8 {
+    186
+}
+
+fn tunnel_device() -> String {
+    "tunl0".into()
+}
+
+fn in_flight() -> usize {
+    64
+}
+
+impl Default for FibConfig {
+    fn default() -> Self {
+        FibConfig {
+            table: main_table(),
+            protocol: bgp_protocol(),
+            metric: None,
+            mode: TunnelMode::Direct,
+            tunnel_device: tunnel_device(),
+            in_flight: in_flight(),
+        }
+    }
+}
+
+/// Why a FIB operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FibError {
+    #[error("netlink socket: {0}")]
+    Socket(#[from] std::io::Error),
+    #[error("netlink: {0}")]
+    Netlink(#[from] rtnetlink::Error),
+    #[error("tunnel device {0} not found")]
+    NoTunnel(String),
+    #[error("next hop {0} is on no connected subnet")]
+    Unreachable(IpAddr),
+}
+
+impl FibError {
+    /// A short name for counters: the errno for kernel refusals.
+    pub fn kind(&self) -> String {
+        match self {
+            FibError::Socket(_) => "socket".into(),
+            FibError::Netlink(rtnetlink::Error::NetlinkError(e)) => {
+                format!("errno-{}", e.raw_code().abs())
+            }
+            FibError::Netlink(_) => "netlink".into(),
+            FibError::NoTunnel(_) => "no-tunnel".into(),
+            FibError::Unreachable(_) => "unreachable".into(),
+        }
+    }
+}
+
+/// One next hop as installed: address and device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Hop {
+    pub via: IpAddr,
+    pub ifindex: u32,
+}
+
+/// The outcome of a batch of writes.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub installed: usize,
+    pub deleted: usize,
+    pub errors: Vec<(IpNet, FibError)>,
+}
+
+/// Counts of reconciliation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    pub added: usize,
+    pub replaced: usize,
+    pub deleted: usize,
+    pub unchanged: usize,
+}
+
+/// The kernel routing table, as far as our routes go.
+#[derive(Debug)]
+pub struct Fib {
+    cfg: FibConfig,
+    handle: Handle,
+    /// Connected subnets and their devices.
+    subnets: Vec<(IpNet, u32)>,
+    tunnel: Option<u32>,
+}
+
+impl Fib {
+    /// Opens a netlink socket (in the namespace of the calling process) and learns the
+    /// connected subnets and the tunnel device.
+    pub async fn new(cfg: FibConfig) -> Result<Fib, FibError> {
+        let (conn, handle, _) = rtnetlink::new_connection()?;
+        tokio::spawn(conn);
+        let mut fib = Fib {
+            cfg,
+            handle,
+            subnets: Vec::new(),
+            tunnel: None,
+        };
+        fib.refresh_links().await?;
+        Ok(fib)
+    }
+
+    /// Re-reads addresses and the tunnel device (after interface changes).
+    pub async fn refresh_links(&mut self) -> Result<(), FibError> {
+        let mut subnets = Vec::new();
+        let mut addrs = self.handle.address().get().execute();
+        while let Some(a) = addrs.try_next().await? {
+            for attr in &a.attributes {
+                if let AddressAttribute::Address(ip) = attr
+                    && let Ok(net) = IpNet::new(*ip, a.header.prefix_len)
+                    && !ip.is_loopback()
+                {
+                    subnets.push((net.trunc(), a.header.index));
+                }
+            }
+        }
+        self.subnets = subnets;
+        self.tunnel = None;
+        let mut links = self.handle.link().get().execute();
+        while let Some(l) = links.try_next().await? {
+            let named = l
+                .attributes
+                .iter()
+                .any(|x| matches!(x, LinkAttribute::IfName(n) if *n == self.cfg.tunnel_device));
+            if named {
+                self.tunnel = Some(l.header.index);
+            }
+        }
+        Ok(())
+    }
+
+    fn connected(&self, nh: &IpAddr) -> Option<u32> {
+        self.subnets
+            .iter()
+            .filter(|(net, _)| net.contains(nh))
+            .max_by_key(|(net, _)| net.prefix_len())
+            .map(|(_, i)| *i)
+    }
+
+    /// The device for a next hop under the configured mode.
+    pub fn device_for(&self, nh: &IpAddr) -> Result<u32, FibError> {
+        let tunnel = || {
+            self.tunnel
+                .ok_or_else(|| FibError::NoTunnel(self.cfg.tunnel_device.clone()))
+        };
+        match self.cfg.mode {
+            TunnelMode::IpipAlways if nh.is_ipv4() => tunnel(),
+            TunnelMode::IpipCrossSubnet if nh.is_ipv4() => match self.connected(nh) {
+                Some(i) => Ok(i),
+                None => tunnel(),
+            },
+            _ => self.connected(nh).ok_or(FibError::Unreachable(*nh)),
+        }
+    }
+
+    fn hops(&self, next_hops: &[IpAddr]) -> Result<Vec<Hop>, FibError> {
+        let mut v = next_hops
+            .iter()
+            .map(|nh| {
+                Ok(Hop {
+                    via: *nh,
+                    ifindex: self.device_for(nh)?,
+                })
+            })
+            .collect::<Result<Vec<_>, FibError>>()?;
+        v.sort();
+        v.dedup();
+        Ok(v)
+    }
+
+    fn message(&self, prefix: &IpNet, hops: &[Hop]) -> RouteMessage {
+        let mut m = RouteMessage::default();
+        m.header.address_family = match prefix {
+            IpNet::V4(_) => AddressFamily::Inet,
+            IpNet::V6(_) => AddressFamily::Inet6,
+        };
+        m.header.destination_prefix_length = prefix.prefix_len();
+        m.header.protocol = RouteProtocol::from(self.cfg.protocol);
+        m.header.scope = RouteScope::Universe;
+        m.header.kind = RouteType::Unicast;
+        if self.cfg.table < 256 {
+            m.header.table = self.cfg.table as u8;
+        } else {
+            m.header.table = RouteHeader::RT_TABLE_UNSPEC;
+            m.attributes.push(RouteAttribute::Table(self.cfg.table));
+        }
+        m.attributes
+            .push(RouteAttribute::Destination(addr(prefix.network())));
+        if let Some(metric) = self.cfg.metric {
+            m.attributes.push(RouteAttribute::Priority(metric));
+        }
+        match hops {
+            [] => {}
+            [one] => {
+                m.header.flags = RouteFlags::Onlink;
+                m.attributes.push(RouteAttribute::Gateway(addr(one.via)));
+                m.attributes.push(RouteAttribute::Oif(one.ifindex));
+            }
+            many => {
+                m.attributes.push(RouteAttribute::MultiPath(
+                    many.iter()
+                        .map(|h| {
+                            let mut nh = RouteNextHop::default();
+                            nh.flags = RouteNextHopFlags::Onlink;
+                            nh.interface_index = h.ifindex;
+                            nh.attributes = vec![RouteAttribute::Gateway(addr(h.via))];
+                            nh
+                        })
+                        .collect(),
+                ));
+            }
+        }
+        m
+    }
+
+    /// Installs (or replaces) routes and deletes the prefixes with no next hops, many
+    /// requests in flight; every route's outcome is in the report.
+    pub async fn apply(&self, changes: &[(IpNet, Vec<IpAddr>)]) -> Report {
+        let mut report = Report::default();
+        let reqs = changes.iter().map(|(prefix, nhs)| async move {
+            let r = if nhs.is_empty() {
+                let m = self.message(prefix, &[]);
+                self.handle
+                    .route()
+                    .del(m)
+                    .execute()
+                    .await
+                    .map_err(FibError::from)
+                    .map(|_| false)
+            } else {
+                match self.hops(nhs) {
+                    Ok(h) => {
+                        let m = self.message(prefix, &h);
+                        self.handle
+                            .route()
+                            .add(m)
+                            .replace()
+                            .execute()
+                            .await
+                            .map_err(FibError::from)
+                            .map(|_| true)
+                    }
+                    Err(e) => Err(e),
+                }
+            };
+            (*prefix, r)
+        });
+        let mut results = stream::iter(reqs).buffer_unordered(self.cfg.in_flight.max(1));
+        while let Some((prefix, r)) = results.next().await {
+            match r {
+                Ok(true) => report.installed += 1,
+                Ok(false) => report.deleted += 1,
+                // Deleting a route that is not there is not a failure.
+                Err(FibError::Netlink(rtnetlink::Error::NetlinkError(e)))
+                    if e.raw_code().abs() == 3 =>
+                {
+                    report.deleted += 1
+                }
+                Err(e) => report.errors.push((prefix, e)),
+            }
+        }
+        report
+    }
+
+    /// Our routes in the table: prefix and next hops (address, device).
+    pub async fn routes(&self) -> Result<HashMap<IpNet, Vec<Hop>>, FibError> {
+        let mut out = HashMap::new();
+        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+            let mut q = RouteMessage::default();
+            q.header.address_family = family;
+            let mut dump = self.handle.route().get(q).execute();
+            while let Some(m) = dump.try_next().await? {
+                if m.header.protocol != RouteProtocol::from(self.cfg.protocol)
+                    || table_of(&m) != self.cfg.table
+                {
+                    continue;
+                }
+                if let Some((prefix, hops)) = parse(&m) {
+                    out.insert(prefix, hops);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Brings our routes in the table to `desired`, from what is there: adds the missing,
+    /// replaces the changed, deletes the stale. Never deletes a route that is to stay.
+    pub async fn reconcile(
+        &self,
+        desired: &HashMap<IpNet, Vec<IpAddr>>,
+    ) -> Result<(Reconciled, Report), FibError> {
+        let present = self.routes().await?;
+        let mut counts = Reconciled::default();
+        let mut changes: Vec<(IpNet, Vec<IpAddr>)> = Vec::new();
+        for (prefix, nhs) in desired {
+            let want = match self.hops(nhs) {
+                Ok(h) => h,
+                Err(_) => {
+                    // Reported by apply below.
+                    changes.push((*prefix, nhs.clone()));
+                    continue;
+                }
+            };
+            match present.get(prefix) {
+                Some(have) if sorted(have) == want => counts.unchanged += 1,
+                Some(_) => {
+                    counts.replaced += 1;
+                    changes.push((*prefix, nhs.clone()));
+                }
+                None => {
+                    counts.added += 1;
+                    changes.push((*prefix, nhs.clone()));
+                }
+            }
+        }
+        for prefix in present.keys() {
+            if !desired.contains_key(prefix) {
+                counts.deleted += 1;
+                changes.push((*prefix, Vec::new()));
+            }
+        }
+        let report = self.apply(&changes).await;
+        Ok((counts, report))
+    }
+}
+
+fn sorted(v: &[Hop]) -> Vec<Hop> {
+    let mut v = v.to_vec();
+    v.sort();
+    v
+}
+
+fn addr(ip: IpAddr) -> RouteAddress {
+    match ip {
+        IpAddr::V4(a) => RouteAddress::Inet(a),
+        IpAddr::V6(a) => RouteAddress::Inet6(a),
+    }
+}
+
+fn ip_of(a: &RouteAddress) -> Option<IpAddr> {
+    match a {
+        RouteAddress::Inet(a) => Some(IpAddr::V4(*a)),
+        RouteAddress::Inet6(a) => Some(IpAddr::V6(*a)),
+        _ => None,
+    }
+}
+
+fn table_of(m: &RouteMessage) -> u32 {
+    m.attributes
+        .iter()
+        .find_map(|a| match a {
+            RouteAttribute::Table(t) => Some(*t),
+            _ => None,
+        })
+        .unwrap_or(u32::from(m.header.table))
+}
+
+fn parse(m: &RouteMessage) -> Option<(IpNet, Vec<Hop>)> {
+    let dst = m.attributes.iter().find_map(|a| match a {
+        RouteAttribute::Destination(d) => ip_of(d),
+        _ => None,
+    });
+    let dst = dst.unwrap_or(match m.header.address_family {
+        AddressFamily::Inet6 => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        _ => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+    });
+    let prefix = IpNet::new(dst, m.header.destination_prefix_length).ok()?;
+    let mut hops = Vec::new();
+    let oif = m.attributes.iter().find_map(|a| match a {
+        RouteAttribute::Oif(i) => Some(*i),
+        _ => None,
+    });
+    for a in &m.attributes {
+        match a {
+            RouteAttribute::Gateway(g) => {
+                if let Some(via) = ip_of(g) {
+                    hops.push(Hop {
+                        via,
+                        ifindex: oif.unwrap_or(0),
+                    });
+                }
+            }
+            RouteAttribute::MultiPath(list) => {
+                for nh in list {
+                    for x in &nh.attributes {
+                        if let RouteAttribute::Gateway(g) = x
+                            && let Some(via) = ip_of(g)
+                        {
+                            hops.push(Hop {
+                                via,
+                                ifindex: nh.interface_index,
+                            });
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Some((prefix, hops))
+}

@@ -1,0 +1,344 @@
+//! The kernel FIB inside a network namespace created by the test.
+//!
+//! Each `#[test]` here creates a namespace with a veth `eth0` (192.168.100.100/24) and a
+//! tunnel device `tunl0`: a real `ipip` device where the kernel has one, else one end of a
+//! veth pair named `tunl0` (this kernel lacks ipip; the route programming is the same), then
+//! re-runs this test binary inside it to run the matching `inner_*` test (ignored when run
+//! directly). The namespace is removed when the test ends, failed or not. Under `CI=true`,
+//! missing namespace support fails the test instead of skipping it.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::process::Command;
+
+use bgp_speaker::fib::{Fib, FibConfig, FibError, Hop, TunnelMode};
+use ipnet::IpNet;
+
+const INNER: &str = "FIB_NETNS_INNER";
+
+fn sh(ns: &str, cmd: &str) -> bool {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "sh", "-c", cmd])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+struct Netns(String);
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// Runs `inner` inside a fresh namespace; returns false when namespaces are not available
+/// here (outside CI only).
+fn in_netns(inner: &str) {
+    let name = format!("fibt-{}-{}", std::process::id(), inner);
+    let created = Command::new("ip")
+        .args(["netns", "add", &name])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !created {
+        assert!(
+            std::env::var("CI").is_err(),
+            "network namespaces are required under CI (ip netns add failed)"
+        );
+        eprintln!("skipped: cannot create a network namespace here");
+        return;
+    }
+    let _guard = Netns(name.clone());
+    assert!(sh(
+        &name,
+        "ip link set lo up && ip link add eth0 type veth peer name eth0p && \
+         ip addr add 192.168.100.100/24 dev eth0 && ip link set eth0 up && ip link set eth0p up"
+    ));
+    let tunnel = if sh(
+        &name,
+        "ip link add tunl0 type ipip 2>/dev/null && ip link set tunl0 up",
+    ) {
+        "ipip"
+    } else {
+        assert!(sh(
+            &name,
+            "ip link add tunl0 type veth peer name tunl0p && ip link set tunl0 up && ip link set tunl0p up"
+        ));
+        "veth stand-in"
+    };
+    eprintln!("tunnel device: {tunnel}");
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new("ip")
+        .args(["netns", "exec", &name])
+        .arg(&exe)
+        .args([
+            "--exact",
+            inner,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(INNER, &name)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{inner} failed inside the namespace:\n{text}"
+    );
+    assert!(text.contains("1 passed"), "{inner} did not run:\n{text}");
+}
+
+fn ip_route() -> String {
+    let out = Command::new("ip")
+        .args(["route", "show", "proto", "186"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn ifindex(name: &str) -> u32 {
+    std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn p(s: &str) -> IpNet {
+    s.parse().unwrap()
+}
+
+fn a(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn cfg(mode: TunnelMode) -> FibConfig {
+    FibConfig {
+        mode,
+        ..FibConfig::default()
+    }
+}
+
+async fn fib(mode: TunnelMode) -> Fib {
+    assert!(std::env::var(INNER).is_ok(), "run through the outer test");
+    Fib::new(cfg(mode)).await.unwrap()
+}
+
+macro_rules! netns_test {
+    ($outer:ident, $inner:ident, $body:block) => {
+        #[test]
+        fn $outer() {
+            in_netns(stringify!($inner));
+        }
+
+        #[tokio::test]
+        #[ignore = "runs inside a namespace, through the test without the inner_ prefix"]
+        async fn $inner() $body
+    };
+}
+
+netns_test!(direct_routes, inner_direct_routes, {
+    let f = fib(TunnelMode::Direct).await;
+    let r = f
+        .apply(&[(p("172.17.9.0/24"), vec![a("192.168.100.101")])])
+        .await;
+    assert_eq!((r.installed, r.errors.len()), (1, 0), "{:?}", r.errors);
+    let text = ip_route();
+    assert!(
+        text.contains("172.17.9.0/24 via 192.168.100.101 dev eth0 onlink"),
+        "{text}"
+    );
+    let routes = f.routes().await.unwrap();
+    assert_eq!(
+        routes[&p("172.17.9.0/24")],
+        vec![Hop {
+            via: a("192.168.100.101"),
+            ifindex: ifindex("eth0")
+        }]
+    );
+    // Withdrawn: deleted; deleting again is not an error.
+    let r = f.apply(&[(p("172.17.9.0/24"), vec![])]).await;
+    assert_eq!(r.deleted, 1);
+    let r = f.apply(&[(p("172.17.9.0/24"), vec![])]).await;
+    assert!(r.errors.is_empty());
+    assert!(!ip_route().contains("172.17.9.0/24"));
+});
+
+netns_test!(ipip_always, inner_ipip_always, {
+    let f = fib(TunnelMode::IpipAlways).await;
+    let r = f
+        .apply(&[(p("172.17.9.0/24"), vec![a("192.168.100.101")])])
+        .await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert!(
+        ip_route().contains("172.17.9.0/24 via 192.168.100.101 dev tunl0 onlink"),
+        "{}",
+        ip_route()
+    );
+});
+
+netns_test!(ipip_cross_subnet, inner_ipip_cross_subnet, {
+    let f = fib(TunnelMode::IpipCrossSubnet).await;
+    let r = f
+        .apply(&[
+            (p("172.17.9.0/24"), vec![a("192.168.100.101")]),
+            (p("172.17.20.0/24"), vec![a("192.168.200.101")]),
+        ])
+        .await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let text = ip_route();
+    assert!(
+        text.contains("172.17.9.0/24 via 192.168.100.101 dev eth0 onlink"),
+        "{text}"
+    );
+    assert!(
+        text.contains("172.17.20.0/24 via 192.168.200.101 dev tunl0 onlink"),
+        "{text}"
+    );
+});
+
+netns_test!(ecmp_keeps_a_device_per_next_hop, inner_ecmp, {
+    let f = fib(TunnelMode::IpipCrossSubnet).await;
+    let r = f
+        .apply(&[(
+            p("172.17.30.0/24"),
+            vec![a("192.168.100.101"), a("192.168.200.101")],
+        )])
+        .await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let text = ip_route();
+    assert!(
+        text.contains("nexthop via 192.168.100.101 dev eth0 weight 1 onlink"),
+        "{text}"
+    );
+    assert!(
+        text.contains("nexthop via 192.168.200.101 dev tunl0 weight 1 onlink"),
+        "{text}"
+    );
+    let routes = f.routes().await.unwrap();
+    let mut hops = routes[&p("172.17.30.0/24")].clone();
+    hops.sort();
+    assert_eq!(
+        hops,
+        vec![
+            Hop {
+                via: a("192.168.100.101"),
+                ifindex: ifindex("eth0")
+            },
+            Hop {
+                via: a("192.168.200.101"),
+                ifindex: ifindex("tunl0")
+            },
+        ]
+    );
+});
+
+netns_test!(reconcile_after_a_restart, inner_reconcile, {
+    // What a previous run left: a stale route, a changed one; and a static route that is
+    // not ours.
+    for cmd in [
+        "ip route add 172.17.50.0/24 via 192.168.100.50 dev eth0 proto 186 onlink",
+        "ip route add 172.17.9.0/24 via 192.168.100.77 dev eth0 proto 186 onlink",
+        "ip route add 172.17.11.0/24 via 192.168.100.102 dev eth0 proto 186 onlink",
+        "ip route add 172.17.60.0/24 via 192.168.100.60 dev eth0 proto static onlink",
+    ] {
+        assert!(
+            Command::new("sh")
+                .args(["-c", cmd])
+                .status()
+                .unwrap()
+                .success(),
+            "{cmd}"
+        );
+    }
+    let f = fib(TunnelMode::Direct).await;
+    let desired: HashMap<IpNet, Vec<IpAddr>> = [
+        (p("172.17.9.0/24"), vec![a("192.168.100.101")]),
+        (p("172.17.10.0/24"), vec![a("192.168.100.102")]),
+        (p("172.17.11.0/24"), vec![a("192.168.100.102")]),
+    ]
+    .into_iter()
+    .collect();
+    let (counts, report) = f.reconcile(&desired).await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(
+        (
+            counts.added,
+            counts.replaced,
+            counts.deleted,
+            counts.unchanged
+        ),
+        (1, 1, 1, 1)
+    );
+    let text = ip_route();
+    assert!(text.contains("172.17.9.0/24 via 192.168.100.101"), "{text}");
+    assert!(
+        text.contains("172.17.10.0/24 via 192.168.100.102"),
+        "{text}"
+    );
+    assert!(!text.contains("172.17.50.0/24"), "{text}");
+    let all = String::from_utf8_lossy(&Command::new("ip").args(["route"]).output().unwrap().stdout)
+        .to_string();
+    assert!(
+        all.contains("172.17.60.0/24 via 192.168.100.60"),
+        "not ours: left alone\n{all}"
+    );
+    // A second reconcile changes nothing.
+    let (counts, _) = f.reconcile(&desired).await.unwrap();
+    assert_eq!(
+        (
+            counts.added,
+            counts.replaced,
+            counts.deleted,
+            counts.unchanged
+        ),
+        (0, 0, 0, 3)
+    );
+});
+
+netns_test!(errors_are_reported_per_route, inner_errors, {
+    // Unreachable in direct mode; no tunnel device.
+    let f = fib(TunnelMode::Direct).await;
+    let r = f
+        .apply(&[
+            (p("172.17.9.0/24"), vec![a("10.99.99.1")]),
+            (p("172.17.10.0/24"), vec![a("192.168.100.101")]),
+        ])
+        .await;
+    assert_eq!(r.installed, 1, "the good route still goes in");
+    assert_eq!(r.errors.len(), 1);
+    assert!(matches!(r.errors[0].1, FibError::Unreachable(_)));
+    let mut c = cfg(TunnelMode::IpipAlways);
+    c.tunnel_device = "nosuch0".into();
+    let f2 = Fib::new(c).await.unwrap();
+    let r = f2
+        .apply(&[(p("172.17.11.0/24"), vec![a("192.168.100.101")])])
+        .await;
+    assert!(matches!(r.errors[0].1, FibError::NoTunnel(_)));
+    // A kernel refusal: the device went away after the FIB learned it.
+    assert!(Command::new("sh")
+        .args(["-c", "ip link add eth9 type veth peer name eth9p && ip addr add 10.9.0.1/24 dev eth9 && ip link set eth9 up"])
+        .status()
+        .unwrap()
+        .success());
+    let mut f3 = fib(TunnelMode::Direct).await;
+    f3.refresh_links().await.unwrap();
+    assert!(
+        Command::new("ip")
+            .args(["link", "del", "eth9"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let r = f3
+        .apply(&[(p("172.17.12.0/24"), vec![a("10.9.0.7")])])
+        .await;
+    assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+    assert_eq!(
+        r.errors[0].1.kind(),
+        "errno-19",
+        "ENODEV: {:?}",
+        r.errors[0].1
+    );
+});
