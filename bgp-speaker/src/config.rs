@@ -34,6 +34,17 @@ pub struct SpeakerConfig {
     /// Messages queued per peer before its updates are re-synchronized from the RIB instead.
     #[serde(default = "queue_depth")]
     pub peer_queue_depth: usize,
+    /// Install best routes into the kernel.
+    #[serde(default)]
+    pub fib: Option<crate::fib::FibConfig>,
+    /// After a start, routes of ours already in the kernel are kept until every peer has
+    /// sent End-of-RIB, or this many seconds passed; then the ones not re-learned go.
+    #[serde(default = "fib_sync_timeout")]
+    pub fib_sync_timeout: u64,
+}
+
+fn fib_sync_timeout() -> u64 {
+    120
 }
 
 fn yes() -> bool {
@@ -68,6 +79,8 @@ impl SpeakerConfig {
             max_paths: 1,
             peers: Vec::new(),
             peer_queue_depth: queue_depth(),
+            fib: None,
+            fib_sync_timeout: fib_sync_timeout(),
         }
     }
 }

@@ -283,46 +283,40 @@ impl Fib {
     /// requests in flight; every route's outcome is in the report.
     pub async fn apply(&self, changes: &[(IpNet, Vec<IpAddr>)]) -> Report {
         let mut report = Report::default();
-        let reqs = changes.iter().map(|(prefix, nhs)| async move {
-            let r = if nhs.is_empty() {
-                let m = self.message(prefix, &[]);
-                self.handle
-                    .route()
-                    .del(m)
-                    .execute()
-                    .await
-                    .map_err(FibError::from)
-                    .map(|_| false)
+        // Messages first (devices chosen), so that each request future owns what it sends.
+        let mut prepared: Vec<(IpNet, RouteMessage, bool)> = Vec::with_capacity(changes.len());
+        for (prefix, nhs) in changes {
+            if nhs.is_empty() {
+                prepared.push((*prefix, self.message(prefix, &[]), true));
             } else {
                 match self.hops(nhs) {
-                    Ok(h) => {
-                        let m = self.message(prefix, &h);
-                        self.handle
-                            .route()
-                            .add(m)
-                            .replace()
-                            .execute()
-                            .await
-                            .map_err(FibError::from)
-                            .map(|_| true)
-                    }
-                    Err(e) => Err(e),
+                    Ok(h) => prepared.push((*prefix, self.message(prefix, &h), false)),
+                    Err(e) => report.errors.push((*prefix, e)),
                 }
-            };
-            (*prefix, r)
+            }
+        }
+        let handle = self.handle.clone();
+        let reqs = prepared.into_iter().map(move |(prefix, m, delete)| {
+            let handle = handle.clone();
+            async move {
+                let r = if delete {
+                    handle.route().del(m).execute().await
+                } else {
+                    handle.route().add(m).replace().execute().await
+                };
+                (prefix, delete, r)
+            }
         });
         let mut results = stream::iter(reqs).buffer_unordered(self.cfg.in_flight.max(1));
-        while let Some((prefix, r)) = results.next().await {
+        while let Some((prefix, delete, r)) = results.next().await {
             match r {
-                Ok(true) => report.installed += 1,
-                Ok(false) => report.deleted += 1,
-                // Deleting a route that is not there is not a failure.
-                Err(FibError::Netlink(rtnetlink::Error::NetlinkError(e)))
-                    if e.raw_code().abs() == 3 =>
-                {
+                Ok(()) if delete => report.deleted += 1,
+                Ok(()) => report.installed += 1,
+                // Deleting a route that is not there is not a failure (ESRCH).
+                Err(rtnetlink::Error::NetlinkError(e)) if delete && e.raw_code().abs() == 3 => {
                     report.deleted += 1
                 }
-                Err(e) => report.errors.push((prefix, e)),
+                Err(e) => report.errors.push((prefix, FibError::from(e))),
             }
         }
         report

@@ -20,16 +20,18 @@
 //! # Ok(()) }
 //! ```
 //!
-//! [`fib`] programs the kernel routing table over rtnetlink. Not yet here (the rest of the
-//! speaker's issue): wiring the FIB to the speaker's best routes, learning routes from the
-//! kernel, TCP-MD5 and GTSM, dynamic peers from a listen range, max-prefix
+//! With `fib` configured, best routes learned from peers are installed in the kernel
+//! ([`fib`]), kept across a restart and reconciled once the peers have re-sent their
+//! tables. Not yet here (the rest of the speaker's issue): learning routes from the kernel, TCP-MD5 and GTSM, dynamic peers from a listen range, max-prefix
 //! limits, and Prometheus metrics.
 
 mod config;
 pub mod fib;
+mod fib_task;
 mod peer_task;
 mod speaker;
 
 pub use bgp_core as core;
 pub use config::{BGP_PORT, PeerSettings, SpeakerConfig};
+pub use fib_task::FibCounters;
 pub use speaker::{Announcement, PeerStatus, RouteChange, Speaker, SpeakerError};

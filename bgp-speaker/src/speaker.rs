@@ -31,6 +31,7 @@ use tokio::task::JoinHandle;
 use tracing::{Instrument, info, warn};
 
 use crate::config::{PeerSettings, SpeakerConfig};
+use crate::fib_task::{self, FibCounters, FibHandle};
 use crate::peer_task::{self, PeerEvent, ToPeer};
 
 /// Errors of the speaker API.
@@ -49,6 +50,8 @@ pub enum SpeakerError {
     Stopped,
     #[error("{0} has a next hop of the other address family")]
     NextHopFamily(IpNet),
+    #[error("kernel FIB: {0}")]
+    Fib(#[from] crate::fib::FibError),
 }
 
 /// What a node announces with a prefix.
@@ -94,6 +97,7 @@ enum Command {
     RemovePeer(IpAddr, oneshot::Sender<Result<(), SpeakerError>>),
     Peers(oneshot::Sender<Vec<PeerStatus>>),
     Routes(oneshot::Sender<Vec<RouteChange>>),
+    FibCounters(oneshot::Sender<Option<FibCounters>>),
     Shutdown(String, oneshot::Sender<()>),
 }
 
@@ -124,8 +128,15 @@ impl Speaker {
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
         let (routes, _) = broadcast::channel(4096);
         let peers = config.peers.clone();
+        let fib = match &config.fib {
+            Some(f) => Some(
+                fib_task::start(f.clone(), Duration::from_secs(config.fib_sync_timeout)).await?,
+            ),
+            None => None,
+        };
         let mut task = RibTask::new(config, accepting, routes.clone());
         task.listeners = listeners;
+        task.fib = fib;
         tokio::spawn(task.run(cmd_rx).instrument(tracing::info_span!("rib")));
         let speaker = Speaker {
             cmd: cmd_tx,
@@ -183,7 +194,13 @@ impl Speaker {
         self.routes.subscribe()
     }
 
+    /// Kernel FIB counters, when the speaker programs the FIB.
+    pub async fn fib_counters(&self) -> Result<Option<FibCounters>, SpeakerError> {
+        self.ask(Command::FibCounters).await
+    }
+
     /// Stops every session with an administrative shutdown carrying `message` (RFC 8203).
+    /// Installed kernel routes stay (a restart keeps forwarding).
     pub async fn shutdown(&self, message: &str) -> Result<(), SpeakerError> {
         let m = message.to_string();
         self.ask(|tx| Command::Shutdown(m, tx)).await
@@ -220,6 +237,8 @@ struct PeerEntry {
     /// The queue overflowed: nothing more is queued until it drained and the peer is
     /// re-synchronized.
     overflowed: bool,
+    /// Families whose End-of-RIB the peer sent since it came up.
+    eor: Vec<Family>,
 }
 
 struct RibTask {
@@ -232,6 +251,7 @@ struct RibTask {
     events_tx: mpsc::Sender<(IpAddr, PeerEvent)>,
     events_rx: Option<mpsc::Receiver<(IpAddr, PeerEvent)>>,
     listeners: Vec<JoinHandle<()>>,
+    fib: Option<FibHandle>,
 }
 
 impl RibTask {
@@ -256,6 +276,7 @@ impl RibTask {
             events_tx,
             events_rx: Some(events_rx),
             listeners: Vec::new(),
+            fib: None,
         }
     }
 
@@ -290,6 +311,18 @@ impl RibTask {
                 .as_ref()
                 .and_then(|p| self.by_id.get(&p.peer()))
                 .copied();
+            if let Some(fib) = &self.fib {
+                // Our own routes are the node's business (its block is routed locally).
+                let learned = from.is_some();
+                fib.change(
+                    c.prefix,
+                    if learned {
+                        c.next_hops.clone()
+                    } else {
+                        Vec::new()
+                    },
+                );
+            }
             // No subscriber is fine.
             let _ = self.routes.send(RouteChange {
                 prefix: c.prefix,
@@ -368,7 +401,22 @@ impl RibTask {
                 v.sort_by_key(|r| r.prefix);
                 let _ = done.send(v);
             }
+            Command::FibCounters(done) => {
+                let _ = done.send(self.fib.as_ref().map(FibHandle::counters));
+            }
             Command::Shutdown(..) => {}
+        }
+    }
+
+    /// The kernel table is in sync once every configured peer is up and has sent End-of-RIB
+    /// for each of its families.
+    fn check_fib_sync(&self) {
+        let Some(fib) = &self.fib else { return };
+        let all = self.peers.values().all(|e| {
+            e.established && !e.families.is_empty() && e.families.iter().all(|f| e.eor.contains(f))
+        });
+        if all {
+            fib.mark_synced();
         }
     }
 
@@ -432,6 +480,7 @@ impl RibTask {
                 families: Vec::new(),
                 enhanced_refresh: false,
                 overflowed: false,
+                eor: Vec::new(),
             },
         );
         Ok(())
@@ -448,6 +497,7 @@ impl RibTask {
                 e.families = n.families.clone();
                 e.enhanced_refresh = n.enhanced_route_refresh;
                 e.overflowed = false;
+                e.eor.clear();
                 let session = PeerSession {
                     router_id: n.peer_id,
                     families: n.families.clone(),
@@ -473,8 +523,12 @@ impl RibTask {
                 Err(err) => warn!(%addr, %err, "update"),
             },
             PeerEvent::EndOfRib(f) => {
+                if !e.eor.contains(&f) {
+                    e.eor.push(f);
+                }
                 let ch = self.rib.sweep_stale(id, Some(f));
                 self.publish(ch.best);
+                self.check_fib_sync();
             }
             PeerEvent::RouteRefresh(f) => {
                 // Re-send the peer's routes: the group's full table, then End-of-RIB.

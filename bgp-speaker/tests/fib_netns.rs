@@ -7,95 +7,16 @@
 //! directly). The namespace is removed when the test ends, failed or not. Under `CI=true`,
 //! missing namespace support fails the test instead of skipping it.
 
+mod common;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::process::Command;
 
+use common::ip_route;
+
 use bgp_speaker::fib::{Fib, FibConfig, FibError, Hop, TunnelMode};
 use ipnet::IpNet;
-
-const INNER: &str = "FIB_NETNS_INNER";
-
-fn sh(ns: &str, cmd: &str) -> bool {
-    Command::new("ip")
-        .args(["netns", "exec", ns, "sh", "-c", cmd])
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-/// Runs `inner` inside a fresh namespace; returns false when namespaces are not available
-/// here (outside CI only).
-fn in_netns(inner: &str) {
-    let name = format!("fibt-{}-{}", std::process::id(), inner);
-    let created = Command::new("ip")
-        .args(["netns", "add", &name])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !created {
-        assert!(
-            std::env::var("CI").is_err(),
-            "network namespaces are required under CI (ip netns add failed)"
-        );
-        eprintln!("skipped: cannot create a network namespace here");
-        return;
-    }
-    let _guard = Netns(name.clone());
-    assert!(sh(
-        &name,
-        "ip link set lo up && ip link add eth0 type veth peer name eth0p && \
-         ip addr add 192.168.100.100/24 dev eth0 && ip link set eth0 up && ip link set eth0p up"
-    ));
-    let tunnel = if sh(
-        &name,
-        "ip link add tunl0 type ipip 2>/dev/null && ip link set tunl0 up",
-    ) {
-        "ipip"
-    } else {
-        assert!(sh(
-            &name,
-            "ip link add tunl0 type veth peer name tunl0p && ip link set tunl0 up && ip link set tunl0p up"
-        ));
-        "veth stand-in"
-    };
-    eprintln!("tunnel device: {tunnel}");
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new("ip")
-        .args(["netns", "exec", &name])
-        .arg(&exe)
-        .args([
-            "--exact",
-            inner,
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(INNER, &name)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{inner} failed inside the namespace:\n{text}"
-    );
-    assert!(text.contains("1 passed"), "{inner} did not run:\n{text}");
-}
-
-fn ip_route() -> String {
-    let out = Command::new("ip")
-        .args(["route", "show", "proto", "186"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
 
 fn ifindex(name: &str) -> u32 {
     std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex"))
@@ -121,21 +42,7 @@ fn cfg(mode: TunnelMode) -> FibConfig {
 }
 
 async fn fib(mode: TunnelMode) -> Fib {
-    assert!(std::env::var(INNER).is_ok(), "run through the outer test");
     Fib::new(cfg(mode)).await.unwrap()
-}
-
-macro_rules! netns_test {
-    ($outer:ident, $inner:ident, $body:block) => {
-        #[test]
-        fn $outer() {
-            in_netns(stringify!($inner));
-        }
-
-        #[tokio::test]
-        #[ignore = "runs inside a namespace, through the test without the inner_ prefix"]
-        async fn $inner() $body
-    };
 }
 
 netns_test!(direct_routes, inner_direct_routes, {

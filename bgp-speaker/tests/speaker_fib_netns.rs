@@ -1,0 +1,129 @@
+//! A speaker that programs the kernel, inside a namespace the test creates: learned routes
+//! appear as `via NH dev eth0 proto bgp onlink` and go with their withdrawal; after a
+//! restart, routes left in the kernel stay until the peers have sent their tables, and then
+//! the ones not learned again are removed.
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::Command;
+use std::time::Duration;
+
+use bgp_speaker::fib::{FibConfig, TunnelMode};
+use bgp_speaker::{Announcement, PeerSettings, Speaker, SpeakerConfig};
+use common::ip_route;
+use tokio::time::{sleep, timeout};
+
+const PORT: u16 = 17180;
+
+fn lo(host: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, host))
+}
+
+fn config(host: u8, other: u8, fib: bool) -> SpeakerConfig {
+    let mut c = SpeakerConfig::new(65000, Ipv4Addr::new(10, 0, 0, host));
+    c.listen.push(SocketAddr::new(lo(host), PORT));
+    let mut p = PeerSettings::new(lo(other), 65000);
+    p.port = PORT;
+    p.local_address = Some(lo(host));
+    p.hold_time = 9;
+    p.connect_retry = Some(1);
+    p.passive = host > other;
+    c.peers.push(p);
+    if fib {
+        c.fib = Some(FibConfig {
+            mode: TunnelMode::IpipCrossSubnet,
+            ..FibConfig::default()
+        });
+        c.fib_sync_timeout = 30;
+    }
+    c
+}
+
+fn via(nh: &str) -> Announcement {
+    Announcement {
+        next_hop: Some(nh.parse().unwrap()),
+        ..Announcement::default()
+    }
+}
+
+async fn wait_for(what: &str, f: impl Fn() -> bool) {
+    let r = timeout(Duration::from_secs(20), async {
+        while !f() {
+            sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(r.is_ok(), "timed out waiting for {what}:\n{}", ip_route());
+}
+
+netns_test!(learned_routes_reach_the_kernel, inner_learned_routes, {
+    let a = Speaker::start(config(1, 2, false)).await.unwrap();
+    let b = Speaker::start(config(2, 1, true)).await.unwrap();
+    a.announce("172.17.9.0/24".parse().unwrap(), via("192.168.100.101"))
+        .await
+        .unwrap();
+    a.announce("172.17.20.0/24".parse().unwrap(), via("192.168.200.101"))
+        .await
+        .unwrap();
+    wait_for("both routes in the kernel", || {
+        let t = ip_route();
+        t.contains("172.17.9.0/24 via 192.168.100.101 dev eth0 onlink")
+            && t.contains("172.17.20.0/24 via 192.168.200.101 dev tunl0 onlink")
+    })
+    .await;
+    // Withdrawn: gone from the kernel.
+    a.withdraw("172.17.9.0/24".parse().unwrap()).await.unwrap();
+    wait_for("the withdrawn route gone", || {
+        !ip_route().contains("172.17.9.0/24")
+    })
+    .await;
+    // B's own announcements are not installed by B.
+    b.announce("172.17.8.0/24".parse().unwrap(), via("192.168.100.100"))
+        .await
+        .unwrap();
+    sleep(Duration::from_millis(300)).await;
+    assert!(!ip_route().contains("172.17.8.0/24"));
+    let c = b.fib_counters().await.unwrap().unwrap();
+    assert!(c.installed >= 2 && c.deleted >= 1, "{c:?}");
+    assert!(c.errors.is_empty(), "{c:?}");
+    a.shutdown("bye").await.unwrap();
+    b.shutdown("bye").await.unwrap();
+    // Shutting down keeps the installed routes (forwarding goes on across a restart).
+    assert!(ip_route().contains("172.17.20.0/24"));
+});
+
+netns_test!(restart_keeps_then_reconciles, inner_restart_reconcile, {
+    // Routes a previous run left: one that will be learned again, one that will not.
+    for cmd in [
+        "ip route add 172.17.9.0/24 via 192.168.100.101 dev eth0 proto 186 onlink",
+        "ip route add 172.17.50.0/24 via 192.168.100.50 dev eth0 proto 186 onlink",
+    ] {
+        assert!(
+            Command::new("sh")
+                .args(["-c", cmd])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    let b = Speaker::start(config(2, 1, true)).await.unwrap();
+    sleep(Duration::from_millis(300)).await;
+    let t = ip_route();
+    assert!(
+        t.contains("172.17.50.0/24") && t.contains("172.17.9.0/24"),
+        "kept while syncing:\n{t}"
+    );
+    let a = Speaker::start(config(1, 2, false)).await.unwrap();
+    a.announce("172.17.9.0/24".parse().unwrap(), via("192.168.100.101"))
+        .await
+        .unwrap();
+    // A sends its table and End-of-RIB: B reconciles, the stale route goes.
+    wait_for("the stale route removed", || {
+        !ip_route().contains("172.17.50.0/24")
+    })
+    .await;
+    assert!(ip_route().contains("172.17.9.0/24 via 192.168.100.101 dev eth0 onlink"));
+    a.shutdown("bye").await.unwrap();
+    b.shutdown("bye").await.unwrap();
+});
