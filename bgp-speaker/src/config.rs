@@ -5,6 +5,17 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+/// A TCP-MD5 password. Never printed: `Debug` shows `***`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
 /// The well-known BGP port.
 pub const BGP_PORT: u16 = 179;
 
@@ -116,6 +127,16 @@ pub struct PeerSettings {
     /// Graceful restart time announced to the peer (seconds); none: off.
     #[serde(default)]
     pub graceful_restart: Option<u16>,
+    /// TCP-MD5 signatures (RFC 2385) with this password.
+    #[serde(default)]
+    pub password: Option<Password>,
+    /// GTSM (RFC 5082): the peer is this many hops away; we send with TTL 255 and accept
+    /// only what arrives with TTL of at least 256 minus the hops.
+    #[serde(default)]
+    pub ttl_security: Option<u8>,
+    /// The TTL of what we send (eBGP multihop), when not using GTSM.
+    #[serde(default)]
+    pub ttl: Option<u8>,
 }
 
 impl PeerSettings {
@@ -132,6 +153,9 @@ impl PeerSettings {
             next_hop_self: false,
             next_hop_unchanged: false,
             graceful_restart: None,
+            password: None,
+            ttl_security: None,
+            ttl: None,
         }
     }
 

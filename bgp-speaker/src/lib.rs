@@ -22,16 +22,17 @@
 //!
 //! With `fib` configured, best routes learned from peers are installed in the kernel
 //! ([`fib`]), kept across a restart and reconciled once the peers have re-sent their
-//! tables. Not yet here (the rest of the speaker's issue): learning routes from the kernel, TCP-MD5 and GTSM, dynamic peers from a listen range, max-prefix
+//! tables. Not yet here (the rest of the speaker's issue): learning routes from the kernel, dynamic peers from a listen range, max-prefix
 //! limits, and Prometheus metrics.
 
 mod config;
 pub mod fib;
 mod fib_task;
 mod peer_task;
+mod sockopt;
 mod speaker;
 
 pub use bgp_core as core;
-pub use config::{BGP_PORT, PeerSettings, SpeakerConfig};
+pub use config::{BGP_PORT, Password, PeerSettings, SpeakerConfig};
 pub use fib_task::FibCounters;
 pub use speaker::{Announcement, PeerStatus, RouteChange, Speaker, SpeakerError};

@@ -109,16 +109,33 @@ fn attach(stream: TcpStream, conn: Conn, net: &mpsc::Sender<Net>, conns: &mut Co
 }
 
 async fn connect(settings: &PeerSettings) -> std::io::Result<TcpStream> {
+    use std::os::fd::AsRawFd;
     let remote = SocketAddr::new(settings.address, settings.port);
     let socket = if remote.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
         TcpSocket::new_v6()?
     };
+    let fd = socket.as_raw_fd();
+    if let Some(pw) = &settings.password {
+        crate::sockopt::set_md5(fd, settings.address, pw.0.as_bytes())?;
+    }
+    crate::sockopt::apply_ttl(fd, remote.is_ipv6(), settings.ttl_security, settings.ttl)?;
     if let Some(local) = settings.local_address {
         socket.bind(SocketAddr::new(local, 0))?;
     }
     socket.connect(remote).await
+}
+
+/// TTL settings on a connection the peer opened (the MD5 key is on the listener).
+fn prepare_accepted(stream: &TcpStream, settings: &PeerSettings) {
+    use std::os::fd::AsRawFd;
+    let v6 = settings.address.is_ipv6();
+    if let Err(e) =
+        crate::sockopt::apply_ttl(stream.as_raw_fd(), v6, settings.ttl_security, settings.ttl)
+    {
+        warn!(%e, "TTL settings on an accepted connection");
+    }
 }
 
 pub(crate) async fn run(
@@ -227,6 +244,7 @@ pub(crate) async fn run(
                 Net::ConnectFailed => peer.handle_connect_failed(now()),
             },
             Some(stream) = accepted.recv() => {
+                prepare_accepted(&stream, &settings);
                 if peer.handle_accepted(now()) {
                     attach(stream, Conn::Inbound, &net_tx, &mut conns);
                 } else {

@@ -52,6 +52,8 @@ pub enum SpeakerError {
     NextHopFamily(IpNet),
     #[error("kernel FIB: {0}")]
     Fib(#[from] crate::fib::FibError),
+    #[error("TCP-MD5 for {0}: {1}")]
+    Md5(IpAddr, std::io::Error),
 }
 
 /// What a node announces with a prefix.
@@ -116,6 +118,7 @@ impl Speaker {
     pub async fn start(config: SpeakerConfig) -> Result<Speaker, SpeakerError> {
         let accepting: Accepting = Arc::default();
         let mut listeners = Vec::new();
+        let mut listen_fds = Vec::new();
         for addr in &config.listen {
             let l = TcpListener::bind(addr)
                 .await
@@ -123,6 +126,8 @@ impl Speaker {
                     addr: *addr,
                     source,
                 })?;
+            use std::os::fd::AsRawFd;
+            listen_fds.push((l.as_raw_fd(), addr.is_ipv6()));
             listeners.push(tokio::spawn(listen(l, accepting.clone())));
         }
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
@@ -136,6 +141,7 @@ impl Speaker {
         };
         let mut task = RibTask::new(config, accepting, routes.clone());
         task.listeners = listeners;
+        task.listen_fds = listen_fds;
         task.fib = fib;
         tokio::spawn(task.run(cmd_rx).instrument(tracing::info_span!("rib")));
         let speaker = Speaker {
@@ -251,6 +257,8 @@ struct RibTask {
     events_tx: mpsc::Sender<(IpAddr, PeerEvent)>,
     events_rx: Option<mpsc::Receiver<(IpAddr, PeerEvent)>>,
     listeners: Vec<JoinHandle<()>>,
+    /// The listening sockets (while `listeners` run), for per-peer MD5 keys.
+    listen_fds: Vec<(std::os::fd::RawFd, bool)>,
     fib: Option<FibHandle>,
 }
 
@@ -276,6 +284,7 @@ impl RibTask {
             events_tx,
             events_rx: Some(events_rx),
             listeners: Vec::new(),
+            listen_fds: Vec::new(),
             fib: None,
         }
     }
@@ -355,6 +364,13 @@ impl RibTask {
                     Some(e) => {
                         if let Ok(mut m) = self.accepting.lock() {
                             m.remove(&addr);
+                        }
+                        if e.settings.password.is_some() {
+                            for (fd, v6) in &self.listen_fds {
+                                if *v6 == addr.is_ipv6() {
+                                    let _ = crate::sockopt::set_md5(*fd, addr, &[]);
+                                }
+                            }
                         }
                         let _ = e.tx.try_send(ToPeer::Stop(StopReason::cease(
                             bgp_core::wire::error::subcode::PEER_DECONFIGURED,
@@ -443,6 +459,26 @@ impl RibTask {
             Some(IpAddr::V4(a)) => pc.local_v4 = Some(a),
             Some(IpAddr::V6(a)) => pc.local_v6 = Some(a),
             None => {}
+        }
+        // The MD5 key on the listeners of the peer's family, for connections it opens.
+        if let Some(pw) = &p.password {
+            for (fd, v6) in &self.listen_fds {
+                if *v6 == p.address.is_ipv6()
+                    && let Err(e) = crate::sockopt::set_md5(*fd, p.address, pw.0.as_bytes())
+                {
+                    return Err(SpeakerError::Md5(p.address, e));
+                }
+            }
+        }
+        // GTSM: the SYN-ACK goes out before an accepted socket is ours to configure, so the
+        // listeners send with TTL 255 (harmless for other peers; the minimum TTL is set per
+        // connection).
+        if p.ttl_security.is_some() {
+            for (fd, v6) in &self.listen_fds {
+                if *v6 == p.address.is_ipv6() {
+                    let _ = crate::sockopt::set_ttl(*fd, *v6, 255);
+                }
+            }
         }
         let id = self.rib.add_peer(pc);
         let mut sc = SessionConfig::new(self.cfg.asn, self.cfg.router_id, PeerAs::Is(p.asn));

@@ -235,3 +235,87 @@ async fn a_connection_from_an_unknown_address_is_refused() {
     assert_eq!(n, 0, "closed without a byte");
     a.shutdown("bye").await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn md5_right_password_connects_wrong_one_does_not() {
+    use bgp_speaker::Password;
+    let with = |mut c: SpeakerConfig, pw: &str| {
+        c.peers[0].password = Some(Password(pw.to_string()));
+        c
+    };
+    // Matching passwords: Established.
+    let a = Speaker::start(with(config(5, 1, 2, 65000, 65000), "s3cret"))
+        .await
+        .unwrap();
+    let b = Speaker::start(with(config(5, 2, 1, 65000, 65000), "s3cret"))
+        .await
+        .unwrap();
+    wait_until("MD5 session", || async {
+        established(&a).await && established(&b).await
+    })
+    .await;
+    assert_eq!(
+        format!("{:?}", Password("s3cret".into())),
+        "***",
+        "never printed"
+    );
+    a.shutdown("bye").await.unwrap();
+    b.shutdown("bye").await.unwrap();
+    // A wrong password, and none on one side: the kernel drops the segments.
+    for (pa, pb) in [(Some("s3cret"), Some("wrong")), (Some("s3cret"), None)] {
+        let mut ca = config(6, 1, 2, 65000, 65000);
+        let mut cb = config(6, 2, 1, 65000, 65000);
+        ca.peers[0].password = pa.map(|p| Password(p.into()));
+        cb.peers[0].password = pb.map(|p| Password(p.into()));
+        let a = Speaker::start(ca).await.unwrap();
+        let b = Speaker::start(cb).await.unwrap();
+        sleep(Duration::from_secs(3)).await;
+        assert!(
+            !established(&a).await && !established(&b).await,
+            "{pa:?} / {pb:?}"
+        );
+        a.shutdown("bye").await.unwrap();
+        b.shutdown("bye").await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gtsm_between_direct_neighbours() {
+    let gtsm = |mut c: SpeakerConfig| {
+        c.peers[0].ttl_security = Some(1);
+        c
+    };
+    let a = Speaker::start(gtsm(config(7, 1, 2, 65000, 65000)))
+        .await
+        .unwrap();
+    let b = Speaker::start(gtsm(config(7, 2, 1, 65000, 65000)))
+        .await
+        .unwrap();
+    wait_until("GTSM session", || async {
+        established(&a).await && established(&b).await
+    })
+    .await;
+    a.announce("172.17.70.0/24".parse().unwrap(), via("192.0.2.70"))
+        .await
+        .unwrap();
+    wait_until("route over GTSM", || async {
+        route(&b, "172.17.70.0/24").await.is_some()
+    })
+    .await;
+    a.shutdown("bye").await.unwrap();
+    b.shutdown("bye").await.unwrap();
+    // A peer that sends with a lower TTL than GTSM demands is not heard.
+    let mut ca = config(8, 1, 2, 65000, 65000);
+    ca.peers[0].ttl = Some(64);
+    let a = Speaker::start(ca).await.unwrap();
+    let b = Speaker::start(gtsm(config(8, 2, 1, 65000, 65000)))
+        .await
+        .unwrap();
+    sleep(Duration::from_secs(3)).await;
+    assert!(
+        !established(&b).await,
+        "TTL 64 must not pass a minimum of 255"
+    );
+    a.shutdown("bye").await.unwrap();
+    b.shutdown("bye").await.unwrap();
+}

@@ -1,0 +1,130 @@
+//! Socket options that BGP needs and no safe wrapper offers: TCP-MD5 signatures (RFC 2385,
+//! `TCP_MD5SIG`) and the minimum TTL of GTSM (RFC 5082, `IP_MINTTL` /
+//! `IPV6_MINHOPCOUNT`). The only `unsafe` of the project, each call with its reason.
+
+#![allow(unsafe_code)]
+
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::IpAddr;
+use std::os::fd::RawFd;
+
+/// `struct tcp_md5sig` of linux/tcp.h.
+#[repr(C)]
+struct TcpMd5Sig {
+    addr: libc::sockaddr_storage,
+    flags: u8,
+    prefixlen: u8,
+    keylen: u16,
+    ifindex: libc::c_int,
+    key: [u8; 80],
+}
+
+/// The longest key the kernel takes.
+pub const MAX_KEY_LEN: usize = 80;
+
+/// Sets (or with an empty key removes) the MD5 key for connections with `peer` on `fd`: a
+/// listening socket (for the connections it accepts) or one about to connect.
+pub fn set_md5(fd: RawFd, peer: IpAddr, key: &[u8]) -> io::Result<()> {
+    if key.len() > MAX_KEY_LEN {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "MD5 key longer than 80 octets",
+        ));
+    }
+    // SAFETY: all-zero is a valid value of this plain C struct.
+    let mut sig: TcpMd5Sig = unsafe { zeroed() };
+    match peer {
+        IpAddr::V4(a) => {
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
+            let sin = unsafe { &mut *(&mut sig.addr as *mut _ as *mut libc::sockaddr_in) };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_addr.s_addr = u32::from_ne_bytes(a.octets());
+        }
+        IpAddr::V6(a) => {
+            // SAFETY: as above, for sockaddr_in6.
+            let sin6 = unsafe { &mut *(&mut sig.addr as *mut _ as *mut libc::sockaddr_in6) };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_addr.s6_addr = a.octets();
+        }
+    }
+    sig.keylen = key.len() as u16;
+    sig.key[..key.len()].copy_from_slice(key);
+    // SAFETY: `sig` lives across the call and its size is passed; the kernel only reads it.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_MD5SIG,
+            &sig as *const _ as *const libc::c_void,
+            size_of::<TcpMd5Sig>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// GTSM: only accept packets whose TTL (hop limit) is at least `min`.
+pub fn set_min_ttl(fd: RawFd, v6: bool, min: u8) -> io::Result<()> {
+    let v: libc::c_int = min.into();
+    let (level, name) = if v6 {
+        (libc::IPPROTO_IPV6, libc::IPV6_MINHOPCOUNT)
+    } else {
+        (libc::IPPROTO_IP, libc::IP_MINTTL)
+    };
+    // SAFETY: `v` lives across the call and its size is passed; the kernel only reads it.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            &v as *const _ as *const libc::c_void,
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The TTL (hop limit) of what the socket sends.
+pub fn set_ttl(fd: RawFd, v6: bool, ttl: u8) -> io::Result<()> {
+    let v: libc::c_int = ttl.into();
+    let (level, name) = if v6 {
+        (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS)
+    } else {
+        (libc::IPPROTO_IP, libc::IP_TTL)
+    };
+    // SAFETY: `v` lives across the call and its size is passed; the kernel only reads it.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            &v as *const _ as *const libc::c_void,
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// TTL and minimum TTL for a peer's settings, on a socket of either side.
+pub fn apply_ttl(fd: RawFd, v6: bool, ttl_security: Option<u8>, ttl: Option<u8>) -> io::Result<()> {
+    match (ttl_security, ttl) {
+        (Some(hops), _) => {
+            set_ttl(fd, v6, 255)?;
+            set_min_ttl(fd, v6, 255u8.saturating_sub(hops.max(1) - 1))
+        }
+        (None, Some(t)) => set_ttl(fd, v6, t),
+        (None, None) => Ok(()),
+    }
+}
