@@ -137,6 +137,32 @@ pub struct PeerSettings {
     /// The TTL of what we send (eBGP multihop), when not using GTSM.
     #[serde(default)]
     pub ttl: Option<u8>,
+    /// Passive on whichever side has the higher address (with `local_address`), so that
+    /// two nodes configured alike never race to connect.
+    #[serde(default)]
+    pub passive_auto: bool,
+    /// Our AS on this session instead of the speaker's (a local AS override).
+    #[serde(default)]
+    pub local_as: Option<u32>,
+    /// How many times our AS may appear in a received path (allowas-in).
+    #[serde(default)]
+    pub allow_own_as: u8,
+    /// A limit on the routes accepted from the peer.
+    #[serde(default)]
+    pub max_prefixes: Option<MaxPrefixes>,
+}
+
+/// What happens past a peer's route limit.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaxPrefixes {
+    pub limit: u64,
+    /// Only log; keep the session.
+    #[serde(default)]
+    pub warn_only: bool,
+    /// Seconds before the session starts again after the Cease (default 60).
+    #[serde(default)]
+    pub restart_after: Option<u64>,
 }
 
 impl PeerSettings {
@@ -156,7 +182,16 @@ impl PeerSettings {
             password: None,
             ttl_security: None,
             ttl: None,
+            passive_auto: false,
+            local_as: None,
+            allow_own_as: 0,
+            max_prefixes: None,
         }
+    }
+
+    /// Passive, or passive because ours is the higher address.
+    pub(crate) fn is_passive(&self) -> bool {
+        self.passive || (self.passive_auto && self.local_address.is_some_and(|l| l > self.address))
     }
 
     pub(crate) fn connect_retry(&self) -> Duration {

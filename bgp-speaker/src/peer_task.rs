@@ -37,6 +37,8 @@ pub(crate) enum ToPeer {
     EndOfRib(Family),
     Refresh(Family, bgp_core::session::RefreshKind),
     Stop(StopReason),
+    /// Cease (maximum prefixes) and start again after the delay.
+    AutoStop(StopReason, Duration),
     /// Close the session and start again (a peer that fell behind, without enhanced route
     /// refresh to re-synchronize it in place).
     Reset(StopReason),
@@ -272,6 +274,9 @@ pub(crate) async fn run(
                 Some(ToPeer::Stop(reason)) => {
                     stopping = true;
                     peer.stop(now(), reason);
+                }
+                Some(ToPeer::AutoStop(reason, after)) => {
+                    peer.automatic_stop(now(), reason, after);
                 }
                 Some(ToPeer::Reset(reason)) => {
                     peer.stop(now(), reason);

@@ -245,6 +245,8 @@ struct PeerEntry {
     overflowed: bool,
     /// Families whose End-of-RIB the peer sent since it came up.
     eor: Vec<Family>,
+    /// The route limit was passed and reported (warn-only peers are warned once).
+    over_limit: bool,
 }
 
 struct RibTask {
@@ -424,6 +426,34 @@ impl RibTask {
         }
     }
 
+    /// Enforces the peer's route limit: a warning, or Cease / Maximum Number of Prefixes
+    /// Reached and a start again later.
+    fn check_limit(&mut self, addr: IpAddr, id: PeerId) {
+        let accepted = self.rib.peer_counts(id).map_or(0, |c| c.0);
+        let Some(e) = self.peers.get_mut(&addr) else {
+            return;
+        };
+        let Some(max) = e.settings.max_prefixes.clone() else {
+            return;
+        };
+        if accepted <= max.limit {
+            e.over_limit = false;
+            return;
+        }
+        if e.over_limit {
+            return;
+        }
+        e.over_limit = true;
+        warn!(%addr, accepted, limit = max.limit, "maximum prefixes exceeded");
+        if !max.warn_only {
+            let after = Duration::from_secs(max.restart_after.unwrap_or(60));
+            let _ = e.tx.try_send(ToPeer::AutoStop(
+                StopReason::cease(bgp_core::wire::error::subcode::MAX_PREFIXES),
+                after,
+            ));
+        }
+    }
+
     /// The kernel table is in sync once every configured peer is up and has sent End-of-RIB
     /// for each of its families.
     fn check_fib_sync(&self) {
@@ -440,7 +470,8 @@ impl RibTask {
         if self.peers.contains_key(&p.address) {
             return Err(SpeakerError::DuplicatePeer(p.address));
         }
-        let kind = if p.asn == self.cfg.asn {
+        let local_as = p.local_as.unwrap_or(self.cfg.asn);
+        let kind = if p.asn == local_as {
             PeerKind::Internal
         } else {
             PeerKind::External
@@ -450,6 +481,8 @@ impl RibTask {
             PeerKind::External => PeerConfig::external(p.address, p.asn),
         };
         pc.rr_client = p.rr_client;
+        pc.local_as = p.local_as;
+        pc.allow_own_as = p.allow_own_as;
         pc.next_hop = match (p.next_hop_self, p.next_hop_unchanged) {
             (true, _) => bgp_core::rib::NextHopMode::SelfAddr,
             (false, true) => bgp_core::rib::NextHopMode::Unchanged,
@@ -481,9 +514,9 @@ impl RibTask {
             }
         }
         let id = self.rib.add_peer(pc);
-        let mut sc = SessionConfig::new(self.cfg.asn, self.cfg.router_id, PeerAs::Is(p.asn));
+        let mut sc = SessionConfig::new(local_as, self.cfg.router_id, PeerAs::Is(p.asn));
         sc.hold_time = p.hold_time;
-        sc.passive = p.passive;
+        sc.passive = p.is_passive();
         sc.connect_retry = p.connect_retry();
         sc.jitter_seed ^= u64::from(id);
         if let Some(t) = p.graceful_restart {
@@ -517,6 +550,7 @@ impl RibTask {
                 enhanced_refresh: false,
                 overflowed: false,
                 eor: Vec::new(),
+                over_limit: false,
             },
         );
         Ok(())
@@ -554,10 +588,13 @@ impl RibTask {
                     Err(err) => warn!(%addr, %err, "peer up"),
                 }
             }
-            PeerEvent::Update(u) => match self.rib.apply_update(id, &u) {
-                Ok(ch) => self.publish(ch.best),
-                Err(err) => warn!(%addr, %err, "update"),
-            },
+            PeerEvent::Update(u) => {
+                match self.rib.apply_update(id, &u) {
+                    Ok(ch) => self.publish(ch.best),
+                    Err(err) => warn!(%addr, %err, "update"),
+                }
+                self.check_limit(addr, id);
+            }
             PeerEvent::EndOfRib(f) => {
                 if !e.eor.contains(&f) {
                     e.eor.push(f);

@@ -319,3 +319,82 @@ async fn gtsm_between_direct_neighbours() {
     a.shutdown("bye").await.unwrap();
     b.shutdown("bye").await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_prefixes_cease_or_warn() {
+    use bgp_speaker::MaxPrefixes;
+    for warn_only in [false, true] {
+        let net = if warn_only { 11 } else { 10 };
+        let a = Speaker::start(config(net, 1, 2, 65000, 65000))
+            .await
+            .unwrap();
+        let mut cb = config(net, 2, 1, 65000, 65000);
+        cb.peers[0].max_prefixes = Some(MaxPrefixes {
+            limit: 2,
+            warn_only,
+            restart_after: Some(30),
+        });
+        let b = Speaker::start(cb).await.unwrap();
+        wait_until("up", || async {
+            established(&a).await && established(&b).await
+        })
+        .await;
+        for i in 0..3u8 {
+            a.announce(
+                format!("172.18.{i}.0/24").parse().unwrap(),
+                via("192.0.2.9"),
+            )
+            .await
+            .unwrap();
+        }
+        if warn_only {
+            wait_until("all three kept", || async {
+                b.best_routes().await.unwrap().len() == 3
+            })
+            .await;
+            assert!(established(&b).await);
+        } else {
+            // Cease / Maximum Number of Prefixes Reached: the session goes, the routes too,
+            // and it stays down until the restart delay.
+            wait_until("session closed", || async { !established(&a).await }).await;
+            wait_until("routes gone", || async {
+                b.best_routes().await.unwrap().is_empty()
+            })
+            .await;
+            sleep(Duration::from_secs(2)).await;
+            assert!(!established(&b).await, "held down for the restart delay");
+        }
+        a.shutdown("bye").await.unwrap();
+        b.shutdown("bye").await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passive_auto_and_local_as_override() {
+    // Both sides configured alike (passive-auto): the higher address waits, the session
+    // comes up. A speaks as AS 65010 to B (a local AS override) over eBGP.
+    let mut ca = config(12, 1, 2, 65000, 65020);
+    let mut cb = config(12, 2, 1, 65020, 65010);
+    for c in [&mut ca, &mut cb] {
+        c.peers[0].passive = false;
+        c.peers[0].passive_auto = true;
+        c.ebgp_without_policy = true;
+    }
+    ca.peers[0].local_as = Some(65010);
+    ca.peers[0].next_hop_unchanged = true;
+    let a = Speaker::start(ca).await.unwrap();
+    let b = Speaker::start(cb).await.unwrap();
+    wait_until("up", || async {
+        established(&a).await && established(&b).await
+    })
+    .await;
+    a.announce("172.19.0.0/24".parse().unwrap(), via("192.0.2.19"))
+        .await
+        .unwrap();
+    wait_until("route", || async {
+        route(&b, "172.19.0.0/24").await.is_some()
+    })
+    .await;
+    a.shutdown("bye").await.unwrap();
+    b.shutdown("bye").await.unwrap();
+}

@@ -92,12 +92,30 @@ impl Peer {
         self.settle(now);
     }
 
+    /// AutomaticStop of the peer (e.g. maximum prefixes): a Cease on the connection in use,
+    /// and a new start after `restart_after`.
+    pub fn automatic_stop(
+        &mut self,
+        now: Instant,
+        reason: StopReason,
+        restart_after: std::time::Duration,
+    ) {
+        self.outbound_suspended = false;
+        if let Some(i) = &mut self.inbound {
+            i.stop(now, reason.clone());
+        }
+        self.outbound.automatic_stop(now, reason, restart_after);
+        self.settle(now);
+    }
+
     /// The peer connected to us. Returns false when the connection is refused (the actions
     /// then say to close it): when a session is already Established (RFC 4271 6.8), when a
-    /// second inbound connection is already open, or when the peer is stopped.
+    /// second inbound connection is already open, or when the peer is Idle (stopped, or held
+    /// down by damping or after a maximum-prefix Cease: Idle refuses connections).
     pub fn handle_accepted(&mut self, now: Instant) -> bool {
         let established = self.state() == State::Established;
-        if established || self.inbound.is_some() || self.outbound.is_stopped() {
+        let idle = self.outbound.state() == State::Idle && !self.outbound_suspended;
+        if established || self.inbound.is_some() || self.outbound.is_stopped() || idle {
             if established {
                 let n = Notification::new(
                     code::CEASE,
