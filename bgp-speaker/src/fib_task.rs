@@ -46,6 +46,7 @@ pub struct FibCounters {
 pub(crate) struct FibHandle {
     pub state: Arc<Mutex<FibState>>,
     pub wake: Arc<Notify>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl FibHandle {
@@ -83,11 +84,13 @@ impl FibHandle {
 pub(crate) async fn start(
     cfg: FibConfig,
     sync_timeout: Duration,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> Result<FibHandle, crate::fib::FibError> {
     let fib = Fib::new(cfg).await?;
     let h = FibHandle {
         state: Arc::default(),
         wake: Arc::new(Notify::new()),
+        metrics,
     };
     let task = h.clone();
     tokio::spawn(run(fib, task.clone()));
@@ -149,6 +152,16 @@ async fn run(fib: Fib, h: FibHandle) {
 }
 
 fn record(h: &FibHandle, r: &crate::fib::Report) {
+    let m = &h.metrics;
+    m.fib_operations
+        .with_label_values(&["install"])
+        .inc_by(r.installed as u64);
+    m.fib_operations
+        .with_label_values(&["delete"])
+        .inc_by(r.deleted as u64);
+    for (_, e) in &r.errors {
+        m.fib_errors.with_label_values(&[e.kind().as_str()]).inc();
+    }
     if let Ok(mut s) = h.state.lock() {
         s.counters.installed += r.installed as u64;
         s.counters.deleted += r.deleted as u64;

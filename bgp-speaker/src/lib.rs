@@ -22,12 +22,13 @@
 //!
 //! With `fib` configured, best routes learned from peers are installed in the kernel
 //! ([`fib`]), kept across a restart and reconciled once the peers have re-sent their
-//! tables. Not yet here (the rest of the speaker's issue): learning routes from the kernel, dynamic peers from a listen range,
-//! and Prometheus metrics.
+//! tables. Not yet here (the rest of the speaker's issue): learning routes from the kernel, and dynamic peers from a listen
+//! range. [`metrics`] has the Prometheus metrics.
 
 mod config;
 pub mod fib;
 mod fib_task;
+pub mod metrics;
 mod peer_task;
 mod sockopt;
 mod speaker;

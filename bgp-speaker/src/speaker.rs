@@ -109,6 +109,7 @@ enum Command {
 pub struct Speaker {
     cmd: mpsc::Sender<Command>,
     routes: broadcast::Sender<RouteChange>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 type Accepting = Arc<Mutex<HashMap<IpAddr, mpsc::Sender<TcpStream>>>>;
@@ -133,13 +134,20 @@ impl Speaker {
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
         let (routes, _) = broadcast::channel(4096);
         let peers = config.peers.clone();
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         let fib = match &config.fib {
             Some(f) => Some(
-                fib_task::start(f.clone(), Duration::from_secs(config.fib_sync_timeout)).await?,
+                fib_task::start(
+                    f.clone(),
+                    Duration::from_secs(config.fib_sync_timeout),
+                    metrics.clone(),
+                )
+                .await?,
             ),
             None => None,
         };
         let mut task = RibTask::new(config, accepting, routes.clone());
+        task.metrics = metrics.clone();
         task.listeners = listeners;
         task.listen_fds = listen_fds;
         task.fib = fib;
@@ -147,6 +155,7 @@ impl Speaker {
         let speaker = Speaker {
             cmd: cmd_tx,
             routes,
+            metrics,
         };
         for p in peers {
             speaker.add_peer(p).await?;
@@ -198,6 +207,11 @@ impl Speaker {
     /// changes gets `Lagged` and should read [`Speaker::best_routes`] again.
     pub fn subscribe(&self) -> broadcast::Receiver<RouteChange> {
         self.routes.subscribe()
+    }
+
+    /// The speaker's Prometheus metrics.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     /// Kernel FIB counters, when the speaker programs the FIB.
@@ -262,6 +276,7 @@ struct RibTask {
     /// The listening sockets (while `listeners` run), for per-peer MD5 keys.
     listen_fds: Vec<(std::os::fd::RawFd, bool)>,
     fib: Option<FibHandle>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl RibTask {
@@ -288,6 +303,7 @@ impl RibTask {
             listeners: Vec::new(),
             listen_fds: Vec::new(),
             fib: None,
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         }
     }
 
@@ -561,6 +577,27 @@ impl RibTask {
             return;
         };
         let id = e.id;
+        let label = addr.to_string();
+        let m = self.metrics.clone();
+        match &ev {
+            PeerEvent::Up(_) => {
+                m.session_up.with_label_values(&[label.as_str()]).set(1);
+                m.session_transitions
+                    .with_label_values(&[label.as_str(), "established"])
+                    .inc();
+            }
+            PeerEvent::Down { .. } => {
+                m.session_up.with_label_values(&[label.as_str()]).set(0);
+                m.session_transitions
+                    .with_label_values(&[label.as_str(), "down"])
+                    .inc();
+            }
+            PeerEvent::Update(_) => m
+                .updates_received
+                .with_label_values(&[label.as_str()])
+                .inc(),
+            _ => {}
+        }
         match ev {
             PeerEvent::Up(n) => {
                 e.established = true;
@@ -594,6 +631,10 @@ impl RibTask {
                     Err(err) => warn!(%addr, %err, "update"),
                 }
                 self.check_limit(addr, id);
+                let accepted = self.rib.peer_counts(id).map_or(0, |c| c.0);
+                m.prefixes_accepted
+                    .with_label_values(&[label.as_str()])
+                    .set(i64::try_from(accepted).unwrap_or(i64::MAX));
             }
             PeerEvent::EndOfRib(f) => {
                 if !e.eor.contains(&f) {
@@ -633,6 +674,10 @@ impl RibTask {
         if e.overflowed {
             return;
         }
+        self.metrics
+            .updates_sent
+            .with_label_values(&[addr.to_string().as_str()])
+            .inc();
         if let Err(mpsc::error::TrySendError::Full(_)) = e.tx.try_send(ToPeer::Update(bytes)) {
             // The peer does not keep up: stop queueing until it has drained.
             warn!(%addr, "queue full; the peer will be re-synchronized");
@@ -701,6 +746,16 @@ impl RibTask {
                 self.queue(*to, m.bytes.clone());
             }
         }
+        for e in self.peers.values() {
+            let depth = e.tx.max_capacity() - e.tx.capacity();
+            self.metrics
+                .queue_depth
+                .with_label_values(&[e.settings.address.to_string().as_str()])
+                .set(depth as i64);
+        }
+        self.metrics
+            .best_routes
+            .set(self.rib.iter().filter(|(_, d)| d.best().is_some()).count() as i64);
     }
 
     async fn shutdown(&mut self, msg: &str) {

@@ -99,6 +99,30 @@ async fn two_speakers_exchange_ipv4_and_ipv6_routes() {
     assert_eq!(r4.from, Some(addr(1, 1)));
     let r6 = route(&b, "2001:db8:8::/64").await.unwrap();
     assert_eq!(r6.next_hops, vec!["2001:db8::1".parse::<IpAddr>().unwrap()]);
+    // Metrics.
+    let text = b.metrics().text();
+    assert!(
+        text.contains("bgp_session_up{peer=\"127.0.1.1\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bgp_prefixes_accepted{peer=\"127.0.1.1\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bgp_session_transitions_total{peer=\"127.0.1.1\",to=\"established\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("bgp_best_routes 2"), "{text}");
+    assert!(
+        text.contains("bgp_updates_received_total{peer=\"127.0.1.1\"}"),
+        "{text}"
+    );
+    assert!(
+        a.metrics()
+            .text()
+            .contains("bgp_updates_sent_total{peer=\"127.0.1.2\"}")
+    );
     // The subscription saw them arrive.
     let first = timeout(Duration::from_secs(5), changes.recv())
         .await

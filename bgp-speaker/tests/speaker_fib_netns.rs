@@ -87,10 +87,16 @@ netns_test!(learned_routes_reach_the_kernel, inner_learned_routes, {
     let c = b.fib_counters().await.unwrap().unwrap();
     assert!(c.installed >= 2 && c.deleted >= 1, "{c:?}");
     assert!(c.errors.is_empty(), "{c:?}");
-    a.shutdown("bye").await.unwrap();
+    let text = b.metrics().text();
+    assert!(
+        text.contains("bgp_fib_operations_total{op=\"install\"}"),
+        "{text}"
+    );
+    // B's own shutdown keeps what it installed (forwarding goes on across a restart).
     b.shutdown("bye").await.unwrap();
-    // Shutting down keeps the installed routes (forwarding goes on across a restart).
-    assert!(ip_route().contains("172.17.20.0/24"));
+    sleep(Duration::from_millis(300)).await;
+    assert!(ip_route().contains("172.17.20.0/24"), "{}", ip_route());
+    a.shutdown("bye").await.unwrap();
 });
 
 netns_test!(restart_keeps_then_reconciles, inner_restart_reconcile, {
