@@ -45,6 +45,9 @@ pub struct SpeakerConfig {
     /// Messages queued per peer before its updates are re-synchronized from the RIB instead.
     #[serde(default = "queue_depth")]
     pub peer_queue_depth: usize,
+    /// Peers accepted from address ranges without being listed.
+    #[serde(default)]
+    pub dynamic_peers: Vec<DynamicPeers>,
     /// Install best routes into the kernel.
     #[serde(default)]
     pub fib: Option<crate::fib::FibConfig>,
@@ -90,10 +93,27 @@ impl SpeakerConfig {
             max_paths: 1,
             peers: Vec::new(),
             peer_queue_depth: queue_depth(),
+            dynamic_peers: Vec::new(),
             fib: None,
             fib_sync_timeout: fib_sync_timeout(),
         }
     }
+}
+
+/// Peers accepted from an address range: each connection from the range becomes a passive
+/// peer made from `template` (its address replaced), removed when its session ends.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicPeers {
+    pub range: ipnet::IpNet,
+    pub template: PeerSettings,
+    /// At most this many at once; further connections are refused.
+    #[serde(default = "dynamic_max")]
+    pub max: usize,
+}
+
+fn dynamic_max() -> usize {
+    1000
 }
 
 /// One configured peer.

@@ -22,8 +22,9 @@
 //!
 //! With `fib` configured, best routes learned from peers are installed in the kernel
 //! ([`fib`]), kept across a restart and reconciled once the peers have re-sent their
-//! tables. Not yet here (the rest of the speaker's issue): learning routes from the kernel, and dynamic peers from a listen
-//! range. [`metrics`] has the Prometheus metrics.
+//! tables. Not yet here (the rest of the speaker's issue): learning routes from the kernel (as a
+//! source of announcements).
+//! [`metrics`] has the Prometheus metrics.
 
 mod config;
 pub mod fib;
@@ -34,6 +35,6 @@ mod sockopt;
 mod speaker;
 
 pub use bgp_core as core;
-pub use config::{BGP_PORT, MaxPrefixes, Password, PeerSettings, SpeakerConfig};
+pub use config::{BGP_PORT, DynamicPeers, MaxPrefixes, Password, PeerSettings, SpeakerConfig};
 pub use fib_task::FibCounters;
 pub use speaker::{Announcement, PeerStatus, RouteChange, Speaker, SpeakerError};

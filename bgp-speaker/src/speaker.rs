@@ -100,6 +100,8 @@ enum Command {
     Peers(oneshot::Sender<Vec<PeerStatus>>),
     Routes(oneshot::Sender<Vec<RouteChange>>),
     FibCounters(oneshot::Sender<Option<FibCounters>>),
+    /// A connection from an address no peer is listed for.
+    Unknown(TcpStream, std::net::SocketAddr),
     Shutdown(String, oneshot::Sender<()>),
 }
 
@@ -119,6 +121,7 @@ impl Speaker {
     pub async fn start(config: SpeakerConfig) -> Result<Speaker, SpeakerError> {
         let accepting: Accepting = Arc::default();
         let mut listeners = Vec::new();
+        let mut pending_listeners = Vec::new();
         let mut listen_fds = Vec::new();
         for addr in &config.listen {
             let l = TcpListener::bind(addr)
@@ -129,9 +132,12 @@ impl Speaker {
                 })?;
             use std::os::fd::AsRawFd;
             listen_fds.push((l.as_raw_fd(), addr.is_ipv6()));
-            listeners.push(tokio::spawn(listen(l, accepting.clone())));
+            pending_listeners.push(l);
         }
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
+        for l in pending_listeners {
+            listeners.push(tokio::spawn(listen(l, accepting.clone(), cmd_tx.clone())));
+        }
         let (routes, _) = broadcast::channel(4096);
         let peers = config.peers.clone();
         let metrics = Arc::new(crate::metrics::Metrics::new());
@@ -227,7 +233,7 @@ impl Speaker {
     }
 }
 
-async fn listen(l: TcpListener, accepting: Accepting) {
+async fn listen(l: TcpListener, accepting: Accepting, cmd: mpsc::Sender<Command>) {
     loop {
         let Ok((stream, remote)) = l.accept().await else {
             continue;
@@ -240,7 +246,10 @@ async fn listen(l: TcpListener, accepting: Accepting) {
             Some(tx) => {
                 let _ = tx.try_send(stream);
             }
-            None => warn!(%remote, "connection from an unknown peer refused"),
+            // Maybe a dynamic peer: the RIB task decides.
+            None => {
+                let _ = cmd.try_send(Command::Unknown(stream, remote));
+            }
         }
     }
 }
@@ -261,6 +270,8 @@ struct PeerEntry {
     eor: Vec<Family>,
     /// The route limit was passed and reported (warn-only peers are warned once).
     over_limit: bool,
+    /// Accepted from a dynamic range: removed when its session ends.
+    dynamic: bool,
 }
 
 struct RibTask {
@@ -377,28 +388,10 @@ impl RibTask {
                 let _ = done.send(self.add_peer(p));
             }
             Command::RemovePeer(addr, done) => {
-                let r = match self.peers.remove(&addr) {
-                    None => Err(SpeakerError::NoPeer(addr)),
-                    Some(e) => {
-                        if let Ok(mut m) = self.accepting.lock() {
-                            m.remove(&addr);
-                        }
-                        if e.settings.password.is_some() {
-                            for (fd, v6) in &self.listen_fds {
-                                if *v6 == addr.is_ipv6() {
-                                    let _ = crate::sockopt::set_md5(*fd, addr, &[]);
-                                }
-                            }
-                        }
-                        let _ = e.tx.try_send(ToPeer::Stop(StopReason::cease(
-                            bgp_core::wire::error::subcode::PEER_DECONFIGURED,
-                        )));
-                        self.by_id.remove(&e.id);
-                        let ch = self.rib.remove_peer(e.id);
-                        self.publish(ch.best);
-                        Ok(())
-                    }
-                };
+                let reason = StopReason::cease(bgp_core::wire::error::subcode::PEER_DECONFIGURED);
+                let r = self
+                    .drop_peer(addr, reason)
+                    .ok_or(SpeakerError::NoPeer(addr));
                 let _ = done.send(r);
             }
             Command::Peers(done) => {
@@ -438,8 +431,73 @@ impl RibTask {
             Command::FibCounters(done) => {
                 let _ = done.send(self.fib.as_ref().map(FibHandle::counters));
             }
+            Command::Unknown(stream, remote) => self.dynamic_peer(stream, remote),
             Command::Shutdown(..) => {}
         }
+    }
+
+    /// A connection from an unlisted address: a dynamic peer when a range holds it and has
+    /// room, else refused.
+    fn dynamic_peer(&mut self, stream: TcpStream, remote: std::net::SocketAddr) {
+        let ip = remote.ip();
+        let Some(range) = self
+            .cfg
+            .dynamic_peers
+            .iter()
+            .find(|d| d.range.contains(&ip))
+            .cloned()
+        else {
+            warn!(%remote, "connection from an unknown peer refused");
+            return;
+        };
+        let count = self
+            .peers
+            .values()
+            .filter(|e| e.dynamic && range.range.contains(&e.settings.address))
+            .count();
+        if count >= range.max {
+            warn!(%remote, max = range.max, "dynamic peer refused: the range is full");
+            return;
+        }
+        let mut p = range.template.clone();
+        p.address = ip;
+        p.passive = true;
+        if let Err(e) = self.add_peer(p) {
+            warn!(%remote, %e, "dynamic peer");
+            return;
+        }
+        info!(%remote, "dynamic peer accepted");
+        if let Some(e) = self.peers.get_mut(&ip) {
+            e.dynamic = true;
+        }
+        let tx = self.accepting.lock().ok().and_then(|m| m.get(&ip).cloned());
+        if let Some(tx) = tx {
+            let _ = tx.try_send(stream);
+        }
+    }
+
+    /// Removes a peer: the RIB drops its routes, the task is told to stop.
+    fn drop_peer(&mut self, addr: IpAddr, reason: StopReason) -> Option<()> {
+        let e = self.peers.remove(&addr)?;
+        if let Ok(mut m) = self.accepting.lock() {
+            m.remove(&addr);
+        }
+        if e.settings.password.is_some() {
+            for (fd, v6) in &self.listen_fds {
+                if *v6 == addr.is_ipv6() {
+                    let _ = crate::sockopt::set_md5(*fd, addr, &[]);
+                }
+            }
+        }
+        let _ = e.tx.try_send(ToPeer::Stop(reason));
+        self.by_id.remove(&e.id);
+        self.metrics
+            .session_up
+            .with_label_values(&[addr.to_string().as_str()])
+            .set(0);
+        let ch = self.rib.remove_peer(e.id);
+        self.publish(ch.best);
+        Some(())
     }
 
     /// Enforces the peer's route limit: a warning, or Cease / Maximum Number of Prefixes
@@ -567,6 +625,7 @@ impl RibTask {
                 overflowed: false,
                 eor: Vec::new(),
                 over_limit: false,
+                dynamic: false,
             },
         );
         Ok(())
@@ -653,6 +712,13 @@ impl RibTask {
             }
             PeerEvent::Down { retain } => {
                 e.established = false;
+                if e.dynamic {
+                    // A dynamic peer lives as long as its session.
+                    let reason =
+                        StopReason::cease(bgp_core::wire::error::subcode::PEER_DECONFIGURED);
+                    self.drop_peer(addr, reason);
+                    return;
+                }
                 let ch = self.rib.peer_down(id, retain.is_some());
                 self.publish(ch.best);
             }

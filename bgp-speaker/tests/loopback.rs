@@ -422,3 +422,55 @@ async fn passive_auto_and_local_as_override() {
     a.shutdown("bye").await.unwrap();
     b.shutdown("bye").await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_peers_from_a_range() {
+    use bgp_speaker::DynamicPeers;
+    // B lists no peer; it accepts one from 127.0.13.0/24.
+    let mut cb = SpeakerConfig::new(65000, Ipv4Addr::new(10, 0, 13, 2));
+    cb.listen.push(SocketAddr::new(addr(13, 2), PORT));
+    let mut template = PeerSettings::new(addr(13, 0), 65000);
+    template.local_address = Some(addr(13, 2));
+    template.hold_time = 9;
+    cb.dynamic_peers.push(DynamicPeers {
+        range: "127.0.13.0/24".parse().unwrap(),
+        template,
+        max: 1,
+    });
+    let b = Speaker::start(cb).await.unwrap();
+    let a = Speaker::start(config(13, 1, 2, 65000, 65000))
+        .await
+        .unwrap();
+    wait_until("the dynamic session", || async { established(&a).await }).await;
+    let peers = b.peers().await.unwrap();
+    assert_eq!(peers.len(), 1);
+    assert_eq!(peers[0].address, addr(13, 1));
+    a.announce("172.17.13.0/24".parse().unwrap(), via("192.0.2.13"))
+        .await
+        .unwrap();
+    wait_until("route from the dynamic peer", || async {
+        route(&b, "172.17.13.0/24").await.is_some()
+    })
+    .await;
+    // A second one from the range: over the maximum, refused.
+    let c = Speaker::start(config(13, 3, 2, 65000, 65000))
+        .await
+        .unwrap();
+    sleep(Duration::from_secs(2)).await;
+    assert!(!established(&c).await);
+    assert_eq!(b.peers().await.unwrap().len(), 1);
+    // A leaves: the dynamic peer and its routes go.
+    a.remove_peer(addr(13, 2)).await.unwrap();
+    wait_until("dynamic peer removed", || async {
+        b.peers()
+            .await
+            .unwrap()
+            .iter()
+            .all(|p| p.address != addr(13, 1))
+    })
+    .await;
+    assert!(route(&b, "172.17.13.0/24").await.is_none());
+    for s in [a, b, c] {
+        s.shutdown("bye").await.unwrap();
+    }
+}
