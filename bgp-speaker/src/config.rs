@@ -51,6 +51,9 @@ pub struct SpeakerConfig {
     /// Install best routes into the kernel.
     #[serde(default)]
     pub fib: Option<crate::fib::FibConfig>,
+    /// Announce routes learned from the kernel (the node agent's pod routes).
+    #[serde(default)]
+    pub learn: Option<crate::kernel_routes::LearnConfig>,
     /// After a start, routes of ours already in the kernel are kept until every peer has
     /// sent End-of-RIB, or this many seconds passed; then the ones not re-learned go.
     #[serde(default = "fib_sync_timeout")]
@@ -95,6 +98,7 @@ impl SpeakerConfig {
             peer_queue_depth: queue_depth(),
             dynamic_peers: Vec::new(),
             fib: None,
+            learn: None,
             fib_sync_timeout: fib_sync_timeout(),
         }
     }

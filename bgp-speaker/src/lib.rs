@@ -22,13 +22,14 @@
 //!
 //! With `fib` configured, best routes learned from peers are installed in the kernel
 //! ([`fib`]), kept across a restart and reconciled once the peers have re-sent their
-//! tables. Not yet here (the rest of the speaker's issue): learning routes from the kernel (as a
-//! source of announcements).
-//! [`metrics`] has the Prometheus metrics.
+//! tables. With `learn` configured, the node agent's routes in the kernel (its blocks and
+//! workload routes) are announced as they come and go ([`kernel_routes`]). [`metrics`] has
+//! the Prometheus metrics.
 
 mod config;
 pub mod fib;
 mod fib_task;
+pub mod kernel_routes;
 pub mod metrics;
 mod peer_task;
 mod sockopt;

@@ -140,6 +140,7 @@ impl Speaker {
         }
         let (routes, _) = broadcast::channel(4096);
         let peers = config.peers.clone();
+        let learn = config.learn.clone();
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let fib = match &config.fib {
             Some(f) => Some(
@@ -165,6 +166,14 @@ impl Speaker {
         };
         for p in peers {
             speaker.add_peer(p).await?;
+        }
+        if let Some(learn) = learn {
+            let s = speaker.clone();
+            tokio::spawn(async move {
+                if let Err(e) = crate::kernel_routes::run(learn, s).await {
+                    warn!(%e, "learning kernel routes stopped");
+                }
+            });
         }
         Ok(speaker)
     }

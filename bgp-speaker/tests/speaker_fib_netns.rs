@@ -133,3 +133,85 @@ netns_test!(restart_keeps_then_reconciles, inner_restart_reconcile, {
     a.shutdown("bye").await.unwrap();
     b.shutdown("bye").await.unwrap();
 });
+
+netns_test!(kernel_routes_are_announced, inner_kernel_routes, {
+    use bgp_speaker::kernel_routes::LearnConfig;
+    let run = |cmd: &str| {
+        assert!(
+            Command::new("sh")
+                .args(["-c", cmd])
+                .status()
+                .unwrap()
+                .success(),
+            "{cmd}"
+        )
+    };
+    // The node agent's work: two workload devices, the node's block as a blackhole, a
+    // workload inside the block and one borrowed from another node's block.
+    run("ip link add cali1234 type veth peer name cali1234p && ip link set cali1234 up");
+    run("ip link add cali5678 type veth peer name cali5678p && ip link set cali5678 up");
+    run("ip route add blackhole 172.17.8.0/26");
+    run("ip route add 172.17.8.2/32 dev cali1234 scope link");
+    run("ip route add 172.17.99.5/32 dev cali5678 scope link");
+    // Not a workload device, not in the pools: ignored.
+    run("ip route add 172.17.77.0/24 via 192.168.100.1 dev eth0");
+    run("ip route add 10.50.0.0/24 dev cali1234 scope link");
+    let mut ca = config(1, 2, false);
+    ca.learn = Some(LearnConfig {
+        within: vec!["172.16.0.0/12".parse().unwrap()],
+        devices: vec!["cali".into()],
+        blocks_from_blackholes: true,
+        table: 254,
+        next_hop: Some("192.168.100.100".parse().unwrap()),
+        own_protocol: 186,
+    });
+    let a = Speaker::start(ca).await.unwrap();
+    let b = Speaker::start(config(2, 1, false)).await.unwrap();
+    let routes = |s: &Speaker| {
+        let s = s.clone();
+        async move {
+            s.best_routes()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.prefix.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let want = vec!["172.17.8.0/26".to_string(), "172.17.99.5/32".to_string()];
+    let r = timeout(Duration::from_secs(20), async {
+        loop {
+            if routes(&b).await == want {
+                return;
+            }
+            sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(r.is_ok(), "B holds {:?}", routes(&b).await);
+    let r = b.best_routes().await.unwrap();
+    assert!(
+        r.iter()
+            .all(|x| x.next_hops == vec!["192.168.100.100".parse::<IpAddr>().unwrap()])
+    );
+    // The borrowed address goes away: withdrawn.
+    run("ip route del 172.17.99.5/32 dev cali5678");
+    let r = timeout(Duration::from_secs(20), async {
+        while routes(&b).await != vec!["172.17.8.0/26".to_string()] {
+            sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(r.is_ok(), "B holds {:?}", routes(&b).await);
+    // The block goes: the workload inside it is announced on its own.
+    run("ip route del blackhole 172.17.8.0/26");
+    let r = timeout(Duration::from_secs(20), async {
+        while routes(&b).await != vec!["172.17.8.2/32".to_string()] {
+            sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(r.is_ok(), "B holds {:?}", routes(&b).await);
+    a.shutdown("bye").await.unwrap();
+    b.shutdown("bye").await.unwrap();
+});
