@@ -13,17 +13,21 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
-use futures::{StreamExt, TryStreamExt, stream};
+use futures::TryStreamExt;
 use ipnet::IpNet;
-use netlink_packet_route::AddressFamily;
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_REPLACE};
 use netlink_packet_route::address::AddressAttribute;
 use netlink_packet_route::link::LinkAttribute;
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteNextHop,
     RouteNextHopFlags, RouteProtocol, RouteScope, RouteType,
 };
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::Handle;
+
+use crate::fib_batch::Writer;
 
 /// How routes reach their next hops.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
@@ -54,9 +58,9 @@ pub struct FibConfig {
     pub mode: TunnelMode,
     #[serde(default = "tunnel_device")]
     pub tunnel_device: String,
-    /// Requests in flight on the netlink socket.
-    #[serde(default = "in_flight")]
-    pub in_flight: usize,
+    /// Route writes sent to the kernel in one netlink datagram (1 to 1024).
+    #[serde(default = "batch")]
+    pub batch: usize,
 }
 
 fn main_table() -> u32 {
@@ -71,8 +75,8 @@ fn tunnel_device() -> String {
     "tunl0".into()
 }
 
-fn in_flight() -> usize {
-    64
+fn batch() -> usize {
+    128
 }
 
 impl Default for FibConfig {
@@ -83,7 +87,7 @@ impl Default for FibConfig {
             metric: None,
             mode: TunnelMode::Direct,
             tunnel_device: tunnel_device(),
-            in_flight: in_flight(),
+            batch: batch(),
         }
     }
 }
@@ -95,6 +99,8 @@ pub enum FibError {
     Socket(#[from] std::io::Error),
     #[error("netlink: {0}")]
     Netlink(#[from] rtnetlink::Error),
+    #[error("kernel refused the route: {0}")]
+    Kernel(std::io::Error),
     #[error("tunnel device {0} not found")]
     NoTunnel(String),
     #[error("next hop {0} is on no connected subnet")]
@@ -110,6 +116,7 @@ impl FibError {
                 format!("errno-{}", e.raw_code().abs())
             }
             FibError::Netlink(_) => "netlink".into(),
+            FibError::Kernel(e) => format!("errno-{}", e.raw_os_error().unwrap_or(0)),
             FibError::NoTunnel(_) => "no-tunnel".into(),
             FibError::Unreachable(_) => "unreachable".into(),
         }
@@ -148,6 +155,8 @@ pub struct Fib {
     /// Connected subnets and their devices.
     subnets: Vec<(IpNet, u32)>,
     tunnel: Option<u32>,
+    /// Batched writes, on a blocking socket of the same namespace.
+    writer: Arc<Mutex<Writer>>,
 }
 
 impl Fib {
@@ -161,6 +170,7 @@ impl Fib {
             handle,
             subnets: Vec::new(),
             tunnel: None,
+            writer: Arc::new(Mutex::new(Writer::open()?)),
         };
         fib.refresh_links().await?;
         Ok(fib)
@@ -280,7 +290,8 @@ impl Fib {
     }
 
     /// Installs (or replaces) routes and deletes the prefixes with no next hops, many
-    /// requests in flight; every route's outcome is in the report.
+    /// writes per netlink datagram; every route's acknowledgement is checked and its
+    /// outcome is in the report.
     pub async fn apply(&self, changes: &[(IpNet, Vec<IpAddr>)]) -> Report {
         let mut report = Report::default();
         // Messages first (devices chosen), so that each request future owns what it sends.
@@ -295,28 +306,48 @@ impl Fib {
                 }
             }
         }
-        let handle = self.handle.clone();
-        let reqs = prepared.into_iter().map(move |(prefix, m, delete)| {
-            let handle = handle.clone();
-            async move {
-                let r = if delete {
-                    handle.route().del(m).execute().await
+        // Replace, so that a changed route is one write; delete matches on prefix, table
+        // and protocol only, never another daemon's route.
+        let mut prefixes = Vec::with_capacity(prepared.len());
+        let msgs: Vec<(u16, RouteNetlinkMessage)> = prepared
+            .into_iter()
+            .map(|(prefix, m, delete)| {
+                prefixes.push((prefix, delete));
+                if delete {
+                    (0, RouteNetlinkMessage::DelRoute(m))
                 } else {
-                    handle.route().add(m).replace().execute().await
-                };
-                (prefix, delete, r)
+                    (
+                        NLM_F_CREATE | NLM_F_REPLACE,
+                        RouteNetlinkMessage::NewRoute(m),
+                    )
+                }
+            })
+            .collect();
+        let writer = self.writer.clone();
+        let per_datagram = self.cfg.batch;
+        let results = tokio::task::spawn_blocking(move || {
+            let mut w = writer.lock().unwrap_or_else(|p| p.into_inner());
+            w.write(msgs, per_datagram)
+        })
+        .await;
+        let Ok(results) = results else {
+            // The writer thread panicked: nothing is known of this batch.
+            for (prefix, _) in prefixes {
+                let e = std::io::Error::other("netlink writer failed");
+                report.errors.push((prefix, FibError::Socket(e)));
             }
-        });
-        let mut results = stream::iter(reqs).buffer_unordered(self.cfg.in_flight.max(1));
-        while let Some((prefix, delete, r)) = results.next().await {
+            return report;
+        };
+        for ((prefix, delete), r) in prefixes.into_iter().zip(results) {
             match r {
                 Ok(()) if delete => report.deleted += 1,
                 Ok(()) => report.installed += 1,
-                // Deleting a route that is not there is not a failure (ESRCH).
-                Err(rtnetlink::Error::NetlinkError(e)) if delete && e.raw_code().abs() == 3 => {
-                    report.deleted += 1
-                }
-                Err(e) => report.errors.push((prefix, FibError::from(e))),
+                // Deleting a route that is not there is not a failure.
+                Err(libc::ESRCH) if delete => report.deleted += 1,
+                Err(errno) => report.errors.push((
+                    prefix,
+                    FibError::Kernel(std::io::Error::from_raw_os_error(errno)),
+                )),
             }
         }
         report

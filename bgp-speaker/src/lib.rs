@@ -28,6 +28,7 @@
 
 mod config;
 pub mod fib;
+mod fib_batch;
 mod fib_task;
 pub mod kernel_routes;
 pub mod metrics;

@@ -231,6 +231,10 @@ netns_test!(errors_are_reported_per_route, inner_errors, {
         .success());
     let mut f3 = fib(TunnelMode::Direct).await;
     f3.refresh_links().await.unwrap();
+    // Three writes per datagram: acknowledgements must map back across datagrams.
+    let mut small = cfg(TunnelMode::Direct);
+    small.batch = 3;
+    let f4 = Fib::new(small).await.unwrap();
     assert!(
         Command::new("ip")
             .args(["link", "del", "eth9"])
@@ -248,4 +252,25 @@ netns_test!(errors_are_reported_per_route, inner_errors, {
         "ENODEV: {:?}",
         r.errors[0].1
     );
+    let mixed: Vec<_> = (0..9u8)
+        .map(|i| {
+            let nh = if i == 4 {
+                "10.9.0.7"
+            } else {
+                "192.168.100.101"
+            };
+            (p(&format!("172.18.{i}.0/24")), vec![a(nh)])
+        })
+        .collect();
+    let r = f4.apply(&mixed).await;
+    assert_eq!(r.installed, 8, "{:?}", r.errors);
+    assert_eq!(r.errors.len(), 1);
+    assert_eq!(
+        r.errors[0].0,
+        p("172.18.4.0/24"),
+        "the refusal belongs to its route"
+    );
+    let in_table = f4.routes().await.unwrap();
+    assert!(in_table.contains_key(&p("172.18.8.0/24")));
+    assert!(!in_table.contains_key(&p("172.18.4.0/24")));
 });
