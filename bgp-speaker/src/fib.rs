@@ -61,6 +61,11 @@ pub struct FibConfig {
     /// Route writes sent to the kernel in one netlink datagram (1 to 1024).
     #[serde(default = "batch")]
     pub batch: usize,
+    /// On shutdown, delete every route of our protocol from the table. Off by default:
+    /// kept routes go on forwarding while the speaker restarts, and the restarted speaker
+    /// reconciles them.
+    #[serde(default)]
+    pub flush_on_shutdown: bool,
 }
 
 fn main_table() -> u32 {
@@ -88,6 +93,7 @@ impl Default for FibConfig {
             mode: TunnelMode::Direct,
             tunnel_device: tunnel_device(),
             batch: batch(),
+            flush_on_shutdown: false,
         }
     }
 }
@@ -174,6 +180,11 @@ impl Fib {
         };
         fib.refresh_links().await?;
         Ok(fib)
+    }
+
+    /// Whether the routes go when the speaker shuts down.
+    pub fn flushes_on_shutdown(&self) -> bool {
+        self.cfg.flush_on_shutdown
     }
 
     /// Re-reads addresses and the tunnel device (after interface changes).

@@ -30,6 +30,9 @@ pub(crate) struct FibState {
     /// Set once every peer has sent End-of-RIB (or the sync timeout passed).
     pub synced: bool,
     pub counters: FibCounters,
+    /// Set by a shutdown: no more writes; the task answers on the sender once done.
+    pub close: Option<tokio::sync::oneshot::Sender<()>>,
+    pub closed: bool,
 }
 
 /// FIB operation counters.
@@ -61,6 +64,21 @@ impl FibHandle {
             s.pending.insert(prefix, next_hops);
         }
         self.wake.notify_one();
+    }
+
+    /// Stops writing; with `flush_on_shutdown`, our routes are deleted first. Returns
+    /// once the task is done (or after `limit`).
+    pub(crate) async fn close(&self, limit: Duration) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if let Ok(mut s) = self.state.lock() {
+            s.pending.clear();
+            s.closed = true;
+            s.close = Some(tx);
+        }
+        self.wake.notify_one();
+        if tokio::time::timeout(limit, rx).await.is_err() {
+            warn!("the kernel table was not done within {limit:?} of the shutdown");
+        }
     }
 
     pub(crate) fn mark_synced(&self) {
@@ -107,9 +125,30 @@ async fn run(fib: Fib, h: FibHandle) {
     let mut backoff = Duration::from_millis(100);
     loop {
         h.wake.notified().await;
+        let close = h.state.lock().ok().and_then(|mut s| s.close.take());
+        if let Some(done) = close {
+            if fib.flushes_on_shutdown() {
+                match fib.reconcile(&HashMap::new()).await {
+                    Ok((counts, report)) => {
+                        info!(
+                            deleted = counts.deleted,
+                            "kernel routes flushed on shutdown"
+                        );
+                        record(&h, &report);
+                    }
+                    Err(e) => warn!(%e, "flush on shutdown failed"),
+                }
+            }
+            let _ = done.send(());
+            return;
+        }
         loop {
             let (batch, synced, desired) = {
                 let Ok(mut s) = h.state.lock() else { return };
+                if s.closed {
+                    // The shutdown is handled at the next wake-up.
+                    break;
+                }
                 let batch: Vec<(IpNet, Vec<IpAddr>)> = s.pending.drain().collect();
                 let desired = (!reconciled && s.synced).then(|| s.desired.clone());
                 (batch, s.synced, desired)

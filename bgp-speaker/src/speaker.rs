@@ -235,7 +235,9 @@ impl Speaker {
     }
 
     /// Stops every session with an administrative shutdown carrying `message` (RFC 8203).
-    /// Installed kernel routes stay (a restart keeps forwarding).
+    /// Installed kernel routes stay (a restart keeps forwarding) unless the FIB is
+    /// configured with `flush_on_shutdown`, in which case they are deleted before this
+    /// returns.
     pub async fn shutdown(&self, message: &str) -> Result<(), SpeakerError> {
         let m = message.to_string();
         self.ask(|tx| Command::Shutdown(m, tx)).await
@@ -845,6 +847,9 @@ impl RibTask {
         // Give the sessions a moment to send their NOTIFICATIONs.
         for (_, e) in self.peers.drain() {
             let _ = tokio::time::timeout(Duration::from_secs(2), e.task).await;
+        }
+        if let Some(fib) = &self.fib {
+            fib.close(Duration::from_secs(30)).await;
         }
     }
 }

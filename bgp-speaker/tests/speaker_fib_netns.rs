@@ -99,6 +99,47 @@ netns_test!(learned_routes_reach_the_kernel, inner_learned_routes, {
     a.shutdown("bye").await.unwrap();
 });
 
+netns_test!(shutdown_flushes_when_configured, inner_shutdown_flush, {
+    let a = Speaker::start(config(1, 2, false)).await.unwrap();
+    let mut cb = config(2, 1, true);
+    cb.fib.as_mut().unwrap().flush_on_shutdown = true;
+    let b = Speaker::start(cb).await.unwrap();
+    // Another daemon's route in the same table must survive the flush.
+    assert!(
+        std::process::Command::new("ip")
+            .args([
+                "route",
+                "add",
+                "10.77.0.0/24",
+                "via",
+                "192.168.100.102",
+                "proto",
+                "static"
+            ])
+            .status()
+            .unwrap()
+            .success()
+    );
+    a.announce("172.17.9.0/24".parse().unwrap(), via("192.168.100.101"))
+        .await
+        .unwrap();
+    wait_for("the route in the kernel", || {
+        ip_route().contains("172.17.9.0/24 via 192.168.100.101 dev eth0")
+    })
+    .await;
+    b.shutdown("bye").await.unwrap();
+    // Deleted before shutdown returned.
+    let t = ip_route();
+    assert!(!t.contains("172.17.9.0/24"), "{t}");
+    let other = std::process::Command::new("ip")
+        .args(["route", "show", "proto", "static"])
+        .output()
+        .unwrap();
+    let other = String::from_utf8_lossy(&other.stdout);
+    assert!(other.contains("10.77.0.0/24"), "{other}");
+    a.shutdown("bye").await.unwrap();
+});
+
 netns_test!(restart_keeps_then_reconciles, inner_restart_reconcile, {
     // Routes a previous run left: one that will be learned again, one that will not.
     for cmd in [
