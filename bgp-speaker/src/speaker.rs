@@ -46,6 +46,10 @@ pub enum SpeakerError {
     DuplicatePeer(IpAddr),
     #[error("no peer at {0}")]
     NoPeer(IpAddr),
+    #[error("the session with {0} is not established")]
+    NotEstablished(IpAddr),
+    #[error("{0} did not announce the route refresh capability")]
+    NoRouteRefresh(IpAddr),
     #[error("the speaker has stopped")]
     Stopped,
     #[error("{0} has a next hop of the other address family")]
@@ -98,6 +102,7 @@ enum Command {
     AddPeer(PeerSettings, oneshot::Sender<Result<(), SpeakerError>>),
     RemovePeer(IpAddr, oneshot::Sender<Result<(), SpeakerError>>),
     Peers(oneshot::Sender<Vec<PeerStatus>>),
+    Refresh(IpAddr, oneshot::Sender<Result<(), SpeakerError>>),
     Routes(oneshot::Sender<Vec<RouteChange>>),
     FibCounters(oneshot::Sender<Option<FibCounters>>),
     /// A connection from an address no peer is listed for.
@@ -209,6 +214,12 @@ impl Speaker {
         self.ask(|tx| Command::RemovePeer(address, tx)).await?
     }
 
+    /// Asks a peer to send its routes again (ROUTE-REFRESH, RFC 2918), for every family of
+    /// the session: after an import policy change, say.
+    pub async fn refresh(&self, address: IpAddr) -> Result<(), SpeakerError> {
+        self.ask(|tx| Command::Refresh(address, tx)).await?
+    }
+
     pub async fn peers(&self) -> Result<Vec<PeerStatus>, SpeakerError> {
         self.ask(Command::Peers).await
     }
@@ -272,6 +283,8 @@ struct PeerEntry {
     task: JoinHandle<()>,
     established: bool,
     families: Vec<Family>,
+    /// The peer announced route refresh (RFC 2918).
+    route_refresh: bool,
     /// The peer announced enhanced route refresh (RFC 7313).
     enhanced_refresh: bool,
     /// The queue overflowed: nothing more is queued until it drained and the peer is
@@ -403,6 +416,21 @@ impl RibTask {
                 let r = self
                     .drop_peer(addr, reason)
                     .ok_or(SpeakerError::NoPeer(addr));
+                let _ = done.send(r);
+            }
+            Command::Refresh(addr, done) => {
+                let r = match self.peers.get(&addr) {
+                    None => Err(SpeakerError::NoPeer(addr)),
+                    Some(e) if !e.established => Err(SpeakerError::NotEstablished(addr)),
+                    Some(e) if !e.route_refresh => Err(SpeakerError::NoRouteRefresh(addr)),
+                    Some(e) => {
+                        for f in &e.families {
+                            let kind = bgp_core::session::RefreshKind::Request;
+                            let _ = e.tx.try_send(ToPeer::Refresh(*f, kind));
+                        }
+                        Ok(())
+                    }
+                };
                 let _ = done.send(r);
             }
             Command::Peers(done) => {
@@ -632,6 +660,7 @@ impl RibTask {
                 task,
                 established: false,
                 families: Vec::new(),
+                route_refresh: false,
                 enhanced_refresh: false,
                 overflowed: false,
                 eor: Vec::new(),
@@ -672,6 +701,7 @@ impl RibTask {
             PeerEvent::Up(n) => {
                 e.established = true;
                 e.families = n.families.clone();
+                e.route_refresh = n.route_refresh;
                 e.enhanced_refresh = n.enhanced_route_refresh;
                 e.overflowed = false;
                 e.eor.clear();

@@ -8,7 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use bgp_speaker::{Announcement, PeerSettings, RouteChange, Speaker, SpeakerConfig};
+use bgp_speaker::{Announcement, PeerSettings, RouteChange, Speaker, SpeakerConfig, SpeakerError};
 use ipnet::IpNet;
 use tokio::time::{sleep, timeout};
 
@@ -473,4 +473,62 @@ async fn dynamic_peers_from_a_range() {
     for s in [a, b, c] {
         s.shutdown("bye").await.unwrap();
     }
+}
+
+/// The value of a counter with one label set in the Prometheus text.
+fn counter(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_refresh_makes_the_peer_send_again() {
+    let a = Speaker::start(config(14, 1, 2, 65000, 65000))
+        .await
+        .unwrap();
+    let b = Speaker::start(config(14, 2, 1, 65000, 65000))
+        .await
+        .unwrap();
+    wait_until("Established", || async {
+        established(&a).await && established(&b).await
+    })
+    .await;
+    a.announce("172.21.0.0/16".parse().unwrap(), via("192.0.2.21"))
+        .await
+        .unwrap();
+    wait_until("B has A's route", || async {
+        route(&b, "172.21.0.0/16").await.is_some()
+    })
+    .await;
+    let sent = format!("bgp_updates_sent_total{{peer=\"{}\"}}", addr(14, 2));
+    let received = format!("bgp_updates_received_total{{peer=\"{}\"}}", addr(14, 1));
+    let before = counter(&a.metrics().text(), &sent);
+    let got_before = counter(&b.metrics().text(), &received);
+    assert!(before >= 1);
+    b.refresh(addr(14, 1)).await.unwrap();
+    wait_until("A sent its routes again and B got them", || async {
+        counter(&a.metrics().text(), &sent) > before
+            && counter(&b.metrics().text(), &received) > got_before
+    })
+    .await;
+    assert!(
+        route(&b, "172.21.0.0/16").await.is_some(),
+        "the route stays"
+    );
+    // Errors: an unknown peer.
+    assert!(matches!(
+        b.refresh(addr(14, 9)).await,
+        Err(SpeakerError::NoPeer(_))
+    ));
+    a.shutdown("bye").await.unwrap();
+    wait_until("B saw the session close", || async {
+        !established(&b).await
+    })
+    .await;
+    assert!(matches!(
+        b.refresh(addr(14, 1)).await,
+        Err(SpeakerError::NotEstablished(_))
+    ));
+    b.shutdown("bye").await.unwrap();
 }
