@@ -278,6 +278,13 @@ proptest! {
         // The model: prefix -> source (None: local) -> attribute.
         let mut model: BTreeMap<u8, BTreeMap<Option<usize>, Attr>> = BTreeMap::new();
         let now = Instant::now();
+        // Prefixes with a best path, kept from the changes alone.
+        let mut with_best: i64 = 0;
+        fn tally(n: &mut i64, ch: bgp_core::rib::Changes) {
+            for c in ch.best {
+                *n += i64::from(c.best.is_some()) - i64::from(c.had_best);
+            }
+        }
         for op in ops {
             match op {
                 Op::Announce { peer, prefix: px, attr } => {
@@ -287,7 +294,7 @@ proptest! {
                         a,
                         Prefixes::from_entries(Afi::IPV4, false, [prefix(px)]).unwrap(),
                     );
-                    rib.apply_update(ids[peer], &u).unwrap();
+                    tally(&mut with_best, rib.apply_update(ids[peer], &u).unwrap());
                     model.entry(px).or_default().insert(Some(peer), POOL[attr]);
                 }
                 Op::Withdraw { peer, prefix: px } => {
@@ -296,13 +303,13 @@ proptest! {
                         PathAttributes::default(),
                         Prefixes::empty(Afi::IPV4, false),
                     );
-                    rib.apply_update(ids[peer], &u).unwrap();
+                    tally(&mut with_best, rib.apply_update(ids[peer], &u).unwrap());
                     if let Some(m) = model.get_mut(&px) {
                         m.remove(&Some(peer));
                     }
                 }
                 Op::Reset { peer } => {
-                    rib.peer_down(ids[peer], false);
+                    tally(&mut with_best, rib.peer_down(ids[peer], false));
                     let full = rib.peer_up(ids[peer], session(peer)).unwrap();
                     for m in model.values_mut() {
                         m.remove(&Some(peer));
@@ -317,11 +324,11 @@ proptest! {
                     Some(a) => {
                         let mut pa = attrs_of(&POOL[a], &PEERS[0], 0);
                         pa.next_hop = None;
-                        rib.announce(prefix(px), pa);
+                        tally(&mut with_best, rib.announce(prefix(px), pa));
                         model.entry(px).or_default().insert(None, POOL[a]);
                     }
                     None => {
-                        rib.withdraw(prefix(px));
+                        tally(&mut with_best, rib.withdraw(prefix(px)));
                         if let Some(m) = model.get_mut(&px) {
                             m.remove(&None);
                         }
@@ -329,6 +336,8 @@ proptest! {
                 },
             }
             let msgs = rib.flush_all(now);
+            let really = rib.iter().filter(|(_, d)| d.best().is_some()).count() as i64;
+            prop_assert_eq!(with_best, really, "prefixes with a best path, from the changes");
             apply(&mut monitor_table, &msgs, monitor);
             for (c, table) in client_tables.iter_mut().enumerate() {
                 apply(table, &msgs, ids[c]);

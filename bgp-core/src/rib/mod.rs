@@ -283,6 +283,9 @@ pub struct BestChange {
     pub best: Option<Path>,
     /// The next hops of the ECMP set, best first.
     pub next_hops: Vec<IpAddr>,
+    /// Whether the prefix had a best path before the change (so that a count of the
+    /// prefixes with a best path can be kept without walking the table).
+    pub had_best: bool,
 }
 
 /// What an operation changed.
@@ -1000,6 +1003,9 @@ fn decide_dest(
             std::sync::Arc::as_ptr(&p.attrs) as usize,
         )
     };
+    // The reason of the last decision stays while paths are removed: it tells whether
+    // there was a best path before.
+    let had_best = dest.reason.is_some();
     sc.old.clear();
     sc.old.extend(dest.multipath().iter().map(ident));
     sc.keys.clear();
@@ -1066,6 +1072,7 @@ fn decide_dest(
             .iter()
             .filter_map(|p| next_hop(&p.attrs))
             .collect(),
+        had_best,
     })
 }
 
