@@ -16,6 +16,8 @@ pub struct Metrics {
     pub prefixes_accepted: IntGaugeVec,
     /// Messages waiting in the peer's queue.
     pub queue_depth: IntGaugeVec,
+    /// Times the peer's queue overflowed (the peer is then re-synchronized).
+    pub queue_overflows: IntCounterVec,
     /// Prefixes with a best route.
     pub best_routes: IntGauge,
     /// Kernel routes installed and deleted.
@@ -63,6 +65,11 @@ impl Metrics {
             updates_sent: cv("updates_sent_total", "UPDATE messages sent", peer),
             prefixes_accepted: gv("prefixes_accepted", "Routes accepted from the peer", peer),
             queue_depth: gv("peer_queue_depth", "Messages queued for the peer", peer),
+            queue_overflows: cv(
+                "peer_queue_overflows_total",
+                "Times a peer's queue overflowed",
+                peer,
+            ),
             best_routes,
             fib_operations: cv(
                 "fib_operations_total",

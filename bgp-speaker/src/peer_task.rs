@@ -42,6 +42,9 @@ pub(crate) enum ToPeer {
     /// Close the session and start again (a peer that fell behind, without enhanced route
     /// refresh to re-synchronize it in place).
     Reset(StopReason),
+    /// A whole table in one queue slot (a refresh or a re-synchronization): its size is
+    /// that of the table, whatever the queue depth.
+    Table(Vec<ToPeer>),
 }
 
 /// From a peer to the RIB task.
@@ -230,7 +233,10 @@ pub(crate) async fn run(
             .poll_timeout()
             .map(Instant::from_std)
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        // What the peer sent comes first: after a long write its KEEPALIVEs are waiting,
+        // and the hold timer must not fire before they are read.
         tokio::select! {
+            biased;
             Some(ev) = net_rx.recv() => match ev {
                 Net::Data(conn, bytes) => peer.handle_data(now(), conn, &bytes),
                 Net::Closed(conn) => {
@@ -262,26 +268,7 @@ pub(crate) async fn run(
                 }
             }
             msg = from_rib.recv(), if !stopping => match msg {
-                Some(ToPeer::Update(bytes)) => {
-                    let _ = peer.send_encoded_update(now(), bytes);
-                }
-                Some(ToPeer::EndOfRib(f)) => {
-                    let _ = peer.send_end_of_rib(now(), f);
-                }
-                Some(ToPeer::Refresh(f, kind)) => {
-                    let _ = peer.send_route_refresh(now(), f, kind);
-                }
-                Some(ToPeer::Stop(reason)) => {
-                    stopping = true;
-                    peer.stop(now(), reason);
-                }
-                Some(ToPeer::AutoStop(reason, after)) => {
-                    peer.automatic_stop(now(), reason, after);
-                }
-                Some(ToPeer::Reset(reason)) => {
-                    peer.stop(now(), reason);
-                    peer.start(now());
-                }
+                Some(m) => stopping |= perform(&mut peer, m),
                 None => {
                     stopping = true;
                     peer.stop(now(), StopReason::cease(bgp_core::wire::error::subcode::PEER_DECONFIGURED));
@@ -290,4 +277,36 @@ pub(crate) async fn run(
             _ = tokio::time::sleep_until(deadline) => peer.handle_timeout(now()),
         }
     }
+}
+
+/// Hands one item from the RIB task to the peer; true when the peer is stopping for good.
+fn perform(peer: &mut Peer, m: ToPeer) -> bool {
+    match m {
+        ToPeer::Update(bytes) => {
+            let _ = peer.send_encoded_update(now(), bytes);
+        }
+        ToPeer::EndOfRib(f) => {
+            let _ = peer.send_end_of_rib(now(), f);
+        }
+        ToPeer::Refresh(f, kind) => {
+            let _ = peer.send_route_refresh(now(), f, kind);
+        }
+        ToPeer::Stop(reason) => {
+            peer.stop(now(), reason);
+            return true;
+        }
+        ToPeer::AutoStop(reason, after) => peer.automatic_stop(now(), reason, after),
+        ToPeer::Reset(reason) => {
+            peer.stop(now(), reason);
+            peer.start(now());
+        }
+        ToPeer::Table(items) => {
+            let mut stopping = false;
+            for m in items {
+                stopping |= perform(peer, m);
+            }
+            return stopping;
+        }
+    }
+    false
 }

@@ -368,6 +368,10 @@ impl RibTask {
 
     fn publish(&self, changes: Vec<BestChange>) {
         for c in changes {
+            let delta = i64::from(c.best.is_some()) - i64::from(c.had_best);
+            if delta != 0 {
+                self.metrics.best_routes.add(delta);
+            }
             let from = c
                 .best
                 .as_ref()
@@ -746,10 +750,14 @@ impl RibTask {
             }
             PeerEvent::RouteRefresh(f) => {
                 // Re-send the peer's routes: the group's full table, then End-of-RIB.
-                for m in self.rib.full_table(id) {
-                    self.queue(id, m.bytes);
-                }
-                self.queue_eor(id, f);
+                let mut items: Vec<ToPeer> = self
+                    .rib
+                    .full_table(id)
+                    .into_iter()
+                    .map(|m| ToPeer::Update(m.bytes))
+                    .collect();
+                items.push(ToPeer::EndOfRib(f));
+                self.queue_table(id, items);
             }
             PeerEvent::Down { retain } => {
                 e.established = false;
@@ -789,7 +797,42 @@ impl RibTask {
             // The peer does not keep up: stop queueing until it has drained.
             warn!(%addr, "queue full; the peer will be re-synchronized");
             e.overflowed = true;
+            self.metrics
+                .queue_overflows
+                .with_label_values(&[addr.to_string().as_str()])
+                .inc();
         }
+    }
+
+    /// A whole table for a peer in one queue slot.
+    fn queue_table(&mut self, id: PeerId, items: Vec<ToPeer>) {
+        let Some(addr) = self.by_id.get(&id).copied() else {
+            return;
+        };
+        let Some(e) = self.peers.get_mut(&addr) else {
+            return;
+        };
+        if e.overflowed {
+            // A re-synchronization follows anyway.
+            return;
+        }
+        let updates = items
+            .iter()
+            .filter(|m| matches!(m, ToPeer::Update(_)))
+            .count();
+        if let Err(mpsc::error::TrySendError::Full(_)) = e.tx.try_send(ToPeer::Table(items)) {
+            warn!(%addr, "queue full; the peer will be re-synchronized");
+            e.overflowed = true;
+            self.metrics
+                .queue_overflows
+                .with_label_values(&[addr.to_string().as_str()])
+                .inc();
+            return;
+        }
+        self.metrics
+            .updates_sent
+            .with_label_values(&[addr.to_string().as_str()])
+            .inc_by(updates as u64);
     }
 
     fn queue_eor(&mut self, id: PeerId, f: Family) {
@@ -829,15 +872,24 @@ impl RibTask {
                 )));
                 continue;
             }
-            for f in &families {
-                let _ = tx.try_send(ToPeer::Refresh(*f, RefreshKind::Begin));
-            }
-            for m in self.rib.full_table(id) {
-                self.queue(id, m.bytes);
-            }
-            for f in &families {
-                let _ = tx.try_send(ToPeer::Refresh(*f, RefreshKind::End));
-            }
+            // BoRR, the table, EoRR: one queue slot, so that a table larger than the
+            // queue still goes out whole.
+            let mut items: Vec<ToPeer> = families
+                .iter()
+                .map(|f| ToPeer::Refresh(*f, RefreshKind::Begin))
+                .collect();
+            items.extend(
+                self.rib
+                    .full_table(id)
+                    .into_iter()
+                    .map(|m| ToPeer::Update(m.bytes)),
+            );
+            items.extend(
+                families
+                    .iter()
+                    .map(|f| ToPeer::Refresh(*f, RefreshKind::End)),
+            );
+            self.queue_table(id, items);
         }
     }
 
@@ -860,9 +912,6 @@ impl RibTask {
                 .with_label_values(&[e.settings.address.to_string().as_str()])
                 .set(depth as i64);
         }
-        self.metrics
-            .best_routes
-            .set(self.rib.iter().filter(|(_, d)| d.best().is_some()).count() as i64);
     }
 
     async fn shutdown(&mut self, msg: &str) {

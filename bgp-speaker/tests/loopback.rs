@@ -532,3 +532,138 @@ async fn route_refresh_makes_the_peer_send_again() {
     ));
     b.shutdown("bye").await.unwrap();
 }
+
+/// A BGP message from a raw stream: (type, body).
+async fn read_message<R: tokio::io::AsyncRead + Unpin>(
+    s: &mut R,
+) -> std::io::Result<(u8, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let mut header = [0u8; 19];
+    s.read_exact(&mut header).await?;
+    let len = usize::from(u16::from_be_bytes([header[16], header[17]]));
+    let mut body = vec![0u8; len.saturating_sub(19)];
+    s.read_exact(&mut body).await?;
+    Ok((header[18], body))
+}
+
+fn raw_message(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![0xff; 16];
+    m.extend_from_slice(&((19 + body.len()) as u16).to_be_bytes());
+    m.push(kind);
+    m.extend_from_slice(body);
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_stops_reading_holds_no_one_back() {
+    use tokio::io::AsyncWriteExt;
+    // S (127.0.15.1) has a real peer B (.2) and a peer F (.3) that stops reading.
+    let mut cs = config(15, 1, 2, 65000, 65000);
+    cs.peer_queue_depth = 32;
+    let mut f = PeerSettings::new(addr(15, 3), 65000);
+    f.passive = true;
+    f.hold_time = 9;
+    cs.peers.push(f);
+    let s = Speaker::start(cs).await.unwrap();
+    let b = Speaker::start(config(15, 2, 1, 65000, 65000))
+        .await
+        .unwrap();
+
+    // F: a hand-written session with a small receive buffer and no route refresh.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    sock.bind(SocketAddr::new(addr(15, 3), 0)).unwrap();
+    let mut fs = sock
+        .connect(SocketAddr::new(addr(15, 1), PORT))
+        .await
+        .unwrap();
+    let open = [
+        4, 0xfd, 0xe8, 0, 9, 10, 0, 15, 3, // version, AS 65000, hold 9, id 10.0.15.3
+        14, 2, 12, 1, 4, 0, 1, 0, 1, 65, 4, 0, 0, 0xfd, 0xe8, // MP IPv4 unicast, 4-octet AS
+    ];
+    fs.write_all(&raw_message(1, &open)).await.unwrap();
+    assert_eq!(read_message(&mut fs).await.unwrap().0, 1, "OPEN from S");
+    fs.write_all(&raw_message(4, &[])).await.unwrap();
+    assert_eq!(
+        read_message(&mut fs).await.unwrap().0,
+        4,
+        "KEEPALIVE from S"
+    );
+    let (mut fr, mut fw) = fs.into_split();
+    // F keeps the session alive but reads nothing from here on.
+    let keepalive = tokio::spawn(async move {
+        loop {
+            sleep(Duration::from_secs(2)).await;
+            if fw.write_all(&raw_message(4, &[])).await.is_err() {
+                return;
+            }
+        }
+    });
+    wait_until("S has both peers", || async { established(&s).await }).await;
+
+    // Many routes, each with an attribute set of its own: one UPDATE each.
+    let n: u32 = std::env::var("STUCK_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30_000);
+    let t0 = std::time::Instant::now();
+    for i in 0..n {
+        let p = IpNet::V4(ipnet::Ipv4Net::new(Ipv4Addr::from(0x0b00_0000 + (i << 8)), 24).unwrap());
+        let a = Announcement {
+            med: Some(i),
+            ..via("192.0.2.15")
+        };
+        s.announce(p, a).await.unwrap();
+    }
+    eprintln!("announced {n} in {:?}", t0.elapsed());
+    let got = timeout(Duration::from_secs(20), async {
+        while b.best_routes().await.unwrap().len() != n as usize {
+            sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(
+        got.is_ok(),
+        "B has {} of {n} routes while F is stuck; S:\n{}",
+        b.best_routes().await.unwrap().len(),
+        s.metrics().text()
+    );
+    let overflows = format!("bgp_peer_queue_overflows_total{{peer=\"{}\"}}", addr(15, 3));
+    assert!(
+        counter(&s.metrics().text(), &overflows) >= 1,
+        "F's queue overflowed:\n{}",
+        s.metrics().text()
+    );
+    // B may have fallen behind too (its queue is small) but was caught up in place, by
+    // enhanced route refresh, never by a reset.
+    let b_down = format!(
+        "bgp_session_transitions_total{{peer=\"{}\",to=\"down\"}}",
+        addr(15, 2)
+    );
+    assert_eq!(
+        counter(&s.metrics().text(), &b_down),
+        0,
+        "B's session stayed up"
+    );
+
+    // F reads again: without enhanced route refresh it is re-synchronized by a reset
+    // (Cease, Out of Resources) once its queue has drained.
+    let cease = timeout(Duration::from_secs(25), async {
+        loop {
+            match read_message(&mut fr).await {
+                Ok((3, body)) => return Some((body[0], body[1])),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        cease,
+        Ok(Some((6, 8))),
+        "a Cease / Out of Resources NOTIFICATION"
+    );
+    keepalive.abort();
+    s.shutdown("bye").await.unwrap();
+    b.shutdown("bye").await.unwrap();
+}
