@@ -26,6 +26,13 @@ pub const MAX_KEY_LEN: usize = 80;
 /// Sets (or with an empty key removes) the MD5 key for connections with `peer` on `fd`: a
 /// listening socket (for the connections it accepts) or one about to connect.
 pub fn set_md5(fd: RawFd, peer: IpAddr, key: &[u8]) -> io::Result<()> {
+    let full = if peer.is_ipv4() { 32 } else { 128 };
+    set_md5_prefix(fd, peer, full, key)
+}
+
+/// As [`set_md5`], for every address of `peer/len` (a listener's key for a range of dynamic
+/// peers; `TCP_MD5SIG_EXT` with the prefix flag, Linux 4.13 and later).
+pub fn set_md5_prefix(fd: RawFd, peer: IpAddr, len: u8, key: &[u8]) -> io::Result<()> {
     if key.len() > MAX_KEY_LEN {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -34,20 +41,29 @@ pub fn set_md5(fd: RawFd, peer: IpAddr, key: &[u8]) -> io::Result<()> {
     }
     // SAFETY: all-zero is a valid value of this plain C struct.
     let mut sig: TcpMd5Sig = unsafe { zeroed() };
-    match peer {
+    let full = match peer {
         IpAddr::V4(a) => {
             // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
             let sin = unsafe { &mut *(&mut sig.addr as *mut _ as *mut libc::sockaddr_in) };
             sin.sin_family = libc::AF_INET as libc::sa_family_t;
             sin.sin_addr.s_addr = u32::from_ne_bytes(a.octets());
+            32
         }
         IpAddr::V6(a) => {
             // SAFETY: as above, for sockaddr_in6.
             let sin6 = unsafe { &mut *(&mut sig.addr as *mut _ as *mut libc::sockaddr_in6) };
             sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
             sin6.sin6_addr.s6_addr = a.octets();
+            128
         }
-    }
+    };
+    let name = if len < full {
+        sig.flags = TCP_MD5SIG_FLAG_PREFIX;
+        sig.prefixlen = len;
+        libc::TCP_MD5SIG_EXT
+    } else {
+        libc::TCP_MD5SIG
+    };
     sig.keylen = key.len() as u16;
     sig.key[..key.len()].copy_from_slice(key);
     // SAFETY: `sig` lives across the call and its size is passed; the kernel only reads it.
@@ -55,7 +71,7 @@ pub fn set_md5(fd: RawFd, peer: IpAddr, key: &[u8]) -> io::Result<()> {
         libc::setsockopt(
             fd,
             libc::IPPROTO_TCP,
-            libc::TCP_MD5SIG,
+            name,
             &sig as *const _ as *const libc::c_void,
             size_of::<TcpMd5Sig>() as libc::socklen_t,
         )
@@ -66,6 +82,9 @@ pub fn set_md5(fd: RawFd, peer: IpAddr, key: &[u8]) -> io::Result<()> {
         Err(io::Error::last_os_error())
     }
 }
+
+/// `TCP_MD5SIG_FLAG_PREFIX` of linux/tcp.h: the key covers `prefixlen` bits of the address.
+const TCP_MD5SIG_FLAG_PREFIX: u8 = 1;
 
 /// GTSM: only accept packets whose TTL (hop limit) is at least `min`.
 pub fn set_min_ttl(fd: RawFd, v6: bool, min: u8) -> io::Result<()> {

@@ -139,6 +139,24 @@ impl Speaker {
             listen_fds.push((l.as_raw_fd(), addr.is_ipv6()));
             pending_listeners.push(l);
         }
+        // Keys for the ranges of dynamic peers, so that their signed SYNs are answered.
+        for d in &config.dynamic_peers {
+            let Some(pw) = &d.template.password else {
+                continue;
+            };
+            let net = d.range.trunc();
+            for (fd, v6) in &listen_fds {
+                if *v6 == net.addr().is_ipv6() {
+                    crate::sockopt::set_md5_prefix(
+                        *fd,
+                        net.addr(),
+                        net.prefix_len(),
+                        pw.0.as_bytes(),
+                    )
+                    .map_err(|e| SpeakerError::Md5(net.addr(), e))?;
+                }
+            }
+        }
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
         for l in pending_listeners {
             listeners.push(tokio::spawn(listen(l, accepting.clone(), cmd_tx.clone())));

@@ -667,3 +667,50 @@ async fn a_peer_that_stops_reading_holds_no_one_back() {
     s.shutdown("bye").await.unwrap();
     b.shutdown("bye").await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_peers_with_a_range_password() {
+    use bgp_speaker::{DynamicPeers, Password};
+    let mut cb = SpeakerConfig::new(65000, Ipv4Addr::new(10, 0, 16, 2));
+    cb.listen.push(SocketAddr::new(addr(16, 2), PORT));
+    let mut template = PeerSettings::new(addr(16, 0), 65000);
+    template.local_address = Some(addr(16, 2));
+    template.hold_time = 9;
+    template.password = Some(Password("range-key".into()));
+    cb.dynamic_peers.push(DynamicPeers {
+        range: "127.0.16.0/24".parse().unwrap(),
+        template,
+        max: 10,
+    });
+    let b = Speaker::start(cb).await.unwrap();
+    let with = |host: u8, pw: Option<&str>| {
+        let mut c = config(16, host, 2, 65000, 65000);
+        c.peers[0].password = pw.map(|p| Password(p.into()));
+        c
+    };
+    let a = Speaker::start(with(1, Some("range-key"))).await.unwrap();
+    let wrong = Speaker::start(with(3, Some("other-key"))).await.unwrap();
+    let none = Speaker::start(with(4, None)).await.unwrap();
+    wait_until("the signed dynamic session", || async {
+        established(&a).await
+    })
+    .await;
+    sleep(Duration::from_secs(2)).await;
+    assert!(!established(&wrong).await, "a wrong key must not connect");
+    assert!(
+        !established(&none).await,
+        "an unsigned peer must not connect"
+    );
+    let peers = b.peers().await.unwrap();
+    assert_eq!(
+        peers
+            .iter()
+            .filter(|p| p.established)
+            .map(|p| p.address)
+            .collect::<Vec<_>>(),
+        vec![addr(16, 1)]
+    );
+    for s in [a, wrong, none, b] {
+        s.shutdown("bye").await.unwrap();
+    }
+}
