@@ -51,6 +51,22 @@ async fn wait_count(proto: u8, want: usize, limit: Duration) -> Option<Duration>
     None
 }
 
+/// User and system CPU time of this process so far, from /proc (10 ms resolution).
+fn cpu() -> (Duration, Duration) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    let tick = |t: u64| Duration::from_millis(t * 10);
+    (
+        tick(*f.get(11).unwrap_or(&0)),
+        tick(*f.get(12).unwrap_or(&0)),
+    )
+}
+
 fn rate(n: u32, d: Duration) -> f64 {
     f64::from(n) / d.as_secs_f64()
 }
@@ -69,14 +85,21 @@ async fn inner(n: u32, batch: usize) {
     .unwrap();
     let adds: Vec<(IpNet, Vec<IpAddr>)> = nets.iter().map(|p| (*p, vec![nh])).collect();
     let dels: Vec<(IpNet, Vec<IpAddr>)> = nets.iter().map(|p| (*p, vec![])).collect();
+    let ru0 = cpu();
     let t = Instant::now();
     let r = fib.apply(&adds).await;
     let ours_add = t.elapsed();
+    let ru1 = cpu();
+    let add_cpu = (ru1.0 - ru0.0, ru1.1 - ru0.1);
     assert!(r.errors.is_empty(), "{:?}", r.errors.first());
     assert_eq!(count(186).await, n as usize, "every route installed");
+    let ru0 = cpu();
     let t = Instant::now();
     let r = fib.apply(&dels).await;
     let ours_del = t.elapsed();
+    let ru1 = cpu();
+    // Where our deletes spend their time: in the kernel or in this process.
+    let del_cpu = (ru1.0 - ru0.0, ru1.1 - ru0.1);
     assert!(r.errors.is_empty());
     assert_eq!(count(186).await, 0);
 
@@ -166,6 +189,12 @@ async fn inner(n: u32, batch: usize) {
         format!("ours ({batch} per datagram)"),
         rate(n, ours_add),
         rate(n, ours_del)
+    );
+    println!(
+        "{:<26} {:>14} {:>14}",
+        "  ours CPU user/kernel ms",
+        format!("{}/{}", add_cpu.0.as_millis(), add_cpu.1.as_millis()),
+        format!("{}/{}", del_cpu.0.as_millis(), del_cpu.1.as_millis())
     );
     println!(
         "{:<26} {:>14.0} {:>14.0}",
