@@ -6,8 +6,9 @@
 //! cross-subnet** (direct when NH is on a connected subnet, the tunnel otherwise). In an
 //! ECMP set every next hop gets its own device this way.
 //!
-//! Writes are pipelined: many requests are in flight on one netlink socket and every ack is
-//! checked; each route's outcome is reported, none is dropped silently. [`Fib::reconcile`]
+//! Writes are batched: many route messages go to the kernel in one netlink datagram and
+//! every acknowledgement is checked; each route's outcome is reported, none is dropped
+//! silently. [`Fib::reconcile`]
 //! brings the table to a desired state from what is already there under our protocol: it
 //! adds the missing, replaces the changed and deletes the stale, and never flushes.
 

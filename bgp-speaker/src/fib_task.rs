@@ -1,7 +1,7 @@
 //! The task that keeps the kernel in step with the best routes.
 //!
 //! Best-route changes are coalesced per prefix in a pending set (the latest next hops win)
-//! and applied in batches, many netlink requests in flight. A route the kernel refuses is
+//! and applied in batches, many routes per netlink datagram. A route the kernel refuses is
 //! retried with backoff, and counted by kind of error.
 //!
 //! After a start, the routes of ours already in the kernel (from before a restart) stay
