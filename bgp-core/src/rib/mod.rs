@@ -318,8 +318,8 @@ struct PeerState {
     group: Option<GroupId>,
     /// Routes before import policy, with soft reconfiguration.
     adj_in_pre: Option<HashMap<(IpNet, PathId), Attrs>>,
-    /// Accepted routes (post-policy paths in the table).
-    accepted: u64,
+    /// Accepted routes (post-policy paths in the table): IPv4, IPv6.
+    accepted: [u64; 2],
 }
 
 /// The RIBs of one speaker.
@@ -381,7 +381,7 @@ impl Rib {
             session: None,
             group: None,
             adj_in_pre: None,
-            accepted: 0,
+            accepted: [0; 2],
         })];
         Rib {
             cfg,
@@ -414,7 +414,7 @@ impl Rib {
             cfg,
             session: None,
             group: None,
-            accepted: 0,
+            accepted: [0; 2],
         };
         if let Some(i) = self.peers.iter().skip(1).position(Option::is_none) {
             self.peers[i + 1] = Some(state);
@@ -451,9 +451,15 @@ impl Rib {
     /// with soft reconfiguration, else equal to the accepted count).
     pub fn peer_counts(&self, id: PeerId) -> Option<(u64, u64)> {
         self.peer(id).ok().map(|p| {
-            let received = p.adj_in_pre.as_ref().map_or(p.accepted, |m| m.len() as u64);
-            (p.accepted, received)
+            let accepted = p.accepted[0] + p.accepted[1];
+            let received = p.adj_in_pre.as_ref().map_or(accepted, |m| m.len() as u64);
+            (accepted, received)
         })
+    }
+
+    /// Routes accepted from a peer, per address family: (IPv4, IPv6).
+    pub fn peer_counts_by_family(&self, id: PeerId) -> Option<(u64, u64)> {
+        self.peer(id).ok().map(|p| (p.accepted[0], p.accepted[1]))
     }
 
     /// The peer's session is Established: it joins its update group and is owed the
@@ -552,22 +558,23 @@ impl Rib {
     fn remove_where(&mut self, f: impl Fn(&Path) -> bool, family: Option<Family>) -> Changes {
         let mut touched = Vec::new();
         let mut released = Vec::new();
-        let mut removed_per_peer: HashMap<PeerId, u64> = HashMap::default();
+        let mut removed_per_peer: HashMap<(PeerId, usize), u64> = HashMap::default();
         for (prefix, dest) in self.table.iter_mut() {
             if family.is_some_and(|fam| family_of(&prefix) != fam) {
                 continue;
             }
+            let v6 = usize::from(prefix.addr().is_ipv6());
             let any = dest.remove_if(&f, |p| {
-                *removed_per_peer.entry(p.peer()).or_default() += 1;
+                *removed_per_peer.entry((p.peer(), v6)).or_default() += 1;
                 released.push(p.attrs);
             });
             if any {
                 touched.push(prefix);
             }
         }
-        for (peer, n) in removed_per_peer {
+        for ((peer, v6), n) in removed_per_peer {
             if let Some(Some(p)) = self.peers.get_mut(peer as usize) {
-                p.accepted = p.accepted.saturating_sub(n);
+                p.accepted[v6] = p.accepted[v6].saturating_sub(n);
             }
         }
         for a in released {
@@ -893,7 +900,8 @@ impl Rib {
         if delta != 0
             && let Some(Some(ps)) = peers.get_mut(peer as usize)
         {
-            ps.accepted = ps.accepted.saturating_add_signed(delta);
+            let v6 = usize::from(prefix.addr().is_ipv6());
+            ps.accepted[v6] = ps.accepted[v6].saturating_add_signed(delta);
         }
         let change = decide_dest(dest, &prefix, cfg, peers, resolver.as_ref(), scratch);
         let ids: smallvec::SmallVec<[GroupId; 8]> = groups.ids().collect();
