@@ -142,6 +142,14 @@ pub struct PeerSettings {
     /// First connect-retry interval in seconds (doubles up to two minutes).
     #[serde(default)]
     pub connect_retry: Option<u64>,
+    /// Seconds before the first outgoing connection (connections from the peer are
+    /// accepted meanwhile); none: at once.
+    #[serde(default)]
+    pub connect_delay: Option<u64>,
+    /// After a session error, the wait before starting again: `min` seconds, doubled per
+    /// consecutive error up to `max` (default 1 to 120).
+    #[serde(default)]
+    pub error_wait: Option<ErrorWait>,
     /// Always send ourselves as next hop.
     #[serde(default)]
     pub next_hop_self: bool,
@@ -171,9 +179,9 @@ pub struct PeerSettings {
     /// How many times our AS may appear in a received path (allowas-in).
     #[serde(default)]
     pub allow_own_as: u8,
-    /// A limit on the routes accepted from the peer.
+    /// Limits on the routes accepted from the peer: over all families or per family.
     #[serde(default)]
-    pub max_prefixes: Option<MaxPrefixes>,
+    pub max_prefixes: Vec<MaxPrefixes>,
 }
 
 /// What happens past a peer's route limit.
@@ -181,12 +189,31 @@ pub struct PeerSettings {
 #[serde(deny_unknown_fields)]
 pub struct MaxPrefixes {
     pub limit: u64,
+    /// The family the limit counts (`ipv4` or `ipv6`); none: both together.
+    #[serde(default)]
+    pub family: Option<LimitFamily>,
     /// Only log; keep the session.
     #[serde(default)]
     pub warn_only: bool,
     /// Seconds before the session starts again after the Cease (default 60).
     #[serde(default)]
     pub restart_after: Option<u64>,
+}
+
+/// Back-off after session errors, in seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorWait {
+    pub min: u64,
+    pub max: u64,
+}
+
+/// An address family a route limit counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimitFamily {
+    Ipv4,
+    Ipv6,
 }
 
 impl PeerSettings {
@@ -200,6 +227,8 @@ impl PeerSettings {
             rr_client: false,
             hold_time: hold_time(),
             connect_retry: None,
+            connect_delay: None,
+            error_wait: None,
             next_hop_self: false,
             next_hop_unchanged: false,
             graceful_restart: None,
@@ -209,7 +238,7 @@ impl PeerSettings {
             passive_auto: false,
             local_as: None,
             allow_own_as: 0,
-            max_prefixes: None,
+            max_prefixes: Vec::new(),
         }
     }
 

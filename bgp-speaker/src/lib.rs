@@ -37,6 +37,9 @@ mod sockopt;
 mod speaker;
 
 pub use bgp_core as core;
-pub use config::{BGP_PORT, DynamicPeers, MaxPrefixes, Password, PeerSettings, SpeakerConfig};
+pub use config::{
+    BGP_PORT, DynamicPeers, ErrorWait, LimitFamily, MaxPrefixes, Password, PeerSettings,
+    SpeakerConfig,
+};
 pub use fib_task::FibCounters;
 pub use speaker::{Announcement, PeerStatus, RouteChange, Speaker, SpeakerError};

@@ -156,15 +156,24 @@ pub(crate) async fn run(
         writers: [None, None],
     };
     let mut stopping = false;
+    let mut connecting = false;
+    let connect_from = Instant::now() + Duration::from_secs(settings.connect_delay.unwrap_or(0));
     peer.start(now());
     loop {
         // Perform what the peer asks for.
         while let Some((conn, action)) = peer.poll_action() {
             match action {
                 Action::Connect => {
+                    // One attempt at a time: a retry while one waits or runs adds nothing.
+                    if connecting {
+                        continue;
+                    }
+                    connecting = true;
                     let net = net_tx.clone();
                     let s = settings.clone();
                     tokio::spawn(async move {
+                        // No connection out before the connect delay has passed.
+                        tokio::time::sleep_until(connect_from).await;
                         let r = timeout(Duration::from_secs(10), connect(&s)).await;
                         let ev = match r {
                             Ok(Ok(stream)) => Net::Connected(stream),
@@ -244,12 +253,16 @@ pub(crate) async fn run(
                     peer.handle_closed(now(), conn);
                 }
                 Net::Connected(stream) => {
+                    connecting = false;
                     if conns.writers[0].is_none() && !stopping {
                         attach(stream, Conn::Outbound, &net_tx, &mut conns);
                         peer.handle_connected(now());
                     }
                 }
-                Net::ConnectFailed => peer.handle_connect_failed(now()),
+                Net::ConnectFailed => {
+                    connecting = false;
+                    peer.handle_connect_failed(now());
+                }
             },
             Some(stream) = accepted.recv() => {
                 prepare_accepted(&stream, &settings);

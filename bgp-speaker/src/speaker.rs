@@ -30,7 +30,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{Instrument, info, warn};
 
-use crate::config::{PeerSettings, SpeakerConfig};
+use crate::config::{LimitFamily, MaxPrefixes, PeerSettings, SpeakerConfig};
 use crate::fib_task::{self, FibCounters, FibHandle};
 use crate::peer_task::{self, PeerEvent, ToPeer};
 
@@ -44,6 +44,8 @@ pub enum SpeakerError {
     },
     #[error("a peer at {0} is already configured")]
     DuplicatePeer(IpAddr),
+    #[error("peer {0}: {1}")]
+    InvalidPeer(IpAddr, &'static str),
     #[error("no peer at {0}")]
     NoPeer(IpAddr),
     #[error("the session with {0} is not established")]
@@ -561,17 +563,28 @@ impl RibTask {
         Some(())
     }
 
-    /// Enforces the peer's route limit: a warning, or Cease / Maximum Number of Prefixes
+    /// Enforces the peer's route limits: a warning, or Cease / Maximum Number of Prefixes
     /// Reached and a start again later.
     fn check_limit(&mut self, addr: IpAddr, id: PeerId) {
-        let accepted = self.rib.peer_counts(id).map_or(0, |c| c.0);
+        let (v4, v6) = self.rib.peer_counts_by_family(id).unwrap_or((0, 0));
         let Some(e) = self.peers.get_mut(&addr) else {
             return;
         };
-        let Some(max) = e.settings.max_prefixes.clone() else {
-            return;
-        };
-        if accepted <= max.limit {
+        let over: Vec<(MaxPrefixes, u64)> = e
+            .settings
+            .max_prefixes
+            .iter()
+            .map(|m| {
+                let n = match m.family {
+                    None => v4 + v6,
+                    Some(LimitFamily::Ipv4) => v4,
+                    Some(LimitFamily::Ipv6) => v6,
+                };
+                (m.clone(), n)
+            })
+            .filter(|(m, n)| *n > m.limit)
+            .collect();
+        if over.is_empty() {
             e.over_limit = false;
             return;
         }
@@ -579,9 +592,11 @@ impl RibTask {
             return;
         }
         e.over_limit = true;
-        warn!(%addr, accepted, limit = max.limit, "maximum prefixes exceeded");
-        if !max.warn_only {
-            let after = Duration::from_secs(max.restart_after.unwrap_or(60));
+        for (m, n) in &over {
+            warn!(%addr, accepted = n, limit = m.limit, family = ?m.family, "maximum prefixes exceeded");
+        }
+        if let Some((m, _)) = over.iter().find(|(m, _)| !m.warn_only) {
+            let after = Duration::from_secs(m.restart_after.unwrap_or(60));
             let _ = e.tx.try_send(ToPeer::AutoStop(
                 StopReason::cease(bgp_core::wire::error::subcode::MAX_PREFIXES),
                 after,
@@ -604,6 +619,14 @@ impl RibTask {
     fn add_peer(&mut self, p: PeerSettings) -> Result<(), SpeakerError> {
         if self.peers.contains_key(&p.address) {
             return Err(SpeakerError::DuplicatePeer(p.address));
+        }
+        if let Some(w) = p.error_wait
+            && (w.min == 0 || w.min > w.max)
+        {
+            return Err(SpeakerError::InvalidPeer(
+                p.address,
+                "error_wait needs 0 < min <= max",
+            ));
         }
         let local_as = p.local_as.unwrap_or(self.cfg.asn);
         let kind = if p.asn == local_as {
@@ -653,6 +676,10 @@ impl RibTask {
         sc.hold_time = p.hold_time;
         sc.passive = p.is_passive();
         sc.connect_retry = p.connect_retry();
+        if let Some(w) = p.error_wait {
+            sc.idle_hold = Duration::from_secs(w.min);
+            sc.idle_hold_max = Duration::from_secs(w.max);
+        }
         sc.jitter_seed ^= u64::from(id);
         if let Some(t) = p.graceful_restart {
             sc.graceful_restart = Some(GracefulRestartConfig {

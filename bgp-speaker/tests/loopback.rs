@@ -346,23 +346,43 @@ async fn gtsm_between_direct_neighbours() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_prefixes_cease_or_warn() {
-    use bgp_speaker::MaxPrefixes;
+    use bgp_speaker::{LimitFamily, MaxPrefixes};
     for warn_only in [false, true] {
         let net = if warn_only { 11 } else { 10 };
         let a = Speaker::start(config(net, 1, 2, 65000, 65000))
             .await
             .unwrap();
         let mut cb = config(net, 2, 1, 65000, 65000);
-        cb.peers[0].max_prefixes = Some(MaxPrefixes {
-            limit: 2,
-            warn_only,
-            restart_after: Some(30),
-        });
+        // Three IPv6 routes are within the IPv6 limit; the third IPv4 route is one too many.
+        cb.peers[0].max_prefixes = vec![
+            MaxPrefixes {
+                limit: 2,
+                family: Some(LimitFamily::Ipv4),
+                warn_only,
+                restart_after: Some(30),
+            },
+            MaxPrefixes {
+                limit: 3,
+                family: Some(LimitFamily::Ipv6),
+                warn_only: false,
+                restart_after: Some(30),
+            },
+        ];
         let b = Speaker::start(cb).await.unwrap();
         wait_until("up", || async {
             established(&a).await && established(&b).await
         })
         .await;
+        for i in 0..3u8 {
+            a.announce(format!("fd18:{i}::/48").parse().unwrap(), via("fd00::9"))
+                .await
+                .unwrap();
+        }
+        wait_until("three IPv6 routes, within their limit", || async {
+            b.best_routes().await.unwrap().len() == 3
+        })
+        .await;
+        assert!(established(&b).await);
         for i in 0..3u8 {
             a.announce(
                 format!("172.18.{i}.0/24").parse().unwrap(),
@@ -372,8 +392,8 @@ async fn max_prefixes_cease_or_warn() {
             .unwrap();
         }
         if warn_only {
-            wait_until("all three kept", || async {
-                b.best_routes().await.unwrap().len() == 3
+            wait_until("all six kept", || async {
+                b.best_routes().await.unwrap().len() == 6
             })
             .await;
             assert!(established(&b).await);
@@ -713,4 +733,37 @@ async fn dynamic_peers_with_a_range_password() {
     for s in [a, wrong, none, b] {
         s.shutdown("bye").await.unwrap();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_delay_and_error_wait() {
+    use bgp_speaker::ErrorWait;
+    // A connects only after 3 s; B waits for A.
+    let mut ca = config(17, 1, 2, 65000, 65000);
+    ca.peers[0].connect_delay = Some(3);
+    ca.peers[0].error_wait = Some(ErrorWait { min: 2, max: 30 });
+    let start = std::time::Instant::now();
+    let a = Speaker::start(ca).await.unwrap();
+    let b = Speaker::start(config(17, 2, 1, 65000, 65000))
+        .await
+        .unwrap();
+    sleep(Duration::from_millis(2000)).await;
+    assert!(
+        !established(&a).await,
+        "no session before the connect delay"
+    );
+    wait_until("Established after the delay", || async {
+        established(&a).await
+    })
+    .await;
+    assert!(start.elapsed() >= Duration::from_secs(3));
+    // An error wait that makes no sense is refused with a typed error.
+    let mut p = PeerSettings::new(addr(17, 9), 65000);
+    p.error_wait = Some(ErrorWait { min: 10, max: 5 });
+    assert!(matches!(
+        a.add_peer(p).await,
+        Err(SpeakerError::InvalidPeer(..))
+    ));
+    a.shutdown("bye").await.unwrap();
+    b.shutdown("bye").await.unwrap();
 }
