@@ -256,3 +256,63 @@ netns_test!(kernel_routes_are_announced, inner_kernel_routes, {
     a.shutdown("bye").await.unwrap();
     b.shutdown("bye").await.unwrap();
 });
+
+/// The speaker that `killed_speaker_keeps_its_routes` runs in a process of its own and kills.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run (and killed) by killed_speaker_keeps_its_routes"]
+async fn speaker_to_kill() {
+    assert!(
+        std::env::var("SPEAKER_TO_KILL").is_ok(),
+        "run by killed_speaker_keeps_its_routes"
+    );
+    let mut c = config(2, 1, true);
+    c.peers[0].graceful_restart = Some(120);
+    let _b = Speaker::start(c).await.unwrap();
+    sleep(Duration::from_secs(600)).await;
+}
+
+netns_test!(killed_speaker_keeps_its_routes, inner_killed_speaker, {
+    let mut ca = config(1, 2, false);
+    ca.peers[0].graceful_restart = Some(120);
+    let a = Speaker::start(ca).await.unwrap();
+    a.announce("172.17.9.0/24".parse().unwrap(), via("192.168.100.101"))
+        .await
+        .unwrap();
+    a.announce("172.17.60.0/24".parse().unwrap(), via("192.168.100.60"))
+        .await
+        .unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "speaker_to_kill", "--ignored", "--nocapture"])
+        .env("SPEAKER_TO_KILL", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the other process installed both routes", || {
+        let t = ip_route();
+        t.contains("172.17.9.0/24") && t.contains("172.17.60.0/24")
+    })
+    .await;
+    // SIGKILL: no Cease, no cleanup. The kernel keeps forwarding.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    sleep(Duration::from_millis(500)).await;
+    let t = ip_route();
+    assert!(
+        t.contains("172.17.9.0/24") && t.contains("172.17.60.0/24"),
+        "kept after the kill:\n{t}"
+    );
+    // While it is gone one route is withdrawn; the restarted speaker keeps the table until
+    // its peer's End-of-RIB, then deletes only what was not learned again.
+    a.withdraw("172.17.60.0/24".parse().unwrap()).await.unwrap();
+    let mut cb = config(2, 1, true);
+    cb.peers[0].graceful_restart = Some(120);
+    let b = Speaker::start(cb).await.unwrap();
+    wait_for("the withdrawn route removed after the resync", || {
+        !ip_route().contains("172.17.60.0/24")
+    })
+    .await;
+    assert!(ip_route().contains("172.17.9.0/24 via 192.168.100.101 dev eth0 onlink"));
+    a.shutdown("bye").await.unwrap();
+    b.shutdown("bye").await.unwrap();
+});
