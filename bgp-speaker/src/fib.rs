@@ -318,6 +318,12 @@ impl Fib {
                 }
             }
         }
+        // The kernel's trie rebalances a node each time it fills or empties past a
+        // threshold; writing neighbouring prefixes one after the other makes it do so again
+        // and again (100,000 /24s deleted in address order cost twice the kernel time of the
+        // same deletes scattered). Scatter them, in an order fixed by the prefixes alone;
+        // writes to one prefix keep their order.
+        prepared.sort_by_cached_key(|(prefix, _, _)| scatter(prefix));
         // Replace, so that a changed route is one write; delete matches on prefix, table
         // and protocol only, never another daemon's route.
         let mut prefixes = Vec::with_capacity(prepared.len());
@@ -425,6 +431,20 @@ impl Fib {
         let report = self.apply(&changes).await;
         Ok((counts, report))
     }
+}
+
+/// A well-mixed key of a prefix (a 64-bit finalizer over its address and length).
+fn scatter(prefix: &IpNet) -> u64 {
+    let bits: u128 = match prefix.addr() {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    };
+    let mut x = (bits as u64) ^ ((bits >> 64) as u64).rotate_left(29) ^ u64::from(prefix.prefix_len());
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
 }
 
 fn sorted(v: &[Hop]) -> Vec<Hop> {
