@@ -439,7 +439,8 @@ fn scatter(prefix: &IpNet) -> u64 {
         IpAddr::V4(a) => u128::from(u32::from(a)),
         IpAddr::V6(a) => u128::from(a),
     };
-    let mut x = (bits as u64) ^ ((bits >> 64) as u64).rotate_left(29) ^ u64::from(prefix.prefix_len());
+    let mut x =
+        (bits as u64) ^ ((bits >> 64) as u64).rotate_left(29) ^ u64::from(prefix.prefix_len());
     x ^= x >> 33;
     x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
     x ^= x >> 33;

@@ -47,43 +47,55 @@ impl Writer {
     }
 
     /// Sends every message (with its extra header flags) and returns, per message, `Ok`
-    /// or the kernel's errno.
+    /// or the kernel's errno. Large writes are pipelined: a second thread encodes the next
+    /// datagrams while this one waits for the kernel to handle the current one.
     pub(crate) fn write(
         &mut self,
         msgs: Vec<(u16, RouteNetlinkMessage)>,
         per_datagram: usize,
     ) -> Vec<Result<(), i32>> {
         let per_datagram = per_datagram.clamp(1, 1024);
-        let mut out: Vec<Result<(), i32>> = Vec::with_capacity(msgs.len());
-        let mut batch = Vec::with_capacity(per_datagram);
-        let mut it = msgs.into_iter().peekable();
-        while it.peek().is_some() {
-            batch.clear();
-            batch.extend(it.by_ref().take(per_datagram));
-            let base = out.len();
-            out.extend(std::iter::repeat_n(Err(libc::ENOBUFS), batch.len()));
-            self.buf.clear();
-            let first = self.seq;
-            self.seq = self.seq.wrapping_add(batch.len() as u32);
-            for (i, (flags, m)) in batch.drain(..).enumerate() {
-                let mut header = NetlinkHeader::default();
-                header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-                header.sequence_number = first.wrapping_add(i as u32);
-                let mut msg = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(m));
-                msg.finalize();
-                let at = self.buf.len();
-                self.buf.resize(at + msg.buffer_len(), 0);
-                msg.serialize(&mut self.buf[at..]);
+        let n = msgs.len();
+        let mut out: Vec<Result<(), i32>> = vec![Err(libc::ENOBUFS); n];
+        let first = self.seq;
+        self.seq = self.seq.wrapping_add(n as u32);
+        if n <= 2 * per_datagram {
+            let mut it = msgs.into_iter().enumerate().peekable();
+            let mut buf = std::mem::take(&mut self.buf);
+            while it.peek().is_some() {
+                let (base, count) = encode(&mut it, per_datagram, first, &mut buf);
+                self.exchange(&buf, &mut out[base..base + count], first, base);
             }
-            let n = out.len() - base;
-            if let Err(e) = self.sock.send(&self.buf, 0) {
-                let errno = e.raw_os_error().unwrap_or(libc::EIO);
-                out[base..].fill(Err(errno));
-                continue;
-            }
-            self.collect(&mut out[base..], first, n);
+            self.buf = buf;
+            return out;
         }
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, usize, Vec<u8>)>(4);
+            scope.spawn(move || {
+                let mut it = msgs.into_iter().enumerate().peekable();
+                while it.peek().is_some() {
+                    let mut buf = Vec::new();
+                    let (base, count) = encode(&mut it, per_datagram, first, &mut buf);
+                    if tx.send((base, count, buf)).is_err() {
+                        return;
+                    }
+                }
+            });
+            for (base, count, buf) in rx {
+                self.exchange(&buf, &mut out[base..base + count], first, base);
+            }
+        });
         out
+    }
+
+    /// Sends one datagram and reads its acknowledgements into `slots`.
+    fn exchange(&mut self, buf: &[u8], slots: &mut [Result<(), i32>], first: u32, base: usize) {
+        if let Err(e) = self.sock.send(buf, 0) {
+            slots.fill(Err(e.raw_os_error().unwrap_or(libc::EIO)));
+            return;
+        }
+        let n = slots.len();
+        self.collect(slots, first.wrapping_add(base as u32), n);
     }
 
     /// Reads acknowledgements until every message of the batch has one or none are left
@@ -118,4 +130,32 @@ impl Writer {
             }
         }
     }
+}
+
+/// Encodes up to `per_datagram` messages into `buf` (cleared first), each with its index
+/// after `first` as sequence number; returns the index of the first and the count.
+fn encode(
+    it: &mut std::iter::Peekable<
+        std::iter::Enumerate<std::vec::IntoIter<(u16, RouteNetlinkMessage)>>,
+    >,
+    per_datagram: usize,
+    first: u32,
+    buf: &mut Vec<u8>,
+) -> (usize, usize) {
+    buf.clear();
+    let mut base = None;
+    let mut count = 0;
+    for (i, (flags, m)) in it.by_ref().take(per_datagram) {
+        base.get_or_insert(i);
+        count += 1;
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+        header.sequence_number = first.wrapping_add(i as u32);
+        let mut msg = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(m));
+        msg.finalize();
+        let at = buf.len();
+        buf.resize(at + msg.buffer_len(), 0);
+        msg.serialize(&mut buf[at..]);
+    }
+    (base.unwrap_or(0), count)
 }
