@@ -29,6 +29,20 @@ pub type GroupId = usize;
 pub struct OutMessage {
     pub to: Vec<PeerId>,
     pub bytes: Bytes,
+    /// The one family of the UPDATE's routes.
+    pub family: Family,
+    /// Prefixes announced and withdrawn by it.
+    pub announced: u32,
+    pub withdrawn: u32,
+}
+
+/// One encoded UPDATE with what it carries.
+#[derive(Clone, Debug)]
+struct Encoded {
+    bytes: Bytes,
+    family: Family,
+    announced: u32,
+    withdrawn: u32,
 }
 
 /// What decides the routes and attributes a peer is sent: peers with equal keys share a
@@ -279,16 +293,13 @@ impl Groups {
             if to.is_empty() {
                 continue;
             }
-            for bytes in b.encode(&ctx) {
-                out.push(OutMessage {
-                    to: to.clone(),
-                    bytes,
-                });
+            for e in b.encode(&ctx) {
+                out.push(e.to(to.clone()));
             }
         }
         for (m, mut b) in own {
-            for bytes in b.plain().encode(&ctx) {
-                out.push(OutMessage { to: vec![m], bytes });
+            for e in b.plain().encode(&ctx) {
+                out.push(e.to(vec![m]));
             }
         }
         out
@@ -306,10 +317,7 @@ impl Groups {
         }
         b.encode(&grp.key.context())
             .into_iter()
-            .map(|bytes| OutMessage {
-                to: vec![peer],
-                bytes,
-            })
+            .map(|e| e.to(vec![peer]))
             .collect()
     }
 
@@ -350,10 +358,7 @@ impl Groups {
         }
         b.encode(&grp.key.context())
             .into_iter()
-            .map(|bytes| OutMessage {
-                to: vec![peer],
-                bytes,
-            })
+            .map(|e| e.to(vec![peer]))
             .collect()
     }
 }
@@ -397,7 +402,7 @@ impl Bucket {
     }
 
     /// Packs into UPDATEs no longer than the group's maximum message size.
-    fn encode(&self, ctx: &Context) -> Vec<Bytes> {
+    fn encode(&self, ctx: &Context) -> Vec<Encoded> {
         let mut out = Vec::new();
         let max = ctx.max_message_len();
         for (family, list) in [
@@ -418,6 +423,7 @@ impl Bucket {
                     Default::default(),
                     Prefixes::empty(Afi::IPV4, false),
                 );
+                let n = chunk.len() as u32;
                 if family == Family::IPV4_UNICAST {
                     u.withdrawn = p;
                 } else {
@@ -426,7 +432,7 @@ impl Bucket {
                         nlri: MpNlri::Prefixes(p),
                     });
                 }
-                push(&mut out, &u, ctx);
+                push(&mut out, &u, ctx, family, 0, n);
             }
         }
         for (attrs, list) in &self.announce {
@@ -444,6 +450,7 @@ impl Bucket {
             let budget = max.saturating_sub(23 + base + usize::from(mp));
             for chunk in chunks(list, ap, budget.max(64)) {
                 let p = prefixes(family.afi, ap, chunk);
+                let n = chunk.len() as u32;
                 let mut a = (**attrs).clone();
                 let u = if mp {
                     let nh = a.mp_reach.take().map(|m| m.next_hop);
@@ -467,18 +474,42 @@ impl Bucket {
                 } else {
                     Update::new(Prefixes::empty(Afi::IPV4, false), a, p)
                 };
-                push(&mut out, &u, ctx);
+                push(&mut out, &u, ctx, family, n, 0);
             }
         }
         out
     }
 }
 
-fn push(out: &mut Vec<Bytes>, u: &Update, ctx: &Context) {
+fn push(
+    out: &mut Vec<Encoded>,
+    u: &Update,
+    ctx: &Context,
+    family: Family,
+    announced: u32,
+    withdrawn: u32,
+) {
     // The budget keeps every message within bounds; one that does not fit is dropped rather
     // than sent malformed.
-    if let Ok(b) = Message::from(u.clone()).to_bytes(ctx) {
-        out.push(b);
+    if let Ok(bytes) = Message::from(u.clone()).to_bytes(ctx) {
+        out.push(Encoded {
+            bytes,
+            family,
+            announced,
+            withdrawn,
+        });
+    }
+}
+
+impl Encoded {
+    fn to(self, to: Vec<PeerId>) -> OutMessage {
+        OutMessage {
+            to,
+            bytes: self.bytes,
+            family: self.family,
+            announced: self.announced,
+            withdrawn: self.withdrawn,
+        }
     }
 }
 

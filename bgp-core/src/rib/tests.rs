@@ -660,6 +660,13 @@ fn updates_are_packed_and_withdrawals_coalesced() {
     let to_c2 = received(&msgs, c2);
     assert_eq!(announced(&to_c2).len(), 3000);
     assert!(to_c2.len() <= 3, "packed: {} UPDATEs", to_c2.len());
+    // Each message says what it carries.
+    let mine: Vec<&OutMessage> = msgs.iter().filter(|m| m.to.contains(&c2)).collect();
+    assert_eq!(mine.iter().map(|m| m.announced).sum::<u32>(), 3000);
+    assert!(
+        mine.iter()
+            .all(|m| m.withdrawn == 0 && m.family == Family::IPV4_UNICAST)
+    );
     assert!(msgs.iter().all(|m| m.bytes.len() <= 4096));
     assert_eq!(
         rib.attribute_sets(),
@@ -683,6 +690,9 @@ fn updates_are_packed_and_withdrawals_coalesced() {
     let to_c2 = received(&msgs, c2);
     assert_eq!(withdrawn(&to_c2).len(), 3000);
     assert!(to_c2.len() <= 4);
+    let mine: Vec<&OutMessage> = msgs.iter().filter(|m| m.to.contains(&c2)).collect();
+    assert_eq!(mine.iter().map(|m| m.withdrawn).sum::<u32>(), 3000);
+    assert!(mine.iter().all(|m| m.announced == 0));
     assert_eq!(rib.prefix_count(), 0);
     rib.collect_garbage();
     assert_eq!(rib.attribute_sets(), 0, "freed when the last route went");
