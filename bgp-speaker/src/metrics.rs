@@ -10,9 +10,13 @@ pub struct Metrics {
     pub session_up: IntGaugeVec,
     /// Session transitions to `established` and `down`.
     pub session_transitions: IntCounterVec,
+    /// UPDATE messages per peer and family.
     pub updates_received: IntCounterVec,
     pub updates_sent: IntCounterVec,
-    /// Routes accepted from the peer (after import policy).
+    /// Prefixes per peer, family and kind (`announce` or `withdraw`).
+    pub prefixes_received: IntCounterVec,
+    pub prefixes_sent: IntCounterVec,
+    /// Routes accepted from the peer (after import policy), per family.
     pub prefixes_accepted: IntGaugeVec,
     /// Messages waiting in the peer's queue.
     pub queue_depth: IntGaugeVec,
@@ -34,6 +38,8 @@ impl Metrics {
     pub(crate) fn new() -> Metrics {
         let registry = Registry::new();
         let peer = &["peer"];
+        let peer_family = &["peer", "family"];
+        let peer_family_kind = &["peer", "family", "kind"];
         // The names are constants: registering them cannot fail.
         let gv = |n: &str, h: &str, l: &[&str]| {
             let m = IntGaugeVec::new(opts(n, h), l).expect("valid metric");
@@ -61,9 +67,27 @@ impl Metrics {
                 "Session transitions",
                 &["peer", "to"],
             ),
-            updates_received: cv("updates_received_total", "UPDATE messages received", peer),
-            updates_sent: cv("updates_sent_total", "UPDATE messages sent", peer),
-            prefixes_accepted: gv("prefixes_accepted", "Routes accepted from the peer", peer),
+            updates_received: cv(
+                "updates_received_total",
+                "UPDATE messages received",
+                peer_family,
+            ),
+            updates_sent: cv("updates_sent_total", "UPDATE messages sent", peer_family),
+            prefixes_received: cv(
+                "prefixes_received_total",
+                "Prefixes received, announced or withdrawn",
+                peer_family_kind,
+            ),
+            prefixes_sent: cv(
+                "prefixes_sent_total",
+                "Prefixes sent, announced or withdrawn",
+                peer_family_kind,
+            ),
+            prefixes_accepted: gv(
+                "prefixes_accepted",
+                "Routes accepted from the peer",
+                peer_family,
+            ),
             queue_depth: gv("peer_queue_depth", "Messages queued for the peer", peer),
             queue_overflows: cv(
                 "peer_queue_overflows_total",
@@ -91,5 +115,15 @@ impl Metrics {
     /// The registry, to serve or to merge into another.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+}
+
+/// The label of an address family: `ipv4-unicast`, `ipv6-unicast`, ...
+pub(crate) fn family_label(f: bgp_core::Family) -> std::borrow::Cow<'static, str> {
+    use bgp_core::Family;
+    match f {
+        Family::IPV4_UNICAST => "ipv4-unicast".into(),
+        Family::IPV6_UNICAST => "ipv6-unicast".into(),
+        other => other.to_string().to_lowercase().replace(' ', "-").into(),
     }
 }

@@ -32,6 +32,7 @@ use tracing::{Instrument, info, warn};
 
 use crate::config::{LimitFamily, MaxPrefixes, PeerSettings, SpeakerConfig};
 use crate::fib_task::{self, FibCounters, FibHandle};
+use crate::metrics::family_label;
 use crate::peer_task::{self, PeerEvent, ToPeer};
 
 /// Errors of the speaker API.
@@ -740,10 +741,20 @@ impl RibTask {
                     .with_label_values(&[label.as_str(), "down"])
                     .inc();
             }
-            PeerEvent::Update(_) => m
-                .updates_received
-                .with_label_values(&[label.as_str()])
-                .inc(),
+            PeerEvent::Update(u) => {
+                for (f, announced, withdrawn) in update_counts(u) {
+                    let fam = family_label(f);
+                    m.updates_received
+                        .with_label_values(&[label.as_str(), &fam])
+                        .inc();
+                    m.prefixes_received
+                        .with_label_values(&[label.as_str(), &fam, "announce"])
+                        .inc_by(announced);
+                    m.prefixes_received
+                        .with_label_values(&[label.as_str(), &fam, "withdraw"])
+                        .inc_by(withdrawn);
+                }
+            }
             _ => {}
         }
         match ev {
@@ -763,8 +774,8 @@ impl RibTask {
                 };
                 match self.rib.peer_up(id, session) {
                     Ok(msgs) => {
-                        for m in msgs {
-                            self.queue(id, m.bytes);
+                        for m in &msgs {
+                            self.queue(id, m);
                         }
                         let fams = n.families.clone();
                         for f in fams {
@@ -780,10 +791,12 @@ impl RibTask {
                     Err(err) => warn!(%addr, %err, "update"),
                 }
                 self.check_limit(addr, id);
-                let accepted = self.rib.peer_counts(id).map_or(0, |c| c.0);
-                m.prefixes_accepted
-                    .with_label_values(&[label.as_str()])
-                    .set(i64::try_from(accepted).unwrap_or(i64::MAX));
+                let (v4, v6) = self.rib.peer_counts_by_family(id).unwrap_or((0, 0));
+                for (fam, n) in [("ipv4-unicast", v4), ("ipv6-unicast", v6)] {
+                    m.prefixes_accepted
+                        .with_label_values(&[label.as_str(), fam])
+                        .set(i64::try_from(n).unwrap_or(i64::MAX));
+                }
             }
             PeerEvent::EndOfRib(f) => {
                 if !e.eor.contains(&f) {
@@ -795,14 +808,8 @@ impl RibTask {
             }
             PeerEvent::RouteRefresh(f) => {
                 // Re-send the peer's routes: the group's full table, then End-of-RIB.
-                let mut items: Vec<ToPeer> = self
-                    .rib
-                    .full_table(id)
-                    .into_iter()
-                    .map(|m| ToPeer::Update(m.bytes))
-                    .collect();
-                items.push(ToPeer::EndOfRib(f));
-                self.queue_table(id, items);
+                let msgs = self.rib.full_table(id);
+                self.queue_table(id, Vec::new(), msgs, vec![ToPeer::EndOfRib(f)]);
             }
             PeerEvent::Down { retain } => {
                 e.established = false;
@@ -824,33 +831,62 @@ impl RibTask {
         }
     }
 
-    fn queue(&mut self, id: PeerId, bytes: bytes::Bytes) {
-        let Some(addr) = self.by_id.get(&id) else {
+    fn queue(&mut self, id: PeerId, m: &OutMessage) {
+        let Some(addr) = self.by_id.get(&id).copied() else {
             return;
         };
-        let Some(e) = self.peers.get_mut(addr) else {
+        let Some(e) = self.peers.get_mut(&addr) else {
             return;
         };
         if e.overflowed {
             return;
         }
-        self.metrics
-            .updates_sent
-            .with_label_values(&[addr.to_string().as_str()])
-            .inc();
-        if let Err(mpsc::error::TrySendError::Full(_)) = e.tx.try_send(ToPeer::Update(bytes)) {
-            // The peer does not keep up: stop queueing until it has drained.
+        if let Err(mpsc::error::TrySendError::Full(_)) =
+            e.tx.try_send(ToPeer::Update(m.bytes.clone()))
+        {
+            self.overflowed(addr);
+            return;
+        }
+        self.count_sent(addr, std::slice::from_ref(m));
+    }
+
+    /// The peer does not keep up: nothing more is queued until it has drained.
+    fn overflowed(&mut self, addr: IpAddr) {
+        if let Some(e) = self.peers.get_mut(&addr) {
             warn!(%addr, "queue full; the peer will be re-synchronized");
             e.overflowed = true;
-            self.metrics
-                .queue_overflows
-                .with_label_values(&[addr.to_string().as_str()])
+        }
+        self.metrics
+            .queue_overflows
+            .with_label_values(&[addr.to_string().as_str()])
+            .inc();
+    }
+
+    fn count_sent(&self, addr: IpAddr, msgs: &[OutMessage]) {
+        let label = addr.to_string();
+        let m = &self.metrics;
+        for o in msgs {
+            let fam = family_label(o.family);
+            m.updates_sent
+                .with_label_values(&[label.as_str(), &fam])
                 .inc();
+            m.prefixes_sent
+                .with_label_values(&[label.as_str(), &fam, "announce"])
+                .inc_by(u64::from(o.announced));
+            m.prefixes_sent
+                .with_label_values(&[label.as_str(), &fam, "withdraw"])
+                .inc_by(u64::from(o.withdrawn));
         }
     }
 
-    /// A whole table for a peer in one queue slot.
-    fn queue_table(&mut self, id: PeerId, items: Vec<ToPeer>) {
+    /// A whole table for a peer in one queue slot: `before`, the UPDATEs, `after`.
+    fn queue_table(
+        &mut self,
+        id: PeerId,
+        before: Vec<ToPeer>,
+        msgs: Vec<OutMessage>,
+        after: Vec<ToPeer>,
+    ) {
         let Some(addr) = self.by_id.get(&id).copied() else {
             return;
         };
@@ -861,23 +897,14 @@ impl RibTask {
             // A re-synchronization follows anyway.
             return;
         }
-        let updates = items
-            .iter()
-            .filter(|m| matches!(m, ToPeer::Update(_)))
-            .count();
+        let mut items = before;
+        items.extend(msgs.iter().map(|m| ToPeer::Update(m.bytes.clone())));
+        items.extend(after);
         if let Err(mpsc::error::TrySendError::Full(_)) = e.tx.try_send(ToPeer::Table(items)) {
-            warn!(%addr, "queue full; the peer will be re-synchronized");
-            e.overflowed = true;
-            self.metrics
-                .queue_overflows
-                .with_label_values(&[addr.to_string().as_str()])
-                .inc();
+            self.overflowed(addr);
             return;
         }
-        self.metrics
-            .updates_sent
-            .with_label_values(&[addr.to_string().as_str()])
-            .inc_by(updates as u64);
+        self.count_sent(addr, &msgs);
     }
 
     fn queue_eor(&mut self, id: PeerId, f: Family) {
@@ -919,22 +946,16 @@ impl RibTask {
             }
             // BoRR, the table, EoRR: one queue slot, so that a table larger than the
             // queue still goes out whole.
-            let mut items: Vec<ToPeer> = families
+            let before = families
                 .iter()
                 .map(|f| ToPeer::Refresh(*f, RefreshKind::Begin))
                 .collect();
-            items.extend(
-                self.rib
-                    .full_table(id)
-                    .into_iter()
-                    .map(|m| ToPeer::Update(m.bytes)),
-            );
-            items.extend(
-                families
-                    .iter()
-                    .map(|f| ToPeer::Refresh(*f, RefreshKind::End)),
-            );
-            self.queue_table(id, items);
+            let after = families
+                .iter()
+                .map(|f| ToPeer::Refresh(*f, RefreshKind::End))
+                .collect();
+            let msgs = self.rib.full_table(id);
+            self.queue_table(id, before, msgs, after);
         }
     }
 
@@ -947,7 +968,7 @@ impl RibTask {
         }
         for m in out {
             for to in &m.to {
-                self.queue(*to, m.bytes.clone());
+                self.queue(*to, &m);
             }
         }
         for e in self.peers.values() {
@@ -1006,4 +1027,41 @@ fn announcement_attrs(prefix: &IpNet, a: &Announcement) -> Result<PathAttributes
         _ => return Err(SpeakerError::NextHopFamily(*prefix)),
     }
     Ok(attrs)
+}
+
+/// The families of a received UPDATE with the prefixes it announces and withdraws in each.
+fn update_counts(u: &bgp_core::wire::Update) -> Vec<(Family, u64, u64)> {
+    fn add(out: &mut Vec<(Family, u64, u64)>, f: Family, a: usize, w: usize) {
+        match out.iter_mut().find(|x| x.0 == f) {
+            Some(x) => {
+                x.1 += a as u64;
+                x.2 += w as u64;
+            }
+            None => out.push((f, a as u64, w as u64)),
+        }
+    }
+    let count = |n: &MpNlri| match n {
+        MpNlri::Prefixes(p) => p.len(),
+        MpNlri::Opaque(_) => 0,
+    };
+    let mut out = Vec::with_capacity(1);
+    if !u.nlri.is_empty() || !u.withdrawn.is_empty() {
+        add(
+            &mut out,
+            Family::IPV4_UNICAST,
+            u.nlri.len(),
+            u.withdrawn.len(),
+        );
+    }
+    if let Some(m) = &u.attributes.mp_reach {
+        add(&mut out, m.family, count(&m.nlri), 0);
+    }
+    if let Some(m) = &u.attributes.mp_unreach {
+        add(&mut out, m.family, 0, count(&m.nlri));
+    }
+    if out.is_empty() {
+        // End-of-RIB for IPv4 unicast, or attributes only.
+        add(&mut out, Family::IPV4_UNICAST, 0, 0);
+    }
+    out
 }

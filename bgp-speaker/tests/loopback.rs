@@ -106,7 +106,8 @@ async fn two_speakers_exchange_ipv4_and_ipv6_routes() {
         "{text}"
     );
     assert!(
-        text.contains("bgp_prefixes_accepted{peer=\"127.0.1.1\"} 2"),
+        text.contains("bgp_prefixes_accepted{family=\"ipv4-unicast\",peer=\"127.0.1.1\"} 1")
+            && text.contains("bgp_prefixes_accepted{family=\"ipv6-unicast\",peer=\"127.0.1.1\"} 1"),
         "{text}"
     );
     assert!(
@@ -115,14 +116,15 @@ async fn two_speakers_exchange_ipv4_and_ipv6_routes() {
     );
     assert!(text.contains("bgp_best_routes 2"), "{text}");
     assert!(
-        text.contains("bgp_updates_received_total{peer=\"127.0.1.1\"}"),
+        text.contains("bgp_updates_received_total{family=\"ipv6-unicast\",peer=\"127.0.1.1\"}")
+            && text.contains(
+                "bgp_prefixes_received_total{family=\"ipv4-unicast\",kind=\"announce\",peer=\"127.0.1.1\"} 1"
+            ),
         "{text}"
     );
-    assert!(
-        a.metrics()
-            .text()
-            .contains("bgp_updates_sent_total{peer=\"127.0.1.2\"}")
-    );
+    assert!(a.metrics().text().contains(
+        "bgp_prefixes_sent_total{family=\"ipv6-unicast\",kind=\"announce\",peer=\"127.0.1.2\"} 1"
+    ));
     // The subscription saw them arrive.
     let first = timeout(Duration::from_secs(5), changes.recv())
         .await
@@ -521,8 +523,14 @@ async fn route_refresh_makes_the_peer_send_again() {
         route(&b, "172.21.0.0/16").await.is_some()
     })
     .await;
-    let sent = format!("bgp_updates_sent_total{{peer=\"{}\"}}", addr(14, 2));
-    let received = format!("bgp_updates_received_total{{peer=\"{}\"}}", addr(14, 1));
+    let sent = format!(
+        "bgp_updates_sent_total{{family=\"ipv4-unicast\",peer=\"{}\"}}",
+        addr(14, 2)
+    );
+    let received = format!(
+        "bgp_updates_received_total{{family=\"ipv4-unicast\",peer=\"{}\"}}",
+        addr(14, 1)
+    );
     let before = counter(&a.metrics().text(), &sent);
     let got_before = counter(&b.metrics().text(), &received);
     assert!(before >= 1);
