@@ -104,6 +104,7 @@ enum Command {
     Withdraw(IpNet, oneshot::Sender<()>),
     AddPeer(PeerSettings, oneshot::Sender<Result<(), SpeakerError>>),
     RemovePeer(IpAddr, oneshot::Sender<Result<(), SpeakerError>>),
+    UpdatePeer(PeerSettings, oneshot::Sender<Result<bool, SpeakerError>>),
     Peers(oneshot::Sender<Vec<PeerStatus>>),
     Refresh(IpAddr, oneshot::Sender<Result<(), SpeakerError>>),
     Routes(oneshot::Sender<Vec<RouteChange>>),
@@ -228,6 +229,13 @@ impl Speaker {
 
     pub async fn add_peer(&self, p: PeerSettings) -> Result<(), SpeakerError> {
         self.ask(|tx| Command::AddPeer(p, tx)).await?
+    }
+
+    /// Changes a peer's settings. The same settings change nothing; different ones end the
+    /// session with Cease / Other Configuration Change and start it again with the new
+    /// settings (its routes go meanwhile). Returns whether the session was restarted.
+    pub async fn update_peer(&self, p: PeerSettings) -> Result<bool, SpeakerError> {
+        self.ask(|tx| Command::UpdatePeer(p, tx)).await?
     }
 
     /// Removes a peer: Cease / Peer De-configured, and its routes go.
@@ -443,6 +451,18 @@ impl RibTask {
                     .ok_or(SpeakerError::NoPeer(addr));
                 let _ = done.send(r);
             }
+            Command::UpdatePeer(p, done) => {
+                let r = match self.peers.get(&p.address) {
+                    None => Err(SpeakerError::NoPeer(p.address)),
+                    Some(e) if e.settings == p => Ok(false),
+                    Some(e) if e.dynamic => Err(SpeakerError::InvalidPeer(
+                        p.address,
+                        "a dynamic peer follows its range's template",
+                    )),
+                    Some(_) => validate(&p).and_then(|()| self.replace_peer(p)),
+                };
+                let _ = done.send(r);
+            }
             Command::Refresh(addr, done) => {
                 let r = match self.peers.get(&addr) {
                     None => Err(SpeakerError::NoPeer(addr)),
@@ -540,6 +560,23 @@ impl RibTask {
         }
     }
 
+    /// A peer with new settings: Cease / Other Configuration Change, then a new start.
+    fn replace_peer(&mut self, p: PeerSettings) -> Result<bool, SpeakerError> {
+        let reason = StopReason::cease(bgp_core::wire::error::subcode::OTHER_CONFIGURATION_CHANGE);
+        let old = self.peers.get(&p.address).map(|e| e.settings.clone());
+        self.drop_peer(p.address, reason);
+        match self.add_peer(p) {
+            Ok(()) => Ok(true),
+            Err(err) => {
+                // Keep the peer as it was rather than lose it.
+                if let Some(old) = old {
+                    let _ = self.add_peer(old);
+                }
+                Err(err)
+            }
+        }
+    }
+
     /// Removes a peer: the RIB drops its routes, the task is told to stop.
     fn drop_peer(&mut self, addr: IpAddr, reason: StopReason) -> Option<()> {
         let e = self.peers.remove(&addr)?;
@@ -621,14 +658,7 @@ impl RibTask {
         if self.peers.contains_key(&p.address) {
             return Err(SpeakerError::DuplicatePeer(p.address));
         }
-        if let Some(w) = p.error_wait
-            && (w.min == 0 || w.min > w.max)
-        {
-            return Err(SpeakerError::InvalidPeer(
-                p.address,
-                "error_wait needs 0 < min <= max",
-            ));
-        }
+        validate(&p)?;
         let local_as = p.local_as.unwrap_or(self.cfg.asn);
         let kind = if p.asn == local_as {
             PeerKind::Internal
@@ -1064,4 +1094,26 @@ fn update_counts(u: &bgp_core::wire::Update) -> Vec<(Family, u64, u64)> {
         add(&mut out, Family::IPV4_UNICAST, 0, 0);
     }
     out
+}
+
+/// Settings a peer cannot run with, refused before anything changes.
+fn validate(p: &PeerSettings) -> Result<(), SpeakerError> {
+    if let Some(w) = p.error_wait
+        && (w.min == 0 || w.min > w.max)
+    {
+        return Err(SpeakerError::InvalidPeer(
+            p.address,
+            "error_wait needs 0 < min <= max",
+        ));
+    }
+    if p.password
+        .as_ref()
+        .is_some_and(|pw| pw.0.len() > crate::sockopt::MAX_KEY_LEN)
+    {
+        return Err(SpeakerError::InvalidPeer(
+            p.address,
+            "an MD5 password is at most 80 octets",
+        ));
+    }
+    Ok(())
 }

@@ -775,3 +775,52 @@ async fn connect_delay_and_error_wait() {
     a.shutdown("bye").await.unwrap();
     b.shutdown("bye").await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_updated_at_run_time() {
+    let a = Speaker::start(config(18, 1, 2, 65000, 65000))
+        .await
+        .unwrap();
+    let cb = config(18, 2, 1, 65000, 65000);
+    let b = Speaker::start(cb.clone()).await.unwrap();
+    wait_until("Established", || async {
+        established(&a).await && established(&b).await
+    })
+    .await;
+    let ups = format!(
+        "bgp_session_transitions_total{{peer=\"{}\",to=\"established\"}}",
+        addr(18, 2)
+    );
+    assert_eq!(counter(&a.metrics().text(), &ups), 1);
+    // The same settings: nothing happens.
+    assert!(!b.update_peer(cb.peers[0].clone()).await.unwrap());
+    // A new hold time: the session starts again with it.
+    let mut changed = cb.peers[0].clone();
+    changed.hold_time = 12;
+    assert!(b.update_peer(changed).await.unwrap());
+    wait_until("Established again", || async {
+        counter(&a.metrics().text(), &ups) == 2 && established(&a).await && established(&b).await
+    })
+    .await;
+    // Unknown peers and nonsense settings are refused; the peer stays as it was.
+    assert!(matches!(
+        b.update_peer(PeerSettings::new(addr(18, 9), 65000)).await,
+        Err(SpeakerError::NoPeer(_))
+    ));
+    let mut bad = cb.peers[0].clone();
+    bad.error_wait = Some(bgp_speaker::ErrorWait { min: 0, max: 0 });
+    assert!(matches!(
+        b.update_peer(bad).await,
+        Err(SpeakerError::InvalidPeer(..))
+    ));
+    assert_eq!(b.peers().await.unwrap().len(), 1);
+    sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        counter(&a.metrics().text(), &ups),
+        2,
+        "a refused change leaves the session alone"
+    );
+    assert!(established(&b).await);
+    a.shutdown("bye").await.unwrap();
+    b.shutdown("bye").await.unwrap();
+}
