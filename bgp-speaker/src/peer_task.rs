@@ -47,6 +47,11 @@ pub(crate) enum ToPeer {
     Table(Vec<ToPeer>),
 }
 
+/// An event from a peer's task: its address, which start of the peer it belongs to (a peer
+/// removed and added again is a new incarnation; the old task's last events are ignored),
+/// and the event.
+pub(crate) type PeerMessage = (std::net::IpAddr, u64, PeerEvent);
+
 /// From a peer to the RIB task.
 #[derive(Debug)]
 pub(crate) enum PeerEvent {
@@ -147,8 +152,9 @@ pub(crate) async fn run(
     settings: PeerSettings,
     mut peer: Peer,
     mut from_rib: mpsc::Receiver<ToPeer>,
-    to_rib: mpsc::Sender<(std::net::IpAddr, PeerEvent)>,
+    to_rib: mpsc::Sender<PeerMessage>,
     mut accepted: mpsc::Receiver<TcpStream>,
+    incarnation: u64,
 ) {
     let addr = settings.address;
     let (net_tx, mut net_rx) = mpsc::channel::<Net>(64);
@@ -227,7 +233,7 @@ pub(crate) async fn run(
                         Event::StaleRoutesExpired => Some(PeerEvent::StaleExpired),
                     };
                     if let Some(ev) = ev
-                        && to_rib.send((addr, ev)).await.is_err()
+                        && to_rib.send((addr, incarnation, ev)).await.is_err()
                     {
                         return;
                     }
@@ -235,7 +241,7 @@ pub(crate) async fn run(
             }
         }
         if stopping && conns.writers.iter().all(Option::is_none) {
-            let _ = to_rib.send((addr, PeerEvent::Gone)).await;
+            let _ = to_rib.send((addr, incarnation, PeerEvent::Gone)).await;
             return;
         }
         let deadline = peer

@@ -308,6 +308,8 @@ async fn listen(l: TcpListener, accepting: Accepting, cmd: mpsc::Sender<Command>
 struct PeerEntry {
     settings: PeerSettings,
     id: PeerId,
+    /// Which start of the peer its task is (see `PeerMessage`).
+    incarnation: u64,
     tx: mpsc::Sender<ToPeer>,
     task: JoinHandle<()>,
     established: bool,
@@ -334,8 +336,10 @@ struct RibTask {
     by_id: HashMap<PeerId, IpAddr>,
     accepting: Accepting,
     routes: broadcast::Sender<RouteChange>,
-    events_tx: mpsc::Sender<(IpAddr, PeerEvent)>,
-    events_rx: Option<mpsc::Receiver<(IpAddr, PeerEvent)>>,
+    events_tx: mpsc::Sender<crate::peer_task::PeerMessage>,
+    events_rx: Option<mpsc::Receiver<crate::peer_task::PeerMessage>>,
+    /// Counts peer starts; each peer task's events carry its number.
+    incarnations: u64,
     listeners: Vec<JoinHandle<()>>,
     /// The listening sockets (while `listeners` run), for per-peer MD5 keys.
     listen_fds: Vec<(std::os::fd::RawFd, bool)>,
@@ -364,6 +368,7 @@ impl RibTask {
             routes,
             events_tx,
             events_rx: Some(events_rx),
+            incarnations: 0,
             listeners: Vec::new(),
             listen_fds: Vec::new(),
             fib: None,
@@ -388,7 +393,7 @@ impl RibTask {
                         return;
                     }
                 },
-                Some((addr, ev)) = events.recv() => self.event(addr, ev),
+                Some((addr, inc, ev)) = events.recv() => self.event(addr, inc, ev),
                 _ = tick.tick() => self.resync_drained(),
             }
             self.flush();
@@ -703,6 +708,8 @@ impl RibTask {
             }
         }
         let id = self.rib.add_peer(pc);
+        self.incarnations += 1;
+        let incarnation = self.incarnations;
         let mut sc = SessionConfig::new(local_as, self.cfg.router_id, PeerAs::Is(p.asn));
         sc.hold_time = p.hold_time;
         sc.passive = p.is_passive();
@@ -727,8 +734,15 @@ impl RibTask {
         }
         let span = tracing::info_span!("peer", addr = %p.address);
         let task = tokio::spawn(
-            peer_task::run(p.clone(), Peer::new(sc), rx, self.events_tx.clone(), acc_rx)
-                .instrument(span),
+            peer_task::run(
+                p.clone(),
+                Peer::new(sc),
+                rx,
+                self.events_tx.clone(),
+                acc_rx,
+                incarnation,
+            )
+            .instrument(span),
         );
         self.by_id.insert(id, p.address);
         self.peers.insert(
@@ -736,6 +750,7 @@ impl RibTask {
             PeerEntry {
                 settings: p,
                 id,
+                incarnation,
                 tx,
                 task,
                 established: false,
@@ -751,10 +766,14 @@ impl RibTask {
         Ok(())
     }
 
-    fn event(&mut self, addr: IpAddr, ev: PeerEvent) {
+    fn event(&mut self, addr: IpAddr, incarnation: u64, ev: PeerEvent) {
         let Some(e) = self.peers.get_mut(&addr) else {
             return;
         };
+        if e.incarnation != incarnation {
+            // The last words of a task for a peer since removed (and maybe added again).
+            return;
+        }
         let id = e.id;
         let label = addr.to_string();
         let m = self.metrics.clone();
