@@ -881,6 +881,12 @@ impl RibTask {
     }
 
     fn queue(&mut self, id: PeerId, m: &OutMessage) {
+        self.send(id, ToPeer::Update(m.bytes.clone()), std::slice::from_ref(m));
+    }
+
+    /// Queues `item` (carrying `msgs`) for the peer unless its queue overflowed; counts what
+    /// went.
+    fn send(&mut self, id: PeerId, item: ToPeer, msgs: &[OutMessage]) {
         let Some(addr) = self.by_id.get(&id).copied() else {
             return;
         };
@@ -888,15 +894,14 @@ impl RibTask {
             return;
         };
         if e.overflowed {
+            // A re-synchronization follows anyway.
             return;
         }
-        if let Err(mpsc::error::TrySendError::Full(_)) =
-            e.tx.try_send(ToPeer::Update(m.bytes.clone()))
-        {
+        if let Err(mpsc::error::TrySendError::Full(_)) = e.tx.try_send(item) {
             self.overflowed(addr);
             return;
         }
-        self.count_sent(addr, std::slice::from_ref(m));
+        self.count_sent(addr, msgs);
     }
 
     /// The peer does not keep up: nothing more is queued until it has drained.
@@ -936,24 +941,10 @@ impl RibTask {
         msgs: Vec<OutMessage>,
         after: Vec<ToPeer>,
     ) {
-        let Some(addr) = self.by_id.get(&id).copied() else {
-            return;
-        };
-        let Some(e) = self.peers.get_mut(&addr) else {
-            return;
-        };
-        if e.overflowed {
-            // A re-synchronization follows anyway.
-            return;
-        }
         let mut items = before;
         items.extend(msgs.iter().map(|m| ToPeer::Update(m.bytes.clone())));
         items.extend(after);
-        if let Err(mpsc::error::TrySendError::Full(_)) = e.tx.try_send(ToPeer::Table(items)) {
-            self.overflowed(addr);
-            return;
-        }
-        self.count_sent(addr, &msgs);
+        self.send(id, ToPeer::Table(items), &msgs);
     }
 
     fn queue_eor(&mut self, id: PeerId, f: Family) {

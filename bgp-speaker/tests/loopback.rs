@@ -5,10 +5,13 @@
 //! next hop (RFC 7606 treats such an UPDATE as a withdrawal), so next-hop-self over loopback
 //! would announce nothing. Next-hop-self is tested in the RIB's tests.
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use bgp_speaker::{Announcement, PeerSettings, RouteChange, Speaker, SpeakerConfig, SpeakerError};
+use common::{established, wait_until};
 use ipnet::IpNet;
 use tokio::time::{sleep, timeout};
 
@@ -39,24 +42,6 @@ fn via(nh: &str) -> Announcement {
         next_hop: Some(nh.parse().unwrap()),
         ..Announcement::default()
     }
-}
-
-async fn wait_until<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let r = timeout(Duration::from_secs(20), async {
-        while !f().await {
-            sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
-    assert!(r.is_ok(), "timed out waiting for {what}");
-}
-
-async fn established(s: &Speaker) -> bool {
-    s.peers().await.unwrap().iter().all(|p| p.established)
 }
 
 async fn route(s: &Speaker, prefix: &str) -> Option<RouteChange> {

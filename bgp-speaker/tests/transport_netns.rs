@@ -7,8 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use bgp_speaker::{Announcement, Password, PeerSettings, Speaker, SpeakerConfig};
+use common::{established, wait_until};
 use ipnet::IpNet;
-use tokio::time::{sleep, timeout};
+use tokio::time::sleep;
 
 const PORT: u16 = 17181;
 
@@ -47,24 +48,6 @@ async fn has_route(s: &Speaker, prefix: &str, nh: &str) -> bool {
         .any(|r| r.prefix == p && r.next_hops == vec![nh])
 }
 
-async fn wait_for<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let r = timeout(Duration::from_secs(20), async {
-        while !f().await {
-            sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
-    assert!(r.is_ok(), "timed out waiting for {what}");
-}
-
-async fn established(s: &Speaker) -> bool {
-    s.peers().await.unwrap().iter().all(|p| p.established)
-}
-
 netns_test!(ipv6_transport, inner_ipv6_transport, {
     assert!(common_sh(
         "ip -6 addr add fd00:b9::1/128 dev lo nodad && ip -6 addr add fd00:b9::2/128 dev lo nodad"
@@ -72,7 +55,7 @@ netns_test!(ipv6_transport, inner_ipv6_transport, {
     for password in [None, Some("v6-secret")] {
         let a = Speaker::start(config(1, 2, password)).await.unwrap();
         let b = Speaker::start(config(2, 1, password)).await.unwrap();
-        wait_for("Established over IPv6", || async {
+        wait_until("Established over IPv6", || async {
             established(&a).await && established(&b).await
         })
         .await;
@@ -82,7 +65,7 @@ netns_test!(ipv6_transport, inner_ipv6_transport, {
         a.announce("fd10:1::/64".parse().unwrap(), via("fd00:b9::1"))
             .await
             .unwrap();
-        wait_for("both families at B", || async {
+        wait_until("both families at B", || async {
             has_route(&b, "172.17.9.0/24", "192.168.100.101").await
                 && has_route(&b, "fd10:1::/64", "fd00:b9::1").await
         })

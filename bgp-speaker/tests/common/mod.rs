@@ -110,3 +110,23 @@ macro_rules! netns_test {
         }
     };
 }
+
+/// Waits (20 s at most) until `f` holds; fails the test naming `what` otherwise.
+pub async fn wait_until<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let r = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while !f().await {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(r.is_ok(), "timed out waiting for {what}");
+}
+
+/// Whether every peer of the speaker is Established.
+pub async fn established(s: &bgp_speaker::Speaker) -> bool {
+    s.peers().await.unwrap().iter().all(|p| p.established)
+}
