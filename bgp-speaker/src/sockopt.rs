@@ -88,37 +88,24 @@ const TCP_MD5SIG_FLAG_PREFIX: u8 = 1;
 
 /// GTSM: only accept packets whose TTL (hop limit) is at least `min`.
 pub fn set_min_ttl(fd: RawFd, v6: bool, min: u8) -> io::Result<()> {
-    let v: libc::c_int = min.into();
-    let (level, name) = if v6 {
-        (libc::IPPROTO_IPV6, libc::IPV6_MINHOPCOUNT)
+    if v6 {
+        set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_MINHOPCOUNT, min.into())
     } else {
-        (libc::IPPROTO_IP, libc::IP_MINTTL)
-    };
-    // SAFETY: `v` lives across the call and its size is passed; the kernel only reads it.
-    let r = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            &v as *const _ as *const libc::c_void,
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
+        set_int(fd, libc::IPPROTO_IP, libc::IP_MINTTL, min.into())
     }
 }
 
 /// The TTL (hop limit) of what the socket sends.
 pub fn set_ttl(fd: RawFd, v6: bool, ttl: u8) -> io::Result<()> {
-    let v: libc::c_int = ttl.into();
-    let (level, name) = if v6 {
-        (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS)
+    if v6 {
+        set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, ttl.into())
     } else {
-        (libc::IPPROTO_IP, libc::IP_TTL)
-    };
+        set_int(fd, libc::IPPROTO_IP, libc::IP_TTL, ttl.into())
+    }
+}
+
+/// An integer socket option.
+fn set_int(fd: RawFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
     // SAFETY: `v` lives across the call and its size is passed; the kernel only reads it.
     let r = unsafe {
         libc::setsockopt(

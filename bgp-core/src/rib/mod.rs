@@ -821,21 +821,17 @@ impl Rib {
             export_cache,
         } = self;
         let dest = table.get_mut(prefix)?;
-        let change = decide_dest(dest, prefix, cfg, peers, resolver.as_ref(), scratch);
-        let ids: smallvec::SmallVec<[GroupId; 8]> = groups.ids().collect();
-        for g in ids {
-            export_dest(
-                g,
-                prefix,
-                Some(dest),
-                cfg,
-                peers,
-                attrs,
-                groups,
-                export_cache,
-                &mut scratch.want,
-            );
-        }
+        let change = settle_dest(
+            dest,
+            prefix,
+            cfg,
+            peers,
+            attrs,
+            groups,
+            resolver.as_ref(),
+            scratch,
+            export_cache,
+        );
         if dest.paths.is_empty() {
             table.remove(prefix);
         }
@@ -903,21 +899,17 @@ impl Rib {
             let v6 = usize::from(prefix.addr().is_ipv6());
             ps.accepted[v6] = ps.accepted[v6].saturating_add_signed(delta);
         }
-        let change = decide_dest(dest, &prefix, cfg, peers, resolver.as_ref(), scratch);
-        let ids: smallvec::SmallVec<[GroupId; 8]> = groups.ids().collect();
-        for g in ids {
-            export_dest(
-                g,
-                &prefix,
-                Some(dest),
-                cfg,
-                peers,
-                attrs,
-                groups,
-                export_cache,
-                &mut scratch.want,
-            );
-        }
+        let change = settle_dest(
+            dest,
+            &prefix,
+            cfg,
+            peers,
+            attrs,
+            groups,
+            resolver.as_ref(),
+            scratch,
+            export_cache,
+        );
         if dest.paths.is_empty() {
             table.remove(&prefix);
         }
@@ -1082,6 +1074,37 @@ fn decide_dest(
             .collect(),
         had_best,
     })
+}
+
+/// Decides a prefix again and brings every group up to date with it.
+#[allow(clippy::too_many_arguments)]
+fn settle_dest(
+    dest: &mut Dest,
+    prefix: &IpNet,
+    cfg: &RibConfig,
+    peers: &[Option<PeerState>],
+    attrs: &mut AttrStore,
+    groups: &mut adj_out::Groups,
+    resolver: &dyn NextHopResolver,
+    scratch: &mut Scratch,
+    export_cache: &mut ExportCache,
+) -> Option<BestChange> {
+    let change = decide_dest(dest, prefix, cfg, peers, resolver, scratch);
+    let ids: smallvec::SmallVec<[GroupId; 8]> = groups.ids().collect();
+    for g in ids {
+        export_dest(
+            g,
+            prefix,
+            Some(dest),
+            cfg,
+            peers,
+            attrs,
+            groups,
+            export_cache,
+            &mut scratch.want,
+        );
+    }
+    change
 }
 
 /// What group `g` should hold for `prefix` (whose paths are `dest`) now, handed to the
