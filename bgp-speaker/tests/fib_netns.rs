@@ -150,14 +150,7 @@ netns_test!(reconcile_after_a_restart, inner_reconcile, {
         "ip route add 172.17.11.0/24 via 192.168.100.102 dev eth0 proto 186 onlink",
         "ip route add 172.17.60.0/24 via 192.168.100.60 dev eth0 proto static onlink",
     ] {
-        assert!(
-            Command::new("sh")
-                .args(["-c", cmd])
-                .status()
-                .unwrap()
-                .success(),
-            "{cmd}"
-        );
+        common::run(cmd);
     }
     let f = fib(TunnelMode::Direct).await;
     let desired: HashMap<IpNet, Vec<IpAddr>> = [
@@ -224,11 +217,9 @@ netns_test!(errors_are_reported_per_route, inner_errors, {
         .await;
     assert!(matches!(r.errors[0].1, FibError::NoTunnel(_)));
     // A kernel refusal: the device went away after the FIB learned it.
-    assert!(Command::new("sh")
-        .args(["-c", "ip link add eth9 type veth peer name eth9p && ip addr add 10.9.0.1/24 dev eth9 && ip link set eth9 up"])
-        .status()
-        .unwrap()
-        .success());
+    common::run(
+        "ip link add eth9 type veth peer name eth9p && ip addr add 10.9.0.1/24 dev eth9 && ip link set eth9 up",
+    );
     let mut f3 = fib(TunnelMode::Direct).await;
     f3.refresh_links().await.unwrap();
     // Three writes per datagram: acknowledgements must map back across datagrams.

@@ -146,13 +146,7 @@ netns_test!(restart_keeps_then_reconciles, inner_restart_reconcile, {
         "ip route add 172.17.9.0/24 via 192.168.100.101 dev eth0 proto 186 onlink",
         "ip route add 172.17.50.0/24 via 192.168.100.50 dev eth0 proto 186 onlink",
     ] {
-        assert!(
-            Command::new("sh")
-                .args(["-c", cmd])
-                .status()
-                .unwrap()
-                .success()
-        );
+        common::run(cmd);
     }
     let b = Speaker::start(config(2, 1, true)).await.unwrap();
     sleep(Duration::from_millis(300)).await;
@@ -177,16 +171,7 @@ netns_test!(restart_keeps_then_reconciles, inner_restart_reconcile, {
 
 netns_test!(kernel_routes_are_announced, inner_kernel_routes, {
     use bgp_speaker::kernel_routes::LearnConfig;
-    let run = |cmd: &str| {
-        assert!(
-            Command::new("sh")
-                .args(["-c", cmd])
-                .status()
-                .unwrap()
-                .success(),
-            "{cmd}"
-        )
-    };
+    let run = common::run;
     // The node agent's work: two workload devices, the node's block as a blackhole, a
     // workload inside the block and one borrowed from another node's block.
     run("ip link add cali1234 type veth peer name cali1234p && ip link set cali1234 up");

@@ -49,9 +49,9 @@ async fn has_route(s: &Speaker, prefix: &str, nh: &str) -> bool {
 }
 
 netns_test!(ipv6_transport, inner_ipv6_transport, {
-    assert!(common_sh(
-        "ip -6 addr add fd00:b9::1/128 dev lo nodad && ip -6 addr add fd00:b9::2/128 dev lo nodad"
-    ));
+    common::run(
+        "ip -6 addr add fd00:b9::1/128 dev lo nodad && ip -6 addr add fd00:b9::2/128 dev lo nodad",
+    );
     for password in [None, Some("v6-secret")] {
         let a = Speaker::start(config(1, 2, password)).await.unwrap();
         let b = Speaker::start(config(2, 1, password)).await.unwrap();
@@ -81,10 +81,3 @@ netns_test!(ipv6_transport, inner_ipv6_transport, {
     a.shutdown("bye").await.unwrap();
     b.shutdown("bye").await.unwrap();
 });
-
-fn common_sh(cmd: &str) -> bool {
-    std::process::Command::new("sh")
-        .args(["-c", cmd])
-        .status()
-        .is_ok_and(|s| s.success())
-}

@@ -130,3 +130,12 @@ where
 pub async fn established(s: &bgp_speaker::Speaker) -> bool {
     s.peers().await.unwrap().iter().all(|p| p.established)
 }
+
+/// Runs a shell command in the current namespace; the test fails if it does.
+pub fn run(cmd: &str) {
+    let ok = Command::new("sh")
+        .args(["-c", cmd])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "command failed: {cmd}");
+}
