@@ -48,6 +48,10 @@ pub enum NextHopMode {
     Default,
     /// Always ourselves.
     SelfAddr,
+    /// Ourselves for routes learned over eBGP and our own routes; unchanged for routes
+    /// reflected between internal peers (a reflector's next-hop-self towards its clients,
+    /// which must keep the in-rack next hops).
+    SelfExternal,
     /// Never changed, also towards eBGP peers (a third-party next hop).
     Unchanged,
 }
@@ -1249,6 +1253,10 @@ fn export_path(
     let mut nh = match (key.next_hop, key.kind) {
         (NextHopMode::SelfAddr, _) => NextHopAction::SelfAddr,
         (NextHopMode::Unchanged, _) => NextHopAction::Unchanged,
+        (NextHopMode::SelfExternal, _) if src_kind == Some(PeerKind::Internal) => {
+            NextHopAction::Unchanged
+        }
+        (NextHopMode::SelfExternal, _) => NextHopAction::SelfAddr,
         (NextHopMode::Default, PeerKind::External) => NextHopAction::SelfAddr,
         (NextHopMode::Default, PeerKind::Internal)
             if path.peer() == LOCAL && next_hop(a).is_none() =>

@@ -871,3 +871,50 @@ fn an_export_policy_change_moves_the_peer_and_updates_it() {
     );
     assert_eq!(withdrawn(&us), vec![net("10.9.0.0/16")]);
 }
+
+#[test]
+fn next_hop_self_for_external_routes_keeps_reflected_next_hops() {
+    let mut rib = reflector();
+    let c1 = client(&mut rib, "192.168.100.101", [192, 168, 100, 101]);
+    let mut c = PeerConfig::internal(ip("192.168.100.102"), 65000);
+    c.rr_client = true;
+    c.local_v4 = Some(Ipv4Addr::new(192, 168, 100, 1));
+    c.next_hop = NextHopMode::SelfExternal;
+    let c2 = rib.add_peer(c);
+    rib.peer_up(c2, session([192, 168, 100, 102])).unwrap();
+    let ext = ebgp_peer(&mut rib, "10.1.0.2", 65100, Some(Policy::accept_all()));
+    rib.apply_update(c1, &pod_block("172.17.8.0/24", [192, 168, 100, 101]))
+        .unwrap();
+    let mut e = pod_block("172.18.0.0/24", [10, 1, 0, 2]);
+    e.attributes.local_pref = None;
+    e.attributes.as_path = Some(AsPath::from_sequence(&[65100]));
+    rib.apply_update(ext, &e).unwrap();
+    rib.announce(net("10.99.0.0/16"), {
+        let mut a = attrs();
+        a.next_hop = None;
+        a.as_path = Some(AsPath::empty());
+        a
+    });
+    let msgs = rib.flush_all(Instant::now());
+    let mut hops: Vec<(IpNet, Option<Ipv4Addr>)> = received(&msgs, c2)
+        .iter()
+        .flat_map(|u| {
+            let nh = u.attributes.next_hop;
+            u.announced()
+                .flat_map(|(_, b)| b.iter().map(|e| e.prefix))
+                .map(move |p| (p, nh))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    hops.sort();
+    let us = Some(Ipv4Addr::new(192, 168, 100, 1));
+    assert_eq!(
+        hops,
+        vec![
+            (net("10.99.0.0/16"), us),
+            (net("172.17.8.0/24"), Some(Ipv4Addr::new(192, 168, 100, 101))),
+            (net("172.18.0.0/24"), us),
+        ],
+        "reflected: unchanged; eBGP-learned and local: ourselves"
+    );
+}
