@@ -3,6 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use bgp_core::policy::PolicyRef;
 use serde::Deserialize;
 
 /// A TCP-MD5 password. Never printed: `Debug` shows `***`.
@@ -58,6 +59,18 @@ pub struct SpeakerConfig {
     /// sent End-of-RIB, or this many seconds passed; then the ones not re-learned go.
     #[serde(default = "fib_sync_timeout")]
     pub fib_sync_timeout: u64,
+    /// This start is a graceful restart (RFC 4724): OPENs carry the Restart State bit, and
+    /// nothing is sent to peers until every configured peer has sent End-of-RIB or
+    /// `selection_deferral` seconds passed, so that peers holding our routes as stale get
+    /// a complete table instead of a partial one followed by withdrawals.
+    #[serde(default)]
+    pub restarting: bool,
+    #[serde(default = "selection_deferral")]
+    pub selection_deferral: u64,
+}
+
+fn selection_deferral() -> u64 {
+    60
 }
 
 fn fib_sync_timeout() -> u64 {
@@ -100,6 +113,8 @@ impl SpeakerConfig {
             fib: None,
             learn: None,
             fib_sync_timeout: fib_sync_timeout(),
+            restarting: false,
+            selection_deferral: selection_deferral(),
         }
     }
 }
@@ -150,12 +165,21 @@ pub struct PeerSettings {
     /// consecutive error up to `max` (default 1 to 120).
     #[serde(default)]
     pub error_wait: Option<ErrorWait>,
-    /// Always send ourselves as next hop.
+    /// The next hop of the routes sent to the peer.
     #[serde(default)]
-    pub next_hop_self: bool,
-    /// Never change the next hop, also towards an eBGP peer (a third-party next hop).
+    pub next_hop: NextHopSetting,
+    /// Import policy; none: accept on iBGP, on eBGP reject unless the speaker allows eBGP
+    /// without policy (RFC 8212). Built by the caller (policies are values, not config
+    /// text).
+    #[serde(skip)]
+    pub import: Option<PolicyRef>,
+    /// Export policy; none as for `import`.
+    #[serde(skip)]
+    pub export: Option<PolicyRef>,
+    /// Keep the peer's routes before import policy, so that a changed import policy is
+    /// re-applied without asking the peer (costs the memory of those routes).
     #[serde(default)]
-    pub next_hop_unchanged: bool,
+    pub soft_reconfig_inbound: bool,
     /// Graceful restart time announced to the peer (seconds); none: off.
     #[serde(default)]
     pub graceful_restart: Option<u16>,
@@ -182,6 +206,35 @@ pub struct PeerSettings {
     /// Limits on the routes accepted from the peer: over all families or per family.
     #[serde(default)]
     pub max_prefixes: Vec<MaxPrefixes>,
+}
+
+/// How the next hop is set on the routes sent to a peer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NextHopSetting {
+    /// eBGP: ourselves; iBGP: unchanged (ourselves for our own routes).
+    #[default]
+    Default,
+    /// Always ourselves.
+    #[serde(rename = "self")]
+    SelfAddr,
+    /// Ourselves for routes learned over eBGP and our own; unchanged for routes reflected
+    /// between internal peers (a rack reflector towards its nodes).
+    SelfExternal,
+    /// Never changed, also towards an eBGP peer (a third-party next hop).
+    Unchanged,
+}
+
+impl NextHopSetting {
+    pub(crate) fn mode(self) -> bgp_core::rib::NextHopMode {
+        use bgp_core::rib::NextHopMode;
+        match self {
+            NextHopSetting::Default => NextHopMode::Default,
+            NextHopSetting::SelfAddr => NextHopMode::SelfAddr,
+            NextHopSetting::SelfExternal => NextHopMode::SelfExternal,
+            NextHopSetting::Unchanged => NextHopMode::Unchanged,
+        }
+    }
 }
 
 /// What happens past a peer's route limit.
@@ -229,8 +282,10 @@ impl PeerSettings {
             connect_retry: None,
             connect_delay: None,
             error_wait: None,
-            next_hop_self: false,
-            next_hop_unchanged: false,
+            next_hop: NextHopSetting::Default,
+            import: None,
+            export: None,
+            soft_reconfig_inbound: false,
             graceful_restart: None,
             password: None,
             ttl_security: None,

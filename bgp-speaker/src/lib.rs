@@ -38,8 +38,11 @@ mod speaker;
 
 pub use bgp_core as core;
 pub use config::{
-    BGP_PORT, DynamicPeers, ErrorWait, LimitFamily, MaxPrefixes, Password, PeerSettings,
-    SpeakerConfig,
+    BGP_PORT, DynamicPeers, ErrorWait, LimitFamily, MaxPrefixes, NextHopSetting, Password,
+    PeerSettings, SpeakerConfig,
 };
 pub use fib_task::FibCounters;
-pub use speaker::{Announcement, PeerStatus, RouteChange, Speaker, SpeakerError};
+pub use speaker::{
+    Announcement, PathDetail, PeerStatus, PeerUpdate, RouteChange, RouteDetail, RouteQuery,
+    Speaker, SpeakerError, SpeakerSummary,
+};

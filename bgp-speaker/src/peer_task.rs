@@ -37,6 +37,8 @@ pub(crate) enum ToPeer {
     EndOfRib(Family),
     Refresh(Family, bgp_core::session::RefreshKind),
     Stop(StopReason),
+    /// Stop the session and stay down (the peer stays configured) until a `Reset`.
+    Disable(StopReason),
     /// Cease (maximum prefixes) and start again after the delay.
     AutoStop(StopReason, Duration),
     /// Close the session and start again (a peer that fell behind, without enhanced route
@@ -59,8 +61,12 @@ pub(crate) enum PeerEvent {
     Update(Box<Update>),
     EndOfRib(Family),
     RouteRefresh(Family),
+    /// The session's FSM state, by name.
+    State(String),
     Down {
         retain: Option<Duration>,
+        /// Why, for display.
+        reason: String,
     },
     StaleExpired,
     /// The task ended (stopped); the peer's routes are gone.
@@ -209,7 +215,7 @@ pub(crate) async fn run(
                     let ev = match e {
                         Event::StateChanged { from, to } => {
                             debug!(?conn, %from, %to, "state");
-                            None
+                            Some(PeerEvent::State(to.to_string()))
                         }
                         Event::Established(n) => {
                             info!(peer_as = n.peer_as, peer_id = %n.peer_id, "established");
@@ -225,9 +231,11 @@ pub(crate) async fn run(
                             was_established,
                             retain_stale,
                         } => {
-                            info!(?conn, ?reason, "down");
+                            let reason = describe_down(&reason);
+                            info!(?conn, %reason, "down");
                             was_established.then_some(PeerEvent::Down {
                                 retain: retain_stale,
+                                reason,
                             })
                         }
                         Event::StaleRoutesExpired => Some(PeerEvent::StaleExpired),
@@ -314,6 +322,7 @@ fn perform(peer: &mut Peer, m: ToPeer) -> bool {
             peer.stop(now(), reason);
             return true;
         }
+        ToPeer::Disable(reason) => peer.stop(now(), reason),
         ToPeer::AutoStop(reason, after) => peer.automatic_stop(now(), reason, after),
         ToPeer::Reset(reason) => {
             peer.stop(now(), reason);
@@ -328,4 +337,18 @@ fn perform(peer: &mut Peer, m: ToPeer) -> bool {
         }
     }
     false
+}
+
+/// Why a session ended, for people: the NOTIFICATION's name and any shutdown message.
+pub(crate) fn describe_down(r: &bgp_core::session::DownReason) -> String {
+    use bgp_core::session::DownReason;
+    let describe = |n: &bgp_core::wire::Notification| match n.shutdown_message() {
+        Some(m) if !m.is_empty() => format!("{} ({m:?})", n.describe()),
+        _ => n.describe(),
+    };
+    match r {
+        DownReason::Sent(n) => format!("sent {}", describe(n)),
+        DownReason::Received(n) => format!("received {}", describe(n)),
+        DownReason::ConnectionLost => "connection lost".into(),
+    }
 }

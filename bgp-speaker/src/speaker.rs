@@ -13,7 +13,7 @@
 //! bounded by the table, never by the churn.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,12 +25,13 @@ use bgp_core::wire::attributes::{
     AsPath, Community, LargeCommunity, MpNlri, MpReach, NextHop, Origin, PathAttributes,
 };
 use ipnet::IpNet;
+use serde::Serialize;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{Instrument, info, warn};
 
-use crate::config::{LimitFamily, MaxPrefixes, PeerSettings, SpeakerConfig};
+use crate::config::{DynamicPeers, LimitFamily, MaxPrefixes, PeerSettings, SpeakerConfig};
 use crate::fib_task::{self, FibCounters, FibHandle};
 use crate::metrics::family_label;
 use crate::peer_task::{self, PeerEvent, ToPeer};
@@ -86,13 +87,108 @@ pub struct RouteChange {
 }
 
 /// A peer's state as the API reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PeerStatus {
     pub address: IpAddr,
     pub asn: u32,
+    /// `ibgp` or `ebgp`.
+    pub kind: &'static str,
+    pub rr_client: bool,
+    /// Accepted from a dynamic range.
+    pub dynamic: bool,
+    /// The FSM state (`Idle`, `Connect`, `Active`, `OpenSent`, `OpenConfirm`,
+    /// `Established`).
+    pub state: String,
     pub established: bool,
-    /// Routes accepted from the peer.
+    /// Shut down by the operator; stays down until reset.
+    pub admin_down: bool,
+    /// Seconds since the session came up or went down.
+    pub since_secs: u64,
+    /// How many times the session reached Established.
+    pub established_count: u64,
+    /// Why the session last ended.
+    pub last_error: Option<String>,
+    /// The peer's BGP identifier and the negotiated hold time, while Established.
+    pub router_id: Option<Ipv4Addr>,
+    pub hold_time: Option<u16>,
+    /// Negotiated families, e.g. `ipv4-unicast`.
+    pub families: Vec<String>,
+    /// Routes accepted from the peer (after import policy), in all and per family.
     pub accepted: u64,
+    pub accepted_v4: u64,
+    pub accepted_v6: u64,
+    /// UPDATE messages received from and queued to the peer.
+    pub updates_received: u64,
+    pub updates_sent: u64,
+}
+
+/// What [`Speaker::update_peer`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PeerUpdate {
+    /// The settings were the same.
+    Unchanged,
+    /// Only policies changed: re-applied in place (soft reconfiguration or a route refresh
+    /// for import, a new Adj-RIB-Out for export); the session stayed up.
+    PoliciesApplied,
+    /// The session was ended with Cease / Other Configuration Change and started again.
+    Restarted,
+}
+
+/// Which routes [`Speaker::routes`] returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RouteQuery {
+    /// This prefix and the more specific ones inside it.
+    pub prefix: Option<IpNet>,
+    /// Only paths from this peer.
+    pub peer: Option<IpAddr>,
+    pub family: Option<Family>,
+}
+
+/// A prefix with its paths, best first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RouteDetail {
+    pub prefix: IpNet,
+    /// The decision step that chose the best path, when there was a choice.
+    pub reason: Option<String>,
+    pub paths: Vec<PathDetail>,
+}
+
+/// One path of a prefix, with its attributes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PathDetail {
+    /// The peer it came from; `None` for our own routes.
+    pub from: Option<IpAddr>,
+    pub best: bool,
+    /// Part of the ECMP set (the best path included).
+    pub multipath: bool,
+    /// Kept from a restarting peer, waiting to be refreshed.
+    pub stale: bool,
+    pub path_id: u32,
+    pub next_hop: Option<IpAddr>,
+    pub as_path: String,
+    pub origin: Option<&'static str>,
+    pub local_pref: Option<u32>,
+    pub med: Option<u32>,
+    pub communities: Vec<String>,
+    pub large_communities: Vec<String>,
+    pub originator_id: Option<Ipv4Addr>,
+    pub cluster_list: Vec<Ipv4Addr>,
+}
+
+/// The speaker as a whole.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SpeakerSummary {
+    pub asn: u32,
+    pub router_id: Ipv4Addr,
+    pub cluster_id: Option<Ipv4Addr>,
+    pub prefixes: usize,
+    pub paths: usize,
+    pub attribute_sets: usize,
+    pub peers: usize,
+    pub established: usize,
+    /// Waiting for peers' End-of-RIB after a graceful restart before sending anything.
+    pub deferring: bool,
 }
 
 enum Command {
@@ -104,7 +200,23 @@ enum Command {
     Withdraw(IpNet, oneshot::Sender<()>),
     AddPeer(PeerSettings, oneshot::Sender<Result<(), SpeakerError>>),
     RemovePeer(IpAddr, oneshot::Sender<Result<(), SpeakerError>>),
-    UpdatePeer(PeerSettings, oneshot::Sender<Result<bool, SpeakerError>>),
+    UpdatePeer(
+        PeerSettings,
+        oneshot::Sender<Result<PeerUpdate, SpeakerError>>,
+    ),
+    /// Stop (`true`: and stay down) or reset a peer's session with a message.
+    PeerDown(
+        IpAddr,
+        bool,
+        String,
+        oneshot::Sender<Result<(), SpeakerError>>,
+    ),
+    SetDynamic(
+        Vec<DynamicPeers>,
+        oneshot::Sender<Result<Vec<(IpAddr, PeerUpdate)>, SpeakerError>>,
+    ),
+    Detail(RouteQuery, oneshot::Sender<Vec<RouteDetail>>),
+    Summary(oneshot::Sender<SpeakerSummary>),
     Peers(oneshot::Sender<Vec<PeerStatus>>),
     Refresh(IpAddr, oneshot::Sender<Result<(), SpeakerError>>),
     Routes(oneshot::Sender<Vec<RouteChange>>),
@@ -231,11 +343,49 @@ impl Speaker {
         self.ask(|tx| Command::AddPeer(p, tx)).await?
     }
 
-    /// Changes a peer's settings. The same settings change nothing; different ones end the
-    /// session with Cease / Other Configuration Change and start it again with the new
-    /// settings (its routes go meanwhile). Returns whether the session was restarted.
-    pub async fn update_peer(&self, p: PeerSettings) -> Result<bool, SpeakerError> {
+    /// Changes a peer's settings. The same settings change nothing. When only the import
+    /// or export policy differs, it is applied in place and the session stays up (a new
+    /// import policy is re-applied from the routes kept before policy with
+    /// `soft_reconfig_inbound`, else the peer is asked for a route refresh). Any other
+    /// change ends the session with Cease / Other Configuration Change and starts it again
+    /// with the new settings (its routes go meanwhile).
+    pub async fn update_peer(&self, p: PeerSettings) -> Result<PeerUpdate, SpeakerError> {
         self.ask(|tx| Command::UpdatePeer(p, tx)).await?
+    }
+
+    /// Ends a peer's session with an administrative reset (RFC 8203 `message`) and starts
+    /// it again; also brings back a peer that was shut down.
+    pub async fn reset_peer(&self, address: IpAddr, message: &str) -> Result<(), SpeakerError> {
+        let m = message.to_string();
+        self.ask(|tx| Command::PeerDown(address, false, m, tx))
+            .await?
+    }
+
+    /// Ends a peer's session with an administrative shutdown (RFC 8203 `message`); the
+    /// peer stays configured and down until [`Speaker::reset_peer`].
+    pub async fn shutdown_peer(&self, address: IpAddr, message: &str) -> Result<(), SpeakerError> {
+        let m = message.to_string();
+        self.ask(|tx| Command::PeerDown(address, true, m, tx))
+            .await?
+    }
+
+    /// Replaces the ranges dynamic peers are accepted from. Dynamic peers outside every new
+    /// range are removed; the others take their range's new template (see
+    /// [`Speaker::update_peer`]). Returns what happened to each dynamic peer still there.
+    pub async fn set_dynamic_peers(
+        &self,
+        ranges: Vec<DynamicPeers>,
+    ) -> Result<Vec<(IpAddr, PeerUpdate)>, SpeakerError> {
+        self.ask(|tx| Command::SetDynamic(ranges, tx)).await?
+    }
+
+    /// Routes with all their paths and attributes, sorted by prefix.
+    pub async fn routes(&self, query: RouteQuery) -> Result<Vec<RouteDetail>, SpeakerError> {
+        self.ask(|tx| Command::Detail(query, tx)).await
+    }
+
+    pub async fn summary(&self) -> Result<SpeakerSummary, SpeakerError> {
+        self.ask(Command::Summary).await
     }
 
     /// Removes a peer: Cease / Peer De-configured, and its routes go.
@@ -327,6 +477,15 @@ struct PeerEntry {
     over_limit: bool,
     /// Accepted from a dynamic range: removed when its session ends.
     dynamic: bool,
+    /// For display: FSM state, when it last went up or down, and why it last went down.
+    state: String,
+    since: std::time::Instant,
+    established_count: u64,
+    last_error: Option<String>,
+    admin_down: bool,
+    negotiated: Option<(Ipv4Addr, u16)>,
+    updates_received: u64,
+    updates_sent: u64,
 }
 
 struct RibTask {
@@ -345,6 +504,9 @@ struct RibTask {
     listen_fds: Vec<(std::os::fd::RawFd, bool)>,
     fib: Option<FibHandle>,
     metrics: Arc<crate::metrics::Metrics>,
+    /// After a graceful restart: nothing is sent until this time or until every configured
+    /// peer has sent End-of-RIB.
+    deferring: Option<std::time::Instant>,
 }
 
 impl RibTask {
@@ -359,7 +521,11 @@ impl RibTask {
         rc.ebgp_without_policy = cfg.ebgp_without_policy;
         rc.decision.max_paths = cfg.max_paths.max(1);
         let (events_tx, events_rx) = mpsc::channel(1024);
+        let deferring = cfg
+            .restarting
+            .then(|| std::time::Instant::now() + Duration::from_secs(cfg.selection_deferral));
         RibTask {
+            deferring,
             cfg,
             rib: Rib::new(rc),
             peers: HashMap::new(),
@@ -394,7 +560,10 @@ impl RibTask {
                     }
                 },
                 Some((addr, inc, ev)) = events.recv() => self.event(addr, inc, ev),
-                _ = tick.tick() => self.resync_drained(),
+                _ = tick.tick() => {
+                    self.resync_drained();
+                    self.check_deferral();
+                }
             }
             self.flush();
         }
@@ -458,15 +627,52 @@ impl RibTask {
             }
             Command::UpdatePeer(p, done) => {
                 let r = match self.peers.get(&p.address) {
-                    None => Err(SpeakerError::NoPeer(p.address)),
-                    Some(e) if e.settings == p => Ok(false),
-                    Some(e) if e.dynamic => Err(SpeakerError::InvalidPeer(
+                    Some(e) if e.dynamic && e.settings != p => Err(SpeakerError::InvalidPeer(
                         p.address,
                         "a dynamic peer follows its range's template",
                     )),
-                    Some(_) => validate(&p).and_then(|()| self.replace_peer(p)),
+                    _ => self.update_peer(p),
                 };
                 let _ = done.send(r);
+            }
+            Command::PeerDown(addr, stay_down, message, done) => {
+                let r = match self.peers.get_mut(&addr) {
+                    None => Err(SpeakerError::NoPeer(addr)),
+                    Some(e) => {
+                        e.admin_down = stay_down;
+                        let item = if stay_down {
+                            ToPeer::Disable(StopReason::admin_shutdown(message))
+                        } else {
+                            ToPeer::Reset(StopReason::admin_reset(message))
+                        };
+                        // Past a full queue: the control item must not be lost.
+                        let tx = e.tx.clone();
+                        tokio::spawn(async move {
+                            let _ = tx.send(item).await;
+                        });
+                        Ok(())
+                    }
+                };
+                let _ = done.send(r);
+            }
+            Command::SetDynamic(ranges, done) => {
+                let _ = done.send(self.set_dynamic(ranges));
+            }
+            Command::Detail(q, done) => {
+                let _ = done.send(self.route_details(&q));
+            }
+            Command::Summary(done) => {
+                let _ = done.send(SpeakerSummary {
+                    asn: self.cfg.asn,
+                    router_id: self.cfg.router_id,
+                    cluster_id: self.cfg.cluster_id,
+                    prefixes: self.rib.prefix_count(),
+                    paths: self.rib.iter().map(|(_, d)| d.paths().len()).sum(),
+                    attribute_sets: self.rib.attribute_sets(),
+                    peers: self.peers.len(),
+                    established: self.peers.values().filter(|e| e.established).count(),
+                    deferring: self.deferring.is_some(),
+                });
             }
             Command::Refresh(addr, done) => {
                 let r = match self.peers.get(&addr) {
@@ -484,16 +690,7 @@ impl RibTask {
                 let _ = done.send(r);
             }
             Command::Peers(done) => {
-                let mut v: Vec<PeerStatus> = self
-                    .peers
-                    .values()
-                    .map(|e| PeerStatus {
-                        address: e.settings.address,
-                        asn: e.settings.asn,
-                        established: e.established,
-                        accepted: self.rib.peer_counts(e.id).map_or(0, |c| c.0),
-                    })
-                    .collect();
+                let mut v: Vec<PeerStatus> = self.peers.values().map(|e| self.status(e)).collect();
                 v.sort_by_key(|s| s.address);
                 let _ = done.send(v);
             }
@@ -565,13 +762,279 @@ impl RibTask {
         }
     }
 
+    fn status(&self, e: &PeerEntry) -> PeerStatus {
+        let (v4, v6) = self.rib.peer_counts_by_family(e.id).unwrap_or((0, 0));
+        let local_as = e.settings.local_as.unwrap_or(self.cfg.asn);
+        PeerStatus {
+            address: e.settings.address,
+            asn: e.settings.asn,
+            kind: if e.settings.asn == local_as {
+                "ibgp"
+            } else {
+                "ebgp"
+            },
+            rr_client: e.settings.rr_client,
+            dynamic: e.dynamic,
+            state: e.state.clone(),
+            established: e.established,
+            admin_down: e.admin_down,
+            since_secs: e.since.elapsed().as_secs(),
+            established_count: e.established_count,
+            last_error: e.last_error.clone(),
+            router_id: e.negotiated.map(|n| n.0),
+            hold_time: e.negotiated.map(|n| n.1),
+            families: e
+                .families
+                .iter()
+                .map(|f| family_label(*f).into_owned())
+                .collect(),
+            accepted: v4 + v6,
+            accepted_v4: v4,
+            accepted_v6: v6,
+            updates_received: e.updates_received,
+            updates_sent: e.updates_sent,
+        }
+    }
+
+    /// New settings for a configured peer: nothing, policies in place, or a restart.
+    fn update_peer(&mut self, p: PeerSettings) -> Result<PeerUpdate, SpeakerError> {
+        let Some(e) = self.peers.get(&p.address) else {
+            return Err(SpeakerError::NoPeer(p.address));
+        };
+        if e.settings == p {
+            return Ok(PeerUpdate::Unchanged);
+        }
+        validate(&p)?;
+        let mut same = e.settings.clone();
+        same.import.clone_from(&p.import);
+        same.export.clone_from(&p.export);
+        if same == p {
+            return Ok(self.apply_policies(p));
+        }
+        self.replace_peer(p).map(|()| PeerUpdate::Restarted)
+    }
+
+    /// New import and export policies on a running peer, without a reset when possible.
+    fn apply_policies(&mut self, p: PeerSettings) -> PeerUpdate {
+        let Some(e) = self.peers.get_mut(&p.address) else {
+            return PeerUpdate::Unchanged;
+        };
+        let id = e.id;
+        let import_changed = e.settings.import != p.import;
+        let export_changed = e.settings.export != p.export;
+        let (established, refresh, families) = (e.established, e.route_refresh, e.families.clone());
+        let (import, export) = (p.import.clone(), p.export.clone());
+        let addr = p.address;
+        e.settings = p;
+        let mut outcome = PeerUpdate::PoliciesApplied;
+        if export_changed {
+            match self.rib.set_export_policy(id, export) {
+                Ok(msgs) => {
+                    for m in &msgs {
+                        self.queue(id, m);
+                    }
+                }
+                Err(err) => warn!(%addr, %err, "export policy"),
+            }
+        }
+        if import_changed {
+            match self.rib.set_import_policy(id, import) {
+                Some(ch) => self.publish(ch.best),
+                None if !established => {}
+                None if refresh => {
+                    let e = &self.peers[&addr];
+                    for f in families {
+                        let kind = bgp_core::session::RefreshKind::Request;
+                        let _ = e.tx.try_send(ToPeer::Refresh(f, kind));
+                    }
+                }
+                None => {
+                    // Neither a copy before policy nor route refresh: only a new session
+                    // brings the routes again.
+                    let reason = StopReason::cease(
+                        bgp_core::wire::error::subcode::OTHER_CONFIGURATION_CHANGE,
+                    );
+                    let _ = self.peers[&addr].tx.try_send(ToPeer::Reset(reason));
+                    outcome = PeerUpdate::Restarted;
+                }
+            }
+        }
+        info!(%addr, import_changed, export_changed, ?outcome, "policies changed");
+        outcome
+    }
+
+    /// New dynamic ranges: peers outside them go, the others follow their new template.
+    fn set_dynamic(
+        &mut self,
+        ranges: Vec<DynamicPeers>,
+    ) -> Result<Vec<(IpAddr, PeerUpdate)>, SpeakerError> {
+        for r in &ranges {
+            validate(&r.template)?;
+        }
+        // Keys for the new ranges' signed SYNs (old range keys stay until a restart: the
+        // kernel has no call to list them).
+        for d in &ranges {
+            let Some(pw) = &d.template.password else {
+                continue;
+            };
+            let net = d.range.trunc();
+            for (fd, v6) in &self.listen_fds {
+                if *v6 == net.addr().is_ipv6() {
+                    crate::sockopt::set_md5_prefix(
+                        *fd,
+                        net.addr(),
+                        net.prefix_len(),
+                        pw.0.as_bytes(),
+                    )
+                    .map_err(|e| SpeakerError::Md5(net.addr(), e))?;
+                }
+            }
+        }
+        self.cfg.dynamic_peers = ranges;
+        let dynamic: Vec<IpAddr> = self
+            .peers
+            .values()
+            .filter(|e| e.dynamic)
+            .map(|e| e.settings.address)
+            .collect();
+        let mut out = Vec::new();
+        for addr in dynamic {
+            let range = self
+                .cfg
+                .dynamic_peers
+                .iter()
+                .find(|d| d.range.contains(&addr));
+            let Some(range) = range else {
+                let reason = StopReason::cease(bgp_core::wire::error::subcode::PEER_DECONFIGURED);
+                self.drop_peer(addr, reason);
+                continue;
+            };
+            let mut p = range.template.clone();
+            p.address = addr;
+            p.passive = true;
+            let r = match self.update_peer(p) {
+                // A restarted dynamic peer comes back when it connects again.
+                Ok(PeerUpdate::Restarted) => {
+                    let reason = StopReason::cease(
+                        bgp_core::wire::error::subcode::OTHER_CONFIGURATION_CHANGE,
+                    );
+                    self.drop_peer(addr, reason);
+                    PeerUpdate::Restarted
+                }
+                Ok(r) => r,
+                Err(e) => return Err(e),
+            };
+            if let Some(e) = self.peers.get_mut(&addr) {
+                e.dynamic = true;
+            }
+            out.push((addr, r));
+        }
+        Ok(out)
+    }
+
+    fn route_details(&self, q: &RouteQuery) -> Vec<RouteDetail> {
+        let peer_id = q.peer.and_then(|a| self.peers.get(&a)).map(|e| e.id);
+        if q.peer.is_some() && peer_id.is_none() {
+            return Vec::new();
+        }
+        let mut v: Vec<RouteDetail> = self
+            .rib
+            .iter()
+            .filter(|(prefix, _)| {
+                q.prefix.is_none_or(|p| p.contains(prefix))
+                    && q.family
+                        .is_none_or(|f| f == bgp_core::rib::family_of(prefix))
+            })
+            .filter_map(|(prefix, d)| {
+                let ecmp = d.multipath().len();
+                let paths: Vec<PathDetail> = d
+                    .paths()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| peer_id.is_none_or(|id| p.peer() == id))
+                    .map(|(i, p)| self.path_detail(p, i == 0 && d.best().is_some(), i < ecmp))
+                    .collect();
+                (!paths.is_empty()).then(|| RouteDetail {
+                    prefix,
+                    reason: d.reason().map(|r| format!("{r:?}")),
+                    paths,
+                })
+            })
+            .collect();
+        v.sort_by_key(|r| r.prefix);
+        v
+    }
+
+    fn path_detail(&self, p: &bgp_core::rib::Path, best: bool, multipath: bool) -> PathDetail {
+        let a = p.attrs();
+        PathDetail {
+            from: self.by_id.get(&p.peer()).copied(),
+            best,
+            multipath,
+            stale: p.stale(),
+            path_id: p.path_id(),
+            next_hop: bgp_core::rib::next_hop(a),
+            as_path: a
+                .as_path
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            origin: a.origin.map(|o| match o {
+                Origin::Igp => "igp",
+                Origin::Egp => "egp",
+                Origin::Incomplete => "incomplete",
+            }),
+            local_pref: a.local_pref,
+            med: a.med,
+            communities: a
+                .communities
+                .iter()
+                .flat_map(|l| l.iter().map(|c| c.to_string()))
+                .collect(),
+            large_communities: a
+                .large_communities
+                .iter()
+                .flat_map(|l| l.iter().map(|c| c.to_string()))
+                .collect(),
+            originator_id: a.originator_id,
+            cluster_list: a.cluster_list.iter().flat_map(|l| l.iter()).collect(),
+        }
+    }
+
+    /// Ends the selection deferral of a graceful restart once every configured peer sent
+    /// End-of-RIB (or the time is up): then each peer gets the whole table and End-of-RIB.
+    fn check_deferral(&mut self) {
+        let Some(until) = self.deferring else {
+            return;
+        };
+        let all_in = self.peers.values().filter(|e| !e.dynamic).all(|e| {
+            e.established && !e.families.is_empty() && e.families.iter().all(|f| e.eor.contains(f))
+        });
+        if !all_in && std::time::Instant::now() < until {
+            return;
+        }
+        info!(all_in, "selection deferral over; sending tables");
+        self.deferring = None;
+        let up: Vec<(PeerId, Vec<Family>)> = self
+            .peers
+            .values()
+            .filter(|e| e.established)
+            .map(|e| (e.id, e.families.clone()))
+            .collect();
+        for (id, families) in up {
+            let msgs = self.rib.full_table(id);
+            let eor = families.into_iter().map(ToPeer::EndOfRib).collect();
+            self.queue_table(id, Vec::new(), msgs, eor);
+        }
+    }
+
     /// A peer with new settings: Cease / Other Configuration Change, then a new start.
-    fn replace_peer(&mut self, p: PeerSettings) -> Result<bool, SpeakerError> {
+    fn replace_peer(&mut self, p: PeerSettings) -> Result<(), SpeakerError> {
         let reason = StopReason::cease(bgp_core::wire::error::subcode::OTHER_CONFIGURATION_CHANGE);
         let old = self.peers.get(&p.address).map(|e| e.settings.clone());
         self.drop_peer(p.address, reason);
         match self.add_peer(p) {
-            Ok(()) => Ok(true),
+            Ok(()) => Ok(()),
             Err(err) => {
                 // Keep the peer as it was rather than lose it.
                 if let Some(old) = old {
@@ -677,11 +1140,10 @@ impl RibTask {
         pc.rr_client = p.rr_client;
         pc.local_as = p.local_as;
         pc.allow_own_as = p.allow_own_as;
-        pc.next_hop = match (p.next_hop_self, p.next_hop_unchanged) {
-            (true, _) => bgp_core::rib::NextHopMode::SelfAddr,
-            (false, true) => bgp_core::rib::NextHopMode::Unchanged,
-            (false, false) => bgp_core::rib::NextHopMode::Default,
-        };
+        pc.next_hop = p.next_hop.mode();
+        pc.import.clone_from(&p.import);
+        pc.export.clone_from(&p.export);
+        pc.soft_reconfig_inbound = p.soft_reconfig_inbound;
         match p.local_address {
             Some(IpAddr::V4(a)) => pc.local_v4 = Some(a),
             Some(IpAddr::V6(a)) => pc.local_v6 = Some(a),
@@ -720,10 +1182,12 @@ impl RibTask {
         }
         sc.jitter_seed ^= u64::from(id);
         if let Some(t) = p.graceful_restart {
+            // Routes installed in the kernel stay across our restart (and a reflector's
+            // clients forward on their own next hops): the forwarding state is kept.
             sc.graceful_restart = Some(GracefulRestartConfig {
                 restart_time: t,
-                restarting: false,
-                forwarding_preserved: Vec::new(),
+                restarting: self.deferring.is_some(),
+                forwarding_preserved: sc.families.clone(),
                 notification: true,
             });
         }
@@ -761,6 +1225,14 @@ impl RibTask {
                 eor: Vec::new(),
                 over_limit: false,
                 dynamic: false,
+                state: "Idle".into(),
+                since: std::time::Instant::now(),
+                established_count: 0,
+                last_error: None,
+                admin_down: false,
+                negotiated: None,
+                updates_received: 0,
+                updates_sent: 0,
             },
         );
         Ok(())
@@ -807,8 +1279,16 @@ impl RibTask {
             _ => {}
         }
         match ev {
+            // A second connection (a collision) has states of its own: while Established,
+            // the session's state is that.
+            PeerEvent::State(st) if !e.established => e.state = st,
+            PeerEvent::State(_) => {}
             PeerEvent::Up(n) => {
                 e.established = true;
+                e.state = "Established".into();
+                e.since = std::time::Instant::now();
+                e.established_count += 1;
+                e.negotiated = Some((n.peer_id, n.hold_time));
                 e.families = n.families.clone();
                 e.route_refresh = n.route_refresh;
                 e.enhanced_refresh = n.enhanced_route_refresh;
@@ -835,6 +1315,7 @@ impl RibTask {
                 }
             }
             PeerEvent::Update(u) => {
+                e.updates_received += 1;
                 match self.rib.apply_update(id, &u) {
                     Ok(ch) => self.publish(ch.best),
                     Err(err) => warn!(%addr, %err, "update"),
@@ -854,14 +1335,19 @@ impl RibTask {
                 let ch = self.rib.sweep_stale(id, Some(f));
                 self.publish(ch.best);
                 self.check_fib_sync();
+                self.check_deferral();
             }
             PeerEvent::RouteRefresh(f) => {
                 // Re-send the peer's routes: the group's full table, then End-of-RIB.
                 let msgs = self.rib.full_table(id);
                 self.queue_table(id, Vec::new(), msgs, vec![ToPeer::EndOfRib(f)]);
             }
-            PeerEvent::Down { retain } => {
+            PeerEvent::Down { retain, reason } => {
                 e.established = false;
+                e.state = "Idle".into();
+                e.since = std::time::Instant::now();
+                e.last_error = Some(reason);
+                e.negotiated = None;
                 if e.dynamic {
                     // A dynamic peer lives as long as its session.
                     let reason =
@@ -893,8 +1379,8 @@ impl RibTask {
         let Some(e) = self.peers.get_mut(&addr) else {
             return;
         };
-        if e.overflowed {
-            // A re-synchronization follows anyway.
+        if e.overflowed || self.deferring.is_some() {
+            // A re-synchronization, or the table at the end of the deferral, follows.
             return;
         }
         if let Err(mpsc::error::TrySendError::Full(_)) = e.tx.try_send(item) {
@@ -916,7 +1402,10 @@ impl RibTask {
             .inc();
     }
 
-    fn count_sent(&self, addr: IpAddr, msgs: &[OutMessage]) {
+    fn count_sent(&mut self, addr: IpAddr, msgs: &[OutMessage]) {
+        if let Some(e) = self.peers.get_mut(&addr) {
+            e.updates_sent += msgs.len() as u64;
+        }
         let label = addr.to_string();
         let m = &self.metrics;
         for o in msgs {
@@ -950,6 +1439,7 @@ impl RibTask {
     fn queue_eor(&mut self, id: PeerId, f: Family) {
         if let Some(e) = self.by_id.get(&id).and_then(|a| self.peers.get(a))
             && !e.overflowed
+            && self.deferring.is_none()
         {
             let _ = e.tx.try_send(ToPeer::EndOfRib(f));
         }

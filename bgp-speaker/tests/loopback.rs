@@ -8,9 +8,13 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
-use bgp_speaker::{Announcement, PeerSettings, RouteChange, Speaker, SpeakerConfig, SpeakerError};
+use bgp_speaker::core::policy::{Match, Policy, PrefixRange, Term, Verdict};
+use bgp_speaker::{
+    Announcement, PeerSettings, PeerUpdate, RouteChange, Speaker, SpeakerConfig, SpeakerError,
+};
 use common::{established, wait_until};
 use ipnet::IpNet;
 use tokio::time::{sleep, timeout};
@@ -156,7 +160,7 @@ async fn ebgp_routes_flow_with_the_as_path() {
     ca.ebgp_without_policy = true;
     cb.ebgp_without_policy = true;
     // A third-party next hop (the node behind A), not A's loopback address.
-    ca.peers[0].next_hop_unchanged = true;
+    ca.peers[0].next_hop = bgp_speaker::NextHopSetting::Unchanged;
     let a = Speaker::start(ca).await.unwrap();
     let b = Speaker::start(cb).await.unwrap();
     wait_until("eBGP Established", || async {
@@ -412,7 +416,7 @@ async fn passive_auto_and_local_as_override() {
         c.ebgp_without_policy = true;
     }
     ca.peers[0].local_as = Some(65010);
-    ca.peers[0].next_hop_unchanged = true;
+    ca.peers[0].next_hop = bgp_speaker::NextHopSetting::Unchanged;
     let a = Speaker::start(ca).await.unwrap();
     let b = Speaker::start(cb).await.unwrap();
     wait_until("up", || async {
@@ -778,11 +782,14 @@ async fn a_peer_updated_at_run_time() {
     );
     assert_eq!(counter(&a.metrics().text(), &ups), 1);
     // The same settings: nothing happens.
-    assert!(!b.update_peer(cb.peers[0].clone()).await.unwrap());
+    assert_eq!(
+        b.update_peer(cb.peers[0].clone()).await.unwrap(),
+        PeerUpdate::Unchanged
+    );
     // A new hold time: the session starts again with it.
     let mut changed = cb.peers[0].clone();
     changed.hold_time = 12;
-    assert!(b.update_peer(changed).await.unwrap());
+    assert_eq!(b.update_peer(changed).await.unwrap(), PeerUpdate::Restarted);
     wait_until("Established again", || async {
         counter(&a.metrics().text(), &ups) == 2 && established(&a).await && established(&b).await
     })
@@ -806,6 +813,120 @@ async fn a_peer_updated_at_run_time() {
         "a refused change leaves the session alone"
     );
     assert!(established(&b).await);
+    a.shutdown("bye").await.unwrap();
+    b.shutdown("bye").await.unwrap();
+}
+
+fn prefix_policy(name: &str, reject: &str) -> Arc<Policy> {
+    Arc::new(Policy {
+        name: name.into(),
+        terms: vec![Term {
+            name: "drop".into(),
+            matches: vec![Match::Prefix(vec![PrefixRange::exact(
+                reject.parse().unwrap(),
+            )])],
+            actions: Vec::new(),
+            verdict: Some(Verdict::Reject),
+        }],
+        default: Verdict::Accept,
+    })
+}
+
+async fn learned(s: &Speaker) -> Vec<IpNet> {
+    let mut v: Vec<IpNet> = s
+        .best_routes()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.from.is_some())
+        .map(|r| r.prefix)
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_change_in_place_and_the_operator_resets_and_shuts_down() {
+    let a = Speaker::start(config(19, 1, 2, 65000, 65000))
+        .await
+        .unwrap();
+    let cb = config(19, 2, 1, 65000, 65000);
+    let b = Speaker::start(cb.clone()).await.unwrap();
+    for p in ["10.19.1.0/24", "10.19.2.0/24"] {
+        a.announce(p.parse().unwrap(), via("192.0.2.19"))
+            .await
+            .unwrap();
+    }
+    let both: Vec<IpNet> = vec![
+        "10.19.1.0/24".parse().unwrap(),
+        "10.19.2.0/24".parse().unwrap(),
+    ];
+    wait_until("b learns both", || async { learned(&b).await == both }).await;
+    let ups = |s: &Speaker| {
+        let text = s.metrics().text();
+        counter(
+            &text,
+            &format!(
+                "bgp_session_transitions_total{{peer=\"{}\",to=\"established\"}}",
+                addr(19, 1)
+            ),
+        )
+    };
+    assert_eq!(ups(&b), 1);
+
+    // Import policy on b (no soft reconfiguration: a route refresh brings the routes).
+    let mut p = cb.peers[0].clone();
+    p.import = Some(prefix_policy("no-1", "10.19.1.0/24"));
+    assert_eq!(
+        b.update_peer(p.clone()).await.unwrap(),
+        PeerUpdate::PoliciesApplied
+    );
+    wait_until("10.19.1.0/24 dropped", || async {
+        learned(&b).await == vec!["10.19.2.0/24".parse::<IpNet>().unwrap()]
+    })
+    .await;
+    // Removed again: refreshed back.
+    p.import = None;
+    assert_eq!(
+        b.update_peer(p.clone()).await.unwrap(),
+        PeerUpdate::PoliciesApplied
+    );
+    wait_until("both again", || async { learned(&b).await == both }).await;
+    // Export policy on a towards b: b loses the route, without a reset.
+    let mut pa = config(19, 1, 2, 65000, 65000).peers[0].clone();
+    pa.export = Some(prefix_policy("no-2", "10.19.2.0/24"));
+    assert_eq!(
+        a.update_peer(pa).await.unwrap(),
+        PeerUpdate::PoliciesApplied
+    );
+    wait_until("10.19.2.0/24 withdrawn", || async {
+        learned(&b).await == vec!["10.19.1.0/24".parse::<IpNet>().unwrap()]
+    })
+    .await;
+    assert_eq!(ups(&b), 1, "policy changes never reset the session");
+
+    // The operator shuts the peer down: it stays down, with the message as the reason.
+    b.shutdown_peer(addr(19, 1), "maintenance").await.unwrap();
+    wait_until("down", || async { !established(&b).await }).await;
+    sleep(Duration::from_millis(1500)).await;
+    let st = &b.peers().await.unwrap()[0];
+    assert!(!st.established && st.admin_down, "{st:?}");
+    let err = st.last_error.clone().unwrap();
+    assert!(
+        err.contains("Administrative Shutdown") && err.contains("maintenance"),
+        "{err}"
+    );
+    assert!(learned(&b).await.is_empty());
+    // A reset brings it back.
+    b.reset_peer(addr(19, 1), "back").await.unwrap();
+    wait_until("up again", || async { established(&b).await }).await;
+    let st = &b.peers().await.unwrap()[0];
+    assert_eq!((st.established_count, st.admin_down), (2, false));
+    assert_eq!(st.state, "Established");
+    assert!(matches!(
+        b.reset_peer(addr(19, 9), "x").await,
+        Err(SpeakerError::NoPeer(_))
+    ));
     a.shutdown("bye").await.unwrap();
     b.shutdown("bye").await.unwrap();
 }

@@ -365,7 +365,8 @@ impl std::fmt::Debug for Rib {
     }
 }
 
-fn family_of(p: &IpNet) -> Family {
+/// The (unicast) family of a prefix.
+pub fn family_of(p: &IpNet) -> Family {
     match p {
         IpNet::V4(_) => Family::IPV4_UNICAST,
         IpNet::V6(_) => Family::IPV6_UNICAST,

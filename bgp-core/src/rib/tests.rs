@@ -912,7 +912,10 @@ fn next_hop_self_for_external_routes_keeps_reflected_next_hops() {
         hops,
         vec![
             (net("10.99.0.0/16"), us),
-            (net("172.17.8.0/24"), Some(Ipv4Addr::new(192, 168, 100, 101))),
+            (
+                net("172.17.8.0/24"),
+                Some(Ipv4Addr::new(192, 168, 100, 101))
+            ),
             (net("172.18.0.0/24"), us),
         ],
         "reflected: unchanged; eBGP-learned and local: ourselves"
