@@ -25,7 +25,7 @@ use bgp_core::wire::attributes::{
     AsPath, Community, LargeCommunity, MpNlri, MpReach, NextHop, Origin, PathAttributes,
 };
 use ipnet::IpNet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -87,12 +87,12 @@ pub struct RouteChange {
 }
 
 /// A peer's state as the API reports it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerStatus {
     pub address: IpAddr,
     pub asn: u32,
     /// `ibgp` or `ebgp`.
-    pub kind: &'static str,
+    pub kind: String,
     pub rr_client: bool,
     /// Accepted from a dynamic range.
     pub dynamic: bool,
@@ -123,7 +123,7 @@ pub struct PeerStatus {
 }
 
 /// What [`Speaker::update_peer`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PeerUpdate {
     /// The settings were the same.
@@ -146,7 +146,7 @@ pub struct RouteQuery {
 }
 
 /// A prefix with its paths, best first.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteDetail {
     pub prefix: IpNet,
     /// The decision step that chose the best path, when there was a choice.
@@ -155,7 +155,7 @@ pub struct RouteDetail {
 }
 
 /// One path of a prefix, with its attributes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PathDetail {
     /// The peer it came from; `None` for our own routes.
     pub from: Option<IpAddr>,
@@ -167,7 +167,8 @@ pub struct PathDetail {
     pub path_id: u32,
     pub next_hop: Option<IpAddr>,
     pub as_path: String,
-    pub origin: Option<&'static str>,
+    /// `igp`, `egp` or `incomplete`.
+    pub origin: Option<String>,
     pub local_pref: Option<u32>,
     pub med: Option<u32>,
     pub communities: Vec<String>,
@@ -177,7 +178,7 @@ pub struct PathDetail {
 }
 
 /// The speaker as a whole.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpeakerSummary {
     pub asn: u32,
     pub router_id: Ipv4Addr,
@@ -769,9 +770,9 @@ impl RibTask {
             address: e.settings.address,
             asn: e.settings.asn,
             kind: if e.settings.asn == local_as {
-                "ibgp"
+                "ibgp".into()
             } else {
-                "ebgp"
+                "ebgp".into()
             },
             rr_client: e.settings.rr_client,
             dynamic: e.dynamic,
@@ -979,10 +980,13 @@ impl RibTask {
                 .as_ref()
                 .map(ToString::to_string)
                 .unwrap_or_default(),
-            origin: a.origin.map(|o| match o {
-                Origin::Igp => "igp",
-                Origin::Egp => "egp",
-                Origin::Incomplete => "incomplete",
+            origin: a.origin.map(|o| {
+                match o {
+                    Origin::Igp => "igp",
+                    Origin::Egp => "egp",
+                    Origin::Incomplete => "incomplete",
+                }
+                .to_string()
             }),
             local_pref: a.local_pref,
             med: a.med,

@@ -1,12 +1,22 @@
 //! The route reflector a rack runs.
 //!
-//! Subcommands: `decode` turns BGP messages and MRT captures into JSON.
+//! `run` serves a rack from a TOML file; `check` validates one; `show`, `peer` and `reload`
+//! talk to a running reflector over its admin socket; `decode` turns BGP messages and MRT
+//! captures into JSON.
 
+mod admin;
+mod config;
+mod daemon;
 mod decode;
 
+use std::net::IpAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use ipnet::IpNet;
+
+use admin::{FamilyArg, PeerAction, Request};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,11 +29,82 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Debug, clap::Args)]
+struct ClientOpts {
+    /// The running reflector's admin socket.
+    #[arg(long, global = true, env = "ROUTE_REFLECTOR_SOCKET", default_value = config::ADMIN_SOCKET)]
+    socket: PathBuf,
+    /// Print the answer as JSON.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve a rack: sessions, reflection, metrics, admin socket. Without CONFIG, an
+    /// embedded default that listens on loopback.
+    Run {
+        config: Option<PathBuf>,
+        /// This start is a graceful restart (RFC 4724): peers that kept our routes get a
+        /// complete table once the others have sent theirs, not a partial one.
+        #[arg(long)]
+        graceful_restart: bool,
+    },
+    /// Validate a configuration file without starting; errors name the line and column.
+    Check { config: PathBuf },
+    /// Show the running reflector's state.
+    Show {
+        #[command(subcommand)]
+        what: Show,
+        #[command(flatten)]
+        client: ClientOpts,
+    },
+    /// Act on one peer of the running reflector.
+    Peer {
+        address: IpAddr,
+        action: PeerAction,
+        /// The RFC 8203 shutdown message (reset and shutdown).
+        #[arg(long)]
+        message: Option<String>,
+        #[command(flatten)]
+        client: ClientOpts,
+    },
+    /// Re-read the configuration file of the running reflector (as SIGHUP does) and print
+    /// what changed.
+    Reload {
+        #[command(flatten)]
+        client: ClientOpts,
+    },
     /// Decode BGP messages (hex or binary) or MRT captures into JSON, one object per line.
     /// Exits non-zero when any message is malformed.
     Decode(decode::DecodeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum Show {
+    /// The speaker and a line per peer (like `show bgp summary`).
+    Summary,
+    /// A line per peer with its state (like `birdc show protocols`).
+    Peers,
+    /// One peer in detail.
+    Peer { address: IpAddr },
+    /// Routes with every path: `*` best, `=` ECMP.
+    Routes {
+        /// This prefix and the more specific ones inside it.
+        prefix: Option<IpNet>,
+        /// Only paths from this peer.
+        #[arg(long)]
+        peer: Option<IpAddr>,
+        #[arg(long)]
+        family: Option<FamilyArg>,
+    },
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
 }
 
 fn main() -> ExitCode {
@@ -41,5 +122,129 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Check { config } => match config::Config::load(&config) {
+            Ok(c) => {
+                println!("{}: ok: {}", config.display(), daemon::describe(&c));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Run {
+            config,
+            graceful_restart,
+        } => match runtime().block_on(daemon::run(config, graceful_restart)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Show { what, client } => {
+            let req = match &what {
+                Show::Summary => Request::Summary,
+                Show::Peers => Request::Peers,
+                Show::Peer { address } => Request::Peer { address: *address },
+                Show::Routes {
+                    prefix,
+                    peer,
+                    family,
+                } => Request::Routes {
+                    prefix: *prefix,
+                    peer: *peer,
+                    family: *family,
+                },
+            };
+            ask(&client, &req, |data| print_show(&what, data))
+        }
+        Command::Peer {
+            address,
+            action,
+            message,
+            client,
+        } => {
+            let req = Request::PeerAction {
+                address,
+                action,
+                message,
+            };
+            ask(&client, &req, |_| {
+                Ok(format!("{address}: {action:?} done\n"))
+            })
+        }
+        Command::Reload { client } => ask(&client, &Request::Reload, |data| {
+            let r: daemon::ReloadReport = serde_json::from_value(data)?;
+            let list = |v: &[IpAddr]| {
+                if v.is_empty() {
+                    "-".to_string()
+                } else {
+                    v.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                }
+            };
+            Ok(format!(
+                "added:            {}\nremoved:          {}\nrestarted:        {}\npolicies applied: {}\nunchanged:        {}\n",
+                list(&r.added),
+                list(&r.removed),
+                list(&r.restarted),
+                list(&r.policies_applied),
+                r.unchanged.len()
+            ))
+        }),
     }
+}
+
+/// Sends `req`, prints the answer (text through `text`, or JSON), and exits 1 on an error.
+fn ask(
+    client: &ClientOpts,
+    req: &Request,
+    text: impl FnOnce(serde_json::Value) -> Result<String, serde_json::Error>,
+) -> ExitCode {
+    let resp = match runtime().block_on(admin::call(&client.socket, req)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if !resp.ok {
+        eprintln!("error: {}", resp.error.unwrap_or_default());
+        return ExitCode::from(1);
+    }
+    let data = resp.data.unwrap_or_default();
+    if client.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&data).unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
+    match text(data) {
+        Ok(t) => {
+            print!("{t}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: unexpected answer: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn print_show(what: &Show, data: serde_json::Value) -> Result<String, serde_json::Error> {
+    Ok(match what {
+        Show::Summary => {
+            let summary = serde_json::from_value(data["summary"].clone())?;
+            let peers: Vec<bgp_speaker::PeerStatus> =
+                serde_json::from_value(data["peers"].clone())?;
+            admin::summary_text(&summary, &peers)
+        }
+        Show::Peers => admin::peers_text(&serde_json::from_value::<Vec<_>>(data)?),
+        Show::Peer { .. } => admin::peer_text(&serde_json::from_value(data)?),
+        Show::Routes { .. } => admin::routes_text(&serde_json::from_value::<Vec<_>>(data)?),
+    })
 }

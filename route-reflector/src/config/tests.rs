@@ -1,0 +1,234 @@
+use super::*;
+
+fn err(src: &str) -> String {
+    Config::parse("rr.toml", src).unwrap_err().to_string()
+}
+
+const HEAD: &str = "router_id = \"192.168.1.1\"\nasn = 65001\n";
+
+/// Each broken file with the exact message the operator sees.
+#[test]
+fn errors_name_line_column_and_what_was_expected() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "asn = 65001\n",
+            "rr.toml:1:1: missing field `router_id`\n  |\n1 | asn = 65001\n  | ^",
+        ),
+        (
+            "router_id = \"192.168.1.1\"\nasn = \"65001\"\n",
+            "rr.toml:2:7: invalid type: string \"65001\", expected u32\n  |\n2 | asn = \"65001\"\n  |       ^^^^^^^",
+        ),
+        (
+            "router_id = \"192.168.1.300\"\nasn = 1\n",
+            "rr.toml:1:13: invalid IPv4 address syntax\n  |\n1 | router_id = \"192.168.1.300\"\n  |             ^^^^^^^^^^^^^^^",
+        ),
+        (
+            "router_id = \"192.168.1.1\"\nasn = 65001\n[[client]]\naddress = \"192.168.1.11\"\nhold_tme = 30\n",
+            "rr.toml:5:1: unknown field `hold_tme`, expected one of `address`, `range`, `max`, `asn`, `description`, `port`, `local_address`, `passive`, `hold_time`, `connect_retry`, `connect_delay`, `error_wait`, `password`, `password_file`, `password_env`, `ttl_security`, `multihop`, `graceful_restart`, `max_prefixes`, `max_prefixes_warn_only`, `max_prefixes_restart`, `import`, `export`, `next_hop`, `soft_reconfig_inbound`, `local_as`, `allow_own_as`\n  |\n5 | hold_tme = 30\n  | ^^^^^^^^",
+        ),
+        (
+            "router_id = \"192.168.1.1\"\nasn = 65001\n[[client]]\naddress = \"192.168.1.11\"\nnext_hop = \"me\"\n",
+            "rr.toml:5:12: unknown variant `me`, expected one of `default`, `self`, `self-external`, `unchanged`\n  |\n5 | next_hop = \"me\"\n  |            ^^^^",
+        ),
+    ];
+    for (src, want) in cases {
+        assert_eq!(err(src), *want, "for:\n{src}");
+    }
+}
+
+#[test]
+fn references_and_values_are_checked_with_their_position() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[[ebgp]]\naddress = \"10.0.0.2\"\nasn = 65002\nimport = \"from-b\"\n",
+            "rr.toml:6:10: unknown policy \"from-b\"; defined: accept-all, reject-all\n  |\n6 | import = \"from-b\"\n  |          ^^^^^^^^",
+        ),
+        (
+            "[[ebgp]]\naddress = \"10.0.0.2\"\n",
+            "rr.toml:3:1: an [[ebgp]] peer needs `asn`\n  |\n3 | [[ebgp]]\n  | ^^^^^^^^",
+        ),
+        (
+            "[[ebgp]]\naddress = \"10.0.0.2\"\nasn = 65001\n",
+            "rr.toml:5:7: asn 65001 is our own: an [[ebgp]] peer is in another AS (list internal peers as [[client]])\n  |\n5 | asn = 65001\n  |       ^^^^^",
+        ),
+        (
+            "[[client]]\naddress = \"192.168.1.11\"\n[[client]]\naddress = \"192.168.1.11\"\n",
+            "rr.toml:6:11: peer 192.168.1.11 is configured twice\n  |\n6 | address = \"192.168.1.11\"\n  |           ^^^^^^^^^^^^^^",
+        ),
+        (
+            "[prefix_lists]\npods = [\"172.17.0.0/16 le 8\"]\n",
+            "rr.toml:4:9: lengths out of order in prefix entry \"172.17.0.0/16 le 8\" (expected `PREFIX [ge LEN] [le LEN]`)\n  |\n4 | pods = [\"172.17.0.0/16 le 8\"]\n  |         ^^^^^^^^^^^^^^^^^^^^",
+        ),
+        (
+            "[policies.p]\n[[policies.p.term]]\nmatch.prefix_list = \"pods\"\n",
+            "rr.toml:5:21: unknown prefix list \"pods\"; defined: none\n  |\n5 | match.prefix_list = \"pods\"\n  |                     ^^^^^^",
+        ),
+        (
+            "[policies.p]\n[[policies.p.term]]\nset.add_community = [\"65536:1\"]\n",
+            "rr.toml:5:22: community \"65536:1\": expected `ASN:VALUE` (16 bits each) or a well-known name\n  |\n5 | set.add_community = [\"65536:1\"]\n  |                      ^^^^^^^^^",
+        ),
+        (
+            "[policies.p]\n[[policies.p.term]]\nmatch.as_path = \"^ 65002 ^\"\n",
+            "rr.toml:5:17: AS-path pattern \"^ 65002 ^\": '^' only at the start at token 2\n  |\n5 | match.as_path = \"^ 65002 ^\"\n  |                 ^^^^^^^^^^^",
+        ),
+        (
+            "[[client]]\naddress = \"192.168.1.11\"\npassword = \"a\"\npassword_env = \"X\"\n",
+            "rr.toml:6:16: give one of `password`, `password_file` and `password_env`\n  |\n6 | password_env = \"X\"\n  |                ^^^",
+        ),
+        (
+            "[[client]]\naddress = \"192.168.1.11\"\npassword_env = \"RR_TEST_UNSET_VARIABLE\"\n",
+            "rr.toml:5:16: environment variable RR_TEST_UNSET_VARIABLE is not set\n  |\n5 | password_env = \"RR_TEST_UNSET_VARIABLE\"\n  |                ^^^^^^^^^^^^^^^^^^^^^^^^",
+        ),
+        (
+            "[admin]\nmode = \"0999\"\n",
+            "rr.toml:4:8: admin mode \"0999\" is not an octal file mode\n  |\n4 | mode = \"0999\"\n  |        ^^^^^^",
+        ),
+        (
+            "[[client]]\naddress = \"192.168.1.11\"\nasn = 65002\n",
+            "rr.toml:5:7: a [[client]] peer is in our AS 65001, not 65002 (list other ASes as [[ebgp]])\n  |\n5 | asn = 65002\n  |       ^^^^^",
+        ),
+    ];
+    for (body, want) in cases {
+        let src = format!("{HEAD}{body}");
+        assert_eq!(err(&src), *want, "for:\n{src}");
+    }
+}
+
+#[test]
+fn defaults_fill_every_optional_field() {
+    let c = Config::parse(
+        "rr.toml",
+        &format!("{HEAD}[[client]]\naddress = \"192.168.1.11\"\n"),
+    )
+    .unwrap();
+    let s = &c.speaker;
+    assert_eq!(s.cluster_id, Some("192.168.1.1".parse().unwrap()));
+    assert_eq!(s.listen, vec!["0.0.0.0:179".parse().unwrap()]);
+    assert_eq!(c.metrics, Some("127.0.0.1:9179".parse().unwrap()));
+    assert_eq!(c.admin_socket, PathBuf::from(ADMIN_SOCKET));
+    assert_eq!(c.admin_mode, 0o600);
+    let p = &s.peers[0];
+    assert!(p.rr_client);
+    assert_eq!(
+        (p.asn, p.hold_time, p.connect_retry, p.graceful_restart),
+        (65001, 90, Some(5), Some(120))
+    );
+    assert_eq!(p.next_hop, NextHopSetting::Default);
+    assert!(p.import.is_none() && p.export.is_none() && p.password.is_none());
+}
+
+#[test]
+fn the_embedded_default_and_the_examples_check() {
+    let d = Config::parse("default", DEFAULT_CONFIG).unwrap();
+    assert_eq!(d.speaker.listen, vec!["127.0.0.1:179".parse().unwrap()]);
+    assert_eq!(d.speaker.dynamic_peers.len(), 1);
+
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let key = std::env::temp_dir().join(format!("rr-example-{}.key", std::process::id()));
+    std::fs::write(&key, "s3cret\n").unwrap();
+    let read = |name: &str| {
+        std::fs::read_to_string(format!("{dir}/{name}"))
+            .unwrap()
+            .replace(
+                "/etc/route-reflector/node-13.key",
+                &key.display().to_string(),
+            )
+            .replace("password_env = \"RACK_B_MD5\"", "password = \"rack-b\"")
+            .replace("password_env = \"RACK_A_MD5\"", "password = \"rack-a\"")
+    };
+    let a = Config::parse("rack-a.toml", &read("rack-a.toml")).unwrap();
+    let s = &a.speaker;
+    assert_eq!((s.asn, s.peers.len(), s.dynamic_peers.len()), (65001, 4, 1));
+    let node13 = s
+        .peers
+        .iter()
+        .find(|p| p.address.to_string() == "192.168.1.13");
+    let node13 = node13.unwrap();
+    assert_eq!(
+        node13.password.as_ref().unwrap().0,
+        "s3cret",
+        "file read, newline cut"
+    );
+    assert_eq!(node13.ttl_security, Some(1));
+    let ebgp = s.peers.iter().find(|p| p.asn == 65002).unwrap();
+    assert!(!ebgp.rr_client);
+    assert_eq!(ebgp.next_hop, NextHopSetting::SelfAddr);
+    let import = ebgp.import.as_ref().unwrap();
+    assert_eq!(import.name, "from-rack-b");
+    assert_eq!(import.terms.len(), 1);
+    assert_eq!(import.terms[0].matches.len(), 2);
+    assert_eq!(import.default, Verdict::Reject);
+    assert_eq!(
+        s.dynamic_peers[0].template.max_prefixes[0].limit, 1000,
+        "range template"
+    );
+    assert_eq!(s.fib.as_ref().unwrap().table, 254);
+    let b = Config::parse("rack-b.toml", &read("rack-b.toml")).unwrap();
+    assert_eq!(b.speaker.peers[0].asn, 65001);
+    for f in ["redundant-1.toml", "redundant-2.toml"] {
+        let r = Config::parse(f, &read(f)).unwrap();
+        assert_eq!(r.speaker.cluster_id, Some("192.168.1.1".parse().unwrap()));
+        assert!(
+            !r.speaker.peers[0].rr_client,
+            "the other reflector is no client"
+        );
+    }
+    let _ = std::fs::remove_file(&key);
+}
+
+#[test]
+fn prefix_entries_and_policies_build_core_values() {
+    let src = format!(
+        "{HEAD}[prefix_lists]\npods = [\"172.17.0.0/16 le 26\", \"10.0.0.0/8 ge 16\", \"192.0.2.0/24\"]\n\
+         [policies.p]\ndefault = \"accept\"\n[[policies.p.term]]\nmatch.prefix_list = \"pods\"\n\
+         match.community = \"no-export\"\nset.local_pref = 50\nset.prepend = 2\n\
+         set.next_hop = \"self\"\nverdict = \"reject\"\n\
+         [[client]]\naddress = \"192.168.1.11\"\nexport = \"p\"\n"
+    );
+    let c = Config::parse("rr.toml", &src).unwrap();
+    let p = c.speaker.peers[0].export.as_ref().unwrap();
+    assert_eq!(p.default, Verdict::Accept);
+    let t = &p.terms[0];
+    assert_eq!(t.name, "term-1");
+    assert_eq!(
+        t.matches[0],
+        Match::Prefix(vec![
+            PrefixRange {
+                prefix: "172.17.0.0/16".parse().unwrap(),
+                ge: 16,
+                le: 26
+            },
+            PrefixRange {
+                prefix: "10.0.0.0/8".parse().unwrap(),
+                ge: 16,
+                le: 32
+            },
+            PrefixRange::exact("192.0.2.0/24".parse().unwrap()),
+        ])
+    );
+    assert_eq!(t.matches[1], Match::Community(Community::NO_EXPORT));
+    assert_eq!(
+        t.actions,
+        vec![
+            Action::SetLocalPref(50),
+            Action::Prepend(65001, 2),
+            Action::SetNextHop(NextHopAction::SelfAddr)
+        ]
+    );
+    assert_eq!(t.verdict, Some(Verdict::Reject));
+}
+
+#[test]
+fn reload_refuses_changes_that_need_a_restart() {
+    let a = Config::parse("a", HEAD).unwrap();
+    let b = Config::parse(
+        "b",
+        "router_id = \"192.168.1.2\"\nasn = 65001\nlisten = [\"127.0.0.1:179\"]\n",
+    )
+    .unwrap();
+    assert_eq!(
+        fixed_differences(&a, &b),
+        vec!["router_id", "cluster_id", "listen"]
+    );
+    assert!(fixed_differences(&a, &a.clone()).is_empty());
+}

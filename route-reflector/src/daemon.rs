@@ -1,0 +1,373 @@
+//! `route-reflector run`: the speaker, the Prometheus endpoint, the admin socket, and the
+//! signals (SIGHUP reloads, SIGTERM and SIGINT shut down gracefully).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bgp_speaker::{PeerSettings, PeerUpdate, RouteQuery, Speaker};
+use http_body_util::Full;
+use hyper::body::Bytes;
+use prometheus::{Encoder, IntCounterVec, Opts, Registry, TextEncoder};
+use serde::Serialize;
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{error, info, warn};
+
+use crate::admin::{self, FamilyArg, PeerAction, Request, Response};
+use crate::config::{self, Config};
+
+/// What a reload did to each peer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ReloadReport {
+    pub added: Vec<IpAddr>,
+    pub removed: Vec<IpAddr>,
+    /// Sessions ended with Cease / Other Configuration Change and started again.
+    pub restarted: Vec<IpAddr>,
+    /// Policies re-applied with the session up.
+    pub policies_applied: Vec<IpAddr>,
+    pub unchanged: Vec<IpAddr>,
+}
+
+struct Daemon {
+    path: Option<PathBuf>,
+    speaker: Speaker,
+    config: Mutex<Config>,
+    /// One reload at a time.
+    reloading: tokio::sync::Mutex<()>,
+    reloads: IntCounterVec,
+    registry: Registry,
+}
+
+/// Loads the configuration at `path` (or the embedded default).
+pub fn load(path: Option<&std::path::Path>) -> Result<Config, config::ConfigError> {
+    match path {
+        Some(p) => Config::load(p),
+        None => Config::parse("<default config>", config::DEFAULT_CONFIG),
+    }
+}
+
+fn init_logging(c: &config::LogConfig) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let wanted = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| c.level.clone());
+    let filter = EnvFilter::try_new(&wanted).unwrap_or_else(|e| {
+        eprintln!("log level {wanted:?}: {e}; using info");
+        EnvFilter::new("info")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    let _ = match c.format {
+        config::LogFormat::Human => builder.try_init(),
+        config::LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Runs until SIGTERM or SIGINT. `restarting`: this start is a graceful restart.
+pub async fn run(path: Option<PathBuf>, restarting: bool) -> Result<(), String> {
+    let cfg = load(path.as_deref()).map_err(|e| e.to_string())?;
+    init_logging(&cfg.log);
+    if path.is_none() {
+        info!("no configuration file given: running the embedded default (loopback only)");
+    }
+    let mut sc = cfg.speaker.clone();
+    sc.restarting = restarting;
+    let admin = admin::bind(&cfg.admin_socket, cfg.admin_mode)
+        .map_err(|e| format!("admin socket {}: {e}", cfg.admin_socket.display()))?;
+    let speaker = Speaker::start(sc).await.map_err(|e| e.to_string())?;
+    info!(
+        asn = cfg.speaker.asn,
+        router_id = %cfg.speaker.router_id,
+        peers = cfg.speaker.peers.len(),
+        ranges = cfg.speaker.dynamic_peers.len(),
+        restarting,
+        "route reflector running"
+    );
+    let registry = Registry::new();
+    let reloads = IntCounterVec::new(
+        Opts::new("config_reloads_total", "Configuration reloads by result")
+            .namespace("route_reflector"),
+        &["result"],
+    )
+    .map_err(|e| e.to_string())?;
+    registry
+        .register(Box::new(reloads.clone()))
+        .map_err(|e| e.to_string())?;
+    let socket_path = cfg.admin_socket.clone();
+    let metrics_addr = cfg.metrics;
+    let d = Arc::new(Daemon {
+        path,
+        speaker,
+        config: Mutex::new(cfg),
+        reloading: tokio::sync::Mutex::new(()),
+        reloads,
+        registry,
+    });
+    if let Some(addr) = metrics_addr {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("metrics endpoint {addr}: {e}"))?;
+        info!(%addr, "metrics at http://{addr}/metrics");
+        tokio::spawn(serve_metrics(listener, d.clone()));
+    }
+    {
+        let d = d.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = admin.accept().await else {
+                    continue;
+                };
+                let d = d.clone();
+                tokio::spawn(async move {
+                    admin::serve_conn(stream, |req| {
+                        let d = d.clone();
+                        async move { d.handle(req).await }
+                    })
+                    .await;
+                });
+            }
+        });
+    }
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                info!("SIGHUP: reloading the configuration");
+                let _ = d.reload().await;
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    info!("shutting down");
+    let graceful = d
+        .config
+        .lock()
+        .map(|c| c.speaker.peers.iter().any(|p| p.graceful_restart.is_some()))
+        .unwrap_or(false);
+    let message = if graceful {
+        "route reflector restarting"
+    } else {
+        "route reflector shutting down"
+    };
+    let _ = d.speaker.shutdown(message).await;
+    let _ = std::fs::remove_file(&socket_path);
+    info!("stopped");
+    Ok(())
+}
+
+async fn serve_metrics(listener: tokio::net::TcpListener, d: Arc<Daemon>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let d = d.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req: hyper::Request<_>| {
+                let d = d.clone();
+                async move {
+                    let resp = if req.uri().path() == "/metrics" {
+                        hyper::Response::builder()
+                            .header("content-type", "text/plain; version=0.0.4")
+                            .body(Full::new(Bytes::from(d.metrics_text())))
+                    } else {
+                        hyper::Response::builder()
+                            .status(404)
+                            .body(Full::new(Bytes::from_static(b"see /metrics\n")))
+                    };
+                    Ok::<_, Infallible>(resp.unwrap_or_default())
+                }
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, svc)
+                .await;
+        });
+    }
+}
+
+impl Daemon {
+    fn metrics_text(&self) -> String {
+        let mut text = self.speaker.metrics().text();
+        let mut buf = Vec::new();
+        if TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .is_ok()
+        {
+            text.push_str(&String::from_utf8_lossy(&buf));
+        }
+        text
+    }
+
+    async fn handle(&self, req: Request) -> Response {
+        let s = &self.speaker;
+        match req {
+            Request::Summary => match (s.summary().await, s.peers().await) {
+                (Ok(sum), Ok(peers)) => Response::data(serde_json::json!({
+                    "summary": sum,
+                    "peers": peers,
+                })),
+                (Err(e), _) | (_, Err(e)) => Response::error(e.to_string()),
+            },
+            Request::Peers => match s.peers().await {
+                Ok(p) => Response::data(p),
+                Err(e) => Response::error(e.to_string()),
+            },
+            Request::Peer { address } => match s.peers().await {
+                Ok(p) => match p.into_iter().find(|p| p.address == address) {
+                    Some(p) => Response::data(p),
+                    None => Response::error(format!("no peer at {address}")),
+                },
+                Err(e) => Response::error(e.to_string()),
+            },
+            Request::Routes {
+                prefix,
+                peer,
+                family,
+            } => {
+                let q = RouteQuery {
+                    prefix,
+                    peer,
+                    family: family.map(|f| match f {
+                        FamilyArg::V4 => bgp_core::Family::IPV4_UNICAST,
+                        FamilyArg::V6 => bgp_core::Family::IPV6_UNICAST,
+                    }),
+                };
+                match s.routes(q).await {
+                    Ok(r) => Response::data(r),
+                    Err(e) => Response::error(e.to_string()),
+                }
+            }
+            Request::PeerAction {
+                address,
+                action,
+                message,
+            } => {
+                let msg = message.unwrap_or_default();
+                info!(%address, ?action, message = %msg, "operator request");
+                let r = match action {
+                    PeerAction::Reset => s.reset_peer(address, &msg).await,
+                    PeerAction::Refresh => s.refresh(address).await,
+                    PeerAction::Shutdown => s.shutdown_peer(address, &msg).await,
+                };
+                match r {
+                    Ok(()) => Response::data(serde_json::json!({"done": true})),
+                    Err(e) => Response::error(e.to_string()),
+                }
+            }
+            Request::Reload => match self.reload().await {
+                Ok(r) => Response::data(r),
+                Err(e) => Response::error(e),
+            },
+        }
+    }
+
+    /// Re-reads the file and applies the difference; a file that does not check, or that
+    /// changes settings only a restart can change, is refused as a whole.
+    async fn reload(&self) -> Result<ReloadReport, String> {
+        let _one = self.reloading.lock().await;
+        let r = self.apply_new_config().await;
+        match &r {
+            Ok(report) => {
+                self.reloads.with_label_values(&["ok"]).inc();
+                info!(
+                    added = ?report.added,
+                    removed = ?report.removed,
+                    restarted = ?report.restarted,
+                    policies_applied = ?report.policies_applied,
+                    unchanged = report.unchanged.len(),
+                    "configuration reloaded"
+                );
+            }
+            Err(e) => {
+                self.reloads.with_label_values(&["error"]).inc();
+                error!("reload refused, the running configuration stays: {e}");
+            }
+        }
+        r
+    }
+
+    async fn apply_new_config(&self) -> Result<ReloadReport, String> {
+        let new = load(self.path.as_deref()).map_err(|e| e.to_string())?;
+        let old = self
+            .config
+            .lock()
+            .map_err(|_| "configuration lock poisoned".to_string())?
+            .clone();
+        let fixed = config::fixed_differences(&old, &new);
+        if !fixed.is_empty() {
+            return Err(format!("changing {} needs a restart", fixed.join(", ")));
+        }
+        if old.log != new.log {
+            warn!("log settings take effect at the next start");
+        }
+        let s = &self.speaker;
+        let old_peers: HashMap<IpAddr, &PeerSettings> =
+            old.speaker.peers.iter().map(|p| (p.address, p)).collect();
+        let mut report = ReloadReport::default();
+        for p in &old.speaker.peers {
+            if !new.speaker.peers.iter().any(|n| n.address == p.address) {
+                s.remove_peer(p.address).await.map_err(|e| e.to_string())?;
+                report.removed.push(p.address);
+            }
+        }
+        for p in &new.speaker.peers {
+            if old_peers.contains_key(&p.address) {
+                let r = s.update_peer(p.clone()).await.map_err(|e| e.to_string())?;
+                sort(&mut report, p.address, r);
+            } else {
+                s.add_peer(p.clone()).await.map_err(|e| e.to_string())?;
+                report.added.push(p.address);
+            }
+        }
+        if old.speaker.dynamic_peers != new.speaker.dynamic_peers {
+            let dynamic = s
+                .set_dynamic_peers(new.speaker.dynamic_peers.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            for (addr, r) in dynamic {
+                sort(&mut report, addr, r);
+            }
+        }
+        *self
+            .config
+            .lock()
+            .map_err(|_| "configuration lock poisoned".to_string())? = new;
+        Ok(report)
+    }
+}
+
+fn sort(report: &mut ReloadReport, addr: IpAddr, r: PeerUpdate) {
+    match r {
+        PeerUpdate::Unchanged => report.unchanged.push(addr),
+        PeerUpdate::PoliciesApplied => report.policies_applied.push(addr),
+        PeerUpdate::Restarted => report.restarted.push(addr),
+    }
+}
+
+/// The address the metrics endpoint of `cfg` listens on, for display.
+pub fn describe(cfg: &Config) -> String {
+    let metrics = cfg.metrics.map_or("off".to_string(), |a: SocketAddr| {
+        format!("http://{a}/metrics")
+    });
+    format!(
+        "AS {}, router ID {}, cluster ID {}; {} clients, {} client ranges, {} other peers, {} policies; metrics {}; admin socket {}",
+        cfg.speaker.asn,
+        cfg.speaker.router_id,
+        cfg.speaker.cluster_id.map_or("-".into(), |c| c.to_string()),
+        cfg.speaker.peers.iter().filter(|p| p.rr_client).count(),
+        cfg.speaker.dynamic_peers.len(),
+        cfg.speaker.peers.iter().filter(|p| !p.rr_client).count(),
+        cfg.policies,
+        metrics,
+        cfg.admin_socket.display()
+    )
+}
