@@ -57,7 +57,8 @@ pub(crate) type PeerMessage = (std::net::IpAddr, u64, PeerEvent);
 /// From a peer to the RIB task.
 #[derive(Debug)]
 pub(crate) enum PeerEvent {
-    Up(Box<Negotiated>),
+    /// Established, with what was negotiated and our address on the connection.
+    Up(Box<Negotiated>, Option<std::net::IpAddr>),
     Update(Box<Update>),
     EndOfRib(Family),
     RouteRefresh(Family),
@@ -82,6 +83,8 @@ enum Net {
 
 struct Conns {
     writers: [Option<OwnedWriteHalf>; 2],
+    /// Our address on each connection.
+    local: [Option<std::net::IpAddr>; 2],
 }
 
 fn idx(c: Conn) -> usize {
@@ -98,6 +101,7 @@ fn now() -> std::time::Instant {
 /// Starts reading a connection: bytes and the close go to `net`.
 fn attach(stream: TcpStream, conn: Conn, net: &mpsc::Sender<Net>, conns: &mut Conns) {
     let _ = stream.set_nodelay(true);
+    conns.local[idx(conn)] = stream.local_addr().ok().map(|a| a.ip());
     let (mut r, w) = stream.into_split();
     conns.writers[idx(conn)] = Some(w);
     let net = net.clone();
@@ -166,6 +170,7 @@ pub(crate) async fn run(
     let (net_tx, mut net_rx) = mpsc::channel::<Net>(64);
     let mut conns = Conns {
         writers: [None, None],
+        local: [None, None],
     };
     let mut stopping = false;
     let mut connecting = false;
@@ -219,7 +224,7 @@ pub(crate) async fn run(
                         }
                         Event::Established(n) => {
                             info!(peer_as = n.peer_as, peer_id = %n.peer_id, "established");
-                            Some(PeerEvent::Up(n))
+                            Some(PeerEvent::Up(n, conns.local[idx(conn)]))
                         }
                         Event::Update(u) => Some(PeerEvent::Update(u)),
                         Event::EndOfRib(f) => Some(PeerEvent::EndOfRib(f)),

@@ -1254,7 +1254,7 @@ impl RibTask {
         let label = addr.to_string();
         let m = self.metrics.clone();
         match &ev {
-            PeerEvent::Up(_) => {
+            PeerEvent::Up(..) => {
                 m.session_up.with_label_values(&[label.as_str()]).set(1);
                 m.session_transitions
                     .with_label_values(&[label.as_str(), "established"])
@@ -1287,7 +1287,15 @@ impl RibTask {
             // the session's state is that.
             PeerEvent::State(st) if !e.established => e.state = st,
             PeerEvent::State(_) => {}
-            PeerEvent::Up(n) => {
+            PeerEvent::Up(n, local) => {
+                if e.settings.local_address.is_none()
+                    && let Some(l) = local
+                {
+                    self.rib.set_local_address(id, l);
+                }
+                let Some(e) = self.peers.get_mut(&addr) else {
+                    return;
+                };
                 e.established = true;
                 e.state = "Established".into();
                 e.since = std::time::Instant::now();

@@ -452,6 +452,18 @@ impl Rib {
         self.peer(id).ok().map(|p| &p.cfg)
     }
 
+    /// Our address on a peer's connection, learned when the session came up, for
+    /// next-hop-self where the configuration gave none. Call before [`Rib::peer_up`]: the
+    /// address is part of the update group's identity.
+    pub fn set_local_address(&mut self, id: PeerId, addr: IpAddr) {
+        if let Some(p) = self.peers.get_mut(id as usize).and_then(Option::as_mut) {
+            match addr {
+                IpAddr::V4(a) => p.cfg.local_v4 = Some(a),
+                IpAddr::V6(a) => p.cfg.local_v6 = Some(a),
+            }
+        }
+    }
+
     /// Routes accepted from a peer (after import policy) and received (before; known only
     /// with soft reconfiguration, else equal to the accepted count).
     pub fn peer_counts(&self, id: PeerId) -> Option<(u64, u64)> {
