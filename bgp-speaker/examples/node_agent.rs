@@ -1,6 +1,7 @@
 //! A node agent in a few lines: peer with the rack's route reflector, announce this node's
 //! pod block, install what the other nodes announce into the kernel (IPIP cross-subnet), and
-//! print the changes.
+//! print the changes. Stops on SIGINT or SIGTERM with an administrative shutdown (with
+//! graceful restart, peers keep its routes for the restart time).
 //!
 //! ```text
 //! cargo run -p bgp-speaker --example node_agent -- \
@@ -79,6 +80,11 @@ async fn main() {
     }
     println!("announcing {block} via {node}; watching routes (Ctrl-C to stop)");
     let mut changes = speaker.subscribe();
+    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
+        eprintln!("node_agent: cannot handle SIGTERM");
+        std::process::exit(1);
+    };
     loop {
         tokio::select! {
             c = changes.recv() => match c {
@@ -87,6 +93,7 @@ async fn main() {
                 Err(e) => eprintln!("(missed changes: {e})"),
             },
             _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
         }
     }
     let _ = speaker.shutdown("node agent stopping").await;

@@ -1360,8 +1360,10 @@ impl RibTask {
                 e.since = std::time::Instant::now();
                 e.last_error = Some(reason);
                 e.negotiated = None;
-                if e.dynamic {
-                    // A dynamic peer lives as long as its session.
+                // A dynamic peer lives as long as its session, or while its routes are kept
+                // for a graceful restart, or while the operator holds it down (so that it
+                // cannot come straight back as a new dynamic peer).
+                if e.dynamic && retain.is_none() && !e.admin_down {
                     let reason =
                         StopReason::cease(bgp_core::wire::error::subcode::PEER_DECONFIGURED);
                     self.drop_peer(addr, reason);
@@ -1373,6 +1375,16 @@ impl RibTask {
             PeerEvent::StaleExpired => {
                 let ch = self.rib.sweep_stale(id, None);
                 self.publish(ch.best);
+                // A dynamic peer that did not come back within its restart time is gone.
+                if let Some(e) = self.peers.get(&addr)
+                    && e.dynamic
+                    && !e.established
+                    && !e.admin_down
+                {
+                    let reason =
+                        StopReason::cease(bgp_core::wire::error::subcode::PEER_DECONFIGURED);
+                    self.drop_peer(addr, reason);
+                }
             }
             PeerEvent::Gone => {}
         }

@@ -930,3 +930,57 @@ async fn policies_change_in_place_and_the_operator_resets_and_shuts_down() {
     a.shutdown("bye").await.unwrap();
     b.shutdown("bye").await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dynamic_peer_is_kept_for_its_restart_and_while_shut_down() {
+    use bgp_speaker::DynamicPeers;
+    let mut cb = SpeakerConfig::new(65000, Ipv4Addr::new(10, 0, 20, 2));
+    cb.listen.push(SocketAddr::new(addr(20, 2), PORT));
+    let mut template = PeerSettings::new(addr(20, 0), 65000);
+    template.local_address = Some(addr(20, 2));
+    template.hold_time = 9;
+    template.graceful_restart = Some(60);
+    cb.dynamic_peers.push(DynamicPeers {
+        range: "127.0.20.0/24".parse().unwrap(),
+        template,
+        max: 10,
+    });
+    let b = Speaker::start(cb).await.unwrap();
+    let node = || async {
+        let mut c = config(20, 1, 2, 65000, 65000);
+        c.peers[0].graceful_restart = Some(60);
+        let a = Speaker::start(c).await.unwrap();
+        a.announce("172.17.20.0/24".parse().unwrap(), via("192.0.2.20"))
+            .await
+            .unwrap();
+        a
+    };
+    let a = node().await;
+    let fresh = |b: &Speaker| {
+        let b = b.clone();
+        async move {
+            let q = bgp_speaker::RouteQuery::default();
+            b.routes(q).await.unwrap().first().map(|r| r.paths[0].stale)
+        }
+    };
+    wait_until("learned", || async { fresh(&b).await == Some(false) }).await;
+    // The node stops (restarts): its routes stay, stale, and so does the peer.
+    a.shutdown("restarting").await.unwrap();
+    wait_until("stale", || async { fresh(&b).await == Some(true) }).await;
+    assert_eq!(b.peers().await.unwrap().len(), 1);
+    let a = node().await;
+    wait_until("refreshed", || async {
+        fresh(&b).await == Some(false) && established(&b).await
+    })
+    .await;
+    // Shut down by the operator: it stays down although the node keeps connecting.
+    b.shutdown_peer(addr(20, 1), "maintenance").await.unwrap();
+    sleep(Duration::from_secs(3)).await;
+    let peers = b.peers().await.unwrap();
+    assert_eq!(peers.len(), 1);
+    assert!(peers[0].admin_down && !peers[0].established, "{peers:?}");
+    b.reset_peer(addr(20, 1), "back").await.unwrap();
+    wait_until("back", || async { established(&b).await }).await;
+    a.shutdown("bye").await.unwrap();
+    b.shutdown("bye").await.unwrap();
+}
