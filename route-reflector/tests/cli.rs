@@ -43,7 +43,7 @@ fn check_accepts_an_example_and_names_the_line_of_an_error() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         format!(
-            "error: {EXAMPLES}/rack-b.toml:20:16: environment variable RACK_A_MD5 is not set\n   |\n20 | password_env = \"RACK_A_MD5\"\n   |                ^^^^^^^^^^^^\n"
+            "error: {EXAMPLES}/rack-b.toml:21:16: environment variable RACK_A_MD5 is not set\n   |\n21 | password_env = \"RACK_A_MD5\"\n   |                ^^^^^^^^^^^^\n"
         )
     );
     let out = Command::new(BIN)
@@ -72,7 +72,7 @@ fn run_logs_json_serves_the_admin_socket_and_stops_on_sigterm() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["run", cfg.to_str().unwrap()])
         .env_remove("RUST_LOG")
         .stderr(Stdio::piped())
