@@ -1012,35 +1012,23 @@ struct PeerCtx<'a> {
 /// Settings that a reload cannot change: the names of those that differ.
 pub fn fixed_differences(old: &Config, new: &Config) -> Vec<&'static str> {
     let (a, b) = (&old.speaker, &new.speaker);
-    let mut v = Vec::new();
-    if a.asn != b.asn {
-        v.push("asn");
-    }
-    if a.router_id != b.router_id {
-        v.push("router_id");
-    }
-    if a.cluster_id != b.cluster_id {
-        v.push("cluster_id");
-    }
-    if a.listen != b.listen {
-        v.push("listen");
-    }
-    if a.client_to_client != b.client_to_client {
-        v.push("client_to_client");
-    }
-    if a.max_paths != b.max_paths {
-        v.push("max_paths");
-    }
-    if a.fib != b.fib {
-        v.push("fib");
-    }
-    if old.metrics != new.metrics {
-        v.push("metrics");
-    }
-    if old.admin_socket != new.admin_socket || old.admin_mode != new.admin_mode {
-        v.push("admin");
-    }
-    v
+    [
+        ("asn", a.asn != b.asn),
+        ("router_id", a.router_id != b.router_id),
+        ("cluster_id", a.cluster_id != b.cluster_id),
+        ("listen", a.listen != b.listen),
+        ("client_to_client", a.client_to_client != b.client_to_client),
+        ("max_paths", a.max_paths != b.max_paths),
+        ("fib", a.fib != b.fib),
+        ("metrics", old.metrics != new.metrics),
+        (
+            "admin",
+            old.admin_socket != new.admin_socket || old.admin_mode != new.admin_mode,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, differs)| differs.then_some(name))
+    .collect()
 }
 
 #[cfg(test)]
