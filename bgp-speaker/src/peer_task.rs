@@ -174,6 +174,7 @@ pub(crate) async fn run(
     };
     let mut stopping = false;
     let mut connecting = false;
+    let mut out: [Vec<Bytes>; 2] = [Vec::new(), Vec::new()];
     let connect_from = Instant::now() + Duration::from_secs(settings.connect_delay.unwrap_or(0));
     peer.start(now());
     loop {
@@ -200,18 +201,13 @@ pub(crate) async fn run(
                     });
                 }
                 Action::Transmit(bytes) => {
-                    let Some(w) = conns.writers[idx(conn)].as_mut() else {
-                        continue;
-                    };
-                    // A peer that does not read for a hold time is as good as gone.
-                    let ok = timeout(Duration::from_secs(30), w.write_all(&bytes)).await;
-                    if !matches!(ok, Ok(Ok(()))) {
-                        warn!("write failed; closing the connection");
-                        conns.writers[idx(conn)] = None;
-                        peer.handle_closed(now(), conn);
+                    // Gathered, and written with one call per round (below).
+                    if conns.writers[idx(conn)].is_some() {
+                        out[idx(conn)].push(bytes);
                     }
                 }
                 Action::Close => {
+                    write_out(&mut conns, &mut out, conn, &mut peer).await;
                     if let Some(mut w) = conns.writers[idx(conn)].take() {
                         let _ = w.shutdown().await;
                     }
@@ -252,6 +248,15 @@ pub(crate) async fn run(
                     }
                 }
             }
+        }
+        // What the round transmitted, one write per connection; a failed write closes the
+        // connection, and the peer's answer to that is a new round.
+        let mut failed = false;
+        for conn in [Conn::Outbound, Conn::Inbound] {
+            failed |= !write_out(&mut conns, &mut out, conn, &mut peer).await;
+        }
+        if failed {
+            continue;
         }
         if stopping && conns.writers.iter().all(Option::is_none) {
             let _ = to_rib.send((addr, incarnation, PeerEvent::Gone)).await;
@@ -300,7 +305,19 @@ pub(crate) async fn run(
                 }
             }
             msg = from_rib.recv(), if !stopping => match msg {
-                Some(m) => stopping |= perform(&mut peer, m),
+                Some(m) => {
+                    stopping |= perform(&mut peer, m);
+                    // What else is queued goes out in the same round (fewer, larger writes).
+                    for _ in 0..256 {
+                        if stopping {
+                            break;
+                        }
+                        match from_rib.try_recv() {
+                            Ok(m) => stopping |= perform(&mut peer, m),
+                            Err(_) => break,
+                        }
+                    }
+                }
                 None => {
                     stopping = true;
                     peer.stop(now(), StopReason::cease(bgp_core::wire::error::subcode::PEER_DECONFIGURED));
@@ -309,6 +326,60 @@ pub(crate) async fn run(
             _ = tokio::time::sleep_until(deadline) => peer.handle_timeout(now()),
         }
     }
+}
+
+/// Writes what was gathered for `conn`; false when the write failed (the connection is then
+/// closed and the peer told).
+async fn write_out(
+    conns: &mut Conns,
+    out: &mut [Vec<Bytes>; 2],
+    conn: Conn,
+    peer: &mut Peer,
+) -> bool {
+    let mut bufs = std::mem::take(&mut out[idx(conn)]);
+    if bufs.is_empty() {
+        return true;
+    }
+    let Some(w) = conns.writers[idx(conn)].as_mut() else {
+        return true;
+    };
+    // A peer that does not read for a hold time is as good as gone.
+    let ok = timeout(Duration::from_secs(30), write_all_vectored(w, &mut bufs)).await;
+    if matches!(ok, Ok(Ok(()))) {
+        return true;
+    }
+    warn!("write failed; closing the connection");
+    conns.writers[idx(conn)] = None;
+    peer.handle_closed(now(), conn);
+    false
+}
+
+/// Writes every buffer with vectored writes (the messages are shared with other peers'
+/// queues: gathering, not copying).
+async fn write_all_vectored(w: &mut OwnedWriteHalf, bufs: &mut [Bytes]) -> std::io::Result<()> {
+    let mut first = 0;
+    while first < bufs.len() {
+        let slices: Vec<std::io::IoSlice<'_>> = bufs[first..]
+            .iter()
+            .take(64)
+            .map(|b| std::io::IoSlice::new(b))
+            .collect();
+        let mut n = w.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while n > 0 {
+            let len = bufs[first].len();
+            if n >= len {
+                n -= len;
+                first += 1;
+            } else {
+                let _ = bufs[first].split_to(n);
+                n = 0;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Hands one item from the RIB task to the peer; true when the peer is stopping for good.

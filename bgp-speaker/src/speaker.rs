@@ -487,6 +487,27 @@ struct PeerEntry {
     negotiated: Option<(Ipv4Addr, u16)>,
     updates_received: u64,
     updates_sent: u64,
+    /// Counters of what is sent, for IPv4 and IPv6 unicast.
+    sent: [SentCounters; 2],
+    queue_depth: prometheus::IntGauge,
+}
+
+/// One peer's and family's counters of what is sent.
+struct SentCounters {
+    updates: prometheus::IntCounter,
+    announced: prometheus::IntCounter,
+    withdrawn: prometheus::IntCounter,
+}
+
+impl SentCounters {
+    fn new(m: &crate::metrics::Metrics, peer: &str, family: Family) -> SentCounters {
+        let fam = family_label(family);
+        SentCounters {
+            updates: m.updates_sent.with_label_values(&[peer, &fam]),
+            announced: m.prefixes_sent.with_label_values(&[peer, &fam, "announce"]),
+            withdrawn: m.prefixes_sent.with_label_values(&[peer, &fam, "withdraw"]),
+        }
+    }
 }
 
 struct RibTask {
@@ -560,8 +581,19 @@ impl RibTask {
                         return;
                     }
                 },
-                Some((addr, inc, ev)) = events.recv() => self.event(addr, inc, ev),
+                Some((addr, inc, ev)) = events.recv() => {
+                    self.event(addr, inc, ev);
+                    // Whatever else the peers sent is decided before one flush: fewer,
+                    // fuller UPDATEs, and one queue item per peer for all of them.
+                    for _ in 0..256 {
+                        match events.try_recv() {
+                            Ok((addr, inc, ev)) => self.event(addr, inc, ev),
+                            Err(_) => break,
+                        }
+                    }
+                }
                 _ = tick.tick() => {
+                    self.gauge_queues();
                     self.resync_drained();
                     self.check_deferral();
                 }
@@ -1213,6 +1245,9 @@ impl RibTask {
             .instrument(span),
         );
         self.by_id.insert(id, p.address);
+        let label = p.address.to_string();
+        let sent = [Family::IPV4_UNICAST, Family::IPV6_UNICAST]
+            .map(|f| SentCounters::new(&self.metrics, &label, f));
         self.peers.insert(
             p.address,
             PeerEntry {
@@ -1237,6 +1272,11 @@ impl RibTask {
                 negotiated: None,
                 updates_received: 0,
                 updates_sent: 0,
+                sent,
+                queue_depth: self
+                    .metrics
+                    .queue_depth
+                    .with_label_values(&[label.as_str()]),
             },
         );
         Ok(())
@@ -1391,12 +1431,12 @@ impl RibTask {
     }
 
     fn queue(&mut self, id: PeerId, m: &OutMessage) {
-        self.send(id, ToPeer::Update(m.bytes.clone()), std::slice::from_ref(m));
+        self.send(id, ToPeer::Update(m.bytes.clone()), &[m]);
     }
 
     /// Queues `item` (carrying `msgs`) for the peer unless its queue overflowed; counts what
     /// went.
-    fn send(&mut self, id: PeerId, item: ToPeer, msgs: &[OutMessage]) {
+    fn send(&mut self, id: PeerId, item: ToPeer, msgs: &[&OutMessage]) {
         let Some(addr) = self.by_id.get(&id).copied() else {
             return;
         };
@@ -1426,13 +1466,30 @@ impl RibTask {
             .inc();
     }
 
-    fn count_sent(&mut self, addr: IpAddr, msgs: &[OutMessage]) {
-        if let Some(e) = self.peers.get_mut(&addr) {
-            e.updates_sent += msgs.len() as u64;
+    fn count_sent(&mut self, addr: IpAddr, msgs: &[&OutMessage]) {
+        let Some(e) = self.peers.get_mut(&addr) else {
+            return;
+        };
+        e.updates_sent += msgs.len() as u64;
+        // The usual families through the peer's own counter handles (no label lookups on
+        // the send path, which runs per message per peer).
+        let mut rest = Vec::new();
+        for o in msgs {
+            let c = match o.family {
+                Family::IPV4_UNICAST => &e.sent[0],
+                Family::IPV6_UNICAST => &e.sent[1],
+                _ => {
+                    rest.push(o);
+                    continue;
+                }
+            };
+            c.updates.inc();
+            c.announced.inc_by(u64::from(o.announced));
+            c.withdrawn.inc_by(u64::from(o.withdrawn));
         }
         let label = addr.to_string();
         let m = &self.metrics;
-        for o in msgs {
+        for o in rest {
             let fam = family_label(o.family);
             m.updates_sent
                 .with_label_values(&[label.as_str(), &fam])
@@ -1457,7 +1514,8 @@ impl RibTask {
         let mut items = before;
         items.extend(msgs.iter().map(|m| ToPeer::Update(m.bytes.clone())));
         items.extend(after);
-        self.send(id, ToPeer::Table(items), &msgs);
+        let counted: Vec<&OutMessage> = msgs.iter().collect();
+        self.send(id, ToPeer::Table(items), &counted);
     }
 
     fn queue_eor(&mut self, id: PeerId, f: Family) {
@@ -1520,17 +1578,19 @@ impl RibTask {
         for g in due {
             out.extend(self.rib.flush(g, now));
         }
-        for m in out {
+        for m in &out {
             for to in &m.to {
-                self.queue(*to, &m);
+                self.queue(*to, m);
             }
         }
+    }
+
+    /// The queue depth gauges, refreshed on the tick (not per event: that would be a walk
+    /// over every peer per message).
+    fn gauge_queues(&self) {
         for e in self.peers.values() {
             let depth = e.tx.max_capacity() - e.tx.capacity();
-            self.metrics
-                .queue_depth
-                .with_label_values(&[e.settings.address.to_string().as_str()])
-                .set(depth as i64);
+            e.queue_depth.set(depth as i64);
         }
     }
 

@@ -391,7 +391,9 @@ impl Client {
             self.session().await;
             self.shared.up[self.i].store(false, Ordering::Relaxed);
             self.shared.counts[self.i].store(0, Ordering::Relaxed);
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            // Spread the retries (0.5 to 1.5 s).
+            let jitter = (self.i as u64 * 7919) % 1000;
+            tokio::time::sleep(Duration::from_millis(500 + jitter)).await;
         }
     }
 
@@ -411,7 +413,8 @@ impl Client {
         }
         let stream = match sock.connect(SocketAddr::new(IpAddr::V4(DUT), PORT)).await {
             Ok(s) => s,
-            Err(e) => return eprintln!("client {}: connect: {e}", self.i),
+            // Refused or reset while the reflector is busy: the caller tries again.
+            Err(_) => return,
         };
         let _ = stream.set_nodelay(true);
         let (mut r, mut w) = stream.into_split();
@@ -585,8 +588,9 @@ async fn run_one(
             phase: rx.clone(),
         };
         tasks.push(tokio::spawn(c.run()));
-        if i % 100 == 99 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        // Nodes coming up together, but not in one burst: 500 connections a second.
+        if i % 50 == 49 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
     let t = Instant::now();
