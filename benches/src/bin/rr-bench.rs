@@ -181,7 +181,10 @@ impl Drop for Running {
             let _ = c.kill();
             let _ = c.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // RR_BENCH_KEEP=1 keeps the configs and logs for a look afterwards.
+        if std::env::var_os("RR_BENCH_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
