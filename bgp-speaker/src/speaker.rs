@@ -257,23 +257,7 @@ impl Speaker {
             pending_listeners.push(l);
         }
         // Keys for the ranges of dynamic peers, so that their signed SYNs are answered.
-        for d in &config.dynamic_peers {
-            let Some(pw) = &d.template.password else {
-                continue;
-            };
-            let net = d.range.trunc();
-            for (fd, v6) in &listen_fds {
-                if *v6 == net.addr().is_ipv6() {
-                    crate::sockopt::set_md5_prefix(
-                        *fd,
-                        net.addr(),
-                        net.prefix_len(),
-                        pw.0.as_bytes(),
-                    )
-                    .map_err(|e| SpeakerError::Md5(net.addr(), e))?;
-                }
-            }
-        }
+        range_keys(&listen_fds, &config.dynamic_peers)?;
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
         for l in pending_listeners {
             listeners.push(tokio::spawn(listen(l, accepting.clone(), cmd_tx.clone())));
@@ -906,23 +890,7 @@ impl RibTask {
         }
         // Keys for the new ranges' signed SYNs (old range keys stay until a restart: the
         // kernel has no call to list them).
-        for d in &ranges {
-            let Some(pw) = &d.template.password else {
-                continue;
-            };
-            let net = d.range.trunc();
-            for (fd, v6) in &self.listen_fds {
-                if *v6 == net.addr().is_ipv6() {
-                    crate::sockopt::set_md5_prefix(
-                        *fd,
-                        net.addr(),
-                        net.prefix_len(),
-                        pw.0.as_bytes(),
-                    )
-                    .map_err(|e| SpeakerError::Md5(net.addr(), e))?;
-                }
-            }
-        }
+        range_keys(&self.listen_fds, &ranges)?;
         self.cfg.dynamic_peers = ranges;
         let dynamic: Vec<IpAddr> = self
             .peers
@@ -1678,6 +1646,27 @@ fn update_counts(u: &bgp_core::wire::Update) -> Vec<(Family, u64, u64)> {
         add(&mut out, Family::IPV4_UNICAST, 0, 0);
     }
     out
+}
+
+/// Sets the TCP-MD5 key of each dynamic range that has a password on the listeners of its
+/// family.
+fn range_keys(
+    listen_fds: &[(std::os::fd::RawFd, bool)],
+    ranges: &[DynamicPeers],
+) -> Result<(), SpeakerError> {
+    for d in ranges {
+        let Some(pw) = &d.template.password else {
+            continue;
+        };
+        let net = d.range.trunc();
+        for (fd, v6) in listen_fds {
+            if *v6 == net.addr().is_ipv6() {
+                crate::sockopt::set_md5_prefix(*fd, net.addr(), net.prefix_len(), pw.0.as_bytes())
+                    .map_err(|e| SpeakerError::Md5(net.addr(), e))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Settings a peer cannot run with, refused before anything changes.
