@@ -683,3 +683,136 @@ netns_test!(
         assert!(rr.stop());
     }
 );
+
+/// One of two reflectors of rack 1 sharing a cluster ID (`.2` and `.3`), without graceful
+/// restart so that a stopped reflector's routes go at once.
+fn pair_config(dir: &Path, me: u8, other: u8) -> String {
+    let mut c = format!(
+        r#"
+router_id = "192.168.1.{me}"
+asn = 65001
+cluster_id = "192.168.1.1"
+listen = ["192.168.1.{me}:179"]
+[metrics]
+listen = ""
+[admin]
+socket = "{}/rr{me}.sock"
+[timers]
+hold_time = 9
+connect_retry = 1
+[graceful_restart]
+enabled = false
+[[ibgp]]
+address = "192.168.1.{other}"
+local_address = "192.168.1.{me}"
+"#,
+        dir.display()
+    );
+    for n in 11..=13 {
+        c.push_str(&format!(
+            "\n[[client]]\naddress = \"192.168.1.{n}\"\npassive = true\n"
+        ));
+    }
+    c
+}
+
+const PAIR_ADDRESSES: &[&str] = &[
+    "192.168.1.2",
+    "192.168.1.3",
+    "192.168.1.11",
+    "192.168.1.12",
+    "192.168.1.13",
+];
+
+netns_test!(
+    a_redundant_pair_keeps_the_rack_up,
+    inner_redundant_pair,
+    PAIR_ADDRESSES,
+    {
+        let dir = TempDir::new("pair");
+        let mut rr2 = Reflector::start(&dir.0, "rr2", &pair_config(&dir.0, 2, 3), false);
+        let rr3 = Reflector::start(&dir.0, "rr3", &pair_config(&dir.0, 3, 2), false);
+        let mut nodes = Vec::new();
+        for n in 11..=13u8 {
+            let me: std::net::IpAddr = format!("192.168.1.{n}").parse().unwrap();
+            let std::net::IpAddr::V4(id) = me else {
+                unreachable!()
+            };
+            let mut c = bgp_speaker::SpeakerConfig::new(65001, id);
+            for rr in [2, 3] {
+                let mut p = bgp_speaker::PeerSettings::new(
+                    format!("192.168.1.{rr}").parse().unwrap(),
+                    65001,
+                );
+                p.local_address = Some(me);
+                p.connect_retry = Some(1);
+                p.hold_time = 9;
+                c.peers.push(p);
+            }
+            let s = Speaker::start(c).await.unwrap();
+            s.announce(block(1, n).parse().unwrap(), Default::default())
+                .await
+                .unwrap();
+            nodes.push(s);
+        }
+        // Every node holds each other block twice, once through each reflector.
+        for (i, s) in nodes.iter().enumerate() {
+            for (j, _) in nodes.iter().enumerate().filter(|(j, _)| *j != i) {
+                let b = block(1, 11 + j as u8);
+                wait_until(&format!("node {i} has two paths for {b}"), || async {
+                    paths(s, &b).await.is_some_and(|r| r.paths.len() == 2)
+                })
+                .await;
+            }
+        }
+        // Each reflector keeps only the client's path: the copy the other reflector sent carries
+        // their shared cluster ID and is dropped (RFC 4456 8).
+        let r = rr3.json(&["show", "routes", &block(1, 11)]);
+        let from: Vec<&str> = r[0]["paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["from"].as_str().unwrap())
+            .collect();
+        assert_eq!(from, ["192.168.1.11"]);
+        let peers = rr3.json(&["show", "peer", "192.168.1.2"]);
+        assert_eq!(peers["state"], "Established");
+        assert_eq!(peers["rr_client"], false);
+
+        // One reflector stops: no node loses a route, each keeps one path.
+        let gone = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let mut watchers = Vec::new();
+        for s in &nodes {
+            let mut rx = s.subscribe();
+            let gone = gone.clone();
+            watchers.push(tokio::spawn(async move {
+                while let Ok(c) = rx.recv().await {
+                    if c.next_hops.is_empty() {
+                        gone.lock().unwrap().push(c.prefix.to_string());
+                    }
+                }
+            }));
+        }
+        assert!(rr2.stop());
+        for (i, s) in nodes.iter().enumerate() {
+            for j in (0..3).filter(|j| *j != i) {
+                let b = block(1, 11 + j as u8);
+                wait_until(&format!("node {i} down to one path for {b}"), || async {
+                    paths(s, &b).await.is_some_and(|r| r.paths.len() == 1)
+                })
+                .await;
+            }
+        }
+        assert!(
+            gone.lock().unwrap().is_empty(),
+            "lost: {:?}",
+            gone.lock().unwrap()
+        );
+        for w in watchers {
+            w.abort();
+        }
+        for s in &nodes {
+            s.shutdown("test over").await.unwrap();
+        }
+    }
+);
