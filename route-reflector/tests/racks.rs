@@ -150,6 +150,44 @@ async fn two_racks(tag: &str) -> Racks {
     r
 }
 
+/// Every prefix some node sees withdrawn (its best route gone) from the call of `watch` on.
+struct Withdrawals {
+    gone: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Withdrawals {
+    fn watch<'a>(nodes: impl Iterator<Item = &'a Speaker>) -> Withdrawals {
+        let gone = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let tasks = nodes
+            .map(|s| {
+                let mut rx = s.subscribe();
+                let gone = gone.clone();
+                tokio::spawn(async move {
+                    while let Ok(c) = rx.recv().await {
+                        if c.next_hops.is_empty() {
+                            gone.lock().unwrap().push(c.prefix.to_string());
+                        }
+                    }
+                })
+            })
+            .collect();
+        Withdrawals { gone, tasks }
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.gone.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Withdrawals {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
 /// GET /metrics from `addr`.
 fn scrape(addr: &str) -> String {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -406,19 +444,7 @@ netns_test!(
     {
         let mut racks = two_racks("gr").await;
         // Every prefix the nodes see withdrawn from now on.
-        let gone = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-        let mut watchers = Vec::new();
-        for (_, _, s) in &racks.nodes {
-            let mut rx = s.subscribe();
-            let gone = gone.clone();
-            watchers.push(tokio::spawn(async move {
-                while let Ok(c) = rx.recv().await {
-                    if c.next_hops.is_empty() {
-                        gone.lock().unwrap().push(c.prefix.to_string());
-                    }
-                }
-            }));
-        }
+        let watch = Withdrawals::watch(racks.nodes.iter().map(|(_, _, s)| s));
         let rr1 = &mut racks.reflectors[0];
         assert!(rr1.stop(), "SIGTERM: a clean exit");
         let log = rr1.log();
@@ -457,12 +483,10 @@ netns_test!(
             })
             .await;
         }
-        let lost: Vec<String> = gone
-            .lock()
-            .unwrap()
-            .iter()
+        let lost: Vec<String> = watch
+            .seen()
+            .into_iter()
             .filter(|p| all_blocks().contains(p))
-            .cloned()
             .collect();
         assert!(lost.is_empty(), "withdrawn during the restart: {lost:?}");
         let log = racks.reflectors[0].log();
@@ -470,9 +494,6 @@ netns_test!(
             log.contains("selection deferral over; sending tables all_in=true"),
             "{log}"
         );
-        for w in watchers {
-            w.abort();
-        }
         for (_, _, s) in &racks.nodes {
             s.shutdown("test over").await.unwrap();
         }
@@ -780,19 +801,7 @@ netns_test!(
         assert_eq!(peers["rr_client"], false);
 
         // One reflector stops: no node loses a route, each keeps one path.
-        let gone = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-        let mut watchers = Vec::new();
-        for s in &nodes {
-            let mut rx = s.subscribe();
-            let gone = gone.clone();
-            watchers.push(tokio::spawn(async move {
-                while let Ok(c) = rx.recv().await {
-                    if c.next_hops.is_empty() {
-                        gone.lock().unwrap().push(c.prefix.to_string());
-                    }
-                }
-            }));
-        }
+        let watch = Withdrawals::watch(nodes.iter());
         assert!(rr2.stop());
         for (i, s) in nodes.iter().enumerate() {
             for j in (0..3).filter(|j| *j != i) {
@@ -803,14 +812,8 @@ netns_test!(
                 .await;
             }
         }
-        assert!(
-            gone.lock().unwrap().is_empty(),
-            "lost: {:?}",
-            gone.lock().unwrap()
-        );
-        for w in watchers {
-            w.abort();
-        }
+        let lost = watch.seen();
+        assert!(lost.is_empty(), "lost: {lost:?}");
         for s in &nodes {
             s.shutdown("test over").await.unwrap();
         }
