@@ -259,8 +259,14 @@ impl Speaker {
         // Keys for the ranges of dynamic peers, so that their signed SYNs are answered.
         range_keys(&listen_fds, &config.dynamic_peers)?;
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
+        let (open_tx, open_rx) = tokio::sync::watch::channel(false);
         for l in pending_listeners {
-            listeners.push(tokio::spawn(listen(l, accepting.clone(), cmd_tx.clone())));
+            listeners.push(tokio::spawn(listen(
+                l,
+                accepting.clone(),
+                cmd_tx.clone(),
+                open_rx.clone(),
+            )));
         }
         let (routes, _) = broadcast::channel(4096);
         let peers = config.peers.clone();
@@ -291,6 +297,7 @@ impl Speaker {
         for p in peers {
             speaker.add_peer(p).await?;
         }
+        let _ = open_tx.send(true);
         if let Some(learn) = learn {
             let s = speaker.clone();
             tokio::spawn(async move {
@@ -419,7 +426,17 @@ impl Speaker {
     }
 }
 
-async fn listen(l: TcpListener, accepting: Accepting, cmd: mpsc::Sender<Command>) {
+async fn listen(
+    l: TcpListener,
+    accepting: Accepting,
+    cmd: mpsc::Sender<Command>,
+    mut open: tokio::sync::watch::Receiver<bool>,
+) {
+    // Connections wait in the backlog until the configured peers exist, so that a listed
+    // peer is never taken for a dynamic one of a range that holds its address.
+    if open.wait_for(|o| *o).await.is_err() {
+        return;
+    }
     loop {
         let Ok((stream, remote)) = l.accept().await else {
             continue;
@@ -633,6 +650,15 @@ impl RibTask {
                 let _ = done.send(());
             }
             Command::AddPeer(p, done) => {
+                // A configured peer takes the place of a dynamic one at its address (one
+                // that connected from a range before the configuration named it).
+                if self.peers.get(&p.address).is_some_and(|e| e.dynamic) {
+                    info!(peer = %p.address, "configured peer replaces the dynamic one");
+                    let reason = StopReason::cease(
+                        bgp_core::wire::error::subcode::OTHER_CONFIGURATION_CHANGE,
+                    );
+                    self.drop_peer(p.address, reason);
+                }
                 let _ = done.send(self.add_peer(p));
             }
             Command::RemovePeer(addr, done) => {

@@ -984,3 +984,38 @@ async fn a_dynamic_peer_is_kept_for_its_restart_and_while_shut_down() {
     a.shutdown("bye").await.unwrap();
     b.shutdown("bye").await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_peer_takes_the_place_of_a_dynamic_one() {
+    use bgp_speaker::DynamicPeers;
+    // B accepts A from a range, then its configuration names A: the listed peer replaces
+    // the dynamic one (its session restarts with the listed settings) instead of failing.
+    let mut cb = SpeakerConfig::new(65000, Ipv4Addr::new(10, 0, 31, 2));
+    cb.listen.push(SocketAddr::new(addr(31, 2), PORT));
+    let mut template = PeerSettings::new(addr(31, 0), 65000);
+    template.local_address = Some(addr(31, 2));
+    template.hold_time = 9;
+    cb.dynamic_peers.push(DynamicPeers {
+        range: "127.0.31.0/24".parse().unwrap(),
+        template,
+        max: 10,
+    });
+    let b = Speaker::start(cb).await.unwrap();
+    let a = Speaker::start(config(31, 1, 2, 65000, 65000))
+        .await
+        .unwrap();
+    wait_until("the dynamic session", || async { established(&a).await }).await;
+    assert!(b.peers().await.unwrap()[0].dynamic);
+    let mut listed = PeerSettings::new(addr(31, 1), 65000);
+    listed.local_address = Some(addr(31, 2));
+    listed.passive = true;
+    listed.hold_time = 6;
+    b.add_peer(listed).await.unwrap();
+    wait_until("the listed peer's session", || async {
+        let p = b.peers().await.unwrap();
+        p.len() == 1 && !p[0].dynamic && p[0].established && p[0].hold_time == Some(6)
+    })
+    .await;
+    a.shutdown("bye").await.unwrap();
+    b.shutdown("bye").await.unwrap();
+}
