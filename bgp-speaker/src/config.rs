@@ -67,6 +67,10 @@ pub struct SpeakerConfig {
     pub restarting: bool,
     #[serde(default = "selection_deferral")]
     pub selection_deferral: u64,
+    /// With `restarting`: peers from the dynamic ranges that were up before the restart;
+    /// the deferral also waits for their End-of-RIB (a listed peer is waited for anyway).
+    #[serde(default)]
+    pub expected_peers: Vec<IpAddr>,
 }
 
 fn selection_deferral() -> u64 {
@@ -115,6 +119,7 @@ impl SpeakerConfig {
             fib_sync_timeout: fib_sync_timeout(),
             restarting: false,
             selection_deferral: selection_deferral(),
+            expected_peers: Vec::new(),
         }
     }
 }

@@ -1031,15 +1031,13 @@ impl RibTask {
         }
     }
 
-    /// Ends the selection deferral of a graceful restart once every configured peer sent
-    /// End-of-RIB (or the time is up): then each peer gets the whole table and End-of-RIB.
+    /// Ends the selection deferral of a graceful restart once every configured peer and
+    /// every expected dynamic one sent End-of-RIB (or the time is up): then each peer gets the whole table and End-of-RIB.
     fn check_deferral(&mut self) {
         let Some(until) = self.deferring else {
             return;
         };
-        let all_in = self.peers.values().filter(|e| !e.dynamic).all(|e| {
-            e.established && !e.families.is_empty() && e.families.iter().all(|f| e.eor.contains(f))
-        });
+        let all_in = self.tables_in();
         if !all_in && std::time::Instant::now() < until {
             return;
         }
@@ -1140,14 +1138,24 @@ impl RibTask {
         }
     }
 
-    /// The kernel table is in sync once every configured peer is up and has sent End-of-RIB
-    /// for each of its families.
+    /// Whether every peer (configured, connected from a range, or expected from a range
+    /// after a restart) is up and has sent End-of-RIB for each of its families.
+    fn tables_in(&self) -> bool {
+        let done = |e: &PeerEntry| {
+            e.established && !e.families.is_empty() && e.families.iter().all(|f| e.eor.contains(f))
+        };
+        self.peers.values().all(done)
+            && self
+                .cfg
+                .expected_peers
+                .iter()
+                .all(|a| self.peers.get(a).is_some_and(done))
+    }
+
+    /// The kernel table is in sync once [`RibTask::tables_in`].
     fn check_fib_sync(&self) {
         let Some(fib) = &self.fib else { return };
-        let all = self.peers.values().all(|e| {
-            e.established && !e.families.is_empty() && e.families.iter().all(|f| e.eor.contains(f))
-        });
-        if all {
+        if self.tables_in() {
             fib.mark_synced();
         }
     }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use bgp_speaker::{PeerSettings, PeerUpdate, RouteQuery, Speaker};
@@ -78,6 +78,11 @@ pub async fn run(path: Option<PathBuf>, restarting: bool) -> Result<(), String> 
     }
     let mut sc = cfg.speaker.clone();
     sc.restarting = restarting;
+    if restarting {
+        sc.expected_peers = read_restart_state(&cfg.restart_state);
+    }
+    // Used once: a later start that is not a graceful restart must not wait on it.
+    let _ = std::fs::remove_file(&cfg.restart_state);
     let admin = admin::bind(&cfg.admin_socket, cfg.admin_mode)
         .map_err(|e| format!("admin socket {}: {e}", cfg.admin_socket.display()))?;
     let speaker = Speaker::start(sc).await.map_err(|e| e.to_string())?;
@@ -158,10 +163,52 @@ pub async fn run(path: Option<PathBuf>, restarting: bool) -> Result<(), String> 
     } else {
         "route reflector shutting down"
     };
+    if graceful {
+        let state = d.config.lock().map(|c| c.restart_state.clone());
+        if let Ok(state) = state {
+            write_restart_state(&d.speaker, &state).await;
+        }
+    }
     let _ = d.speaker.shutdown(message).await;
     let _ = std::fs::remove_file(&socket_path);
     info!("stopped");
     Ok(())
+}
+
+/// Lists the dynamic peers that are up, one address per line, so that the next start (a
+/// graceful restart) waits for their End-of-RIB as it does for the listed peers.
+async fn write_restart_state(speaker: &Speaker, path: &Path) {
+    let Ok(peers) = speaker.peers().await else {
+        return;
+    };
+    let text: String = peers
+        .iter()
+        .filter(|p| p.dynamic && p.established)
+        .map(|p| format!("{}\n", p.address))
+        .collect();
+    match std::fs::write(path, text) {
+        Ok(()) => info!(path = %path.display(), "dynamic peers listed for the restart"),
+        Err(e) => warn!(path = %path.display(), %e, "cannot list the dynamic peers"),
+    }
+}
+
+/// The dynamic peers listed by the previous run (none when there is no list).
+fn read_restart_state(path: &Path) -> Vec<IpAddr> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let peers: Vec<IpAddr> = text
+        .lines()
+        .filter_map(|l| {
+            let a = l.trim().parse().ok();
+            if a.is_none() && !l.trim().is_empty() {
+                warn!(path = %path.display(), line = l, "not an address; ignored");
+            }
+            a
+        })
+        .collect();
+    info!(path = %path.display(), count = peers.len(), "waiting for the dynamic peers of the last run");
+    peers
 }
 
 async fn serve_metrics(listener: tokio::net::TcpListener, d: Arc<Daemon>) {

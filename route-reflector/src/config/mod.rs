@@ -206,6 +206,10 @@ struct GracefulRestartRaw {
     /// After a restart, the longest wait for the peers' End-of-RIB before sending.
     #[serde(default = "selection_deferral")]
     selection_deferral: u64,
+    /// Where a stopping reflector lists the dynamic peers that were up, for the deferral
+    /// of the next start (default: the admin socket's path with `.peers` at the end).
+    #[serde(default)]
+    state_file: Option<PathBuf>,
 }
 
 impl Default for GracefulRestartRaw {
@@ -214,6 +218,7 @@ impl Default for GracefulRestartRaw {
             enabled: true,
             restart_time: restart_time(),
             selection_deferral: selection_deferral(),
+            state_file: None,
         }
     }
 }
@@ -436,6 +441,9 @@ pub struct Config {
     pub admin_socket: PathBuf,
     pub admin_mode: u32,
     pub policies: usize,
+    /// The dynamic peers that were up when the reflector last stopped (see
+    /// `graceful_restart.state_file`).
+    pub restart_state: PathBuf,
 }
 
 impl Config {
@@ -551,10 +559,16 @@ impl Builder<'_> {
                     format!("admin mode {:?} is not an octal file mode", mode.get_ref()),
                 )
             })?;
+        let restart_state = raw.graceful_restart.state_file.clone().unwrap_or_else(|| {
+            let mut p = raw.admin.socket.clone().into_os_string();
+            p.push(".peers");
+            p.into()
+        });
         Ok(Config {
             speaker: sc,
             log: raw.log,
             metrics,
+            restart_state,
             admin_socket: raw.admin.socket,
             admin_mode,
             policies: raw.policies.len(),

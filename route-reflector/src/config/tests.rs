@@ -107,6 +107,10 @@ fn defaults_fill_every_optional_field() {
     assert_eq!(c.metrics, Some("127.0.0.1:9179".parse().unwrap()));
     assert_eq!(c.admin_socket, PathBuf::from(ADMIN_SOCKET));
     assert_eq!(c.admin_mode, 0o600);
+    assert_eq!(
+        c.restart_state,
+        PathBuf::from("/run/route-reflector.sock.peers")
+    );
     let p = &s.peers[0];
     assert!(p.rr_client);
     assert_eq!(
