@@ -1,0 +1,751 @@
+//! The two-rack lab: the container network of DESIGN.md section 1 built from namespaces.
+//!
+//! ```text
+//!   pods ── node a1 ┐                         ┌ node b1 ── pods
+//!   pods ── node a2 ┼ br0  ToR A ═══ ToR B  br0 ┼ node b2 ── pods
+//!   pods ── node a3 ┘ (+ reflector a2)        └ node b3 ── pods
+//! ```
+//!
+//! Each rack is a subnet (192.168.100.0/24, 192.168.101.0/24) and an AS (65001, 65002).
+//! Its top-of-rack namespace routes: the rack's nodes hang on its bridge, the other ToR is
+//! on a point-to-point link (10.0.0.0/30). The ToR runs our reflector (cluster ID = its
+//! address, FIB on, clients from the rack's range) and speaks eBGP to the other ToR,
+//! reflecting the other rack's blocks to its nodes with itself as next hop. Rack A has a
+//! second reflector (same cluster ID, FIB off) so that one reflector can restart while the
+//! other keeps the rack up. Each node runs the node agent (our speaker) announcing its pod
+//! block and installing the others into its kernel (`via NH dev eth0 onlink`); each pod is
+//! a namespace with a /32 on a veth pair, routed by the node with `POD dev pN scope link`.
+//! In-rack traffic goes node to node; cross-rack traffic node -> ToR -> ToR -> node.
+//! Optionally rack B's ToR runs FRR (bgpd + zebra) instead of our reflector.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::daemons::Frr;
+use crate::netns::{Ns, Proc, veth, wait_for};
+
+/// The programs the lab runs.
+#[derive(Clone, Debug)]
+pub struct Binaries {
+    pub reflector: PathBuf,
+    pub agent: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Prefix of every namespace name (several labs can run side by side).
+    pub tag: String,
+    /// Configs and logs go here.
+    pub dir: PathBuf,
+    /// Rack B's top-of-rack reflector is FRR instead of ours.
+    pub frr_rack_b: bool,
+    /// Hold time of every session, in seconds.
+    pub hold_time: u16,
+}
+
+/// Rack `r`'s numbers.
+fn rack_letter(r: usize) -> char {
+    (b'a' + r as u8) as char
+}
+fn rack_asn(r: usize) -> u32 {
+    65001 + r as u32
+}
+fn rack_net(r: usize) -> [u8; 3] {
+    [192, 168, 100 + r as u8]
+}
+fn rack_addr(r: usize, host: u8) -> Ipv4Addr {
+    let [a, b, c] = rack_net(r);
+    Ipv4Addr::new(a, b, c, host)
+}
+fn tor_addr(r: usize) -> Ipv4Addr {
+    rack_addr(r, 1)
+}
+/// The second reflector of rack A.
+const RR2_HOST: u8 = 2;
+fn link_addr(r: usize) -> Ipv4Addr {
+    Ipv4Addr::new(10, 0, 0, 1 + r as u8)
+}
+
+pub struct Pod {
+    pub name: String,
+    pub address: Ipv4Addr,
+    ns: Ns,
+}
+
+pub struct Node {
+    pub name: String,
+    pub rack: usize,
+    pub address: Ipv4Addr,
+    pub block: ipnet::Ipv4Net,
+    pub pods: Vec<Pod>,
+    agent: Option<Proc>,
+    ns: Ns,
+}
+
+/// One of our reflector processes.
+pub struct Reflector {
+    pub name: String,
+    pub config: PathBuf,
+    pub socket: PathBuf,
+    log: PathBuf,
+    ns: String,
+    proc: Option<Proc>,
+}
+
+pub struct Lab {
+    bins: Binaries,
+    pub opts: Options,
+    /// When the first daemon started.
+    pub started: Instant,
+    // Fields drop in this order: processes first, then the namespaces.
+    pub reflectors: Vec<Reflector>,
+    pub frr: Option<Frr>,
+    pub nodes: Vec<Node>,
+    rr2: Option<Ns>,
+    tors: Vec<Ns>,
+}
+
+impl Lab {
+    /// Builds the lab and starts every daemon; does not wait for convergence.
+    pub fn up(bins: Binaries, opts: Options) -> Result<Lab, String> {
+        std::fs::create_dir_all(&opts.dir).map_err(|e| e.to_string())?;
+        let mut lab = Lab {
+            bins,
+            opts,
+            started: Instant::now(),
+            reflectors: Vec::new(),
+            frr: None,
+            nodes: Vec::new(),
+            rr2: None,
+            tors: Vec::new(),
+        };
+        for r in 0..2 {
+            let tor = Ns::new(&lab.ns_name(&format!("tor-{}", rack_letter(r))))?;
+            tor.sh(&format!(
+                "ip link add br0 type bridge && ip link set br0 up && \
+                 ip addr add {}/24 dev br0",
+                tor_addr(r)
+            ))?;
+            lab.tors.push(tor);
+        }
+        veth(&lab.tors[0], "tor", &lab.tors[1], "tor")?;
+        for r in 0..2 {
+            lab.tors[r].sh(&format!("ip addr add {}/30 dev tor", link_addr(r)))?;
+        }
+        // Rack A's second reflector, on the rack's bridge.
+        let rr2 = Ns::new(&lab.ns_name("rr-a2"))?;
+        veth(&lab.tors[0], "rr2", &rr2, "eth0")?;
+        lab.tors[0].sh("ip link set rr2 master br0")?;
+        rr2.sh(&format!(
+            "ip addr add {}/24 dev eth0",
+            rack_addr(0, RR2_HOST)
+        ))?;
+        lab.rr2 = Some(rr2);
+
+        lab.started = Instant::now();
+        lab.start_reflector(0, "tor-a")?;
+        lab.start_reflector(0, "rr-a2")?;
+        if lab.opts.frr_rack_b {
+            lab.start_frr_tor(1)?;
+        } else {
+            lab.start_reflector(1, "tor-b")?;
+        }
+        for r in 0..2 {
+            for _ in 0..3 {
+                let n = lab.add_node(r)?;
+                for _ in 0..2 {
+                    lab.add_pod(n)?;
+                }
+            }
+        }
+        Ok(lab)
+    }
+
+    fn ns_name(&self, what: &str) -> String {
+        format!("{}-{what}", self.opts.tag)
+    }
+
+    fn reflector_config(&self, rack: usize, name: &str) -> String {
+        let tor = name.starts_with("tor");
+        let me = if tor {
+            tor_addr(rack)
+        } else {
+            rack_addr(rack, RR2_HOST)
+        };
+        let [a, b, c] = rack_net(rack);
+        let mut s = format!(
+            r#"# {name}: rack {letter}'s {role}.
+router_id = "{me}"
+asn = {asn}
+cluster_id = "{cluster}"
+listen = ["0.0.0.0:179"]
+
+[metrics]
+listen = ""
+
+[admin]
+socket = "{socket}"
+
+[timers]
+hold_time = {hold}
+connect_retry = 1
+
+[graceful_restart]
+enabled = true
+restart_time = 120
+selection_deferral = 30
+
+[[client_range]]
+range = "{a}.{b}.{c}.0/24"
+max = 50
+next_hop = "self-external"
+"#,
+            letter = rack_letter(rack),
+            role = if tor {
+                "top-of-rack router"
+            } else {
+                "second reflector"
+            },
+            asn = rack_asn(rack),
+            cluster = tor_addr(rack),
+            socket = self.opts.dir.join(format!("{name}.sock")).display(),
+            hold = self.opts.hold_time,
+        );
+        // The two reflectors of rack A peer with each other (iBGP, not clients).
+        if rack == 0 {
+            let other = if tor {
+                rack_addr(0, RR2_HOST)
+            } else {
+                tor_addr(0)
+            };
+            let _ = write!(
+                s,
+                "\n[[ibgp]]\naddress = \"{other}\"\nnext_hop = \"self-external\"\n"
+            );
+        }
+        if tor {
+            let _ = write!(
+                s,
+                r#"
+[fib]
+mode = "direct"
+
+[[ebgp]]
+address = "{peer}"
+asn = {peer_asn}
+local_address = "{me_link}"
+next_hop = "self"
+import = "pod-blocks"
+export = "pod-blocks"
+
+[prefix_lists]
+pods = ["172.17.0.0/16 le 32"]
+
+[policies.pod-blocks]
+default = "reject"
+[[policies.pod-blocks.term]]
+name = "pod addresses only"
+match.prefix_list = "pods"
+verdict = "accept"
+"#,
+                peer = link_addr(1 - rack),
+                peer_asn = rack_asn(1 - rack),
+                me_link = link_addr(rack),
+            );
+        }
+        s
+    }
+
+    fn start_reflector(&mut self, rack: usize, name: &str) -> Result<(), String> {
+        let config = self.opts.dir.join(format!("{name}.toml"));
+        std::fs::write(&config, self.reflector_config(rack, name)).map_err(|e| e.to_string())?;
+        let ns = if name.starts_with("tor") {
+            self.tors[rack].name.clone()
+        } else {
+            self.rr2
+                .as_ref()
+                .map(|n| n.name.clone())
+                .unwrap_or_default()
+        };
+        let mut r = Reflector {
+            name: name.into(),
+            socket: self.opts.dir.join(format!("{name}.sock")),
+            log: self.opts.dir.join(format!("{name}.log")),
+            config,
+            ns,
+            proc: None,
+        };
+        r.spawn(&self.bins.reflector, false)?;
+        self.reflectors.push(r);
+        Ok(())
+    }
+
+    fn start_frr_tor(&mut self, rack: usize) -> Result<(), String> {
+        let [a, b, c] = rack_net(rack);
+        let hold = self.opts.hold_time;
+        let conf = format!(
+            "frr defaults traditional\nhostname tor-{letter}\n\
+             router bgp {asn}\n bgp router-id {me}\n bgp cluster-id {me}\n\
+             no bgp ebgp-requires-policy\n timers bgp {ka} {hold}\n\
+             neighbor nodes peer-group\n neighbor nodes remote-as {asn}\n\
+             bgp listen range {a}.{b}.{c}.0/24 peer-group nodes\n\
+             neighbor {peer} remote-as {peer_asn}\n neighbor {peer} update-source {me_link}\n\
+             neighbor {peer} advertisement-interval 0\n\
+             address-family ipv4 unicast\n  neighbor nodes route-reflector-client\n\
+             neighbor nodes next-hop-self\n exit-address-family\n",
+            letter = rack_letter(rack),
+            asn = rack_asn(rack),
+            me = tor_addr(rack),
+            ka = (hold / 3).max(1),
+            peer = link_addr(1 - rack),
+            peer_asn = rack_asn(1 - rack),
+            me_link = link_addr(rack),
+        );
+        let dir = self.opts.dir.join(format!("frr-tor-{}", rack_letter(rack)));
+        self.frr = Some(Frr::start(&self.tors[rack], &dir, "0.0.0.0", &conf)?);
+        Ok(())
+    }
+
+    /// A new node in rack `r` (not yet running its agent's pods): its namespace on the
+    /// rack's bridge, its block blackholed, its agent started. Returns its index.
+    pub fn add_node(&mut self, r: usize) -> Result<usize, String> {
+        let i = self.nodes.iter().filter(|n| n.rack == r).count() + 1;
+        let name = format!("{}{i}", rack_letter(r));
+        let address = rack_addr(r, 10 + i as u8);
+        let block: ipnet::Ipv4Net = format!("172.17.{}.0/24", (r + 1) * 10 + i)
+            .parse()
+            .map_err(|e| format!("{e}"))?;
+        let ns = Ns::new(&self.ns_name(&name))?;
+        let tor_if = format!("n{i}");
+        veth(&self.tors[r], &tor_if, &ns, "eth0")?;
+        self.tors[r].sh(&format!("ip link set {tor_if} master br0"))?;
+        // The node's block is a blackhole: only its pods' /32s (scope link) are reachable.
+        ns.sh(&format!(
+            "ip addr add {address}/24 dev eth0 && ip route add blackhole {block}"
+        ))?;
+        self.nodes.push(Node {
+            name,
+            rack: r,
+            address,
+            block,
+            pods: Vec::new(),
+            agent: None,
+            ns,
+        });
+        let n = self.nodes.len() - 1;
+        self.start_agent(n, false)?;
+        Ok(n)
+    }
+
+    /// A new pod on node `n`: a namespace with the next /32 of the node's block on a veth
+    /// pair, the node routing it `POD dev pN scope link` and answering ARP for the rest at
+    /// once (proxy ARP without its default random delay of up to 0.8 s).
+    pub fn add_pod(&mut self, n: usize) -> Result<(Ipv4Addr, String), String> {
+        let node = &self.nodes[n];
+        let k = node.pods.len() + 1;
+        let address = Ipv4Addr::from(u32::from(node.block.network()) + 1 + k as u32);
+        let name = format!("{}p{k}", node.name);
+        let ns = Ns::new(&self.ns_name(&name))?;
+        let dev = format!("p{k}");
+        veth(&node.ns, &dev, &ns, "eth0")?;
+        ns.sh(&format!(
+            "ip addr add {address}/32 dev eth0 && ip route add default dev eth0"
+        ))?;
+        node.ns.sh(&format!(
+            "sysctl -qw net.ipv4.conf.{dev}.proxy_arp=1 net.ipv4.neigh.{dev}.proxy_delay=0 && \
+             ip route add {address}/32 dev {dev} scope link"
+        ))?;
+        self.nodes[n].pods.push(Pod {
+            name: name.clone(),
+            address,
+            ns,
+        });
+        Ok((address, name))
+    }
+
+    /// Starts node `n`'s agent (after a kill: with `restarting`, a graceful restart).
+    pub fn start_agent(&mut self, n: usize, restarting: bool) -> Result<(), String> {
+        let node = &self.nodes[n];
+        let mut cmd = Command::new(&self.bins.agent);
+        cmd.args(["--asn", &rack_asn(node.rack).to_string()])
+            .args(["--address", &node.address.to_string()])
+            .args(["--pod-block", &node.block.to_string()])
+            .args(["--fib", "direct"])
+            .args(["--hold-time", &self.opts.hold_time.to_string()])
+            .args(["--connect-retry", "1"]);
+        cmd.args(["--peer", &tor_addr(node.rack).to_string()]);
+        if node.rack == 0 {
+            cmd.args(["--peer", &rack_addr(0, RR2_HOST).to_string()]);
+        }
+        if restarting {
+            cmd.arg("--restarting");
+        }
+        cmd.env("RUST_LOG", "info");
+        let log = self.opts.dir.join(format!("agent-{}.log", node.name));
+        let p = node
+            .ns
+            .spawn(&format!("agent {}", node.name), &mut cmd, &log)?;
+        self.nodes[n].agent = Some(p);
+        Ok(())
+    }
+
+    /// Kills node `n`'s agent with SIGKILL (no NOTIFICATION: its peers see the
+    /// connection drop, as when a node's process dies).
+    pub fn kill_agent(&mut self, n: usize) {
+        if let Some(mut p) = self.nodes[n].agent.take() {
+            p.stop_with("-KILL");
+        }
+    }
+
+    /// The reflector named `name` (e.g. "tor-a", "rr-a2").
+    pub fn reflector(&mut self, name: &str) -> Option<&mut Reflector> {
+        self.reflectors.iter_mut().find(|r| r.name == name)
+    }
+
+    pub fn reflector_binary(&self) -> &Path {
+        &self.bins.reflector
+    }
+
+    pub fn tor(&self, r: usize) -> &Ns {
+        &self.tors[r]
+    }
+
+    pub fn node_ns(&self, n: usize) -> &Ns {
+        &self.nodes[n].ns
+    }
+
+    /// Every pod: (name, address, namespace name).
+    pub fn pods(&self) -> Vec<(String, Ipv4Addr, String)> {
+        self.nodes
+            .iter()
+            .flat_map(|n| {
+                n.pods
+                    .iter()
+                    .map(|p| (p.name.clone(), p.address, p.ns.name.clone()))
+            })
+            .collect()
+    }
+
+    /// The routes of our protocol in `ns`'s main table: (prefix, gateway, device).
+    pub fn bgp_routes(ns: &Ns) -> Vec<(String, String, String)> {
+        let Ok(out) = ns.sh("ip -4 route show proto bgp") else {
+            return Vec::new();
+        };
+        out.lines()
+            .filter_map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                let after = |k: &str| {
+                    w.iter()
+                        .position(|x| *x == k)
+                        .and_then(|i| w.get(i + 1))
+                        .map(|s| s.to_string())
+                };
+                Some((w.first()?.to_string(), after("via")?, after("dev")?))
+            })
+            .collect()
+    }
+
+    /// What node `n`'s kernel should hold: every other block, in-rack via its node,
+    /// cross-rack via the rack's ToR.
+    pub fn expected_node_routes(&self, n: usize) -> BTreeSet<(String, String)> {
+        let me = &self.nodes[n];
+        self.nodes
+            .iter()
+            .filter(|o| o.name != me.name)
+            .map(|o| {
+                let via = if o.rack == me.rack {
+                    o.address
+                } else {
+                    tor_addr(me.rack)
+                };
+                (o.block.to_string(), via.to_string())
+            })
+            .collect()
+    }
+
+    /// What ToR `r`'s kernel should hold: its nodes' blocks via them, the other rack's via
+    /// the other ToR.
+    pub fn expected_tor_routes(&self, r: usize) -> BTreeSet<(String, String)> {
+        self.nodes
+            .iter()
+            .map(|o| {
+                let via = if o.rack == r {
+                    o.address
+                } else {
+                    link_addr(1 - r)
+                };
+                (o.block.to_string(), via.to_string())
+            })
+            .collect()
+    }
+
+    /// The kernel routes that differ from the expected ones, per namespace (empty when the
+    /// lab has converged).
+    pub fn differences(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut check = |ns: &Ns, want: BTreeSet<(String, String)>| {
+            let have: BTreeSet<(String, String)> = Self::bgp_routes(ns)
+                .into_iter()
+                .map(|(p, via, _)| (p, via))
+                .collect();
+            if have != want {
+                out.push(format!(
+                    "{}: missing {:?}, unexpected {:?}",
+                    ns.name,
+                    want.difference(&have).collect::<Vec<_>>(),
+                    have.difference(&want).collect::<Vec<_>>()
+                ));
+            }
+        };
+        for n in 0..self.nodes.len() {
+            check(&self.nodes[n].ns, self.expected_node_routes(n));
+        }
+        for r in 0..2 {
+            check(&self.tors[r], self.expected_tor_routes(r));
+        }
+        out
+    }
+
+    /// Waits until every kernel holds what it should; the time it took, or the
+    /// differences left after `limit`.
+    pub fn wait_converged(&self, limit: Duration) -> Result<Duration, String> {
+        wait_for(limit, || self.differences().is_empty())
+            .ok_or_else(|| self.differences().join("\n"))
+    }
+
+    /// The route tables to show: each namespace's `ip route`, each reflector's routes.
+    pub fn report_routes(&self) -> String {
+        let mut s = String::new();
+        let mut show = |title: &str, ns: &Ns| {
+            let out = ns
+                .sh("ip -4 route show")
+                .unwrap_or_else(|e| format!("({e})\n"));
+            let _ = writeln!(s, "--- {title} ({}) ip route", ns.name);
+            s.push_str(&out);
+        };
+        for (r, tor) in self.tors.iter().enumerate() {
+            show(&format!("ToR {}", rack_letter(r)), tor);
+        }
+        for n in &self.nodes {
+            show(&format!("node {}", n.name), &n.ns);
+        }
+        for r in &self.reflectors {
+            let _ = writeln!(s, "--- reflector {}: route-reflector show routes", r.name);
+            s.push_str(&r.cli(&self.bins.reflector, &["show", "routes"]).1);
+        }
+        if let Some(frr) = &self.frr {
+            let _ = writeln!(s, "--- FRR ToR: vtysh -c 'show bgp ipv4 unicast'");
+            s.push_str(&frr.vtysh("show bgp ipv4 unicast").unwrap_or_default());
+        }
+        s
+    }
+
+    /// Pings every pod from every other pod (one echo each, in parallel per source): the
+    /// matrix as text and the failed pairs.
+    pub fn ping_matrix(&self) -> (String, Vec<(String, String)>) {
+        let pods = self.pods();
+        let results: Vec<Vec<bool>> = std::thread::scope(|s| {
+            let handles: Vec<_> = pods
+                .iter()
+                .map(|(_, _, src_ns)| {
+                    let pods = &pods;
+                    s.spawn(move || {
+                        pods.iter()
+                            .map(|(_, dst, dst_ns)| dst_ns == src_ns || ping_once(src_ns, *dst))
+                            .collect::<Vec<bool>>()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let width = pods.iter().map(|p| p.0.len()).max().unwrap_or(4) + 1;
+        let mut s = format!("{:width$}", "from\\to");
+        for (name, _, _) in &pods {
+            let _ = write!(s, "{name:>width$}");
+        }
+        s.push('\n');
+        let mut failed = Vec::new();
+        for (i, (src, _, _)) in pods.iter().enumerate() {
+            let _ = write!(s, "{src:width$}");
+            for (j, (dst, _, _)) in pods.iter().enumerate() {
+                let cell = if i == j {
+                    "-"
+                } else if results[i][j] {
+                    "ok"
+                } else {
+                    failed.push((src.clone(), dst.clone()));
+                    "FAIL"
+                };
+                let _ = write!(s, "{cell:>width$}");
+            }
+            s.push('\n');
+        }
+        let total = pods.len() * pods.len().saturating_sub(1);
+        let _ = writeln!(s, "{} of {total} pod pairs reachable", total - failed.len());
+        (s, failed)
+    }
+
+    /// A ping stream from pod `src` (namespace name) to `dst`, one echo every 10 ms.
+    pub fn ping_stream(
+        &self,
+        src_ns: &str,
+        dst: Ipv4Addr,
+        tag: &str,
+    ) -> Result<PingStream, String> {
+        let ns = Ns {
+            name: src_ns.to_string(),
+        };
+        let log = self.opts.dir.join(format!("ping-{tag}.log"));
+        let _ = std::fs::remove_file(&log);
+        let p = ns.spawn(
+            tag,
+            Command::new("ping").args(["-n", "-i", "0.01", "-W", "1", &dst.to_string()]),
+            &log,
+        );
+        // Not ours to delete: the pod's namespace stays.
+        std::mem::forget(ns);
+        Ok(PingStream {
+            proc: p?,
+            started: Instant::now(),
+        })
+    }
+}
+
+/// One echo from the namespace `src_ns` to `dst`, waiting a second at most.
+pub fn ping_once(src_ns: &str, dst: Ipv4Addr) -> bool {
+    Command::new("ip")
+        .args([
+            "netns", "exec", src_ns, "ping", "-n", "-q", "-c", "1", "-W", "1",
+        ])
+        .arg(dst.to_string())
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A running `ping -i 0.01`; [`PingStream::finish`] stops it and reads its statistics.
+pub struct PingStream {
+    proc: Proc,
+    started: Instant,
+}
+
+/// Echoes sent and answered.
+#[derive(Clone, Copy, Debug)]
+pub struct Loss {
+    pub sent: u64,
+    pub received: u64,
+    pub seconds: f64,
+}
+
+impl Loss {
+    pub fn lost(&self) -> u64 {
+        self.sent.saturating_sub(self.received)
+    }
+}
+
+impl std::fmt::Display for Loss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} echoes lost over {:.1} s",
+            self.lost(),
+            self.sent,
+            self.seconds
+        )
+    }
+}
+
+impl PingStream {
+    pub fn finish(mut self) -> Result<Loss, String> {
+        let seconds = self.started.elapsed().as_secs_f64();
+        self.proc.stop_with("-INT");
+        let log = self.proc.log();
+        let line = log
+            .lines()
+            .find(|l| l.contains("packets transmitted"))
+            .ok_or_else(|| format!("no ping statistics:\n{log}"))?;
+        let num = |word: &str| -> Option<u64> {
+            let w: Vec<&str> = line.split([' ', ',']).filter(|s| !s.is_empty()).collect();
+            let i = w.iter().position(|x| x.starts_with(word))?;
+            w.get(i.checked_sub(1)?)?.parse().ok()
+        };
+        Ok(Loss {
+            sent: num("packets").ok_or("no count of packets sent")?,
+            received: num("received").ok_or("no count of packets received")?,
+            seconds,
+        })
+    }
+}
+
+impl Reflector {
+    fn spawn(&mut self, bin: &Path, graceful_restart: bool) -> Result<(), String> {
+        let ns = Ns {
+            name: self.ns.clone(),
+        };
+        let mut cmd = Command::new(bin);
+        cmd.arg("run");
+        if graceful_restart {
+            cmd.arg("--graceful-restart");
+        }
+        cmd.arg(&self.config).env("RUST_LOG", "info");
+        let p = ns.spawn(&self.name, &mut cmd, &self.log);
+        std::mem::forget(ns);
+        self.proc = Some(p?);
+        Ok(())
+    }
+
+    /// SIGTERM (RFC 8203 shutdown of every session) and wait for the exit.
+    pub fn stop(&mut self) -> bool {
+        self.proc.as_mut().is_some_and(|p| p.stop())
+    }
+
+    /// Starts it again, as a graceful restart when `graceful_restart`.
+    pub fn restart(&mut self, bin: &Path, graceful_restart: bool) -> Result<(), String> {
+        self.stop();
+        self.spawn(bin, graceful_restart)
+    }
+
+    /// Runs the CLI against it: (exit code, stdout, stderr).
+    pub fn cli(&self, bin: &Path, args: &[&str]) -> (i32, String, String) {
+        match Command::new(bin)
+            .args(args)
+            .arg("--socket")
+            .arg(&self.socket)
+            .output()
+        {
+            Ok(o) => (
+                o.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&o.stdout).into(),
+                String::from_utf8_lossy(&o.stderr).into(),
+            ),
+            Err(e) => (-1, String::new(), e.to_string()),
+        }
+    }
+
+    /// (established, configured or accepted) sessions, from `show peers --json`.
+    pub fn sessions(&self, bin: &Path) -> (usize, usize) {
+        let (_, out, _) = self.cli(bin, &["show", "peers", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+        let peers = v.as_array().cloned().unwrap_or_default();
+        let up = peers.iter().filter(|p| p["established"] == true).count();
+        (up, peers.len())
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// Whether this kernel can make IPIP tunnel devices (the cross-subnet variant needs them).
+pub fn kernel_has_ipip(tag: &str) -> bool {
+    let Ok(ns) = Ns::new(&format!("{tag}-ipip-probe")) else {
+        return false;
+    };
+    ns.sh("ip link add probe0 type ipip local 10.9.9.1 remote 10.9.9.2")
+        .is_ok()
+}
