@@ -13,7 +13,7 @@
 //! bounded by the table, never by the churn.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -246,12 +246,10 @@ impl Speaker {
         let mut pending_listeners = Vec::new();
         let mut listen_fds = Vec::new();
         for addr in &config.listen {
-            let l = TcpListener::bind(addr)
-                .await
-                .map_err(|source| SpeakerError::Listen {
-                    addr: *addr,
-                    source,
-                })?;
+            let l = bind_listener(*addr).map_err(|source| SpeakerError::Listen {
+                addr: *addr,
+                source,
+            })?;
             use std::os::fd::AsRawFd;
             listen_fds.push((l.as_raw_fd(), addr.is_ipv6()));
             pending_listeners.push(l);
@@ -424,6 +422,21 @@ impl Speaker {
         let m = message.to_string();
         self.ask(|tx| Command::Shutdown(m, tx)).await
     }
+}
+
+/// A listening socket on `addr`; an IPv6 one accepts IPv6 only, so that the IPv4 wildcard
+/// and the IPv6 wildcard can both be listened on (as `0.0.0.0:179` and `[::]:179`).
+fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.set_reuse_address(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    s.listen(1024)?;
+    TcpListener::from_std(s.into())
 }
 
 async fn listen(

@@ -1019,3 +1019,27 @@ async fn a_configured_peer_takes_the_place_of_a_dynamic_one() {
     a.shutdown("bye").await.unwrap();
     b.shutdown("bye").await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listens_on_the_ipv4_and_the_ipv6_wildcard_at_once() {
+    // Both wildcards on one port (the IPv6 socket is IPv6-only); a peer connects over ::1.
+    let port = PORT + 7;
+    let mut cb = SpeakerConfig::new(65000, Ipv4Addr::new(10, 0, 32, 2));
+    cb.listen.push(SocketAddr::from(([0, 0, 0, 0], port)));
+    cb.listen.push(SocketAddr::from(([0u16; 8], port)));
+    let mut p = PeerSettings::new("::1".parse().unwrap(), 65000);
+    p.passive = true;
+    p.hold_time = 9;
+    cb.peers.push(p);
+    let b = Speaker::start(cb).await.unwrap();
+    let mut ca = SpeakerConfig::new(65000, Ipv4Addr::new(10, 0, 32, 1));
+    let mut p = PeerSettings::new("::1".parse().unwrap(), 65000);
+    p.port = port;
+    p.hold_time = 9;
+    p.connect_retry = Some(1);
+    ca.peers.push(p);
+    let a = Speaker::start(ca).await.unwrap();
+    wait_until("the session over ::1", || async { established(&a).await }).await;
+    a.shutdown("bye").await.unwrap();
+    b.shutdown("bye").await.unwrap();
+}
