@@ -179,6 +179,14 @@ pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> Option<Duration
 
 /// Whether this machine can run the lab: root and network namespaces.
 pub fn netns_available() -> bool {
-    let probe = format!("lab-probe-{}", std::process::id());
-    Ns::new(&probe).is_ok()
+    static PROBES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = format!("probe-{}-{n}", std::process::id());
+    match Ns::new(&probe) {
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!("network namespaces unavailable: {e}");
+            false
+        }
+    }
 }
