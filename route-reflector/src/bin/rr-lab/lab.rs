@@ -47,6 +47,13 @@ pub struct Options {
     pub frr_rack_b: bool,
     /// Hold time of every session, in seconds.
     pub hold_time: u16,
+    /// The IPIP cross-subnet variant: the racks' subnets joined by a plain router that
+    /// knows no pod routes, a reflector per rack (eBGP between them, next hops unchanged),
+    /// and the nodes reaching the other rack's blocks through `tunl0`. Needs ipip devices.
+    pub ipip: bool,
+    /// In the IPIP variant on a kernel without ipip: `tunl0` is one end of a veth pair, so
+    /// that the routes through it are programmed for real (cross-rack pings cannot pass).
+    pub tunnel_stand_in: bool,
 }
 
 /// Rack `r`'s numbers.
@@ -107,8 +114,12 @@ pub struct Lab {
     pub reflectors: Vec<Reflector>,
     pub frr: Option<Frr>,
     pub nodes: Vec<Node>,
-    rr2: Option<Ns>,
+    /// Namespaces of reflectors that are not on a ToR.
+    others: Vec<Ns>,
+    /// The ToR namespaces (in the IPIP variant: the one router).
     tors: Vec<Ns>,
+    /// Per rack: the index in `tors` of the namespace holding its bridge, and the bridge.
+    bridges: Vec<(usize, String)>,
 }
 
 impl Lab {
@@ -122,9 +133,29 @@ impl Lab {
             reflectors: Vec::new(),
             frr: None,
             nodes: Vec::new(),
-            rr2: None,
+            others: Vec::new(),
             tors: Vec::new(),
+            bridges: Vec::new(),
         };
+        if lab.opts.ipip {
+            lab.up_ipip()?;
+        } else {
+            lab.up_racks()?;
+        }
+        for r in 0..2 {
+            for _ in 0..3 {
+                let n = lab.add_node(r)?;
+                for _ in 0..2 {
+                    lab.add_pod(n)?;
+                }
+            }
+        }
+        Ok(lab)
+    }
+
+    /// The design card's racks: a ToR router per rack running our reflector.
+    fn up_racks(&mut self) -> Result<(), String> {
+        let lab = self;
         for r in 0..2 {
             let tor = Ns::new(&lab.ns_name(&format!("tor-{}", rack_letter(r))))?;
             tor.sh(&format!(
@@ -133,6 +164,7 @@ impl Lab {
                 tor_addr(r)
             ))?;
             lab.tors.push(tor);
+            lab.bridges.push((r, "br0".to_string()));
         }
         veth(&lab.tors[0], "tor", &lab.tors[1], "tor")?;
         for r in 0..2 {
@@ -146,7 +178,7 @@ impl Lab {
             "ip addr add {}/24 dev eth0",
             rack_addr(0, RR2_HOST)
         ))?;
-        lab.rr2 = Some(rr2);
+        lab.others.push(rr2);
 
         lab.started = Instant::now();
         lab.start_reflector(0, "tor-a")?;
@@ -156,22 +188,114 @@ impl Lab {
         } else {
             lab.start_reflector(1, "tor-b")?;
         }
+        Ok(())
+    }
+
+    /// The IPIP variant: one plain router joins the two rack subnets (it knows no pod
+    /// routes); a reflector per rack on the rack's subnet.
+    fn up_ipip(&mut self) -> Result<(), String> {
+        let router = Ns::new(&self.ns_name("router"))?;
         for r in 0..2 {
-            for _ in 0..3 {
-                let n = lab.add_node(r)?;
-                for _ in 0..2 {
-                    lab.add_pod(n)?;
-                }
-            }
+            router.sh(&format!(
+                "ip link add br-{l} type bridge && ip link set br-{l} up && \
+                 ip addr add {}/24 dev br-{l}",
+                tor_addr(r),
+                l = rack_letter(r)
+            ))?;
+            self.bridges.push((0, format!("br-{}", rack_letter(r))));
         }
-        Ok(lab)
+        self.tors.push(router);
+        self.started = Instant::now();
+        for r in 0..2 {
+            let name = format!("rr-{}", rack_letter(r));
+            let ns = Ns::new(&self.ns_name(&name))?;
+            let (t, br) = self.bridges[r].clone();
+            let port = format!("rr{}", rack_letter(r));
+            veth(&self.tors[t], &port, &ns, "eth0")?;
+            self.tors[t].sh(&format!("ip link set {port} master {br}"))?;
+            ns.sh(&format!(
+                "ip addr add {}/24 dev eth0 && ip route add default via {}",
+                rack_addr(r, RR2_HOST),
+                tor_addr(r)
+            ))?;
+            self.others.push(ns);
+            self.start_reflector(r, &name)?;
+        }
+        Ok(())
+    }
+
+    /// The reflectors a node of rack `r` peers with.
+    fn node_peers(&self, r: usize) -> Vec<Ipv4Addr> {
+        if self.opts.ipip {
+            vec![rack_addr(r, RR2_HOST)]
+        } else if r == 0 {
+            vec![tor_addr(0), rack_addr(0, RR2_HOST)]
+        } else {
+            vec![tor_addr(1)]
+        }
     }
 
     fn ns_name(&self, what: &str) -> String {
         format!("{}-{what}", self.opts.tag)
     }
 
+    /// The IPIP variant's reflector of rack `rack`: its nodes from the range, eBGP to the
+    /// other rack's reflector two hops away, next hops passed on unchanged, no FIB.
+    fn ipip_reflector_config(&self, rack: usize, name: &str) -> String {
+        let [a, b, c] = rack_net(rack);
+        format!(
+            r#"# {name}: rack {letter}'s reflector (IPIP variant).
+router_id = "{me}"
+asn = {asn}
+listen = ["0.0.0.0:179"]
+
+[metrics]
+listen = ""
+
+[admin]
+socket = "{socket}"
+
+[timers]
+hold_time = {hold}
+connect_retry = 1
+
+[[client_range]]
+range = "{a}.{b}.{c}.0/24"
+max = 50
+
+[[ebgp]]
+address = "{peer}"
+asn = {peer_asn}
+local_address = "{me}"
+multihop = 3
+next_hop = "unchanged"
+import = "pod-blocks"
+export = "pod-blocks"
+
+[prefix_lists]
+pods = ["172.17.0.0/16 le 32"]
+
+[policies.pod-blocks]
+default = "reject"
+[[policies.pod-blocks.term]]
+name = "pod addresses only"
+match.prefix_list = "pods"
+verdict = "accept"
+"#,
+            letter = rack_letter(rack),
+            me = rack_addr(rack, RR2_HOST),
+            asn = rack_asn(rack),
+            socket = self.opts.dir.join(format!("{name}.sock")).display(),
+            hold = self.opts.hold_time,
+            peer = rack_addr(1 - rack, RR2_HOST),
+            peer_asn = rack_asn(1 - rack),
+        )
+    }
+
     fn reflector_config(&self, rack: usize, name: &str) -> String {
+        if self.opts.ipip {
+            return self.ipip_reflector_config(rack, name);
+        }
         let tor = name.starts_with("tor");
         let me = if tor {
             tor_addr(rack)
@@ -268,8 +392,8 @@ verdict = "accept"
         let ns = if name.starts_with("tor") {
             self.tors[rack].name.clone()
         } else {
-            self.rr2
-                .as_ref()
+            self.others
+                .last()
                 .map(|n| n.name.clone())
                 .unwrap_or_default()
         };
@@ -322,13 +446,30 @@ verdict = "accept"
             .parse()
             .map_err(|e| format!("{e}"))?;
         let ns = Ns::new(&self.ns_name(&name))?;
-        let tor_if = format!("n{i}");
-        veth(&self.tors[r], &tor_if, &ns, "eth0")?;
-        self.tors[r].sh(&format!("ip link set {tor_if} master br0"))?;
+        let (t, br) = self.bridges[r].clone();
+        veth(&self.tors[t], &name, &ns, "eth0")?;
+        self.tors[t].sh(&format!("ip link set {name} master {br}"))?;
         // The node's block is a blackhole: only its pods' /32s (scope link) are reachable.
         ns.sh(&format!(
             "ip addr add {address}/24 dev eth0 && ip route add blackhole {block}"
         ))?;
+        if self.opts.ipip {
+            // The router reaches the other subnet; tunl0 (the IPIP fallback device) carries
+            // the pod traffic, with the block's first address as its own.
+            ns.sh(&format!(
+                "ip route add default via {gw} && \
+                 (ip link show tunl0 >/dev/null 2>&1 || ip link add tunl0 {kind}) && \
+                 ip link set tunl0 up && ip addr add {tun}/32 dev tunl0 && \
+                 (ip link set tunl0-end up 2>/dev/null || true)",
+                gw = tor_addr(r),
+                kind = if self.opts.tunnel_stand_in {
+                    "type veth peer name tunl0-end"
+                } else {
+                    "type ipip"
+                },
+                tun = Ipv4Addr::from(u32::from(block.network()) + 1),
+            ))?;
+        }
         self.nodes.push(Node {
             name,
             rack: r,
@@ -376,12 +517,18 @@ verdict = "accept"
         cmd.args(["--asn", &rack_asn(node.rack).to_string()])
             .args(["--address", &node.address.to_string()])
             .args(["--pod-block", &node.block.to_string()])
-            .args(["--fib", "direct"])
+            .args([
+                "--fib",
+                if self.opts.ipip {
+                    "ipip-cross-subnet"
+                } else {
+                    "direct"
+                },
+            ])
             .args(["--hold-time", &self.opts.hold_time.to_string()])
             .args(["--connect-retry", "1"]);
-        cmd.args(["--peer", &tor_addr(node.rack).to_string()]);
-        if node.rack == 0 {
-            cmd.args(["--peer", &rack_addr(0, RR2_HOST).to_string()]);
+        for p in self.node_peers(node.rack) {
+            cmd.args(["--peer", &p.to_string()]);
         }
         if restarting {
             cmd.arg("--restarting");
@@ -451,49 +598,51 @@ verdict = "accept"
             .collect()
     }
 
-    /// What node `n`'s kernel should hold: every other block, in-rack via its node,
-    /// cross-rack via the rack's ToR.
-    pub fn expected_node_routes(&self, n: usize) -> BTreeSet<(String, String)> {
+    /// What node `n`'s kernel should hold: every other block; in-rack via its node, the
+    /// other rack's via the rack's ToR (or, in the IPIP variant, via its node through
+    /// `tunl0`).
+    pub fn expected_node_routes(&self, n: usize) -> BTreeSet<(String, String, String)> {
         let me = &self.nodes[n];
         self.nodes
             .iter()
             .filter(|o| o.name != me.name)
             .map(|o| {
-                let via = if o.rack == me.rack {
-                    o.address
-                } else {
-                    tor_addr(me.rack)
+                let (via, dev) = match (o.rack == me.rack, self.opts.ipip) {
+                    (true, _) => (o.address, "eth0"),
+                    (false, true) => (o.address, "tunl0"),
+                    (false, false) => (tor_addr(me.rack), "eth0"),
                 };
-                (o.block.to_string(), via.to_string())
+                (o.block.to_string(), via.to_string(), dev.to_string())
             })
             .collect()
     }
 
     /// What ToR `r`'s kernel should hold: its nodes' blocks via them, the other rack's via
-    /// the other ToR.
-    pub fn expected_tor_routes(&self, r: usize) -> BTreeSet<(String, String)> {
+    /// the other ToR (in the IPIP variant the router holds none).
+    pub fn expected_tor_routes(&self, r: usize) -> BTreeSet<(String, String, String)> {
+        if self.opts.ipip {
+            return BTreeSet::new();
+        }
         self.nodes
             .iter()
             .map(|o| {
-                let via = if o.rack == r {
-                    o.address
+                let (via, dev) = if o.rack == r {
+                    (o.address, "br0")
                 } else {
-                    link_addr(1 - r)
+                    (link_addr(1 - r), "tor")
                 };
-                (o.block.to_string(), via.to_string())
+                (o.block.to_string(), via.to_string(), dev.to_string())
             })
             .collect()
     }
 
-    /// The kernel routes that differ from the expected ones, per namespace (empty when the
-    /// lab has converged).
+    /// The kernel routes that differ from the expected ones (prefix, gateway, device), per
+    /// namespace; empty when the lab has converged.
     pub fn differences(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let mut check = |ns: &Ns, want: BTreeSet<(String, String)>| {
-            let have: BTreeSet<(String, String)> = Self::bgp_routes(ns)
-                .into_iter()
-                .map(|(p, via, _)| (p, via))
-                .collect();
+        let mut check = |ns: &Ns, want: BTreeSet<(String, String, String)>| {
+            let have: BTreeSet<(String, String, String)> =
+                Self::bgp_routes(ns).into_iter().collect();
             if have != want {
                 out.push(format!(
                     "{}: missing {:?}, unexpected {:?}",
@@ -506,7 +655,7 @@ verdict = "accept"
         for n in 0..self.nodes.len() {
             check(&self.nodes[n].ns, self.expected_node_routes(n));
         }
-        for r in 0..2 {
+        for r in 0..self.tors.len() {
             check(&self.tors[r], self.expected_tor_routes(r));
         }
         out
@@ -530,7 +679,11 @@ verdict = "accept"
             s.push_str(&out);
         };
         for (r, tor) in self.tors.iter().enumerate() {
-            show(&format!("ToR {}", rack_letter(r)), tor);
+            if self.opts.ipip {
+                show("router", tor);
+            } else {
+                show(&format!("ToR {}", rack_letter(r)), tor);
+            }
         }
         for n in &self.nodes {
             show(&format!("node {}", n.name), &n.ns);

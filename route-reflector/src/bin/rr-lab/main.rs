@@ -88,6 +88,8 @@ fn run(args: &Args) -> Result<bool, String> {
         dir: dir.clone(),
         frr_rack_b: args.frr_rack_b,
         hold_time: 9,
+        ipip: false,
+        tunnel_stand_in: false,
     };
     step(&format!(
         "building 2 racks x 3 nodes x 2 pods; rack B's ToR runs {}; configs and logs in {}",
@@ -98,14 +100,49 @@ fn run(args: &Args) -> Result<bool, String> {
         },
         dir.display()
     ));
+    let mut passed = run_lab(&bins, opts.clone(), args.keep)?;
+
+    step("IPIP cross-subnet variant");
+    if lab::kernel_has_ipip(&args.tag) {
+        println!(
+            "the racks' subnets joined by a plain router without pod routes, a reflector per \
+             rack, cross-rack blocks through tunl0"
+        );
+        let opts = lab::Options {
+            ipip: true,
+            frr_rack_b: false,
+            dir: dir.join("ipip"),
+            ..opts
+        };
+        passed &= run_lab(&bins, opts, false)?;
+    } else {
+        println!("not run: this kernel has no ipip device type (DESIGN.md section 10)");
+    }
+    if temp && !args.keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    println!(
+        "\n{}",
+        if passed {
+            "lab passed: converged, every pod reaches every pod"
+        } else {
+            "lab FAILED"
+        }
+    );
+    Ok(passed)
+}
+
+/// Builds one lab, waits for it, shows its routes and ping matrix, tears it down (after
+/// a signal with `keep`). True when it converged and every pod reached every other.
+fn run_lab(bins: &lab::Binaries, opts: lab::Options, keep: bool) -> Result<bool, String> {
     let start = Instant::now();
-    let lab = lab::Lab::up(bins, opts)?;
+    let lab = lab::Lab::up(bins.clone(), opts)?;
     println!(
         "namespaces up and daemons started in {:.2?}",
         start.elapsed()
     );
 
-    step("waiting for every node and ToR to hold every pod block in its kernel");
+    step("waiting for every node and router to hold every pod block in its kernel");
     let ok = match lab.wait_converged(Duration::from_secs(60)) {
         Ok(_) => {
             println!(
@@ -127,42 +164,23 @@ fn run(args: &Args) -> Result<bool, String> {
     let (matrix, failed) = lab.ping_matrix();
     print!("{matrix}");
 
-    step("IPIP cross-subnet variant");
-    if lab::kernel_has_ipip(&args.tag) {
-        println!(
-            "this kernel has ipip devices, but the lab's IPIP variant is not built yet: not run"
-        );
-    } else {
-        println!("not run: this kernel has no ipip device type (DESIGN.md section 10)");
-    }
-
-    let passed = ok && failed.is_empty();
-    if args.keep {
+    if keep {
         step("the lab stays up (Ctrl-C or SIGTERM tears it down)");
         for n in lab.pods() {
             println!("  pod {:6} {:15} ip netns exec {} sh", n.0, n.1, n.2);
         }
-        println!(
-            "  reflectors: {} show summary --socket {}/tor-a.sock",
-            lab.reflector_binary().display(),
-            dir.display()
-        );
+        for r in &lab.reflectors {
+            println!(
+                "  {} show summary --socket {}",
+                lab.reflector_binary().display(),
+                r.socket.display()
+            );
+        }
         wait_for_signal();
     }
     step("tearing down");
     drop(lab);
-    if temp && !args.keep {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-    println!(
-        "{}",
-        if passed {
-            "lab passed: converged, every pod reaches every pod"
-        } else {
-            "lab FAILED"
-        }
-    );
-    Ok(passed)
+    Ok(ok && failed.is_empty())
 }
 
 /// Blocks until SIGINT or SIGTERM.
