@@ -34,6 +34,9 @@ use crate::config::PeerSettings;
 pub(crate) enum ToPeer {
     /// An UPDATE encoded for the peer's group.
     Update(Bytes),
+    /// The UPDATEs of one flush for this peer, in order: one queue operation for all of
+    /// them. They count in the peer's [`Queued`] messages until handed to the session.
+    Updates(Vec<Bytes>),
     EndOfRib(Family),
     Refresh(Family, bgp_core::session::RefreshKind),
     Stop(StopReason),
@@ -98,6 +101,9 @@ fn now() -> std::time::Instant {
     Instant::now().into_std()
 }
 
+const READ_MIN: usize = 4096;
+const READ_MAX: usize = 65536;
+
 /// Starts reading a connection: bytes and the close go to `net`.
 fn attach(stream: TcpStream, conn: Conn, net: &mpsc::Sender<Net>, conns: &mut Conns) {
     let _ = stream.set_nodelay(true);
@@ -106,15 +112,23 @@ fn attach(stream: TcpStream, conn: Conn, net: &mpsc::Sender<Net>, conns: &mut Co
     conns.writers[idx(conn)] = Some(w);
     let net = net.clone();
     tokio::spawn(async move {
-        let mut buf = BytesMut::with_capacity(65536);
+        // Reads start small (a reflector holds a buffer per client: thousands of them)
+        // and grow while the peer sends faster than they take it, up to 64 KiB.
+        let mut chunk = READ_MIN;
+        let mut buf = BytesMut::new();
         loop {
-            buf.reserve(16384);
+            buf.reserve(chunk);
             match r.read_buf(&mut buf).await {
                 Ok(0) | Err(_) => {
                     let _ = net.send(Net::Closed(conn)).await;
                     return;
                 }
-                Ok(_) => {
+                Ok(n) => {
+                    chunk = if n >= chunk {
+                        (chunk * 2).min(READ_MAX)
+                    } else {
+                        (chunk / 2).max(READ_MIN)
+                    };
                     if net
                         .send(Net::Data(conn, buf.split().freeze()))
                         .await
@@ -158,10 +172,15 @@ fn prepare_accepted(stream: &TcpStream, settings: &PeerSettings) {
     }
 }
 
+/// Messages of [`ToPeer::Updates`] queued for a peer and not yet handed to its session:
+/// the RIB task bounds a peer's queue by this count (items of the channel hold many).
+pub(crate) type Queued = std::sync::Arc<std::sync::atomic::AtomicUsize>;
+
 pub(crate) async fn run(
     settings: PeerSettings,
     mut peer: Peer,
     mut from_rib: mpsc::Receiver<ToPeer>,
+    queued: Queued,
     to_rib: mpsc::Sender<PeerMessage>,
     mut accepted: mpsc::Receiver<TcpStream>,
     incarnation: u64,
@@ -306,14 +325,13 @@ pub(crate) async fn run(
             }
             msg = from_rib.recv(), if !stopping => match msg {
                 Some(m) => {
-                    stopping |= perform(&mut peer, m);
-                    // What else is queued goes out in the same round (fewer, larger writes).
-                    for _ in 0..256 {
-                        if stopping {
-                            break;
-                        }
+                    let mut handed = 0;
+                    stopping |= perform(&mut peer, m, &queued, &mut handed);
+                    // What else is queued goes out in the same round (fewer, larger writes),
+                    // up to about 256 messages.
+                    while !stopping && handed < 256 {
                         match from_rib.try_recv() {
-                            Ok(m) => stopping |= perform(&mut peer, m),
+                            Ok(m) => stopping |= perform(&mut peer, m, &queued, &mut handed),
                             Err(_) => break,
                         }
                     }
@@ -382,11 +400,22 @@ async fn write_all_vectored(w: &mut OwnedWriteHalf, bufs: &mut [Bytes]) -> std::
     Ok(())
 }
 
-/// Hands one item from the RIB task to the peer; true when the peer is stopping for good.
-fn perform(peer: &mut Peer, m: ToPeer) -> bool {
+/// Hands one item from the RIB task to the peer, adding the messages it held to `handed`;
+/// true when the peer is stopping for good.
+fn perform(peer: &mut Peer, m: ToPeer, queued: &Queued, handed: &mut usize) -> bool {
+    *handed += 1;
     match m {
         ToPeer::Update(bytes) => {
             let _ = peer.send_encoded_update(now(), bytes);
+        }
+        ToPeer::Updates(all) => {
+            let n = all.len();
+            let t = now();
+            for bytes in all {
+                let _ = peer.send_encoded_update(t, bytes);
+            }
+            queued.fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
+            *handed += n;
         }
         ToPeer::EndOfRib(f) => {
             let _ = peer.send_end_of_rib(now(), f);
@@ -407,7 +436,7 @@ fn perform(peer: &mut Peer, m: ToPeer) -> bool {
         ToPeer::Table(items) => {
             let mut stopping = false;
             for m in items {
-                stopping |= perform(peer, m);
+                stopping |= perform(peer, m, queued, handed);
             }
             return stopping;
         }

@@ -476,6 +476,8 @@ struct PeerEntry {
     /// Which start of the peer its task is (see `PeerMessage`).
     incarnation: u64,
     tx: mpsc::Sender<ToPeer>,
+    /// Messages queued in [`ToPeer::Updates`] items, not yet taken by the peer's task.
+    queued: peer_task::Queued,
     task: JoinHandle<()>,
     established: bool,
     families: Vec<Family>,
@@ -1243,6 +1245,7 @@ impl RibTask {
             });
         }
         let (tx, rx) = mpsc::channel(self.cfg.peer_queue_depth.max(16));
+        let queued = peer_task::Queued::default();
         let (acc_tx, acc_rx) = mpsc::channel(4);
         if let Ok(mut m) = self.accepting.lock() {
             m.insert(p.address, acc_tx);
@@ -1253,6 +1256,7 @@ impl RibTask {
                 p.clone(),
                 Peer::new(sc),
                 rx,
+                queued.clone(),
                 self.events_tx.clone(),
                 acc_rx,
                 incarnation,
@@ -1270,6 +1274,7 @@ impl RibTask {
                 id,
                 incarnation,
                 tx,
+                queued,
                 task,
                 established: false,
                 families: Vec::new(),
@@ -1449,6 +1454,36 @@ impl RibTask {
         self.send(id, ToPeer::Update(m.bytes.clone()), &[m]);
     }
 
+    /// Queues `msgs` for the peer as one item, unless that takes its queue past
+    /// `peer_queue_depth` messages (then the peer overflows and is re-synchronized later).
+    fn queue_many(&mut self, id: PeerId, msgs: &[&OutMessage]) {
+        use std::sync::atomic::Ordering;
+        let Some(addr) = self.by_id.get(&id).copied() else {
+            return;
+        };
+        let Some(e) = self.peers.get_mut(&addr) else {
+            return;
+        };
+        if e.overflowed || self.deferring.is_some() {
+            return;
+        }
+        let n = msgs.len();
+        let queued = e.queued.load(Ordering::Relaxed);
+        let items = e.tx.max_capacity() - e.tx.capacity();
+        if queued + items + n > self.cfg.peer_queue_depth.max(16) {
+            self.overflowed(addr);
+            return;
+        }
+        e.queued.fetch_add(n, Ordering::Relaxed);
+        let bytes = msgs.iter().map(|m| m.bytes.clone()).collect();
+        if e.tx.try_send(ToPeer::Updates(bytes)).is_err() {
+            e.queued.fetch_sub(n, Ordering::Relaxed);
+            self.overflowed(addr);
+            return;
+        }
+        self.count_sent(addr, msgs);
+    }
+
     /// Queues `item` (carrying `msgs`) for the peer unless its queue overflowed; counts what
     /// went.
     fn send(&mut self, id: PeerId, item: ToPeer, msgs: &[&OutMessage]) {
@@ -1549,7 +1584,11 @@ impl RibTask {
         let ready: Vec<(PeerId, bool, Vec<Family>)> = self
             .peers
             .values_mut()
-            .filter(|e| e.overflowed && e.tx.capacity() == e.tx.max_capacity())
+            .filter(|e| {
+                e.overflowed
+                    && e.tx.capacity() == e.tx.max_capacity()
+                    && e.queued.load(std::sync::atomic::Ordering::Relaxed) == 0
+            })
             .map(|e| {
                 e.overflowed = false;
                 (e.id, e.enhanced_refresh, e.families.clone())
@@ -1593,10 +1632,15 @@ impl RibTask {
         for g in due {
             out.extend(self.rib.flush(g, now));
         }
+        // One queue item per peer per flush, its messages in flush order.
+        let mut per_peer: HashMap<PeerId, Vec<&OutMessage>> = HashMap::new();
         for m in &out {
             for to in &m.to {
-                self.queue(*to, m);
+                per_peer.entry(*to).or_default().push(m);
             }
+        }
+        for (id, msgs) in per_peer {
+            self.queue_many(id, &msgs);
         }
     }
 
@@ -1604,7 +1648,8 @@ impl RibTask {
     /// over every peer per message).
     fn gauge_queues(&self) {
         for e in self.peers.values() {
-            let depth = e.tx.max_capacity() - e.tx.capacity();
+            let depth = e.tx.max_capacity() - e.tx.capacity()
+                + e.queued.load(std::sync::atomic::Ordering::Relaxed);
             e.queue_depth.set(depth as i64);
         }
     }
