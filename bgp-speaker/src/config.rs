@@ -43,7 +43,9 @@ pub struct SpeakerConfig {
     pub max_paths: usize,
     #[serde(default)]
     pub peers: Vec<PeerSettings>,
-    /// Messages queued per peer before its updates are re-synchronized from the RIB instead.
+    /// Messages a peer may still have queued when the next flush comes; past that it is
+    /// re-synchronized from the RIB once drained. Queued messages share their bytes with
+    /// every other peer of the group: a queue entry costs a handle, not a copy.
     #[serde(default = "queue_depth")]
     pub peer_queue_depth: usize,
     /// Peers accepted from address ranges without being listed.
@@ -90,7 +92,7 @@ fn one() -> usize {
 }
 
 fn queue_depth() -> usize {
-    1024
+    4096
 }
 
 fn bgp_port() -> u16 {

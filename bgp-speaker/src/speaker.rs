@@ -584,6 +584,12 @@ impl RibTask {
         let mut events = self.events_rx.take().expect("set in new");
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         loop {
+            // While the peers together hold a large backlog, nothing more is flushed to
+            // them: changes keep coming into the RIB and are coalesced per prefix until the
+            // peers have drained. Everyone being slower than the RIB is no reason to declare
+            // them all stuck and re-synchronize them; a single peer that falls behind the
+            // others still overflows on its own.
+            let throttled = self.backlog() > self.backlog_budget();
             tokio::select! {
                 c = cmds.recv() => match c {
                     Some(Command::Shutdown(msg, done)) => {
@@ -597,6 +603,7 @@ impl RibTask {
                         return;
                     }
                 },
+                _ = tokio::time::sleep(Duration::from_millis(2)), if throttled => {}
                 Some((addr, inc, ev)) = events.recv() => {
                     self.event(addr, inc, ev);
                     // Whatever else the peers sent is decided before one flush: fewer,
@@ -614,7 +621,9 @@ impl RibTask {
                     self.check_deferral();
                 }
             }
-            self.flush();
+            if self.backlog() <= self.backlog_budget() {
+                self.flush();
+            }
         }
     }
 
@@ -1454,8 +1463,10 @@ impl RibTask {
         self.send(id, ToPeer::Update(m.bytes.clone()), &[m]);
     }
 
-    /// Queues `msgs` for the peer as one item, unless that takes its queue past
-    /// `peer_queue_depth` messages (then the peer overflows and is re-synchronized later).
+    /// Queues `msgs` for the peer as one item, unless the peer still has more than
+    /// `peer_queue_depth` messages queued from before (then it overflows and is
+    /// re-synchronized once drained). One flush's messages are taken whole: flushes wait
+    /// while the peers together lag (see `backlog_budget`), so one can be large.
     fn queue_many(&mut self, id: PeerId, msgs: &[&OutMessage]) {
         use std::sync::atomic::Ordering;
         let Some(addr) = self.by_id.get(&id).copied() else {
@@ -1470,7 +1481,7 @@ impl RibTask {
         let n = msgs.len();
         let queued = e.queued.load(Ordering::Relaxed);
         let items = e.tx.max_capacity() - e.tx.capacity();
-        if queued + items + n > self.cfg.peer_queue_depth.max(16) {
+        if queued + items > self.cfg.peer_queue_depth.max(16) {
             self.overflowed(addr);
             return;
         }
@@ -1642,6 +1653,19 @@ impl RibTask {
         for (id, msgs) in per_peer {
             self.queue_many(id, &msgs);
         }
+    }
+
+    /// Messages queued for all peers together.
+    fn backlog(&self) -> usize {
+        self.peers
+            .values()
+            .map(|e| e.queued.load(std::sync::atomic::Ordering::Relaxed))
+            .sum()
+    }
+
+    /// The backlog above which the peers' events wait: a quarter of every peer's queue.
+    fn backlog_budget(&self) -> usize {
+        self.peers.len().max(1) * (self.cfg.peer_queue_depth / 4).max(64)
     }
 
     /// The queue depth gauges, refreshed on the tick (not per event: that would be a walk
