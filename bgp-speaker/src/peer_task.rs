@@ -13,6 +13,7 @@
 //! performs every action the peer asks for. A slow peer blocks only its own task: writes
 //! have a deadline, and the RIB task bounds what it queues here.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -194,9 +195,18 @@ pub(crate) async fn run(
     let mut stopping = false;
     let mut connecting = false;
     let mut out: [Vec<Bytes>; 2] = [Vec::new(), Vec::new()];
+    // Items taken from the RIB, handed to the session about 256 messages per round so that
+    // a large flush never sits whole in the session's and the writer's buffers.
+    let mut carry = Carry::default();
     let connect_from = Instant::now() + Duration::from_secs(settings.connect_delay.unwrap_or(0));
     peer.start(now());
     loop {
+        // Timers due are handled every round, not only when nothing else is ready: under
+        // a flood of input (read first, below) our KEEPALIVEs must still go out on time.
+        peer.handle_timeout(now());
+        if !stopping && !carry.is_empty() {
+            stopping |= hand_round(&mut peer, &mut carry, &queued);
+        }
         // Perform what the peer asks for.
         while let Some((conn, action)) = peer.poll_action() {
             match action {
@@ -323,15 +333,14 @@ pub(crate) async fn run(
                     }
                 }
             }
-            msg = from_rib.recv(), if !stopping => match msg {
+            msg = from_rib.recv(), if !stopping && carry.is_empty() => match msg {
                 Some(m) => {
-                    let mut handed = 0;
-                    stopping |= perform(&mut peer, m, &queued, &mut handed);
-                    // What else is queued goes out in the same round (fewer, larger writes),
-                    // up to about 256 messages.
-                    while !stopping && handed < 256 {
+                    carry.take(m);
+                    // What else is queued goes out in the next rounds (fewer, larger
+                    // writes).
+                    while carry.len() < ROUND {
                         match from_rib.try_recv() {
-                            Ok(m) => stopping |= perform(&mut peer, m, &queued, &mut handed),
+                            Ok(m) => carry.take(m),
                             Err(_) => break,
                         }
                     }
@@ -342,6 +351,8 @@ pub(crate) async fn run(
                 }
             },
             _ = tokio::time::sleep_until(deadline) => peer.handle_timeout(now()),
+            // The rest of what was taken goes out (next round) before more is taken.
+            _ = std::future::ready(()), if !stopping && !carry.is_empty() => {}
         }
     }
 }
@@ -400,22 +411,113 @@ async fn write_all_vectored(w: &mut OwnedWriteHalf, bufs: &mut [Bytes]) -> std::
     Ok(())
 }
 
-/// Hands one item from the RIB task to the peer, adding the messages it held to `handed`;
-/// true when the peer is stopping for good.
-fn perform(peer: &mut Peer, m: ToPeer, queued: &Queued, handed: &mut usize) -> bool {
-    *handed += 1;
+/// Messages handed to the session per round.
+const ROUND: usize = 256;
+
+/// Items taken from the RIB task, in order (tables flattened), and how far into the front
+/// one, a batch of UPDATEs, the session has been handed.
+#[derive(Default)]
+struct Carry {
+    items: VecDeque<ToPeer>,
+    pos: usize,
+}
+
+impl Carry {
+    fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Takes an item from the RIB task (a table is flattened, a batch kept whole).
+    fn take(&mut self, m: ToPeer) {
+        match m {
+            ToPeer::Table(items) => {
+                for i in items {
+                    self.take(i);
+                }
+            }
+            other => self.items.push_back(other),
+        }
+    }
+
+    /// Messages carried (a batch counts its messages), to bound a round of taking.
+    fn len(&self) -> usize {
+        self.items
+            .iter()
+            .map(|i| match i {
+                ToPeer::Updates(v) => v.len(),
+                _ => 1,
+            })
+            .sum::<usize>()
+            - self.pos
+    }
+}
+
+/// Hands about a round of carried messages to the session; true when the peer is
+/// stopping for good.
+fn hand_round(peer: &mut Peer, carry: &mut Carry, queued: &Queued) -> bool {
+    use std::sync::atomic::Ordering;
+    let mut handed = 0;
+    let mut counted = 0;
+    let mut stopping = false;
+    while handed < ROUND && !stopping {
+        let Some(front) = carry.items.front_mut() else {
+            break;
+        };
+        if let ToPeer::Updates(batch) = front {
+            let t = now();
+            let end = (carry.pos + ROUND - handed).min(batch.len());
+            for b in &mut batch[carry.pos..end] {
+                // Taken out, so that the bytes are freed as soon as written.
+                let _ = peer.send_encoded_update(t, std::mem::take(b));
+            }
+            handed += end - carry.pos;
+            counted += end - carry.pos;
+            carry.pos = end;
+            if carry.pos == batch.len() {
+                carry.items.pop_front();
+                carry.pos = 0;
+            }
+            continue;
+        }
+        if let Some(m) = carry.items.pop_front() {
+            handed += 1;
+            stopping = perform(peer, m);
+        }
+    }
+    if stopping {
+        // Nothing more goes to this session; what was carried no longer counts.
+        for i in carry.items.drain(..) {
+            if let ToPeer::Updates(v) = i {
+                counted += v.len();
+            }
+        }
+        counted -= std::mem::take(&mut carry.pos);
+    }
+    queued.fetch_sub(counted, Ordering::Relaxed);
+    if carry.is_empty() {
+        release_drained(&mut carry.items);
+    }
+    stopping
+}
+
+/// Frees an emptied queue that grew large.
+fn release_drained<T>(q: &mut VecDeque<T>) {
+    if q.is_empty() && q.capacity() > 32 {
+        *q = VecDeque::new();
+    }
+}
+
+/// Hands one item from the RIB task to the peer; true when the peer is stopping for good.
+fn perform(peer: &mut Peer, m: ToPeer) -> bool {
     match m {
         ToPeer::Update(bytes) => {
             let _ = peer.send_encoded_update(now(), bytes);
         }
         ToPeer::Updates(all) => {
-            let n = all.len();
             let t = now();
             for bytes in all {
                 let _ = peer.send_encoded_update(t, bytes);
             }
-            queued.fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
-            *handed += n;
         }
         ToPeer::EndOfRib(f) => {
             let _ = peer.send_end_of_rib(now(), f);
@@ -436,7 +538,7 @@ fn perform(peer: &mut Peer, m: ToPeer, queued: &Queued, handed: &mut usize) -> b
         ToPeer::Table(items) => {
             let mut stopping = false;
             for m in items {
-                stopping |= perform(peer, m, queued, handed);
+                stopping |= perform(peer, m);
             }
             return stopping;
         }

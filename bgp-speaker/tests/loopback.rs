@@ -657,10 +657,16 @@ async fn a_peer_that_stops_reading_holds_no_one_back() {
         "bgp_session_transitions_total{{peer=\"{}\",to=\"down\"}}",
         addr(15, 2)
     );
+    let b_status = s
+        .peers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.address == addr(15, 2));
     assert_eq!(
         counter(&s.metrics().text(), &b_down),
         0,
-        "B's session stayed up"
+        "B's session stayed up: {b_status:?}"
     );
 
     // F reads again: without enhanced route refresh it is re-synchronized by a reset

@@ -65,7 +65,11 @@ impl Peer {
     }
 
     pub fn poll_action(&mut self) -> Option<(Conn, Action)> {
-        self.actions.pop_front()
+        let a = self.actions.pop_front();
+        if a.is_none() {
+            super::release_drained(&mut self.actions);
+        }
+        a
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {

@@ -286,7 +286,11 @@ impl Session {
 
     /// The next thing to do.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        let a = self.actions.pop_front();
+        if a.is_none() {
+            release_drained(&mut self.actions);
+        }
+        a
     }
 
     // ---- inputs ----
@@ -974,5 +978,13 @@ impl Session {
             family: r.family,
             kind,
         });
+    }
+}
+
+/// Frees an emptied action queue that grew large (a burst of UPDATEs): an owner with
+/// thousands of sessions must not keep every session's largest burst allocated.
+pub(crate) fn release_drained<T>(q: &mut VecDeque<T>) {
+    if q.is_empty() && q.capacity() > 32 {
+        *q = VecDeque::new();
     }
 }

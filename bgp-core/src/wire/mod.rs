@@ -209,8 +209,10 @@ impl FrameSplitter {
     /// A splitter that accepts messages up to `max_len` octets (4096, or 65535 once the
     /// extended message capability is negotiated).
     pub fn new(max_len: usize) -> FrameSplitter {
+        // No buffer until bytes come: a reflector holds a splitter per connection, and
+        // sessions set aside in a collision hold an idle one.
         FrameSplitter {
-            buf: BytesMut::with_capacity(max_len.min(MAX_MESSAGE_LEN) * 2),
+            buf: BytesMut::new(),
             max_len,
         }
     }
