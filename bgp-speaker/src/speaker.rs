@@ -897,9 +897,8 @@ impl RibTask {
         if export_changed {
             match self.rib.set_export_policy(id, export) {
                 Ok(msgs) => {
-                    for m in &msgs {
-                        self.queue(id, m);
-                    }
+                    let msgs: Vec<&OutMessage> = msgs.iter().collect();
+                    self.queue_many(id, &msgs);
                 }
                 Err(err) => warn!(%addr, %err, "export policy"),
             }
@@ -1384,9 +1383,8 @@ impl RibTask {
                 };
                 match self.rib.peer_up(id, session) {
                     Ok(msgs) => {
-                        for m in &msgs {
-                            self.queue(id, m);
-                        }
+                        let msgs: Vec<&OutMessage> = msgs.iter().collect();
+                        self.queue_many(id, &msgs);
                         let fams = n.families.clone();
                         for f in fams {
                             self.queue_eor(id, f);
@@ -1459,60 +1457,49 @@ impl RibTask {
         }
     }
 
-    fn queue(&mut self, id: PeerId, m: &OutMessage) {
-        self.send(id, ToPeer::Update(m.bytes.clone()), &[m]);
-    }
-
     /// Queues `msgs` for the peer as one item, unless the peer still has more than
     /// `peer_queue_depth` messages queued from before (then it overflows and is
     /// re-synchronized once drained). One flush's messages are taken whole: flushes wait
     /// while the peers together lag (see `backlog_budget`), so one can be large.
     fn queue_many(&mut self, id: PeerId, msgs: &[&OutMessage]) {
         use std::sync::atomic::Ordering;
-        let Some(addr) = self.by_id.get(&id).copied() else {
+        let Some(e) = self.by_id.get(&id).and_then(|a| self.peers.get(a)) else {
             return;
         };
-        let Some(e) = self.peers.get_mut(&addr) else {
-            return;
-        };
-        if e.overflowed || self.deferring.is_some() {
-            return;
-        }
-        let n = msgs.len();
-        let queued = e.queued.load(Ordering::Relaxed);
+        let (addr, queued, n) = (e.settings.address, e.queued.clone(), msgs.len());
         let items = e.tx.max_capacity() - e.tx.capacity();
-        if queued + items > self.cfg.peer_queue_depth.max(16) {
+        if !e.overflowed
+            && queued.load(Ordering::Relaxed) + items > self.cfg.peer_queue_depth.max(16)
+        {
             self.overflowed(addr);
             return;
         }
-        e.queued.fetch_add(n, Ordering::Relaxed);
+        queued.fetch_add(n, Ordering::Relaxed);
         let bytes = msgs.iter().map(|m| m.bytes.clone()).collect();
-        if e.tx.try_send(ToPeer::Updates(bytes)).is_err() {
-            e.queued.fetch_sub(n, Ordering::Relaxed);
-            self.overflowed(addr);
-            return;
+        if !self.send(id, ToPeer::Updates(bytes), msgs) {
+            queued.fetch_sub(n, Ordering::Relaxed);
         }
-        self.count_sent(addr, msgs);
     }
 
     /// Queues `item` (carrying `msgs`) for the peer unless its queue overflowed; counts what
-    /// went.
-    fn send(&mut self, id: PeerId, item: ToPeer, msgs: &[&OutMessage]) {
+    /// went. False when nothing was queued.
+    fn send(&mut self, id: PeerId, item: ToPeer, msgs: &[&OutMessage]) -> bool {
         let Some(addr) = self.by_id.get(&id).copied() else {
-            return;
+            return false;
         };
         let Some(e) = self.peers.get_mut(&addr) else {
-            return;
+            return false;
         };
         if e.overflowed || self.deferring.is_some() {
             // A re-synchronization, or the table at the end of the deferral, follows.
-            return;
+            return false;
         }
         if let Err(mpsc::error::TrySendError::Full(_)) = e.tx.try_send(item) {
             self.overflowed(addr);
-            return;
+            return false;
         }
         self.count_sent(addr, msgs);
+        true
     }
 
     /// The peer does not keep up: nothing more is queued until it has drained.

@@ -296,15 +296,24 @@ connect_retry = 1
 // ---------------------------------------------------------------------------------------
 // Our reflector with FRR, BIRD and GoBGP clients, IPv4 and IPv6.
 
+/// An FRR bgpd config: `router bgp ASN` with router ID `id`, then `body` (its lines
+/// indented by one space, address families included).
+fn frr_conf(asn: u32, id: &str, body: &str) -> String {
+    format!("frr defaults traditional\nhostname frr\nrouter bgp {asn}\n bgp router-id {id}\n{body}")
+}
+
 fn frr_client_conf(me: u8, prefix4: &str, prefix6: &str) -> String {
-    format!(
-        "frr defaults traditional\nhostname frr\nrouter bgp 65000\n bgp router-id 10.11.0.{me}\n\
-         no bgp default ipv4-unicast\n no bgp network import-check\n timers bgp 3 9\n\
+    frr_conf(
+        65000,
+        &format!("10.11.0.{me}"),
+        &format!(
+            " no bgp default ipv4-unicast\n no bgp network import-check\n timers bgp 3 9\n\
          neighbor 10.11.0.1 remote-as 65000\n neighbor 10.11.0.1 timers connect 1\n\
          neighbor fd00:11::1 remote-as 65000\n neighbor fd00:11::1 timers connect 1\n\
          address-family ipv4 unicast\n  network {prefix4}\n  neighbor 10.11.0.1 activate\n\
          exit-address-family\n address-family ipv6 unicast\n  network {prefix6}\n\
          neighbor fd00:11::1 activate\n exit-address-family\n"
+        ),
     )
 }
 
@@ -521,11 +530,14 @@ fn our_speaker_as_a_client_of_an_frr_reflector() {
         &rr_ns,
         &seg.path("frr"),
         "0.0.0.0",
-        "frr defaults traditional\nhostname rr\nrouter bgp 65000\n bgp router-id 10.11.0.1\n\
-         bgp cluster-id 10.11.0.1\n timers bgp 3 9\n neighbor nodes peer-group\n\
+        &frr_conf(
+            65000,
+            "10.11.0.1",
+            " bgp cluster-id 10.11.0.1\n timers bgp 3 9\n neighbor nodes peer-group\n\
          neighbor nodes remote-as 65000\n bgp listen range 10.11.0.0/24 peer-group nodes\n\
          address-family ipv4 unicast\n  neighbor nodes route-reflector-client\n\
          exit-address-family\n",
+        ),
     )
     .unwrap();
     let (_n2, _n3, _a2, _a3) = two_agents_under(&seg);
@@ -643,8 +655,10 @@ verdict = "accept"
         &frr_ns,
         &seg.path("frr"),
         "0.0.0.0",
-        "frr defaults traditional\nhostname tor-b\nrouter bgp 65002\n bgp router-id 10.11.0.3\n\
-         no bgp ebgp-requires-policy\n no bgp network import-check\n timers bgp 3 9\n\
+        &frr_conf(
+            65002,
+            "10.11.0.3",
+            " no bgp ebgp-requires-policy\n no bgp network import-check\n timers bgp 3 9\n\
          neighbor 10.11.0.1 remote-as 65001\n neighbor 10.11.0.1 timers connect 1\n\
          neighbor 10.11.0.1 advertisement-interval 0\n\
          neighbor 10.99.0.1 remote-as 65001\n neighbor 10.99.0.1 ebgp-multihop 2\n\
@@ -652,6 +666,7 @@ verdict = "accept"
          neighbor 10.99.0.1 advertisement-interval 0\n\
          address-family ipv4 unicast\n  network 172.18.0.0/24\n  network 172.18.1.0/24\n\
          exit-address-family\n",
+        ),
     )
     .unwrap();
     // A second node announces a block outside the pod pools: the export policy keeps it in.
@@ -762,11 +777,14 @@ fn frr_client_setup(seg: &Segment, client: &str, frr_extra: &str) -> FrrClientSe
         &frr_ns,
         &seg.path("frr"),
         "0.0.0.0",
-        &format!(
-            "frr defaults traditional\nhostname frr\nrouter bgp 65000\n bgp router-id 10.11.0.3\n\
-             no bgp network import-check\n timers bgp 3 9\n{frr_extra}\
+        &frr_conf(
+            65000,
+            "10.11.0.3",
+            &format!(
+                " no bgp network import-check\n timers bgp 3 9\n{frr_extra}\
              neighbor 10.11.0.1 remote-as 65000\n neighbor 10.11.0.1 timers connect 1\n\
              address-family ipv4 unicast\n  network 172.18.0.0/24\n exit-address-family\n"
+            ),
         ),
     )
     .unwrap();
@@ -1216,10 +1234,13 @@ fn malformed_updates_from_a_raw_peer_treat_as_withdraw_then_notification() {
         &frr_ns,
         &seg.path("frr"),
         "0.0.0.0",
-        "frr defaults traditional\nhostname frr\nrouter bgp 65000\n bgp router-id 10.11.0.3\n\
-         no bgp network import-check\n timers bgp 3 9\n\
+        &frr_conf(
+            65000,
+            "10.11.0.3",
+            " no bgp network import-check\n timers bgp 3 9\n\
          neighbor 10.11.0.1 remote-as 65000\n neighbor 10.11.0.1 timers connect 1\n\
          address-family ipv4 unicast\n  network 172.18.0.0/24\n exit-address-family\n",
+        ),
     )
     .unwrap();
     seg.wait("FRR's session", || rr.established("10.11.0.3"));

@@ -53,21 +53,7 @@ impl Frr {
         if wait_for(Duration::from_secs(10), || dir.join("zserv.api").exists()).is_none() {
             return Err(format!("zebra did not start:\n{}", zebra.log()));
         }
-        let bgpd = ns.spawn(
-            "bgpd",
-            Command::new(FRR_BGPD)
-                .arg("-f")
-                .arg(dir.join("bgpd.conf"))
-                .args(["-S", "-p", "179", "-l", listen])
-                .arg("-i")
-                .arg(dir.join("bgpd.pid"))
-                .arg("--vty_socket")
-                .arg(dir)
-                .arg("-z")
-                .arg(dir.join("zserv.api"))
-                .args(["--log", "stdout"]),
-            &log,
-        )?;
+        let bgpd = ns.spawn("bgpd", &mut bgpd_command(dir, listen), &log)?;
         let frr = Frr {
             dir: dir.into(),
             ns: ns.name.clone(),
@@ -129,17 +115,7 @@ impl Frr {
     pub fn restart_bgpd(&mut self, ns: &Ns, listen: &str) -> Result<(), String> {
         let bgpd = ns.spawn(
             "bgpd",
-            Command::new(FRR_BGPD)
-                .arg("-f")
-                .arg(self.dir.join("bgpd.conf"))
-                .args(["-S", "-p", "179", "-l", listen])
-                .arg("-i")
-                .arg(self.dir.join("bgpd.pid"))
-                .arg("--vty_socket")
-                .arg(&self.dir)
-                .arg("-z")
-                .arg(self.dir.join("zserv.api"))
-                .args(["--log", "stdout"]),
+            &mut bgpd_command(&self.dir, listen),
             &self.dir.join("frr.log"),
         )?;
         self.bgpd = Some(bgpd);
@@ -153,6 +129,23 @@ impl Frr {
     pub fn namespace(&self) -> &str {
         &self.ns
     }
+}
+
+/// bgpd with the config, pid file and sockets in `dir`, zebra's API socket there too,
+/// listening on `listen` port 179.
+fn bgpd_command(dir: &Path, listen: &str) -> Command {
+    let mut c = Command::new(FRR_BGPD);
+    c.arg("-f")
+        .arg(dir.join("bgpd.conf"))
+        .args(["-S", "-p", "179", "-l", listen])
+        .arg("-i")
+        .arg(dir.join("bgpd.pid"))
+        .arg("--vty_socket")
+        .arg(dir)
+        .arg("-z")
+        .arg(dir.join("zserv.api"))
+        .args(["--log", "stdout"]);
+    c
 }
 
 impl Drop for Frr {

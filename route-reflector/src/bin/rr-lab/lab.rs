@@ -239,63 +239,13 @@ impl Lab {
         format!("{}-{what}", self.opts.tag)
     }
 
-    /// The IPIP variant's reflector of rack `rack`: its nodes from the range, eBGP to the
-    /// other rack's reflector two hops away, next hops passed on unchanged, no FIB.
-    fn ipip_reflector_config(&self, rack: usize, name: &str) -> String {
-        let [a, b, c] = rack_net(rack);
-        format!(
-            r#"# {name}: rack {letter}'s reflector (IPIP variant).
-router_id = "{me}"
-asn = {asn}
-listen = ["0.0.0.0:179"]
-
-[metrics]
-listen = ""
-
-[admin]
-socket = "{socket}"
-
-[timers]
-hold_time = {hold}
-connect_retry = 1
-
-[[client_range]]
-range = "{a}.{b}.{c}.0/24"
-max = 50
-
-[[ebgp]]
-address = "{peer}"
-asn = {peer_asn}
-local_address = "{me}"
-multihop = 3
-next_hop = "unchanged"
-import = "pod-blocks"
-export = "pod-blocks"
-
-[prefix_lists]
-pods = ["172.17.0.0/16 le 32"]
-
-[policies.pod-blocks]
-default = "reject"
-[[policies.pod-blocks.term]]
-name = "pod addresses only"
-match.prefix_list = "pods"
-verdict = "accept"
-"#,
-            letter = rack_letter(rack),
-            me = rack_addr(rack, RR2_HOST),
-            asn = rack_asn(rack),
-            socket = self.opts.dir.join(format!("{name}.sock")).display(),
-            hold = self.opts.hold_time,
-            peer = rack_addr(1 - rack, RR2_HOST),
-            peer_asn = rack_asn(1 - rack),
-        )
-    }
-
+    /// The config of reflector `name` of rack `rack`. On a ToR: cluster ID the ToR's
+    /// address, nodes from the rack's range (next hop self for the other rack's routes),
+    /// FIB on, eBGP to the other ToR with next hop self; rack A's two reflectors peer with
+    /// each other. In the IPIP variant: a reflector per rack, no FIB, eBGP multihop to the
+    /// other rack's reflector with next hops unchanged (the nodes tunnel to each other).
     fn reflector_config(&self, rack: usize, name: &str) -> String {
-        if self.opts.ipip {
-            return self.ipip_reflector_config(rack, name);
-        }
+        let ipip = self.opts.ipip;
         let tor = name.starts_with("tor");
         let me = if tor {
             tor_addr(rack)
@@ -303,6 +253,11 @@ verdict = "accept"
             rack_addr(rack, RR2_HOST)
         };
         let [a, b, c] = rack_net(rack);
+        let role = match (ipip, tor) {
+            (true, _) => "reflector (IPIP variant)",
+            (false, true) => "top-of-rack router",
+            (false, false) => "second reflector",
+        };
         let mut s = format!(
             r#"# {name}: rack {letter}'s {role}.
 router_id = "{me}"
@@ -328,21 +283,16 @@ selection_deferral = 30
 [[client_range]]
 range = "{a}.{b}.{c}.0/24"
 max = 50
-next_hop = "self-external"
+next_hop = "{client_nh}"
 "#,
             letter = rack_letter(rack),
-            role = if tor {
-                "top-of-rack router"
-            } else {
-                "second reflector"
-            },
             asn = rack_asn(rack),
-            cluster = tor_addr(rack),
+            cluster = if ipip { me } else { tor_addr(rack) },
             socket = self.opts.dir.join(format!("{name}.sock")).display(),
             hold = self.opts.hold_time,
+            client_nh = if ipip { "default" } else { "self-external" },
         );
-        // The two reflectors of rack A peer with each other (iBGP, not clients).
-        if rack == 0 {
+        if rack == 0 && !ipip {
             let other = if tor {
                 rack_addr(0, RR2_HOST)
             } else {
@@ -353,18 +303,27 @@ next_hop = "self-external"
                 "\n[[ibgp]]\naddress = \"{other}\"\nnext_hop = \"self-external\"\n"
             );
         }
-        if tor {
+        if ipip || tor {
+            let (peer, local, hop) = if ipip {
+                (
+                    rack_addr(1 - rack, RR2_HOST),
+                    me,
+                    "multihop = 3\nnext_hop = \"unchanged\"",
+                )
+            } else {
+                (link_addr(1 - rack), link_addr(rack), "next_hop = \"self\"")
+            };
+            if !ipip {
+                s.push_str("\n[fib]\nmode = \"direct\"\n");
+            }
             let _ = write!(
                 s,
                 r#"
-[fib]
-mode = "direct"
-
 [[ebgp]]
 address = "{peer}"
 asn = {peer_asn}
-local_address = "{me_link}"
-next_hop = "self"
+local_address = "{local}"
+{hop}
 import = "pod-blocks"
 export = "pod-blocks"
 
@@ -378,9 +337,7 @@ name = "pod addresses only"
 match.prefix_list = "pods"
 verdict = "accept"
 "#,
-                peer = link_addr(1 - rack),
                 peer_asn = rack_asn(1 - rack),
-                me_link = link_addr(rack),
             );
         }
         s
