@@ -236,6 +236,9 @@ pub struct Speaker {
     metrics: Arc<crate::metrics::Metrics>,
 }
 
+/// Prefix changes the RIB task lets wait for one flush while more UPDATEs are in.
+const PENDING_CHANGES: usize = 16_384;
+
 type Accepting = Arc<Mutex<HashMap<IpAddr, mpsc::Sender<TcpStream>>>>;
 
 impl Speaker {
@@ -608,7 +611,12 @@ impl RibTask {
                     self.event(addr, inc, ev);
                     // Whatever else the peers sent is decided before one flush: fewer,
                     // fuller UPDATEs, and one queue item per peer for all of them.
+                    // (Up to a bound: each change waiting for the flush is remembered with
+                    // what was sent before, so a full-table burst is flushed in parts.)
                     for _ in 0..256 {
+                        if self.rib.pending_changes() > PENDING_CHANGES {
+                            break;
+                        }
                         match events.try_recv() {
                             Ok((addr, inc, ev)) => self.event(addr, inc, ev),
                             Err(_) => break,
@@ -1055,7 +1063,8 @@ impl RibTask {
     }
 
     /// Ends the selection deferral of a graceful restart once every configured peer and
-    /// every expected dynamic one sent End-of-RIB (or the time is up): then each peer gets the whole table and End-of-RIB.
+    /// every expected dynamic one sent End-of-RIB (or the time is up): then each peer gets
+    /// the whole table and End-of-RIB.
     fn check_deferral(&mut self) {
         let Some(until) = self.deferring else {
             return;
@@ -1650,7 +1659,9 @@ impl RibTask {
             .sum()
     }
 
-    /// The backlog above which the peers' events wait: a quarter of every peer's queue.
+    /// The backlog above which nothing is flushed (the peers' UPDATEs are still taken in):
+    /// a quarter of every peer's queue. Walking the peers' counts costs a load per peer per
+    /// round of the RIB task, against the queue operation per peer per message it replaces.
     fn backlog_budget(&self) -> usize {
         self.peers.len().max(1) * (self.cfg.peer_queue_depth / 4).max(64)
     }

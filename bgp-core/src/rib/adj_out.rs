@@ -230,6 +230,11 @@ impl Groups {
         }
     }
 
+    /// Prefix changes not flushed yet, over all groups.
+    pub(crate) fn pending(&self) -> usize {
+        self.groups.iter().flatten().map(|g| g.before.len()).sum()
+    }
+
     /// Groups with changes that may be flushed now, and when the next one may.
     pub(crate) fn due(&self, now: Instant, interval: Duration) -> (Vec<GroupId>, Option<Instant>) {
         let mut ready = Vec::new();

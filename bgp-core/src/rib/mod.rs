@@ -951,6 +951,13 @@ impl Rib {
         self.groups.due(now, self.cfg.min_route_interval)
     }
 
+    /// Prefix changes waiting for a flush, over all groups. Each is remembered with what the
+    /// group held before; a driver that flushes once this grows large keeps that memory
+    /// bounded during a full-table burst.
+    pub fn pending_changes(&self) -> usize {
+        self.groups.pending()
+    }
+
     /// The encoded UPDATEs of a group's changes since its last flush.
     pub fn flush(&mut self, g: GroupId, now: std::time::Instant) -> Vec<OutMessage> {
         self.groups.flush(g, now)
