@@ -170,13 +170,13 @@ struct Ours {
 
 impl Ours {
     fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new(RR)
-            .args(args)
-            .arg("--socket")
-            .arg(&self.socket)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        netns::output(
+            Command::new(RR)
+                .args(args)
+                .arg("--socket")
+                .arg(&self.socket),
+        )
+        .1
     }
 
     fn json(&self, args: &[&str]) -> serde_json::Value {

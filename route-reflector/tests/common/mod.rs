@@ -5,53 +5,45 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use bgp_speaker::{Announcement, PeerSettings, RouteDetail, RouteQuery, Speaker, SpeakerConfig};
 
+#[path = "../../src/bin/rr-lab/netns.rs"]
+pub mod netns;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_route-reflector");
 pub const INNER: &str = "RR_NETNS_INNER";
-
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
 
 /// Runs the test `inner` of this binary inside a new namespace whose `lo` carries
 /// `addresses`; removes the namespace afterwards. Under `CI=true` a missing namespace
 /// support fails the test; elsewhere it skips.
 pub fn in_netns(inner: &str, addresses: &[&str]) {
     let name = format!("rrt-{}-{}", std::process::id(), inner);
-    let created = Command::new("ip")
-        .args(["netns", "add", &name])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !created {
-        assert!(
-            std::env::var("CI").is_err(),
-            "network namespaces are required under CI (ip netns add failed)"
-        );
-        eprintln!("skipped: cannot create a network namespace here");
-        return;
+    let ns = match netns::Ns::new(&name) {
+        Ok(ns) => ns,
+        Err(e) => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "network namespaces are required under CI: {e}"
+            );
+            eprintln!("skipped: cannot create a network namespace here ({e})");
+            return;
+        }
+    };
+    let setup: Vec<String> = addresses
+        .iter()
+        .map(|a| format!("ip addr add {a}/32 dev lo"))
+        .collect();
+    if !setup.is_empty() {
+        let setup = setup.join(" && ");
+        if let Err(e) = ns.sh(&setup) {
+            panic!("namespace setup failed: {e}");
+        }
     }
-    let _guard = Netns(name.clone());
-    let mut setup = String::from("ip link set lo up");
-    for a in addresses {
-        setup.push_str(&format!(" && ip addr add {a}/32 dev lo"));
-    }
-    let ok = Command::new("ip")
-        .args(["netns", "exec", &name, "sh", "-c", &setup])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "namespace setup failed: {setup}");
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new("ip")
-        .args(["netns", "exec", &name])
-        .arg(&exe)
+    let out = ns
+        .cmd(std::env::current_exe().unwrap())
         .args([
             "--exact",
             inner,
@@ -117,7 +109,7 @@ pub struct Reflector {
     pub config: PathBuf,
     pub socket: PathBuf,
     log: PathBuf,
-    child: Option<Child>,
+    proc: Option<netns::Proc>,
 }
 
 impl Reflector {
@@ -129,51 +121,34 @@ impl Reflector {
             socket: dir.join(format!("{name}.sock")),
             log: dir.join(format!("{name}.log")),
             config: path,
-            child: None,
+            proc: None,
         };
         r.spawn(graceful_restart);
         r
     }
 
     pub fn spawn(&mut self, graceful_restart: bool) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
         let mut cmd = Command::new(BIN);
         cmd.arg("run");
         if graceful_restart {
             cmd.arg("--graceful-restart");
         }
-        cmd.arg(&self.config)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log);
-        self.child = Some(cmd.spawn().unwrap());
+        cmd.arg(&self.config).env("RUST_LOG", "info");
+        self.proc = Some(netns::Proc::spawn(&self.name, &mut cmd, &self.log).unwrap());
     }
 
     /// SIGTERM and wait for the exit; returns whether it exited successfully.
     pub fn stop(&mut self) -> bool {
-        let Some(mut c) = self.child.take() else {
-            return false;
-        };
-        let _ = Command::new("kill")
-            .args(["-TERM", &c.id().to_string()])
-            .status();
-        for _ in 0..100 {
-            if let Ok(Some(st)) = c.try_wait() {
-                return st.success();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = c.kill();
-        let _ = c.wait();
-        false
+        self.proc.take().is_some_and(|mut p| p.stop())
     }
 
     pub fn signal(&self, sig: &str) {
-        let id = self.child.as_ref().unwrap().id().to_string();
+        let id = self
+            .proc
+            .as_ref()
+            .and_then(|p| p.pid())
+            .unwrap()
+            .to_string();
         assert!(
             Command::new("kill")
                 .args([sig, &id])
@@ -189,16 +164,11 @@ impl Reflector {
 
     /// Runs the CLI against this reflector: (exit code, stdout, stderr).
     pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(BIN)
-            .args(args)
-            .arg("--socket")
-            .arg(&self.socket)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into(),
-            String::from_utf8_lossy(&out.stderr).into(),
+        netns::output(
+            Command::new(BIN)
+                .args(args)
+                .arg("--socket")
+                .arg(&self.socket),
         )
     }
 

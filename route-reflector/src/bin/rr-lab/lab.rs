@@ -822,19 +822,12 @@ impl Reflector {
 
     /// Runs the CLI against it: (exit code, stdout, stderr).
     pub fn cli(&self, bin: &Path, args: &[&str]) -> (i32, String, String) {
-        match Command::new(bin)
-            .args(args)
-            .arg("--socket")
-            .arg(&self.socket)
-            .output()
-        {
-            Ok(o) => (
-                o.status.code().unwrap_or(-1),
-                String::from_utf8_lossy(&o.stdout).into(),
-                String::from_utf8_lossy(&o.stderr).into(),
-            ),
-            Err(e) => (-1, String::new(), e.to_string()),
-        }
+        crate::netns::output(
+            Command::new(bin)
+                .args(args)
+                .arg("--socket")
+                .arg(&self.socket),
+        )
     }
 
     /// (established, configured or accepted) sessions, from `show peers --json`.

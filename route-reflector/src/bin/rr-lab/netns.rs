@@ -42,11 +42,6 @@ impl Ns {
 
     /// Starts `program` inside the namespace with stdout and stderr going to `log`.
     pub fn spawn(&self, name: &str, cmd: &mut Command, log: &Path) -> Result<Proc, String> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .map_err(|e| format!("{}: {e}", log.display()))?;
         let mut c = self.cmd(cmd.get_program());
         c.args(cmd.get_args());
         for (k, v) in cmd.get_envs() {
@@ -55,18 +50,7 @@ impl Ns {
                 None => c.env_remove(k),
             };
         }
-        let err = file.try_clone().map_err(|e| e.to_string())?;
-        let child = c
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(file))
-            .stderr(Stdio::from(err))
-            .spawn()
-            .map_err(|e| format!("{}: {e}", cmd.get_program().to_string_lossy()))?;
-        Ok(Proc {
-            name: name.into(),
-            child: Some(child),
-            log: log.into(),
-        })
+        Proc::spawn(name, &mut c, log)
     }
 }
 
@@ -97,15 +81,21 @@ pub fn veth(a: &Ns, a_if: &str, b: &Ns, b_if: &str) -> Result<(), String> {
 
 /// Runs a command: its stdout, or its stderr as the error.
 pub fn run(cmd: &mut Command) -> Result<String, String> {
-    let out = cmd.output().map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stderr).trim(),
-            String::from_utf8_lossy(&out.stdout).trim()
-        ))
+    match output(cmd) {
+        (0, out, _) => Ok(out),
+        (_, out, err) => Err(format!("{}{}", err.trim(), out.trim())),
+    }
+}
+
+/// Runs a command: (exit code, stdout, stderr); -1 and the reason when it cannot run.
+pub fn output(cmd: &mut Command) -> (i32, String, String) {
+    match cmd.output() {
+        Ok(o) => (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        ),
+        Err(e) => (-1, String::new(), e.to_string()),
     }
 }
 
@@ -117,6 +107,27 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// Starts `cmd` (in this namespace) with stdout and stderr appended to `log`.
+    pub fn spawn(name: &str, cmd: &mut Command, log: &Path) -> Result<Proc, String> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|e| format!("{}: {e}", log.display()))?;
+        let err = file.try_clone().map_err(|e| e.to_string())?;
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(file))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .map_err(|e| format!("{}: {e}", cmd.get_program().to_string_lossy()))?;
+        Ok(Proc {
+            name: name.into(),
+            child: Some(child),
+            log: log.into(),
+        })
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
     }
