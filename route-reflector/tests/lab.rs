@@ -95,6 +95,18 @@ fn stream(lab: &Lab, from: &str, to: &str) -> lab::PingStream {
     lab.ping_stream(&src, dst, &format!("{from}-{to}")).unwrap()
 }
 
+/// Ends the ping streams a second after convergence; each must have sent over 200 echoes
+/// and lost none during `what`.
+fn no_loss<const N: usize>(streams: [lab::PingStream; N], what: &str) {
+    std::thread::sleep(Duration::from_secs(1));
+    let losses: Vec<Loss> = streams.into_iter().map(|s| s.finish().unwrap()).collect();
+    eprintln!("{what}: {losses:?}");
+    for l in &losses {
+        assert!(l.sent > 200, "{what}: {l}");
+        assert_eq!(l.lost(), 0, "traffic lost ({what}): {l}");
+    }
+}
+
 fn index_of(lab: &Lab, node: &str) -> usize {
     lab.nodes.iter().position(|n| n.name == node).unwrap()
 }
@@ -144,17 +156,7 @@ fn the_two_rack_lab_with_our_reflectors() {
         fail(&lab, "the restarted agent's sessions did not come back");
     }
     converge(&lab, "after the node agent's restart");
-    std::thread::sleep(Duration::from_secs(1));
-    let losses: Vec<Loss> = streams.into_iter().map(|s| s.finish().unwrap()).collect();
-    eprintln!("node agent killed and restarted: {losses:?}");
-    for l in &losses {
-        assert!(l.sent > 200, "{l}");
-        assert_eq!(
-            l.lost(),
-            0,
-            "pods lost traffic while their node's agent restarted: {l}"
-        );
-    }
+    no_loss(streams, "node agent killed and restarted");
 
     // Rack A's ToR reflector restarts (graceful, SIGTERM then `run --graceful-restart`)
     // while rack A's second reflector keeps the rack's routes up.
@@ -175,17 +177,7 @@ fn the_two_rack_lab_with_our_reflectors() {
         fail(&lab, "the restarted reflector's sessions did not come back");
     }
     converge(&lab, "after the reflector's restart");
-    std::thread::sleep(Duration::from_secs(1));
-    let losses: Vec<Loss> = streams.into_iter().map(|s| s.finish().unwrap()).collect();
-    eprintln!("ToR reflector restarted: {losses:?}");
-    for l in &losses {
-        assert!(l.sent > 200, "{l}");
-        assert_eq!(
-            l.lost(),
-            0,
-            "traffic lost while the reflector restarted: {l}"
-        );
-    }
+    no_loss(streams, "ToR reflector restarted");
 
     // A new node joins rack A (the reflectors accept it from the rack's range) with a pod.
     let t0 = Instant::now();
