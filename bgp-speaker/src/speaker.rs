@@ -1171,7 +1171,9 @@ impl RibTask {
     }
 
     /// Whether every peer (configured, connected from a range, or expected from a range
-    /// after a restart) is up and has sent End-of-RIB for each of its families.
+    /// after a restart) is up and has sent End-of-RIB for each of its families. The
+    /// configured ones are named from the configuration, not from the peers added so far:
+    /// at start the task runs before its peers are added, and an empty set is no answer.
     fn tables_in(&self) -> bool {
         let done = |e: &PeerEntry| {
             e.established && !e.families.is_empty() && e.families.iter().all(|f| e.eor.contains(f))
@@ -1179,8 +1181,10 @@ impl RibTask {
         self.peers.values().all(done)
             && self
                 .cfg
-                .expected_peers
+                .peers
                 .iter()
+                .map(|p| &p.address)
+                .chain(&self.cfg.expected_peers)
                 .all(|a| self.peers.get(a).is_some_and(done))
     }
 

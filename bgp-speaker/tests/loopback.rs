@@ -1049,3 +1049,20 @@ async fn listens_on_the_ipv4_and_the_ipv6_wildcard_at_once() {
     a.shutdown("bye").await.unwrap();
     b.shutdown("bye").await.unwrap();
 }
+
+// One thread: the task's first round finds the peer's command and its first tick both
+// ready, and picks one at random; ten starts try both orders.
+#[tokio::test(flavor = "current_thread")]
+async fn a_restart_defers_until_its_configured_peers_are_in() {
+    // Restarting with a configured peer that does not answer: the deferral must hold (it
+    // once ended at start, before the peers were added, when the first tick came first).
+    for _ in 0..10 {
+        let mut c = config(33, 1, 2, 65000, 65000);
+        c.restarting = true;
+        c.selection_deferral = 30;
+        let s = Speaker::start(c).await.unwrap();
+        sleep(Duration::from_millis(100)).await;
+        assert!(s.summary().await.unwrap().deferring, "deferral ended early");
+        s.shutdown("bye").await.unwrap();
+    }
+}
