@@ -8,6 +8,7 @@ mod admin;
 mod config;
 mod daemon;
 mod decode;
+mod memory;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -108,6 +109,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn main() -> ExitCode {
+    memory::tune_allocator();
     let cli = Cli::parse();
     match cli.command {
         Command::Decode(args) => {
