@@ -15,6 +15,7 @@ use bytes::Bytes;
 use foldhash::HashMap;
 use ipnet::IpNet;
 
+use super::table::PrefixMap;
 use super::{Attrs, NextHopMode, PeerConfig, PeerId, PeerSession, RibConfig};
 use crate::policy::PolicyRef;
 use crate::types::{Afi, Asn, Family, FamilySet, PathId};
@@ -91,30 +92,144 @@ impl GroupKey {
     }
 }
 
-/// One route in an Adj-RIB-Out.
+/// One route in an Adj-RIB-Out (16 octets): the attributes sent, the peer the route came
+/// from, and the path identifier sent with it (0 without ADD-PATH).
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
     pub attrs: Attrs,
     pub source: PeerId,
+    pub id: u32,
 }
 
 impl PartialEq for Entry {
     fn eq(&self, o: &Entry) -> bool {
-        self.source == o.source && Arc::ptr_eq(&self.attrs, &o.attrs)
+        self.source == o.source && self.id == o.id && Arc::ptr_eq(&self.attrs, &o.attrs)
     }
 }
 
-/// The routes of one prefix in a group: (sent path identifier, route). One, inline, unless
-/// the group gets every path (ADD-PATH).
-type Slot = smallvec::SmallVec<[(u32, Entry); 1]>;
+/// The routes a group held for one prefix before a change.
+type Slot = smallvec::SmallVec<[Entry; 1]>;
+
+/// A group's Adj-RIB-Out. A prefix has one route to send unless the group gets every path
+/// (ADD-PATH). The distinct routes are stored once, and a prefix with one route refers to
+/// its route by index: 16 octets an IPv4 prefix. Prefixes with several routes are kept
+/// apart.
+#[derive(Debug, Default)]
+struct AdjOut {
+    one: PrefixMap<u32>,
+    many: PrefixMap<Vec<Entry>>,
+    routes: Routes,
+}
+
+impl AdjOut {
+    fn get(&self, p: &IpNet) -> &[Entry] {
+        match self.one.get(p) {
+            Some(i) => self.routes.held(*i),
+            None => self.many.get(p).map_or(&[], Vec::as_slice),
+        }
+    }
+
+    /// Holds `want` for `p` from now on; returns what was held.
+    fn replace(&mut self, p: &IpNet, want: &[Entry]) -> Slot {
+        let AdjOut { one, many, routes } = self;
+        if let [e] = want
+            && let Some(held) = one.get_mut(p)
+        {
+            let old = std::mem::replace(held, routes.acquire(e));
+            return routes.release(old).into_iter().collect();
+        }
+        let old = match one.remove(p) {
+            Some(i) => routes.release(i).into_iter().collect(),
+            None => many.remove(p).map(Slot::from_vec).unwrap_or_default(),
+        };
+        match want {
+            [] => {}
+            [e] => {
+                one.insert(p, routes.acquire(e));
+            }
+            _ => {
+                many.insert(p, want.to_vec());
+            }
+        }
+        old
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (IpNet, &[Entry])> {
+        self.one
+            .iter()
+            .map(|(p, i)| (p, self.routes.held(*i)))
+            .chain(self.many.iter().map(|(p, v)| (p, v.as_slice())))
+    }
+}
+
+/// The distinct routes of an Adj-RIB-Out, each with the number of prefixes it is sent for.
+#[derive(Debug, Default)]
+struct Routes {
+    slots: Vec<Option<(Entry, u32)>>,
+    free: Vec<u32>,
+    /// Slot by (attribute set address, source, path identifier). An address stays valid
+    /// while indexed: the slot holds the set.
+    index: HashMap<(usize, PeerId, u32), u32>,
+}
+
+impl Routes {
+    fn key(e: &Entry) -> (usize, PeerId, u32) {
+        (Arc::as_ptr(&e.attrs) as usize, e.source, e.id)
+    }
+
+    /// The route at `i` as a one-route slice (empty for an index already released; indexes
+    /// come from `acquire`).
+    fn held(&self, i: u32) -> &[Entry] {
+        match self.slots.get(i as usize) {
+            Some(Some((e, _))) => std::slice::from_ref(e),
+            _ => &[],
+        }
+    }
+
+    /// The index of `e`, counted once more.
+    fn acquire(&mut self, e: &Entry) -> u32 {
+        let Routes { slots, free, index } = self;
+        let i = *index.entry(Self::key(e)).or_insert_with(|| {
+            let slot = Some((e.clone(), 0));
+            match free.pop() {
+                Some(i) => {
+                    slots[i as usize] = slot;
+                    i
+                }
+                None => {
+                    slots.push(slot);
+                    (slots.len() - 1) as u32
+                }
+            }
+        });
+        if let Some(Some((_, n))) = slots.get_mut(i as usize) {
+            *n += 1;
+        }
+        i
+    }
+
+    /// Counts `i` once less; returns its route (freed when no prefix has it any more).
+    fn release(&mut self, i: u32) -> Option<Entry> {
+        let slot = self.slots.get_mut(i as usize)?;
+        let (e, n) = slot.as_mut()?;
+        *n -= 1;
+        if *n > 0 {
+            return Some(e.clone());
+        }
+        let (e, _) = slot.take()?;
+        self.index.remove(&Self::key(&e));
+        self.free.push(i);
+        Some(e)
+    }
+}
 
 #[derive(Debug)]
 struct Group {
     key: Arc<GroupKey>,
     members: Vec<PeerId>,
-    out: HashMap<IpNet, Slot>,
+    out: AdjOut,
     /// For prefixes changed since the last flush: what the group held then.
-    before: HashMap<IpNet, Slot>,
+    before: PrefixMap<Slot>,
     last_flush: Option<Instant>,
 }
 
@@ -155,8 +270,8 @@ impl Groups {
         let g = Group {
             key: Arc::new(key),
             members: vec![peer],
-            out: HashMap::default(),
-            before: HashMap::default(),
+            out: AdjOut::default(),
+            before: PrefixMap::default(),
             last_flush: None,
         };
         match self.groups.iter().position(Option::is_none) {
@@ -200,33 +315,19 @@ impl Groups {
     }
 
     /// Sets what the group holds for `prefix`; returns the attribute sets no longer held.
-    pub(crate) fn set(&mut self, g: GroupId, prefix: IpNet, want: &[(u32, Entry)]) -> Vec<Attrs> {
+    pub(crate) fn set(&mut self, g: GroupId, prefix: IpNet, want: &[Entry]) -> Vec<Attrs> {
         let Some(Some(grp)) = self.groups.get_mut(g) else {
             return Vec::new();
         };
-        let current = grp.out.get(&prefix);
-        let same = match current {
-            None => want.is_empty(),
-            Some(c) => c.as_slice() == want,
-        };
-        if same {
+        if grp.out.get(&prefix) == want {
             return Vec::new();
         }
-        let old = if want.is_empty() {
-            grp.out.remove(&prefix).unwrap_or_default()
+        let old = grp.out.replace(&prefix, want);
+        if grp.before.contains(&prefix) {
+            old.into_iter().map(|e| e.attrs).collect()
         } else {
-            grp.out
-                .insert(prefix, want.iter().cloned().collect())
-                .unwrap_or_default()
-        };
-        match grp.before.entry(prefix) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(old);
-                Vec::new()
-            }
-            std::collections::hash_map::Entry::Occupied(_) => {
-                old.into_iter().map(|(_, e)| e.attrs).collect()
-            }
+            grp.before.insert(&prefix, old);
+            Vec::new()
         }
     }
 
@@ -264,13 +365,12 @@ impl Groups {
         let mut shared: Buckets = Buckets::default();
         let mut own: HashMap<PeerId, Buckets> = HashMap::default();
         let members = &grp.members;
-        for (prefix, old) in before {
-            let empty = Slot::new();
-            let new = grp.out.get(&prefix).unwrap_or(&empty);
+        for (prefix, old) in before.into_entries() {
+            let new = grp.out.get(&prefix);
             let mut excluded: Vec<PeerId> = old
                 .iter()
                 .chain(new.iter())
-                .map(|(_, e)| e.source)
+                .map(|e| e.source)
                 .filter(|s| members.contains(s))
                 .collect();
             excluded.sort_unstable();
@@ -317,8 +417,8 @@ impl Groups {
             return Vec::new();
         };
         let mut b = Bucket::default();
-        for (prefix, slot) in &grp.out {
-            diff(prefix, &Slot::new(), slot, Some(peer), &mut b);
+        for (prefix, held) in grp.out.iter() {
+            diff(&prefix, &[], held, Some(peer), &mut b);
         }
         b.encode(&grp.key.context())
             .into_iter()
@@ -333,10 +433,10 @@ impl Groups {
         };
         grp.out
             .iter()
-            .flat_map(|(p, slot)| {
-                slot.iter()
-                    .filter(|(_, e)| e.source != peer)
-                    .map(move |(id, _)| (*p, *id))
+            .flat_map(|(p, held)| {
+                held.iter()
+                    .filter(|e| e.source != peer)
+                    .map(move |e| (p, e.id))
             })
             .collect()
     }
@@ -356,7 +456,8 @@ impl Groups {
             let held = grp
                 .out
                 .get(prefix)
-                .is_some_and(|s| s.iter().any(|(i, e)| i == id && e.source != peer));
+                .iter()
+                .any(|e| e.id == *id && e.source != peer);
             if !held {
                 b.withdraw(prefix, *id);
             }
@@ -554,17 +655,97 @@ fn prefixes(afi: Afi, add_path: bool, list: &[(IpNet, u32)]) -> Prefixes {
 
 /// Adds to `b` what turns `old` into `new` for a member (`Some(m)`: without m's own routes)
 /// or for the group.
-fn diff(prefix: &IpNet, old: &Slot, new: &Slot, member: Option<PeerId>, b: &mut Bucket) {
+fn diff(prefix: &IpNet, old: &[Entry], new: &[Entry], member: Option<PeerId>, b: &mut Bucket) {
     let keep = |e: &Entry| member.is_none_or(|m| e.source != m);
-    for (id, e) in new.iter().filter(|(_, e)| keep(e)) {
-        let unchanged = old.iter().any(|(oid, oe)| oid == id && keep(oe) && oe == e);
+    for e in new.iter().filter(|e| keep(e)) {
+        let unchanged = old.iter().any(|o| keep(o) && o == e);
         if !unchanged {
-            b.announce(prefix, *id, &e.attrs);
+            b.announce(prefix, e.id, &e.attrs);
         }
     }
-    for (id, _) in old.iter().filter(|(_, e)| keep(e)) {
-        if !new.iter().any(|(nid, ne)| nid == id && keep(ne)) {
-            b.withdraw(prefix, *id);
+    for o in old.iter().filter(|o| keep(o)) {
+        if !new.iter().any(|n| n.id == o.id && keep(n)) {
+            b.withdraw(prefix, o.id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::PathAttributes;
+
+    fn entry(attrs: &Attrs, source: PeerId, id: u32) -> Entry {
+        Entry {
+            attrs: attrs.clone(),
+            source,
+            id,
+        }
+    }
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_route_is_stored_once_and_freed_with_its_last_prefix() {
+        let a: Attrs = Arc::new(PathAttributes::default());
+        let b: Attrs = Arc::new(PathAttributes {
+            local_pref: Some(200),
+            ..PathAttributes::default()
+        });
+        let mut out = AdjOut::default();
+        let (p1, p2, p3) = (net("10.0.0.0/24"), net("10.0.1.0/24"), net("2001:db8::/48"));
+        for p in [p1, p2, p3] {
+            assert!(out.replace(&p, &[entry(&a, 1, 0)]).is_empty());
+        }
+        assert_eq!(out.routes.index.len(), 1);
+        // The table holds `a` once, however many prefixes have it.
+        assert_eq!(Arc::strong_count(&a), 2);
+        assert_eq!(out.get(&p2), [entry(&a, 1, 0)]);
+        // Another route for one prefix: the old one comes back, the rest keep theirs.
+        let old = out.replace(&p2, &[entry(&b, 2, 0)]);
+        assert_eq!(old.as_slice(), [entry(&a, 1, 0)]);
+        drop(old);
+        assert_eq!(out.get(&p1), [entry(&a, 1, 0)]);
+        assert_eq!(out.get(&p2), [entry(&b, 2, 0)]);
+        assert_eq!(out.routes.index.len(), 2);
+        // Withdrawn everywhere: the route is freed and its slot reused.
+        out.replace(&p1, &[]);
+        out.replace(&p3, &[]);
+        assert_eq!(Arc::strong_count(&a), 1);
+        assert_eq!(out.routes.index.len(), 1);
+        assert_eq!(out.routes.free.len(), 1);
+        out.replace(&p1, &[entry(&a, 3, 0)]);
+        assert!(out.routes.free.is_empty());
+        assert_eq!(out.routes.slots.len(), 2);
+        assert!(out.get(&p3).is_empty());
+        let mut all: Vec<(IpNet, Vec<Entry>)> = out.iter().map(|(p, e)| (p, e.to_vec())).collect();
+        all.sort_by_key(|(p, _)| *p);
+        assert_eq!(
+            all,
+            [(p1, vec![entry(&a, 3, 0)]), (p2, vec![entry(&b, 2, 0)])]
+        );
+    }
+
+    #[test]
+    fn several_routes_of_a_prefix_are_kept_apart() {
+        let a: Attrs = Arc::new(PathAttributes::default());
+        let mut out = AdjOut::default();
+        let p = net("10.0.0.0/24");
+        let two = [entry(&a, 1, 1), entry(&a, 2, 2)];
+        assert!(out.replace(&p, &two).is_empty());
+        assert!(out.one.is_empty());
+        assert_eq!(out.get(&p), two);
+        // Down to one: inline, and the pair comes back as what was held.
+        assert_eq!(out.replace(&p, &two[..1]).as_slice(), two);
+        assert!(out.many.is_empty());
+        assert_eq!(out.get(&p), &two[..1]);
+        // Up to two again.
+        assert_eq!(out.replace(&p, &two).as_slice(), &two[..1]);
+        assert_eq!(out.get(&p), two);
+        assert!(out.routes.index.is_empty());
+        assert_eq!(out.replace(&p, &[]).as_slice(), two);
+        assert!(out.get(&p).is_empty());
     }
 }

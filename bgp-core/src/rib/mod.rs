@@ -330,7 +330,7 @@ struct PeerState {
 pub struct Rib {
     cfg: RibConfig,
     peers: Vec<Option<PeerState>>,
-    table: table::Table,
+    table: table::PrefixMap<Dest>,
     attrs: AttrStore,
     groups: adj_out::Groups,
     resolver: Box<dyn NextHopResolver>,
@@ -353,7 +353,7 @@ struct Scratch {
     set: Vec<usize>,
     multipath: Vec<usize>,
     old: Vec<(PeerId, PathId, usize)>,
-    want: Vec<(u32, adj_out::Entry)>,
+    want: Vec<adj_out::Entry>,
 }
 
 impl std::fmt::Debug for Rib {
@@ -391,7 +391,7 @@ impl Rib {
         Rib {
             cfg,
             peers,
-            table: table::Table::default(),
+            table: table::PrefixMap::default(),
             attrs: AttrStore::default(),
             groups: adj_out::Groups::default(),
             resolver: Box::new(AllReachable),
@@ -1143,7 +1143,7 @@ fn export_dest(
     store: &mut AttrStore,
     groups: &mut adj_out::Groups,
     cache: &mut ExportCache,
-    want: &mut Vec<(u32, adj_out::Entry)>,
+    want: &mut Vec<adj_out::Entry>,
 ) {
     let Some(key) = groups.key(g) else {
         return;
@@ -1181,13 +1181,11 @@ fn export_dest(
                 } else {
                     0
                 };
-                want.push((
+                want.push(adj_out::Entry {
+                    attrs,
+                    source: path.peer(),
                     id,
-                    adj_out::Entry {
-                        attrs,
-                        source: path.peer(),
-                    },
-                ));
+                });
             }
         }
     }
