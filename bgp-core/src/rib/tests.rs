@@ -921,3 +921,49 @@ fn next_hop_self_for_external_routes_keeps_reflected_next_hops() {
         "reflected: unchanged; eBGP-learned and local: ourselves"
     );
 }
+
+// ---- compact storage ----
+
+fn path(peer: PeerId, id: PathId) -> Path {
+    Path::new(peer, id, Arc::new(attrs()))
+}
+
+#[test]
+fn paths_move_between_inline_and_boxed_forms() {
+    assert_eq!(std::mem::size_of::<Paths>(), 16);
+    assert_eq!(std::mem::size_of::<Dest>(), 24);
+    let mut p = Paths::default();
+    assert!(p.is_empty());
+    assert!(p.remove(0).is_none());
+    p.push(path(1, 0));
+    assert!(matches!(p, Paths::One(_)));
+    p.push(path(2, 0));
+    p.push(path(3, 0));
+    assert!(matches!(p, Paths::Several(Some(_))));
+    let peers = |p: &Paths| p.iter().map(Path::peer).collect::<Vec<_>>();
+    assert_eq!(peers(&p), [1, 2, 3]);
+    p.swap(0, 2);
+    assert_eq!(peers(&p), [3, 2, 1]);
+    assert!(p.remove(3).is_none());
+    assert_eq!(p.remove(1).map(|x| x.peer()), Some(2));
+    assert_eq!(p.remove(0).map(|x| x.peer()), Some(3));
+    // One left: inline again.
+    assert!(matches!(p, Paths::One(_)));
+    assert_eq!(peers(&p), [1]);
+    assert_eq!(p.remove(0).map(|x| x.peer()), Some(1));
+    assert!(matches!(p, Paths::Several(None)));
+}
+
+#[test]
+fn dest_removal_keeps_the_ecmp_count() {
+    let mut d = Dest::default();
+    d.paths.push(path(1, 0));
+    d.paths.push(path(2, 0));
+    d.multipath = 2;
+    assert!(d.remove_at(5).is_none());
+    assert_eq!(d.multipath, 2);
+    assert!(!d.touched);
+    assert_eq!(d.remove_at(0).map(|x| x.peer()), Some(1));
+    assert_eq!((d.multipath, d.touched), (1, true));
+    assert_eq!(d.multipath().len(), 1);
+}
