@@ -240,6 +240,40 @@ fn apply(table: &mut BTreeMap<IpNet, Ipv4Addr>, msgs: &[OutMessage], to: PeerId)
     }
 }
 
+/// Applies what an ADD-PATH receiver is sent: its table is keyed by (prefix, path id).
+fn apply_add_path(table: &mut BTreeMap<(IpNet, u32), Ipv4Addr>, msgs: &[OutMessage], to: PeerId) {
+    let ctx = Context {
+        add_path: FamilySet::from_iter([Family::IPV4_UNICAST]),
+        ..Context::default()
+    };
+    for m in msgs.iter().filter(|m| m.to.contains(&to)) {
+        let Message::Update(u) = Message::decode(&m.bytes, &ctx).unwrap() else {
+            panic!("not an update")
+        };
+        for e in &u.withdrawn {
+            table.remove(&(e.prefix, e.path_id.unwrap()));
+        }
+        for e in &u.nlri {
+            table.insert(
+                (e.prefix, e.path_id.unwrap()),
+                u.attributes.next_hop.unwrap(),
+            );
+        }
+    }
+}
+
+/// The next hops an ADD-PATH receiver holds, by prefix.
+fn next_hops(table: &BTreeMap<(IpNet, u32), Ipv4Addr>) -> BTreeMap<IpNet, Vec<Ipv4Addr>> {
+    let mut out: BTreeMap<IpNet, Vec<Ipv4Addr>> = BTreeMap::new();
+    for ((p, _), nh) in table {
+        out.entry(*p).or_default().push(*nh);
+    }
+    for v in out.values_mut() {
+        v.sort();
+    }
+    out
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
@@ -263,16 +297,24 @@ proptest! {
             rib.peer_up(id, session(i)).unwrap();
             ids.push(id);
         }
-        // A monitor client that announces nothing.
-        let mut mc = PeerConfig::internal(IpAddr::V4(Ipv4Addr::new(10, 0, 2, 1)), 65000);
-        mc.rr_client = true;
-        mc.local_v4 = Some(Ipv4Addr::new(10, 0, 0, 100));
-        let monitor = rib.add_peer(mc);
+        // Monitor clients that announce nothing, at 10.0.2.x.
+        let mut monitor_up = |x: u8, add_path_send: FamilySet| {
+            let addr = Ipv4Addr::new(10, 0, 2, x);
+            let mut c = PeerConfig::internal(IpAddr::V4(addr), 65000);
+            c.rr_client = true;
+            c.local_v4 = Some(Ipv4Addr::new(10, 0, 0, 100));
+            let id = rib.add_peer(c);
+            let s = PeerSession { router_id: addr, add_path_send, ..session(0) };
+            (id, rib.peer_up(id, s).unwrap())
+        };
+        let (monitor, full) = monitor_up(1, FamilySet::EMPTY);
         let mut monitor_table = BTreeMap::new();
-        apply(&mut monitor_table, &rib.peer_up(monitor, PeerSession {
-            router_id: Ipv4Addr::new(10, 0, 2, 1),
-            ..session(0)
-        }).unwrap(), monitor);
+        apply(&mut monitor_table, &full, monitor);
+        // One that is sent every path (ADD-PATH): its own update group.
+        let (all_paths, full) = monitor_up(2, FamilySet::from_iter([Family::IPV4_UNICAST]));
+        let mut all_paths_table = BTreeMap::new();
+        apply_add_path(&mut all_paths_table, &full, all_paths);
+        prop_assert_eq!(rib.group_count(), 3, "clients, external peers, ADD-PATH monitor");
         let mut client_tables: Vec<BTreeMap<IpNet, Ipv4Addr>> = vec![BTreeMap::new(); 3];
 
         // The model: prefix -> source (None: local) -> attribute.
@@ -339,12 +381,14 @@ proptest! {
             let really = rib.iter().filter(|(_, d)| d.best().is_some()).count() as i64;
             prop_assert_eq!(with_best, really, "prefixes with a best path, from the changes");
             apply(&mut monitor_table, &msgs, monitor);
+            apply_add_path(&mut all_paths_table, &msgs, all_paths);
             for (c, table) in client_tables.iter_mut().enumerate() {
                 apply(table, &msgs, ids[c]);
             }
 
             // Best paths agree with the reference.
             let mut expect_monitor = BTreeMap::new();
+            let mut expect_all: BTreeMap<IpNet, Vec<Ipv4Addr>> = BTreeMap::new();
             let mut expect_clients: Vec<BTreeMap<IpNet, Ipv4Addr>> = vec![BTreeMap::new(); 3];
             for px in 0u8..12 {
                 let cands: Vec<(Option<usize>, Attr)> = model
@@ -352,6 +396,15 @@ proptest! {
                     .map(|m| m.iter().map(|(k, v)| (*k, *v)).collect())
                     .unwrap_or_default();
                 let want = reference_best(&cands);
+                // Every path, each with its own next hop (ours for the local route).
+                let mut all: Vec<Ipv4Addr> = cands
+                    .iter()
+                    .map(|(src, _)| src.map_or(Ipv4Addr::new(10, 0, 0, 100), peer_addr))
+                    .collect();
+                all.sort();
+                if !all.is_empty() {
+                    expect_all.insert(prefix(px), all);
+                }
                 let got = rib.get(&prefix(px)).and_then(|d| d.best()).map(|p| {
                     if p.peer() == LOCAL { None } else { Some(ids.iter().position(|i| *i == p.peer()).unwrap()) }
                 });
@@ -371,6 +424,7 @@ proptest! {
             }
             // What the receivers hold is what they should.
             prop_assert_eq!(&monitor_table, &expect_monitor);
+            prop_assert_eq!(next_hops(&all_paths_table), expect_all, "every path");
             for c in 0..3 {
                 prop_assert_eq!(&client_tables[c], &expect_clients[c], "client {}", c);
             }
