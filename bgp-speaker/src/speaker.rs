@@ -545,6 +545,9 @@ struct RibTask {
     listen_fds: Vec<(std::os::fd::RawFd, bool)>,
     fib: Option<FibHandle>,
     metrics: Arc<crate::metrics::Metrics>,
+    /// Dynamic peers by range, for the range's maximum (counting them per connection would
+    /// be a walk over every peer each time).
+    dynamic_counts: HashMap<IpNet, usize>,
     /// After a graceful restart: nothing is sent until this time or until every configured
     /// peer has sent End-of-RIB.
     deferring: Option<std::time::Instant>,
@@ -580,6 +583,7 @@ impl RibTask {
             listen_fds: Vec::new(),
             fib: None,
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            dynamic_counts: HashMap::new(),
         }
     }
 
@@ -811,11 +815,7 @@ impl RibTask {
             warn!(%remote, "connection from an unknown peer refused");
             return;
         };
-        let count = self
-            .peers
-            .values()
-            .filter(|e| e.dynamic && range.range.contains(&e.settings.address))
-            .count();
+        let count = self.dynamic_counts.get(&range.range).copied().unwrap_or(0);
         if count >= range.max {
             warn!(%remote, max = range.max, "dynamic peer refused: the range is full");
             return;
@@ -830,6 +830,7 @@ impl RibTask {
         info!(%remote, "dynamic peer accepted");
         if let Some(e) = self.peers.get_mut(&ip) {
             e.dynamic = true;
+            *self.dynamic_counts.entry(range.range).or_default() += 1;
         }
         let tx = self.accepting.lock().ok().and_then(|m| m.get(&ip).cloned());
         if let Some(tx) = tx {
@@ -987,7 +988,27 @@ impl RibTask {
             }
             out.push((addr, r));
         }
+        self.recount_dynamic();
         Ok(out)
+    }
+
+    /// The range of a dynamic peer's address.
+    fn range_of(&self, addr: IpAddr) -> Option<IpNet> {
+        self.cfg
+            .dynamic_peers
+            .iter()
+            .map(|d| d.range)
+            .find(|r| r.contains(&addr))
+    }
+
+    fn recount_dynamic(&mut self) {
+        let mut counts: HashMap<IpNet, usize> = HashMap::new();
+        for e in self.peers.values().filter(|e| e.dynamic) {
+            if let Some(r) = self.range_of(e.settings.address) {
+                *counts.entry(r).or_default() += 1;
+            }
+        }
+        self.dynamic_counts = counts;
     }
 
     fn route_details(&self, q: &RouteQuery) -> Vec<RouteDetail> {
@@ -1108,6 +1129,12 @@ impl RibTask {
     /// Removes a peer: the RIB drops its routes, the task is told to stop.
     fn drop_peer(&mut self, addr: IpAddr, reason: StopReason) -> Option<()> {
         let e = self.peers.remove(&addr)?;
+        if e.dynamic
+            && let Some(r) = self.range_of(addr)
+            && let Some(n) = self.dynamic_counts.get_mut(&r)
+        {
+            *n = n.saturating_sub(1);
+        }
         if let Ok(mut m) = self.accepting.lock() {
             m.remove(&addr);
         }

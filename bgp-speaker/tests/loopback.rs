@@ -463,11 +463,11 @@ async fn dynamic_peers_from_a_range() {
         route(&b, "172.17.13.0/24").await.is_some()
     })
     .await;
-    // A second one from the range: over the maximum, refused.
-    let c = Speaker::start(config(13, 3, 2, 65000, 65000))
-        .await
-        .unwrap();
-    sleep(Duration::from_secs(2)).await;
+    // A second one from the range (connecting, every second): over the maximum, refused.
+    let mut cc = config(13, 3, 2, 65000, 65000);
+    cc.peers[0].passive = false;
+    let c = Speaker::start(cc).await.unwrap();
+    sleep(Duration::from_secs(3)).await;
     assert!(!established(&c).await);
     assert_eq!(b.peers().await.unwrap().len(), 1);
     // A leaves: the dynamic peer and its routes go.
@@ -481,6 +481,12 @@ async fn dynamic_peers_from_a_range() {
     })
     .await;
     assert!(route(&b, "172.17.13.0/24").await.is_none());
+    // Its place in the range is free again: C is taken.
+    wait_until("C accepted in the freed place", || async {
+        established(&c).await
+    })
+    .await;
+    assert_eq!(b.peers().await.unwrap()[0].address, addr(13, 3));
     for s in [a, b, c] {
         s.shutdown("bye").await.unwrap();
     }
