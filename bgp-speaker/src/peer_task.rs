@@ -15,6 +15,8 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bgp_core::Family;
@@ -37,7 +39,7 @@ pub(crate) enum ToPeer {
     Update(Bytes),
     /// The UPDATEs of one flush for this peer, in order: one queue operation for all of
     /// them. They count in the peer's [`Queued`] messages until handed to the session.
-    Updates(Vec<Bytes>),
+    Updates(Batch),
     EndOfRib(Family),
     Refresh(Family, bgp_core::session::RefreshKind),
     Stop(StopReason),
@@ -51,6 +53,80 @@ pub(crate) enum ToPeer {
     /// A whole table in one queue slot (a refresh or a re-synchronization): its size is
     /// that of the table, whatever the queue depth.
     Table(Vec<ToPeer>),
+}
+
+/// UPDATEs of one flush for a peer. The messages are shared by the members of an update
+/// group, one list for all of them: the peer is sent `msgs[..shared]` but the indexes in
+/// `skip` (messages with its own routes, which every other member gets), then `msgs[i]`
+/// for each `i` in `extra` (what it alone gets).
+#[derive(Clone, Debug)]
+pub(crate) struct Batch {
+    msgs: Arc<[Bytes]>,
+    shared: u32,
+    /// Ascending, below `shared`.
+    skip: Vec<u32>,
+    /// Ascending, from `shared` on.
+    extra: Vec<u32>,
+}
+
+/// How far into a [`Batch`] a peer is.
+#[derive(Clone, Copy, Debug, Default)]
+struct Cursor {
+    next: u32,
+    skip: usize,
+    extra: usize,
+    taken: usize,
+}
+
+impl Batch {
+    /// Every message of `msgs`.
+    pub(crate) fn all(msgs: Arc<[Bytes]>) -> Batch {
+        Batch {
+            shared: msgs.len() as u32,
+            msgs,
+            skip: Vec::new(),
+            extra: Vec::new(),
+        }
+    }
+
+    /// `msgs[..shared]` but `skip`, then `extra` (both ascending, in range).
+    pub(crate) fn new(msgs: Arc<[Bytes]>, shared: u32, skip: Vec<u32>, extra: Vec<u32>) -> Batch {
+        Batch {
+            msgs,
+            shared,
+            skip,
+            extra,
+        }
+    }
+
+    /// Messages for the peer.
+    pub(crate) fn len(&self) -> usize {
+        self.shared as usize - self.skip.len() + self.extra.len()
+    }
+
+    /// The message at the cursor, moving it on.
+    fn next(&self, c: &mut Cursor) -> Option<&Bytes> {
+        while c.next < self.shared {
+            let i = c.next;
+            c.next += 1;
+            if self.skip.get(c.skip) == Some(&i) {
+                c.skip += 1;
+                continue;
+            }
+            c.taken += 1;
+            return self.msgs.get(i as usize);
+        }
+        let i = *self.extra.get(c.extra)?;
+        c.extra += 1;
+        c.taken += 1;
+        self.msgs.get(i as usize)
+    }
+
+    /// The peer's messages in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Bytes> {
+        let mut c = Cursor::default();
+        std::iter::from_fn(move || self.next(&mut c))
+    }
 }
 
 /// An event from a peer's task: its address, which start of the peer it belongs to (a peer
@@ -174,8 +250,72 @@ fn prepare_accepted(stream: &TcpStream, settings: &PeerSettings) {
 }
 
 /// Messages of [`ToPeer::Updates`] queued for a peer and not yet handed to its session:
-/// the RIB task bounds a peer's queue by this count (items of the channel hold many).
-pub(crate) type Queued = std::sync::Arc<std::sync::atomic::AtomicUsize>;
+/// the RIB task bounds a peer's queue by this count (items of the channel hold many), and
+/// keeps the count of all peers together beside it, read once a round where a walk over
+/// thousands of peers would cost a cache miss or two each.
+#[derive(Clone, Debug)]
+pub(crate) struct Queued {
+    own: Arc<AtomicUsize>,
+    total: Arc<AtomicUsize>,
+}
+
+impl Queued {
+    /// A count of zero that adds to `total`.
+    pub(crate) fn new(total: &Arc<AtomicUsize>) -> Queued {
+        Queued {
+            own: Arc::default(),
+            total: total.clone(),
+        }
+    }
+
+    pub(crate) fn get(&self) -> usize {
+        self.own.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn add(&self, n: usize) {
+        self.own.fetch_add(n, Ordering::Relaxed);
+        self.total.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// `n` messages are gone; never below zero, and what is subtracted here is subtracted
+    /// from the total once.
+    pub(crate) fn sub(&self, n: usize) {
+        let prev = match self
+            .own
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |x| {
+                Some(x.saturating_sub(n))
+            }) {
+            Ok(p) | Err(p) => p,
+        };
+        self.total.fetch_sub(prev.min(n), Ordering::Relaxed);
+    }
+
+    /// Takes what is still counted out of the total (the peer is gone; its task, if still
+    /// running, subtracts nothing more).
+    fn clear(&self) {
+        let rest = self.own.swap(0, Ordering::Relaxed);
+        self.total.fetch_sub(rest, Ordering::Relaxed);
+    }
+}
+
+/// The RIB task's side of a peer's [`Queued`]: dropped with the peer's entry, it takes the
+/// messages still counted out of the total.
+#[derive(Debug)]
+pub(crate) struct QueuedOwner(pub(crate) Queued);
+
+impl std::ops::Deref for QueuedOwner {
+    type Target = Queued;
+
+    fn deref(&self) -> &Queued {
+        &self.0
+    }
+}
+
+impl Drop for QueuedOwner {
+    fn drop(&mut self) {
+        self.0.clear();
+    }
+}
 
 pub(crate) async fn run(
     settings: PeerSettings,
@@ -419,7 +559,7 @@ const ROUND: usize = 256;
 #[derive(Default)]
 struct Carry {
     items: VecDeque<ToPeer>,
-    pos: usize,
+    pos: Cursor,
 }
 
 impl Carry {
@@ -448,14 +588,13 @@ impl Carry {
                 _ => 1,
             })
             .sum::<usize>()
-            - self.pos
+            - self.pos.taken
     }
 }
 
 /// Hands about a round of carried messages to the session; true when the peer is
 /// stopping for good.
 fn hand_round(peer: &mut Peer, carry: &mut Carry, queued: &Queued) -> bool {
-    use std::sync::atomic::Ordering;
     let mut handed = 0;
     let mut counted = 0;
     let mut stopping = false;
@@ -465,17 +604,19 @@ fn hand_round(peer: &mut Peer, carry: &mut Carry, queued: &Queued) -> bool {
         };
         if let ToPeer::Updates(batch) = front {
             let t = now();
-            let end = (carry.pos + ROUND - handed).min(batch.len());
-            for b in &mut batch[carry.pos..end] {
-                // Taken out, so that the bytes are freed as soon as written.
-                let _ = peer.send_encoded_update(t, std::mem::take(b));
+            let mut n = 0;
+            while handed + n < ROUND {
+                let Some(b) = batch.next(&mut carry.pos) else {
+                    break;
+                };
+                let _ = peer.send_encoded_update(t, b.clone());
+                n += 1;
             }
-            handed += end - carry.pos;
-            counted += end - carry.pos;
-            carry.pos = end;
-            if carry.pos == batch.len() {
+            handed += n;
+            counted += n;
+            if carry.pos.taken >= batch.len() {
                 carry.items.pop_front();
-                carry.pos = 0;
+                carry.pos = Cursor::default();
             }
             continue;
         }
@@ -491,9 +632,9 @@ fn hand_round(peer: &mut Peer, carry: &mut Carry, queued: &Queued) -> bool {
                 counted += v.len();
             }
         }
-        counted -= std::mem::take(&mut carry.pos);
+        counted -= std::mem::take(&mut carry.pos).taken;
     }
-    queued.fetch_sub(counted, Ordering::Relaxed);
+    queued.sub(counted);
     if carry.is_empty() {
         release_drained(&mut carry.items);
     }
@@ -513,10 +654,10 @@ fn perform(peer: &mut Peer, m: ToPeer) -> bool {
         ToPeer::Update(bytes) => {
             let _ = peer.send_encoded_update(now(), bytes);
         }
-        ToPeer::Updates(all) => {
+        ToPeer::Updates(batch) => {
             let t = now();
-            for bytes in all {
-                let _ = peer.send_encoded_update(t, bytes);
+            for bytes in batch.iter() {
+                let _ = peer.send_encoded_update(t, bytes.clone());
             }
         }
         ToPeer::EndOfRib(f) => {
@@ -557,5 +698,54 @@ pub(crate) fn describe_down(r: &bgp_core::session::DownReason) -> String {
         DownReason::Sent(n) => format!("sent {}", describe(n)),
         DownReason::Received(n) => format!("received {}", describe(n)),
         DownReason::ConnectionLost => "connection lost".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_gives_the_shared_messages_but_the_skipped_then_the_extra_ones() {
+        let msgs: Arc<[Bytes]> = (0u8..6).map(|i| Bytes::from(vec![i])).collect();
+        let got = |b: &Batch| b.iter().map(|m| m[0]).collect::<Vec<u8>>();
+        let b = Batch::new(msgs.clone(), 4, vec![0, 2], vec![5]);
+        assert_eq!(got(&b), [1, 3, 5]);
+        assert_eq!(b.len(), 3);
+        assert_eq!(got(&Batch::all(msgs.clone())), [0, 1, 2, 3, 4, 5]);
+        assert_eq!(got(&Batch::new(msgs.clone(), 0, vec![], vec![4, 5])), [4, 5]);
+        let none = Batch::new(msgs.clone(), 1, vec![0], vec![]);
+        assert_eq!((none.len(), got(&none)), (0, vec![]));
+        // Handed in parts: the cursor carries on where it stopped.
+        let mut c = Cursor::default();
+        assert_eq!(b.next(&mut c).map(|m| m[0]), Some(1));
+        assert_eq!(c.taken, 1);
+        let rest: Vec<u8> = std::iter::from_fn(|| b.next(&mut c).map(|m| m[0])).collect();
+        assert_eq!(rest, [3, 5]);
+        assert_eq!(c.taken, b.len());
+    }
+
+    #[test]
+    fn queued_counts_add_up_to_the_total_and_leave_it_with_their_peer() {
+        let total = Arc::new(AtomicUsize::new(0));
+        let a = Queued::new(&total);
+        let b = Queued::new(&total);
+        a.add(10);
+        b.add(5);
+        assert_eq!((a.get(), b.get(), total.load(Ordering::Relaxed)), (10, 5, 15));
+        a.sub(4);
+        assert_eq!((a.get(), total.load(Ordering::Relaxed)), (6, 11));
+        // More gone than counted: the count stops at zero, the total loses only what was
+        // counted.
+        b.sub(9);
+        assert_eq!((b.get(), total.load(Ordering::Relaxed)), (0, 6));
+        // The RIB task drops a's entry while its task still holds a clone.
+        let task_side = a.clone();
+        drop(QueuedOwner(a));
+        assert_eq!(total.load(Ordering::Relaxed), 0);
+        task_side.sub(6);
+        assert_eq!(total.load(Ordering::Relaxed), 0);
+        b.add(3);
+        assert_eq!(total.load(Ordering::Relaxed), 3);
     }
 }

@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bgp_core::Family;
-use bgp_core::rib::{BestChange, OutMessage, PeerConfig, PeerId, PeerSession, Rib, RibConfig};
+use bgp_core::rib::{
+    BestChange, OutMessage, PeerConfig, PeerId, PeerSession, Recipients, Rib, RibConfig,
+};
 use bgp_core::session::{GracefulRestartConfig, Peer, PeerAs, SessionConfig, StopReason};
 use bgp_core::wire::PeerKind;
 use bgp_core::wire::attributes::{
@@ -34,7 +36,7 @@ use tracing::{Instrument, info, warn};
 use crate::config::{DynamicPeers, LimitFamily, MaxPrefixes, PeerSettings, SpeakerConfig};
 use crate::fib_task::{self, FibCounters, FibHandle};
 use crate::metrics::family_label;
-use crate::peer_task::{self, PeerEvent, ToPeer};
+use crate::peer_task::{self, Batch, PeerEvent, ToPeer};
 
 /// Errors of the speaker API.
 #[derive(Debug, thiserror::Error)]
@@ -480,7 +482,7 @@ struct PeerEntry {
     incarnation: u64,
     tx: mpsc::Sender<ToPeer>,
     /// Messages queued in [`ToPeer::Updates`] items, not yet taken by the peer's task.
-    queued: peer_task::Queued,
+    queued: peer_task::QueuedOwner,
     task: JoinHandle<()>,
     established: bool,
     families: Vec<Family>,
@@ -545,6 +547,8 @@ struct RibTask {
     listen_fds: Vec<(std::os::fd::RawFd, bool)>,
     fib: Option<FibHandle>,
     metrics: Arc<crate::metrics::Metrics>,
+    /// Messages queued for all peers together (see [`peer_task::Queued`]).
+    queued_total: Arc<std::sync::atomic::AtomicUsize>,
     /// Dynamic peers by range, for the range's maximum (counting them per connection would
     /// be a walk over every peer each time).
     dynamic_counts: HashMap<IpNet, usize>,
@@ -583,6 +587,7 @@ impl RibTask {
             listen_fds: Vec::new(),
             fib: None,
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            queued_total: Arc::default(),
             dynamic_counts: HashMap::new(),
         }
     }
@@ -905,10 +910,7 @@ impl RibTask {
         let mut outcome = PeerUpdate::PoliciesApplied;
         if export_changed {
             match self.rib.set_export_policy(id, export) {
-                Ok(msgs) => {
-                    let msgs: Vec<&OutMessage> = msgs.iter().collect();
-                    self.queue_many(id, &msgs);
-                }
+                Ok(msgs) => self.queue_messages(id, &msgs),
                 Err(err) => warn!(%addr, %err, "export policy"),
             }
         }
@@ -1293,7 +1295,7 @@ impl RibTask {
             });
         }
         let (tx, rx) = mpsc::channel(self.cfg.peer_queue_depth.max(16));
-        let queued = peer_task::Queued::default();
+        let queued = peer_task::Queued::new(&self.queued_total);
         let (acc_tx, acc_rx) = mpsc::channel(4);
         if let Ok(mut m) = self.accepting.lock() {
             m.insert(p.address, acc_tx);
@@ -1322,7 +1324,7 @@ impl RibTask {
                 id,
                 incarnation,
                 tx,
-                queued,
+                queued: peer_task::QueuedOwner(queued),
                 task,
                 established: false,
                 families: Vec::new(),
@@ -1423,8 +1425,7 @@ impl RibTask {
                 };
                 match self.rib.peer_up(id, session) {
                     Ok(msgs) => {
-                        let msgs: Vec<&OutMessage> = msgs.iter().collect();
-                        self.queue_many(id, &msgs);
+                        self.queue_messages(id, &msgs);
                         let fams = n.families.clone();
                         for f in fams {
                             self.queue_eor(id, f);
@@ -1497,33 +1498,38 @@ impl RibTask {
         }
     }
 
-    /// Queues `msgs` for the peer as one item, unless the peer still has more than
+    /// Queues `msgs` for the peer as one item (see [`RibTask::queue_batch`]).
+    fn queue_messages(&mut self, id: PeerId, msgs: &[OutMessage]) {
+        if msgs.is_empty() {
+            return;
+        }
+        let bytes: Arc<[bytes::Bytes]> = msgs.iter().map(|m| m.bytes.clone()).collect();
+        self.queue_batch(id, Batch::all(bytes), &Tally::of(msgs));
+    }
+
+    /// Queues a batch for the peer as one item, unless the peer still has more than
     /// `peer_queue_depth` messages queued from before (then it overflows and is
     /// re-synchronized once drained). One flush's messages are taken whole: flushes wait
     /// while the peers together lag (see `backlog_budget`), so one can be large.
-    fn queue_many(&mut self, id: PeerId, msgs: &[&OutMessage]) {
-        use std::sync::atomic::Ordering;
+    fn queue_batch(&mut self, id: PeerId, batch: Batch, tally: &Tally) {
         let Some(e) = self.by_id.get(&id).and_then(|a| self.peers.get(a)) else {
             return;
         };
-        let (addr, queued, n) = (e.settings.address, e.queued.clone(), msgs.len());
+        let (addr, queued, n) = (e.settings.address, e.queued.clone(), batch.len());
         let items = e.tx.max_capacity() - e.tx.capacity();
-        if !e.overflowed
-            && queued.load(Ordering::Relaxed) + items > self.cfg.peer_queue_depth.max(16)
-        {
+        if !e.overflowed && queued.get() + items > self.cfg.peer_queue_depth.max(16) {
             self.overflowed(addr);
             return;
         }
-        queued.fetch_add(n, Ordering::Relaxed);
-        let bytes = msgs.iter().map(|m| m.bytes.clone()).collect();
-        if !self.send(id, ToPeer::Updates(bytes), msgs) {
-            queued.fetch_sub(n, Ordering::Relaxed);
+        queued.add(n);
+        if !self.send(id, ToPeer::Updates(batch), tally) {
+            queued.sub(n);
         }
     }
 
-    /// Queues `item` (carrying `msgs`) for the peer unless its queue overflowed; counts what
-    /// went. False when nothing was queued.
-    fn send(&mut self, id: PeerId, item: ToPeer, msgs: &[&OutMessage]) -> bool {
+    /// Queues `item` (carrying what `tally` counts) for the peer unless its queue
+    /// overflowed; counts what went. False when nothing was queued.
+    fn send(&mut self, id: PeerId, item: ToPeer, tally: &Tally) -> bool {
         let Some(addr) = self.by_id.get(&id).copied() else {
             return false;
         };
@@ -1538,7 +1544,7 @@ impl RibTask {
             self.overflowed(addr);
             return false;
         }
-        self.count_sent(addr, msgs);
+        self.count_sent(addr, tally);
         true
     }
 
@@ -1554,40 +1560,36 @@ impl RibTask {
             .inc();
     }
 
-    fn count_sent(&mut self, addr: IpAddr, msgs: &[&OutMessage]) {
+    fn count_sent(&mut self, addr: IpAddr, tally: &Tally) {
         let Some(e) = self.peers.get_mut(&addr) else {
             return;
         };
-        e.updates_sent += msgs.len() as u64;
-        // The usual families through the peer's own counter handles (no label lookups on
-        // the send path, which runs per message per peer).
-        let mut rest = Vec::new();
-        for o in msgs {
-            let c = match o.family {
-                Family::IPV4_UNICAST => &e.sent[0],
-                Family::IPV6_UNICAST => &e.sent[1],
-                _ => {
-                    rest.push(o);
-                    continue;
-                }
-            };
-            c.updates.inc();
-            c.announced.inc_by(u64::from(o.announced));
-            c.withdrawn.inc_by(u64::from(o.withdrawn));
-        }
         let label = addr.to_string();
         let m = &self.metrics;
-        for o in rest {
-            let fam = family_label(o.family);
-            m.updates_sent
-                .with_label_values(&[label.as_str(), &fam])
-                .inc();
-            m.prefixes_sent
-                .with_label_values(&[label.as_str(), &fam, "announce"])
-                .inc_by(u64::from(o.announced));
-            m.prefixes_sent
-                .with_label_values(&[label.as_str(), &fam, "withdraw"])
-                .inc_by(u64::from(o.withdrawn));
+        for (family, [updates, announced, withdrawn]) in &tally.0 {
+            e.updates_sent += updates;
+            // The usual families through the peer's own counter handles (no label lookups
+            // on the send path, which runs per peer per flush).
+            match *family {
+                Family::IPV4_UNICAST | Family::IPV6_UNICAST => {
+                    let c = &e.sent[usize::from(*family == Family::IPV6_UNICAST)];
+                    c.updates.inc_by(*updates);
+                    c.announced.inc_by(*announced);
+                    c.withdrawn.inc_by(*withdrawn);
+                }
+                f => {
+                    let fam = family_label(f);
+                    m.updates_sent
+                        .with_label_values(&[label.as_str(), &fam])
+                        .inc_by(*updates);
+                    m.prefixes_sent
+                        .with_label_values(&[label.as_str(), &fam, "announce"])
+                        .inc_by(*announced);
+                    m.prefixes_sent
+                        .with_label_values(&[label.as_str(), &fam, "withdraw"])
+                        .inc_by(*withdrawn);
+                }
+            }
         }
     }
 
@@ -1602,8 +1604,7 @@ impl RibTask {
         let mut items = before;
         items.extend(msgs.iter().map(|m| ToPeer::Update(m.bytes.clone())));
         items.extend(after);
-        let counted: Vec<&OutMessage> = msgs.iter().collect();
-        self.send(id, ToPeer::Table(items), &counted);
+        self.send(id, ToPeer::Table(items), &Tally::of(&msgs));
     }
 
     fn queue_eor(&mut self, id: PeerId, f: Family) {
@@ -1625,7 +1626,7 @@ impl RibTask {
             .filter(|e| {
                 e.overflowed
                     && e.tx.capacity() == e.tx.max_capacity()
-                    && e.queued.load(std::sync::atomic::Ordering::Relaxed) == 0
+                    && e.queued.get() == 0
             })
             .map(|e| {
                 e.overflowed = false;
@@ -1666,33 +1667,83 @@ impl RibTask {
     fn flush(&mut self) {
         let now = std::time::Instant::now();
         let (due, _) = self.rib.flush_due(now);
-        let mut out: Vec<OutMessage> = Vec::new();
         for g in due {
-            out.extend(self.rib.flush(g, now));
+            let out = self.rib.flush(g, now);
+            self.queue_flush(&out);
         }
-        // One queue item per peer per flush, its messages in flush order.
-        let mut per_peer: HashMap<PeerId, Vec<&OutMessage>> = HashMap::new();
-        for m in &out {
-            for to in &m.to {
-                per_peer.entry(*to).or_default().push(m);
+    }
+
+    /// Queues one flush of a group: one list of its messages for all members, each member
+    /// with the few it skips (those carrying its own routes) and the few only it gets. The
+    /// work per member is then independent of the number of messages.
+    fn queue_flush(&mut self, out: &[OutMessage]) {
+        let (shared, single): (Vec<&OutMessage>, Vec<&OutMessage>) = out
+            .iter()
+            .partition(|m| matches!(m.to, Recipients::Members { .. }));
+        let mut members: Option<Arc<[PeerId]>> = None;
+        // Per peer: the shared messages it skips, the single ones it gets (indexes into
+        // `order`).
+        let mut special: HashMap<PeerId, (Vec<u32>, Vec<u32>)> = HashMap::new();
+        let mut common = Tally::default();
+        for (i, m) in shared.iter().enumerate() {
+            if let Recipients::Members { members: all, except } = &m.to {
+                members.get_or_insert_with(|| all.clone());
+                common.add(m);
+                for p in except {
+                    special.entry(*p).or_default().0.push(i as u32);
+                }
             }
         }
-        for (id, msgs) in per_peer {
-            self.queue_many(id, &msgs);
+        for (j, m) in single.iter().enumerate() {
+            if let Recipients::Peers(ps) = &m.to {
+                for p in ps {
+                    special
+                        .entry(*p)
+                        .or_default()
+                        .1
+                        .push((shared.len() + j) as u32);
+                }
+            }
+        }
+        let order: Vec<&OutMessage> = shared.iter().chain(&single).copied().collect();
+        let msgs: Arc<[bytes::Bytes]> = order.iter().map(|m| m.bytes.clone()).collect();
+        let tally = |base: &Tally, skip: &[u32], extra: &[u32]| {
+            let mut t = base.clone();
+            for i in skip {
+                t.sub(order[*i as usize]);
+            }
+            for i in extra {
+                t.add(order[*i as usize]);
+            }
+            t
+        };
+        let n_shared = shared.len() as u32;
+        for p in members.iter().flat_map(|m| m.iter()) {
+            let (skip, extra) = special.remove(p).unwrap_or_default();
+            let t = tally(&common, &skip, &extra);
+            let batch = Batch::new(msgs.clone(), n_shared, skip, extra);
+            if batch.len() > 0 {
+                self.queue_batch(*p, batch, &t);
+            }
+        }
+        // Peers outside the group's members get their own messages only.
+        for (p, (_, extra)) in special {
+            let t = tally(&Tally::default(), &[], &extra);
+            let batch = Batch::new(msgs.clone(), 0, Vec::new(), extra);
+            if batch.len() > 0 {
+                self.queue_batch(p, batch, &t);
+            }
         }
     }
 
     /// Messages queued for all peers together.
     fn backlog(&self) -> usize {
-        self.peers
-            .values()
-            .map(|e| e.queued.load(std::sync::atomic::Ordering::Relaxed))
-            .sum()
+        self.queued_total
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The backlog above which nothing is flushed (the peers' UPDATEs are still taken in):
-    /// a quarter of every peer's queue. Walking the peers' counts costs a load per peer per
-    /// round of the RIB task, against the queue operation per peer per message it replaces.
+    /// a quarter of every peer's queue.
     fn backlog_budget(&self) -> usize {
         self.peers.len().max(1) * (self.cfg.peer_queue_depth / 4).max(64)
     }
@@ -1702,7 +1753,7 @@ impl RibTask {
     fn gauge_queues(&self) {
         for e in self.peers.values() {
             let depth = e.tx.max_capacity() - e.tx.capacity()
-                + e.queued.load(std::sync::atomic::Ordering::Relaxed);
+                + e.queued.get();
             e.queue_depth.set(depth as i64);
         }
     }
@@ -1834,4 +1885,43 @@ fn validate(p: &PeerSettings) -> Result<(), SpeakerError> {
         ));
     }
     Ok(())
+}
+
+/// What a peer is counted as sent, by family: UPDATEs, announced and withdrawn prefixes.
+#[derive(Clone, Debug, Default)]
+struct Tally(Vec<(Family, [u64; 3])>);
+
+impl Tally {
+    fn of(msgs: &[OutMessage]) -> Tally {
+        let mut t = Tally::default();
+        for m in msgs {
+            t.add(m);
+        }
+        t
+    }
+
+    fn slot(&mut self, f: Family) -> &mut [u64; 3] {
+        let i = match self.0.iter().position(|(x, _)| *x == f) {
+            Some(i) => i,
+            None => {
+                self.0.push((f, [0; 3]));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    fn add(&mut self, m: &OutMessage) {
+        let s = self.slot(m.family);
+        s[0] += 1;
+        s[1] += u64::from(m.announced);
+        s[2] += u64::from(m.withdrawn);
+    }
+
+    fn sub(&mut self, m: &OutMessage) {
+        let s = self.slot(m.family);
+        s[0] = s[0].saturating_sub(1);
+        s[1] = s[1].saturating_sub(u64::from(m.announced));
+        s[2] = s[2].saturating_sub(u64::from(m.withdrawn));
+    }
 }

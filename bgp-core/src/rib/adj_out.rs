@@ -25,10 +25,48 @@ use crate::wire::{Context, Message, NlriEntry, PeerKind, Prefixes, Update};
 /// An update group's index.
 pub type GroupId = usize;
 
+/// Who an UPDATE goes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recipients {
+    /// These peers.
+    Peers(Vec<PeerId>),
+    /// The members of an update group, but `except` (the members whose routes the message
+    /// carries). Every message of one flush of a group shares one `members`, so that a
+    /// driver can hand the flush to each member whole, with the few it skips, instead of
+    /// building a list of recipients per message.
+    Members {
+        members: Arc<[PeerId]>,
+        except: Vec<PeerId>,
+    },
+}
+
+impl Recipients {
+    pub fn contains(&self, p: &PeerId) -> bool {
+        match self {
+            Recipients::Peers(v) => v.contains(p),
+            Recipients::Members { members, except } => {
+                members.contains(p) && !except.contains(p)
+            }
+        }
+    }
+
+    /// Every recipient.
+    pub fn to_vec(&self) -> Vec<PeerId> {
+        match self {
+            Recipients::Peers(v) => v.clone(),
+            Recipients::Members { members, except } => members
+                .iter()
+                .copied()
+                .filter(|m| !except.contains(m))
+                .collect(),
+        }
+    }
+}
+
 /// Encoded UPDATEs for some peers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutMessage {
-    pub to: Vec<PeerId>,
+    pub to: Recipients,
     pub bytes: Bytes,
     /// The one family of the UPDATE's routes.
     pub family: Family,
@@ -389,22 +427,23 @@ impl Groups {
         }
         let ctx = grp.key.context();
         let mut out = Vec::new();
+        let all: Arc<[PeerId]> = members.iter().copied().collect();
         for (excluded, b) in shared.by_exclusion {
-            let to: Vec<PeerId> = members
-                .iter()
-                .copied()
-                .filter(|m| !excluded.contains(m))
-                .collect();
-            if to.is_empty() {
+            // `excluded` holds members only, each once: all of them leaves no one.
+            if excluded.len() >= all.len() {
                 continue;
             }
+            let to = Recipients::Members {
+                members: all.clone(),
+                except: excluded,
+            };
             for e in b.encode(&ctx) {
                 out.push(e.to(to.clone()));
             }
         }
         for (m, mut b) in own {
             for e in b.plain().encode(&ctx) {
-                out.push(e.to(vec![m]));
+                out.push(e.to(Recipients::Peers(vec![m])));
             }
         }
         out
@@ -422,7 +461,7 @@ impl Groups {
         }
         b.encode(&grp.key.context())
             .into_iter()
-            .map(|e| e.to(vec![peer]))
+            .map(|e| e.to(Recipients::Peers(vec![peer])))
             .collect()
     }
 
@@ -464,7 +503,7 @@ impl Groups {
         }
         b.encode(&grp.key.context())
             .into_iter()
-            .map(|e| e.to(vec![peer]))
+            .map(|e| e.to(Recipients::Peers(vec![peer])))
             .collect()
     }
 }
@@ -608,7 +647,7 @@ fn push(
 }
 
 impl Encoded {
-    fn to(self, to: Vec<PeerId>) -> OutMessage {
+    fn to(self, to: Recipients) -> OutMessage {
         OutMessage {
             to,
             bytes: self.bytes,

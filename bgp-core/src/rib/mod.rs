@@ -27,7 +27,7 @@ use crate::types::{Asn, Family, FamilySet, PathId, RouterId};
 use crate::wire::attributes::{Community, MpNlri, MpReach, NextHop};
 use crate::wire::{PathAttributes, PeerKind, Update};
 
-pub use adj_out::{GroupId, OutMessage};
+pub use adj_out::{GroupId, OutMessage, Recipients};
 pub use attr_store::{AttrStore, Attrs};
 pub use best_path::{Candidate, Decision, DecisionConfig, Reason};
 
