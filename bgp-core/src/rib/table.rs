@@ -3,8 +3,8 @@
 //!
 //! An `IpNet` key takes 18 octets, padded to 24 beside an 8-aligned value, and a hash table
 //! runs at one half to seven eighths full. An IPv4 prefix packed into a `u64` brings a
-//! Loc-RIB entry (key and [`Dest`](super::Dest)) to 40 octets and an Adj-RIB-Out entry to
-//! 24, which keeps both small at a million prefixes.
+//! Loc-RIB entry (key and [`Dest`](super::Dest)) to 32 octets and an Adj-RIB-Out entry to
+//! 16, which keeps both small at a million prefixes.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
