@@ -713,7 +713,10 @@ mod tests {
         assert_eq!(got(&b), [1, 3, 5]);
         assert_eq!(b.len(), 3);
         assert_eq!(got(&Batch::all(msgs.clone())), [0, 1, 2, 3, 4, 5]);
-        assert_eq!(got(&Batch::new(msgs.clone(), 0, vec![], vec![4, 5])), [4, 5]);
+        assert_eq!(
+            got(&Batch::new(msgs.clone(), 0, vec![], vec![4, 5])),
+            [4, 5]
+        );
         let none = Batch::new(msgs.clone(), 1, vec![0], vec![]);
         assert_eq!((none.len(), got(&none)), (0, vec![]));
         // Handed in parts: the cursor carries on where it stopped.
@@ -732,7 +735,10 @@ mod tests {
         let b = Queued::new(&total);
         a.add(10);
         b.add(5);
-        assert_eq!((a.get(), b.get(), total.load(Ordering::Relaxed)), (10, 5, 15));
+        assert_eq!(
+            (a.get(), b.get(), total.load(Ordering::Relaxed)),
+            (10, 5, 15)
+        );
         a.sub(4);
         assert_eq!((a.get(), total.load(Ordering::Relaxed)), (6, 11));
         // More gone than counted: the count stops at zero, the total loses only what was

@@ -1624,9 +1624,7 @@ impl RibTask {
             .peers
             .values_mut()
             .filter(|e| {
-                e.overflowed
-                    && e.tx.capacity() == e.tx.max_capacity()
-                    && e.queued.get() == 0
+                e.overflowed && e.tx.capacity() == e.tx.max_capacity() && e.queued.get() == 0
             })
             .map(|e| {
                 e.overflowed = false;
@@ -1686,7 +1684,11 @@ impl RibTask {
         let mut special: HashMap<PeerId, (Vec<u32>, Vec<u32>)> = HashMap::new();
         let mut common = Tally::default();
         for (i, m) in shared.iter().enumerate() {
-            if let Recipients::Members { members: all, except } = &m.to {
+            if let Recipients::Members {
+                members: all,
+                except,
+            } = &m.to
+            {
                 members.get_or_insert_with(|| all.clone());
                 common.add(m);
                 for p in except {
@@ -1738,8 +1740,7 @@ impl RibTask {
 
     /// Messages queued for all peers together.
     fn backlog(&self) -> usize {
-        self.queued_total
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.queued_total.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The backlog above which nothing is flushed (the peers' UPDATEs are still taken in):
@@ -1752,8 +1753,7 @@ impl RibTask {
     /// over every peer per message).
     fn gauge_queues(&self) {
         for e in self.peers.values() {
-            let depth = e.tx.max_capacity() - e.tx.capacity()
-                + e.queued.get();
+            let depth = e.tx.max_capacity() - e.tx.capacity() + e.queued.get();
             e.queue_depth.set(depth as i64);
         }
     }

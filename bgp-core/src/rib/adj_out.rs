@@ -44,9 +44,7 @@ impl Recipients {
     pub fn contains(&self, p: &PeerId) -> bool {
         match self {
             Recipients::Peers(v) => v.contains(p),
-            Recipients::Members { members, except } => {
-                members.contains(p) && !except.contains(p)
-            }
+            Recipients::Members { members, except } => members.contains(p) && !except.contains(p),
         }
     }
 
