@@ -585,9 +585,7 @@ fn ebgp_with_frr_next_hop_self_and_unchanged_multihop_with_policies() {
         return;
     }
     let seg = Segment::new("e");
-    let rr_ns = seg.host("rr", 1);
-    let node_ns = seg.host("node", 2);
-    let frr_ns = seg.host("frr", 3);
+    let (rr_ns, node_ns, frr_ns) = frr_hosts(&seg);
     // The reflector's loopback address for the multihop session, and FRR's second address.
     rr_ns.sh("ip addr add 10.99.0.1/32 dev lo").unwrap();
     frr_ns
@@ -642,23 +640,22 @@ set.local_pref = 200
 verdict = "accept"
 "#,
     );
-    let rr = seg.reflector(&rr_ns, "rr", &cfg, false);
-    let agent = seg.agent(
-        &node_ns,
-        "agent",
+    // Every part bound: a namespace dropped here would be removed with its processes.
+    let FrrClientSetup {
+        rr_ns: _rr_ns,
+        node_ns,
+        frr_ns: _frr_ns,
+        rr,
+        rr_config: _,
+        agent,
+        frr,
+    } = start_with_frr(
+        &seg,
+        (rr_ns, node_ns, frr_ns),
+        cfg,
         65001,
-        "10.11.0.2",
-        "10.11.0.1",
-        "172.17.2.0/24",
-    );
-    let frr = Frr::start(
-        &frr_ns,
-        &seg.path("frr"),
-        "0.0.0.0",
-        &frr_conf(
-            65002,
-            "10.11.0.3",
-            " no bgp ebgp-requires-policy\n no bgp network import-check\n timers bgp 3 9\n\
+        65002,
+        " no bgp ebgp-requires-policy\n no bgp network import-check\n timers bgp 3 9\n\
          neighbor 10.11.0.1 remote-as 65001\n neighbor 10.11.0.1 timers connect 1\n\
          neighbor 10.11.0.1 advertisement-interval 0\n\
          neighbor 10.99.0.1 remote-as 65001\n neighbor 10.99.0.1 ebgp-multihop 2\n\
@@ -666,9 +663,7 @@ verdict = "accept"
          neighbor 10.99.0.1 advertisement-interval 0\n\
          address-family ipv4 unicast\n  network 172.18.0.0/24\n  network 172.18.1.0/24\n\
          exit-address-family\n",
-        ),
-    )
-    .unwrap();
+    );
     // A second node announces a block outside the pod pools: the export policy keeps it in.
     let node2 = seg.host("node2", 4);
     let _agent2 = seg.agent(
@@ -743,9 +738,7 @@ verdict = "accept"
 // ---------------------------------------------------------------------------------------
 // TCP-MD5, route refresh and graceful restart with FRR as a client of our reflector.
 
-/// Our reflector (10.11.0.1, AS 65000), a node agent (.2, 172.17.2.0/24) and FRR (.3,
-/// announcing 172.18.0.0/24) as clients. `client` adds to FRR's [[client]] entry,
-/// `frr_extra` to FRR's `router bgp` block.
+/// Our reflector, a node agent and FRR, started by [`start_with_frr`].
 struct FrrClientSetup {
     rr_ns: Ns,
     node_ns: Ns,
@@ -756,19 +749,48 @@ struct FrrClientSetup {
     frr: Frr,
 }
 
+/// Our reflector (10.11.0.1, AS 65000), a node agent (.2, 172.17.2.0/24) and FRR (.3,
+/// announcing 172.18.0.0/24) as clients. `client` adds to FRR's [[client]] entry,
+/// `frr_extra` to FRR's `router bgp` block.
 fn frr_client_setup(seg: &Segment, client: &str, frr_extra: &str) -> FrrClientSetup {
-    let rr_ns = seg.host("rr", 1);
-    let node_ns = seg.host("node", 2);
-    let frr_ns = seg.host("frr", 3);
     let mut rr_config = reflector_head("10.11.0.1", 65000, &seg.dir, "rr");
     rr_config.push_str(&format!(
         "[[client]]\naddress = \"10.11.0.2\"\n[[client]]\naddress = \"10.11.0.3\"\n{client}\n"
     ));
+    start_with_frr(
+        seg,
+        frr_hosts(seg),
+        rr_config,
+        65000,
+        65000,
+        &format!(
+            " no bgp network import-check\n timers bgp 3 9\n{frr_extra}\
+             neighbor 10.11.0.1 remote-as 65000\n neighbor 10.11.0.1 timers connect 1\n\
+             address-family ipv4 unicast\n  network 172.18.0.0/24\n exit-address-family\n"
+        ),
+    )
+}
+
+/// The hosts of the scenarios with FRR: our reflector (10.11.0.1), a node (.2), FRR (.3).
+fn frr_hosts(seg: &Segment) -> (Ns, Ns, Ns) {
+    (seg.host("rr", 1), seg.host("node", 2), seg.host("frr", 3))
+}
+
+/// Starts our reflector with `rr_config`, a node agent of AS `node_as` announcing
+/// 172.17.2.0/24 to it, and FRR of AS `frr_as` with `frr_body` in its `router bgp` block.
+fn start_with_frr(
+    seg: &Segment,
+    (rr_ns, node_ns, frr_ns): (Ns, Ns, Ns),
+    rr_config: String,
+    node_as: u32,
+    frr_as: u32,
+    frr_body: &str,
+) -> FrrClientSetup {
     let rr = seg.reflector(&rr_ns, "rr", &rr_config, false);
     let agent = seg.agent(
         &node_ns,
         "agent",
-        65000,
+        node_as,
         "10.11.0.2",
         "10.11.0.1",
         "172.17.2.0/24",
@@ -777,15 +799,7 @@ fn frr_client_setup(seg: &Segment, client: &str, frr_extra: &str) -> FrrClientSe
         &frr_ns,
         &seg.path("frr"),
         "0.0.0.0",
-        &frr_conf(
-            65000,
-            "10.11.0.3",
-            &format!(
-                " no bgp network import-check\n timers bgp 3 9\n{frr_extra}\
-             neighbor 10.11.0.1 remote-as 65000\n neighbor 10.11.0.1 timers connect 1\n\
-             address-family ipv4 unicast\n  network 172.18.0.0/24\n exit-address-family\n"
-            ),
-        ),
+        &frr_conf(frr_as, "10.11.0.3", frr_body),
     )
     .unwrap();
     FrrClientSetup {
