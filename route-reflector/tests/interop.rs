@@ -322,6 +322,24 @@ fn bird_conf(body: &str) -> String {
 }
 
 /// (originator ID, cluster list) of `prefix` as FRR holds it.
+/// A GoBGP neighbor of AS 65000 with the tests' short timers, for one family.
+fn gobgp_neighbor(address: &str, afi_safi: &str) -> String {
+    format!(
+        r#"[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "{address}"
+    peer-as = 65000
+  [neighbors.timers.config]
+    hold-time = 9
+    keepalive-interval = 3
+    connect-retry = 1
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "{afi_safi}"
+"#
+    )
+}
+
 fn frr_reflection(frr: &Frr, afi: &str, prefix: &str) -> Option<(String, Vec<String>)> {
     let v = frr.json(&format!("show bgp {afi} unicast {prefix} json"));
     let p = v["paths"].as_array()?.first()?.clone();
@@ -407,33 +425,11 @@ fn our_reflector_with_frr_bird_and_gobgp_clients_ipv4_and_ipv6() {
     let gobgp = Gobgp::start(
         &gobgp_ns,
         &seg.path("gobgp"),
-        r#"[global.config]
-  as = 65000
-  router-id = "10.11.0.4"
-  port = -1
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "10.11.0.1"
-    peer-as = 65000
-  [neighbors.timers.config]
-    hold-time = 9
-    keepalive-interval = 3
-    connect-retry = 1
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "fd00:11::1"
-    peer-as = 65000
-  [neighbors.timers.config]
-    hold-time = 9
-    keepalive-interval = 3
-    connect-retry = 1
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
-"#,
+        &format!(
+            "[global.config]\n  as = 65000\n  router-id = \"10.11.0.4\"\n  port = -1\n{}{}",
+            gobgp_neighbor("10.11.0.1", "ipv4-unicast"),
+            gobgp_neighbor("fd00:11::1", "ipv6-unicast"),
+        ),
     )
     .unwrap();
     gobgp
