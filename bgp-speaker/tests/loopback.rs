@@ -677,20 +677,30 @@ async fn a_peer_that_stops_reading_holds_no_one_back() {
 
     // F reads again: without enhanced route refresh it is re-synchronized by a reset
     // (Cease, Out of Resources) once its queue has drained.
+    // Messages F read before the NOTIFICATION, by type (for the failure message).
+    let mut seen = [0u64; 6];
     let cease = timeout(Duration::from_secs(25), async {
         loop {
             match read_message(&mut fr).await {
                 Ok((3, body)) => return Some((body[0], body[1])),
-                Ok(_) => continue,
+                Ok((t, _)) => seen[usize::from(t).min(5)] += 1,
                 Err(_) => return None,
             }
         }
     })
     .await;
+    let f_status = s
+        .peers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.address == addr(15, 3));
     assert_eq!(
         cease,
         Ok(Some((6, 8))),
-        "a Cease / Out of Resources NOTIFICATION"
+        "a Cease / Out of Resources NOTIFICATION; F read {seen:?} (by message type) before; \
+         F at S: {f_status:?}\nS:\n{}",
+        s.metrics().text()
     );
     keepalive.abort();
     s.shutdown("bye").await.unwrap();
