@@ -134,7 +134,7 @@ fn run(name: &str, peers: u32, prefixes: u32, sets_per_peer: u32, reflect: bool)
         if reflect {
             out_bytes += rib
                 .flush_all(t)
-                .iter()
+                .messages()
                 .map(|m| m.bytes.len())
                 .sum::<usize>();
         }
@@ -150,7 +150,7 @@ fn run(name: &str, peers: u32, prefixes: u32, sets_per_peer: u32, reflect: bool)
         if reflect {
             out_bytes += rib
                 .flush_all(t)
-                .iter()
+                .messages()
                 .map(|m| m.bytes.len())
                 .sum::<usize>();
         }

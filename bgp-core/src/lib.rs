@@ -14,12 +14,15 @@
 //!   collision handling of two connections to one peer.
 //! - [`rib`]: Adj-RIBs-In, Loc-RIB with best path and ECMP, route reflection, update groups.
 //! - [`policy`]: import and export policies.
+//! - [`router`]: the whole speaker (every peer's sessions, the RIB, what flows between
+//!   them) as one value, driven like a session.
 //! - [`mrt`]: reading MRT captures (RFC 6396), the format operators keep BGP traffic in.
 //! - [`types`]: small shared value types.
 
 pub mod mrt;
 pub mod policy;
 pub mod rib;
+pub mod router;
 pub mod session;
 pub mod types;
 pub mod wire;

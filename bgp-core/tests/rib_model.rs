@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bgp_core::policy::Policy;
-use bgp_core::rib::{LOCAL, OutMessage, PeerConfig, PeerId, PeerSession, Rib, RibConfig};
+use bgp_core::rib::{Encoded, LOCAL, PeerConfig, PeerSession, Rib, RibConfig};
 use bgp_core::types::FamilySet;
 use bgp_core::wire::attributes::{AsPath, Origin, PathAttributes};
 use bgp_core::wire::{Context, Message, Prefixes, Update};
@@ -226,8 +226,8 @@ fn session(i: usize) -> PeerSession {
     }
 }
 
-fn apply(table: &mut BTreeMap<IpNet, Ipv4Addr>, msgs: &[OutMessage], to: PeerId) {
-    for m in msgs.iter().filter(|m| m.to.contains(&to)) {
+fn apply<'a>(table: &mut BTreeMap<IpNet, Ipv4Addr>, msgs: impl Iterator<Item = &'a Encoded>) {
+    for m in msgs {
         let Message::Update(u) = Message::decode(&m.bytes, &Context::default()).unwrap() else {
             panic!("not an update")
         };
@@ -241,12 +241,15 @@ fn apply(table: &mut BTreeMap<IpNet, Ipv4Addr>, msgs: &[OutMessage], to: PeerId)
 }
 
 /// Applies what an ADD-PATH receiver is sent: its table is keyed by (prefix, path id).
-fn apply_add_path(table: &mut BTreeMap<(IpNet, u32), Ipv4Addr>, msgs: &[OutMessage], to: PeerId) {
+fn apply_add_path<'a>(
+    table: &mut BTreeMap<(IpNet, u32), Ipv4Addr>,
+    msgs: impl Iterator<Item = &'a Encoded>,
+) {
     let ctx = Context {
         add_path: FamilySet::from_iter([Family::IPV4_UNICAST]),
         ..Context::default()
     };
-    for m in msgs.iter().filter(|m| m.to.contains(&to)) {
+    for m in msgs {
         let Message::Update(u) = Message::decode(&m.bytes, &ctx).unwrap() else {
             panic!("not an update")
         };
@@ -309,11 +312,11 @@ proptest! {
         };
         let (monitor, full) = monitor_up(1, FamilySet::EMPTY);
         let mut monitor_table = BTreeMap::new();
-        apply(&mut monitor_table, &full, monitor);
+        apply(&mut monitor_table, full.iter());
         // One that is sent every path (ADD-PATH): its own update group.
         let (all_paths, full) = monitor_up(2, FamilySet::from_iter([Family::IPV4_UNICAST]));
         let mut all_paths_table = BTreeMap::new();
-        apply_add_path(&mut all_paths_table, &full, all_paths);
+        apply_add_path(&mut all_paths_table, full.iter());
         prop_assert_eq!(rib.group_count(), 3, "clients, external peers, ADD-PATH monitor");
         let mut client_tables: Vec<BTreeMap<IpNet, Ipv4Addr>> = vec![BTreeMap::new(); 3];
 
@@ -359,7 +362,7 @@ proptest! {
                     if peer < 3 {
                         // The client starts over from the full table it is sent.
                         client_tables[peer].clear();
-                        apply(&mut client_tables[peer], &full, ids[peer]);
+                        apply(&mut client_tables[peer], full.iter());
                     }
                 }
                 Op::Local { prefix: px, attr } => match attr {
@@ -380,10 +383,10 @@ proptest! {
             let msgs = rib.flush_all(now);
             let really = rib.iter().filter(|(_, d)| d.best().is_some()).count() as i64;
             prop_assert_eq!(with_best, really, "prefixes with a best path, from the changes");
-            apply(&mut monitor_table, &msgs, monitor);
-            apply_add_path(&mut all_paths_table, &msgs, all_paths);
+            apply(&mut monitor_table, msgs.to(monitor));
+            apply_add_path(&mut all_paths_table, msgs.to(all_paths));
             for (c, table) in client_tables.iter_mut().enumerate() {
-                apply(table, &msgs, ids[c]);
+                apply(table, msgs.to(ids[c]));
             }
 
             // Best paths agree with the reference.

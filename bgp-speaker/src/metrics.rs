@@ -28,6 +28,10 @@ pub struct Metrics {
     pub fib_operations: IntCounterVec,
     /// Kernel route errors by kind.
     pub fib_errors: IntCounterVec,
+    /// Failed accepts on the listeners, by error (the accept loop pauses after each).
+    pub accept_errors: IntCounterVec,
+    /// Connections refused: from no peer's address, or to a full range.
+    pub connections_refused: prometheus::IntCounter,
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -101,6 +105,22 @@ impl Metrics {
                 &["op"],
             ),
             fib_errors: cv("fib_errors_total", "Kernel route errors", &["kind"]),
+            accept_errors: cv(
+                "accept_errors_total",
+                "Failed accepts on the listeners",
+                &["kind"],
+            ),
+            connections_refused: {
+                let c = prometheus::IntCounter::with_opts(opts(
+                    "connections_refused_total",
+                    "Connections refused (no peer, or a full range)",
+                ))
+                .expect("valid metric");
+                registry
+                    .register(Box::new(c.clone()))
+                    .expect("unique metric");
+                c
+            },
             registry,
         }
     }
@@ -118,12 +138,4 @@ impl Metrics {
     }
 }
 
-/// The label of an address family: `ipv4-unicast`, `ipv6-unicast`, ...
-pub(crate) fn family_label(f: bgp_core::Family) -> std::borrow::Cow<'static, str> {
-    use bgp_core::Family;
-    match f {
-        Family::IPV4_UNICAST => "ipv4-unicast".into(),
-        Family::IPV6_UNICAST => "ipv6-unicast".into(),
-        other => other.to_string().to_lowercase().replace(' ', "-").into(),
-    }
-}
+pub(crate) use bgp_core::router::family_label;

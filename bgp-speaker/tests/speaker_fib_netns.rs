@@ -29,13 +29,13 @@ fn config(host: u8, other: u8, fib: bool) -> SpeakerConfig {
     p.hold_time = 9;
     p.connect_retry = Some(1);
     p.passive = host > other;
-    c.peers.push(p);
+    c.router.peers.push(p);
     if fib {
         c.fib = Some(FibConfig {
             mode: TunnelMode::IpipCrossSubnet,
             ..FibConfig::default()
         });
-        c.fib_sync_timeout = 30;
+        c.router.fib_sync_timeout = 30;
     }
     c
 }
@@ -251,14 +251,14 @@ async fn speaker_to_kill() {
         "run by killed_speaker_keeps_its_routes"
     );
     let mut c = config(2, 1, true);
-    c.peers[0].graceful_restart = Some(120);
+    c.router.peers[0].graceful_restart = Some(120);
     let _b = Speaker::start(c).await.unwrap();
     sleep(Duration::from_secs(600)).await;
 }
 
 netns_test!(killed_speaker_keeps_its_routes, inner_killed_speaker, {
     let mut ca = config(1, 2, false);
-    ca.peers[0].graceful_restart = Some(120);
+    ca.router.peers[0].graceful_restart = Some(120);
     let a = Speaker::start(ca).await.unwrap();
     a.announce("172.17.9.0/24".parse().unwrap(), via("192.168.100.101"))
         .await
@@ -291,7 +291,7 @@ netns_test!(killed_speaker_keeps_its_routes, inner_killed_speaker, {
     // its peer's End-of-RIB, then deletes only what was not learned again.
     a.withdraw("172.17.60.0/24".parse().unwrap()).await.unwrap();
     let mut cb = config(2, 1, true);
-    cb.peers[0].graceful_restart = Some(120);
+    cb.router.peers[0].graceful_restart = Some(120);
     let b = Speaker::start(cb).await.unwrap();
     wait_for("the withdrawn route removed after the resync", || {
         !ip_route().contains("172.17.60.0/24")

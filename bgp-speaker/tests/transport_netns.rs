@@ -27,7 +27,7 @@ fn config(host: u8, other: u8, password: Option<&str>) -> SpeakerConfig {
     p.connect_retry = Some(1);
     p.passive = host > other;
     p.password = password.map(|s| Password(s.into()));
-    c.peers.push(p);
+    c.router.peers.push(p);
     c
 }
 

@@ -77,9 +77,9 @@ pub async fn run(path: Option<PathBuf>, restarting: bool) -> Result<(), String> 
         info!("no configuration file given: running the embedded default (loopback only)");
     }
     let mut sc = cfg.speaker.clone();
-    sc.restarting = restarting;
+    sc.router.restarting = restarting;
     if restarting {
-        sc.expected_peers = read_restart_state(&cfg.restart_state);
+        sc.router.expected_peers = read_restart_state(&cfg.restart_state);
     }
     // Used once: a later start that is not a graceful restart must not wait on it.
     let _ = std::fs::remove_file(&cfg.restart_state);
@@ -87,10 +87,10 @@ pub async fn run(path: Option<PathBuf>, restarting: bool) -> Result<(), String> 
         .map_err(|e| format!("admin socket {}: {e}", cfg.admin_socket.display()))?;
     let speaker = Speaker::start(sc).await.map_err(|e| e.to_string())?;
     info!(
-        asn = cfg.speaker.asn,
-        router_id = %cfg.speaker.router_id,
-        peers = cfg.speaker.peers.len(),
-        ranges = cfg.speaker.dynamic_peers.len(),
+        asn = cfg.speaker.router.asn,
+        router_id = %cfg.speaker.router.router_id,
+        peers = cfg.speaker.router.peers.len(),
+        ranges = cfg.speaker.router.dynamic_peers.len(),
         restarting,
         "route reflector running"
     );
@@ -156,7 +156,13 @@ pub async fn run(path: Option<PathBuf>, restarting: bool) -> Result<(), String> 
     let graceful = d
         .config
         .lock()
-        .map(|c| c.speaker.peers.iter().any(|p| p.graceful_restart.is_some()))
+        .map(|c| {
+            c.speaker
+                .router
+                .peers
+                .iter()
+                .any(|p| p.graceful_restart.is_some())
+        })
         .unwrap_or(false);
     let message = if graceful {
         "route reflector restarting"
@@ -357,16 +363,27 @@ impl Daemon {
             warn!("log settings take effect at the next start");
         }
         let s = &self.speaker;
-        let old_peers: HashMap<IpAddr, &PeerSettings> =
-            old.speaker.peers.iter().map(|p| (p.address, p)).collect();
+        let old_peers: HashMap<IpAddr, &PeerSettings> = old
+            .speaker
+            .router
+            .peers
+            .iter()
+            .map(|p| (p.address, p))
+            .collect();
         let mut report = ReloadReport::default();
-        for p in &old.speaker.peers {
-            if !new.speaker.peers.iter().any(|n| n.address == p.address) {
+        for p in &old.speaker.router.peers {
+            if !new
+                .speaker
+                .router
+                .peers
+                .iter()
+                .any(|n| n.address == p.address)
+            {
                 s.remove_peer(p.address).await.map_err(|e| e.to_string())?;
                 report.removed.push(p.address);
             }
         }
-        for p in &new.speaker.peers {
+        for p in &new.speaker.router.peers {
             if old_peers.contains_key(&p.address) {
                 let r = s.update_peer(p.clone()).await.map_err(|e| e.to_string())?;
                 sort(&mut report, p.address, r);
@@ -375,9 +392,9 @@ impl Daemon {
                 report.added.push(p.address);
             }
         }
-        if old.speaker.dynamic_peers != new.speaker.dynamic_peers {
+        if old.speaker.router.dynamic_peers != new.speaker.router.dynamic_peers {
             let dynamic = s
-                .set_dynamic_peers(new.speaker.dynamic_peers.clone())
+                .set_dynamic_peers(new.speaker.router.dynamic_peers.clone())
                 .await
                 .map_err(|e| e.to_string())?;
             for (addr, r) in dynamic {
@@ -407,12 +424,25 @@ pub fn describe(cfg: &Config) -> String {
     });
     format!(
         "AS {}, router ID {}, cluster ID {}; {} clients, {} client ranges, {} other peers, {} policies; metrics {}; admin socket {}",
-        cfg.speaker.asn,
-        cfg.speaker.router_id,
-        cfg.speaker.cluster_id.map_or("-".into(), |c| c.to_string()),
-        cfg.speaker.peers.iter().filter(|p| p.rr_client).count(),
-        cfg.speaker.dynamic_peers.len(),
-        cfg.speaker.peers.iter().filter(|p| !p.rr_client).count(),
+        cfg.speaker.router.asn,
+        cfg.speaker.router.router_id,
+        cfg.speaker
+            .router
+            .cluster_id
+            .map_or("-".into(), |c| c.to_string()),
+        cfg.speaker
+            .router
+            .peers
+            .iter()
+            .filter(|p| p.rr_client)
+            .count(),
+        cfg.speaker.router.dynamic_peers.len(),
+        cfg.speaker
+            .router
+            .peers
+            .iter()
+            .filter(|p| !p.rr_client)
+            .count(),
         cfg.policies,
         metrics,
         cfg.admin_socket.display()

@@ -768,7 +768,7 @@ netns_test!(
                 p.local_address = Some(me);
                 p.connect_retry = Some(1);
                 p.hold_time = 9;
-                c.peers.push(p);
+                c.router.peers.push(p);
             }
             let s = Speaker::start(c).await.unwrap();
             s.announce(block(1, n).parse().unwrap(), Default::default())

@@ -11,10 +11,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use foldhash::HashMap;
 use ipnet::IpNet;
 
+use super::batch::{Batch, Encoded, Flush};
 use super::table::PrefixMap;
 use super::{Attrs, NextHopMode, PeerConfig, PeerId, PeerSession, RibConfig};
 use crate::policy::PolicyRef;
@@ -24,63 +24,6 @@ use crate::wire::{Context, Message, NlriEntry, PeerKind, Prefixes, Update};
 
 /// An update group's index.
 pub type GroupId = usize;
-
-/// Who an UPDATE goes to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Recipients {
-    /// These peers.
-    Peers(Vec<PeerId>),
-    /// The members of an update group, but `except` (the members whose routes the message
-    /// carries). Every message of one flush of a group shares one `members`, so that a
-    /// driver can hand the flush to each member whole, with the few it skips, instead of
-    /// building a list of recipients per message.
-    Members {
-        members: Arc<[PeerId]>,
-        except: Vec<PeerId>,
-    },
-}
-
-impl Recipients {
-    pub fn contains(&self, p: &PeerId) -> bool {
-        match self {
-            Recipients::Peers(v) => v.contains(p),
-            Recipients::Members { members, except } => members.contains(p) && !except.contains(p),
-        }
-    }
-
-    /// Every recipient.
-    pub fn to_vec(&self) -> Vec<PeerId> {
-        match self {
-            Recipients::Peers(v) => v.clone(),
-            Recipients::Members { members, except } => members
-                .iter()
-                .copied()
-                .filter(|m| !except.contains(m))
-                .collect(),
-        }
-    }
-}
-
-/// Encoded UPDATEs for some peers.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OutMessage {
-    pub to: Recipients,
-    pub bytes: Bytes,
-    /// The one family of the UPDATE's routes.
-    pub family: Family,
-    /// Prefixes announced and withdrawn by it.
-    pub announced: u32,
-    pub withdrawn: u32,
-}
-
-/// One encoded UPDATE with what it carries.
-#[derive(Clone, Debug)]
-struct Encoded {
-    bytes: Bytes,
-    family: Family,
-    announced: u32,
-    withdrawn: u32,
-}
 
 /// What decides the routes and attributes a peer is sent: peers with equal keys share a
 /// group.
@@ -392,9 +335,9 @@ impl Groups {
     }
 
     /// The UPDATEs for the group's changes since its last flush.
-    pub(crate) fn flush(&mut self, g: GroupId, now: Instant) -> Vec<OutMessage> {
+    pub(crate) fn flush(&mut self, g: GroupId, now: Instant) -> Flush {
         let Some(Some(grp)) = self.groups.get_mut(g) else {
-            return Vec::new();
+            return Flush::default();
         };
         grp.last_flush = Some(now);
         let before = std::mem::take(&mut grp.before);
@@ -424,43 +367,54 @@ impl Groups {
             }
         }
         let ctx = grp.key.context();
-        let mut out = Vec::new();
-        let all: Arc<[PeerId]> = members.iter().copied().collect();
+        // One list: the shared messages (each skipped by the members whose routes it
+        // carries), then each member's own.
+        let mut list: Vec<Encoded> = Vec::new();
+        let mut skips: HashMap<PeerId, Vec<u32>> = HashMap::default();
         for (excluded, b) in shared.by_exclusion {
             // `excluded` holds members only, each once: all of them leaves no one.
-            if excluded.len() >= all.len() {
+            if excluded.len() >= members.len() {
                 continue;
             }
-            let to = Recipients::Members {
-                members: all.clone(),
-                except: excluded,
-            };
             for e in b.encode(&ctx) {
-                out.push(e.to(to.clone()));
+                for m in &excluded {
+                    skips.entry(*m).or_default().push(list.len() as u32);
+                }
+                list.push(e);
             }
         }
+        let shared_len = list.len() as u32;
+        let mut extras: HashMap<PeerId, Vec<u32>> = HashMap::default();
         for (m, mut b) in own {
             for e in b.plain().encode(&ctx) {
-                out.push(e.to(Recipients::Peers(vec![m])));
+                extras.entry(m).or_default().push(list.len() as u32);
+                list.push(e);
             }
+        }
+        let mut out = Flush::default();
+        if list.is_empty() {
+            return out;
+        }
+        let msgs: Arc<[Encoded]> = list.into();
+        for m in members {
+            let skip = skips.remove(m).unwrap_or_default();
+            let extra = extras.remove(m).unwrap_or_default();
+            out.push(*m, Batch::new(msgs.clone(), shared_len, skip, extra));
         }
         out
     }
 
     /// Every route the group holds, for a member that just joined (its own routes left
     /// out).
-    pub(crate) fn full_table(&self, g: GroupId, peer: PeerId) -> Vec<OutMessage> {
+    pub(crate) fn full_table(&self, g: GroupId, peer: PeerId) -> Batch {
         let Some(Some(grp)) = self.groups.get(g) else {
-            return Vec::new();
+            return Batch::all(Arc::new([]));
         };
         let mut b = Bucket::default();
         for (prefix, held) in grp.out.iter() {
             diff(&prefix, &[], held, Some(peer), &mut b);
         }
-        b.encode(&grp.key.context())
-            .into_iter()
-            .map(|e| e.to(Recipients::Peers(vec![peer])))
-            .collect()
+        Batch::all(b.encode(&grp.key.context()).into())
     }
 
     /// The (prefix, path identifier) pairs a member holds from the group.
@@ -479,14 +433,9 @@ impl Groups {
     }
 
     /// Withdrawals for what a member held (`old`) and its new group does not send it.
-    pub(crate) fn withdraw_missing(
-        &self,
-        g: GroupId,
-        peer: PeerId,
-        old: &[(IpNet, u32)],
-    ) -> Vec<OutMessage> {
+    pub(crate) fn withdraw_missing(&self, g: GroupId, peer: PeerId, old: &[(IpNet, u32)]) -> Batch {
         let Some(Some(grp)) = self.groups.get(g) else {
-            return Vec::new();
+            return Batch::all(Arc::new([]));
         };
         let mut b = Bucket::default();
         for (prefix, id) in old {
@@ -499,10 +448,7 @@ impl Groups {
                 b.withdraw(prefix, *id);
             }
         }
-        b.encode(&grp.key.context())
-            .into_iter()
-            .map(|e| e.to(Recipients::Peers(vec![peer])))
-            .collect()
+        Batch::all(b.encode(&grp.key.context()).into())
     }
 }
 
@@ -641,18 +587,6 @@ fn push(
             announced,
             withdrawn,
         });
-    }
-}
-
-impl Encoded {
-    fn to(self, to: Recipients) -> OutMessage {
-        OutMessage {
-            to,
-            bytes: self.bytes,
-            family: self.family,
-            announced: self.announced,
-            withdrawn: self.withdrawn,
-        }
     }
 }
 

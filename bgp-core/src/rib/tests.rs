@@ -3,11 +3,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::best_path::{Candidate, DecisionConfig, Reason, decide};
+use super::path::Paths;
 use super::*;
 use crate::Afi;
 use crate::policy::{Action, Match, Policy, PrefixRange, Term, Verdict};
 use crate::wire::attributes::{AsPath, ClusterList, Community, Origin};
-use crate::wire::{Context, Message, Prefixes};
+use crate::wire::{Context, Message, Prefixes, Update};
 
 // ---- the decision process, one tie-breaker at a time ----
 
@@ -238,13 +239,30 @@ fn pod_block(prefix: &str, nh: [u8; 4]) -> Update {
 }
 
 /// The UPDATEs `peer` receives in `msgs`, decoded.
-fn received(msgs: &[OutMessage], peer: PeerId) -> Vec<Update> {
+/// Encoded UPDATEs a peer receives: from a flush, or a batch meant for it alone.
+trait Sent {
+    fn sent_to(&self, peer: PeerId) -> Vec<&Encoded>;
+}
+
+impl Sent for Flush {
+    fn sent_to(&self, peer: PeerId) -> Vec<&Encoded> {
+        self.to(peer).collect()
+    }
+}
+
+impl Sent for Batch {
+    fn sent_to(&self, _: PeerId) -> Vec<&Encoded> {
+        self.iter().collect()
+    }
+}
+
+fn received(msgs: &impl Sent, peer: PeerId) -> Vec<Update> {
     let ctx = Context {
         extended_message: true,
         ..Context::default()
     };
-    msgs.iter()
-        .filter(|m| m.to.contains(&peer))
+    msgs.sent_to(peer)
+        .into_iter()
         .map(|m| match Message::decode(&m.bytes, &ctx).unwrap() {
             Message::Update(u) => *u,
             other => panic!("{other:?}"),
@@ -661,13 +679,13 @@ fn updates_are_packed_and_withdrawals_coalesced() {
     assert_eq!(announced(&to_c2).len(), 3000);
     assert!(to_c2.len() <= 3, "packed: {} UPDATEs", to_c2.len());
     // Each message says what it carries.
-    let mine: Vec<&OutMessage> = msgs.iter().filter(|m| m.to.contains(&c2)).collect();
+    let mine: Vec<&Encoded> = msgs.to(c2).collect();
     assert_eq!(mine.iter().map(|m| m.announced).sum::<u32>(), 3000);
     assert!(
         mine.iter()
             .all(|m| m.withdrawn == 0 && m.family == Family::IPV4_UNICAST)
     );
-    assert!(msgs.iter().all(|m| m.bytes.len() <= 4096));
+    assert!(msgs.messages().all(|m| m.bytes.len() <= 4096));
     assert_eq!(
         rib.attribute_sets(),
         2,
@@ -690,7 +708,7 @@ fn updates_are_packed_and_withdrawals_coalesced() {
     let to_c2 = received(&msgs, c2);
     assert_eq!(withdrawn(&to_c2).len(), 3000);
     assert!(to_c2.len() <= 4);
-    let mine: Vec<&OutMessage> = msgs.iter().filter(|m| m.to.contains(&c2)).collect();
+    let mine: Vec<&Encoded> = msgs.to(c2).collect();
     assert_eq!(mine.iter().map(|m| m.withdrawn).sum::<u32>(), 3000);
     assert!(mine.iter().all(|m| m.announced == 0));
     assert_eq!(rib.prefix_count(), 0);
@@ -719,7 +737,7 @@ fn add_path_groups_get_every_path() {
         ..Context::default()
     };
     let mut paths = Vec::new();
-    for m in msgs.iter().filter(|m| m.to.contains(&ap)) {
+    for m in msgs.to(ap) {
         let Message::Update(u) = Message::decode(&m.bytes, &ctx).unwrap() else {
             panic!()
         };
@@ -820,7 +838,7 @@ fn minimum_route_interval_holds_updates_back() {
     assert_eq!(due.len(), 1, "the first change goes at once");
     assert_eq!(next, None);
     let g = due[0];
-    assert_eq!(rib.flush(g, t0).len(), 1);
+    assert_eq!(rib.flush(g, t0).messages().count(), 1);
     rib.apply_update(c1, &pod_block("172.17.9.0/24", [192, 168, 100, 101]))
         .unwrap();
     let (due, next) = rib.flush_due(t0 + std::time::Duration::from_secs(1));

@@ -212,6 +212,18 @@ impl Peer {
         Ok(conn)
     }
 
+    /// Records `n` UPDATEs written on the Established connection outside the session (see
+    /// [`Session::note_updates_sent`]); returns that connection.
+    pub fn note_updates_sent(&mut self, now: Instant, n: u64) -> Result<Conn, SendError> {
+        let conn = self.active().0;
+        let s = match conn {
+            Conn::Outbound => &mut self.outbound,
+            Conn::Inbound => self.inbound.as_mut().ok_or(SendError::NotEstablished)?,
+        };
+        s.note_updates_sent(now, n)?;
+        Ok(conn)
+    }
+
     /// Sends a ROUTE-REFRESH (request, BoRR or EoRR) on the Established connection.
     pub fn send_route_refresh(
         &mut self,

@@ -436,6 +436,22 @@ impl Session {
         Ok(())
     }
 
+    /// Records that `n` UPDATEs encoded for this session's send context were written by the
+    /// owner on the session's connection, in order after the session's own transmissions
+    /// (a batch of an update group's UPDATEs, shared with other sessions, that need not
+    /// pass through the session one by one). Established only.
+    pub fn note_updates_sent(&mut self, now: Instant, n: u64) -> Result<(), SendError> {
+        self.established_context()?;
+        if n == 0 {
+            return Ok(());
+        }
+        self.counters.updates_out += n;
+        self.counters.messages_out += n;
+        // RFC 4271 8.2.2: each UPDATE sent restarts the KeepaliveTimer.
+        self.arm_keepalive(now);
+        Ok(())
+    }
+
     /// Sends the End-of-RIB marker of a negotiated family.
     pub fn send_end_of_rib(&mut self, now: Instant, family: Family) -> Result<(), SendError> {
         let neg = self.negotiated.as_ref().ok_or(SendError::NotEstablished)?;

@@ -78,7 +78,7 @@ fn config(a: &Args) -> SpeakerConfig {
         p.graceful_restart = (a.graceful_restart > 0).then_some(a.graceful_restart);
         p.hold_time = a.hold_time;
         p.connect_retry = Some(a.connect_retry);
-        cfg.peers.push(p);
+        cfg.router.peers.push(p);
     }
     let mode = match a.fib {
         Fib::Direct => Some(TunnelMode::Direct),
@@ -100,7 +100,7 @@ fn config(a: &Args) -> SpeakerConfig {
             own_protocol: 186,
         });
     }
-    cfg.restarting = a.restarting;
+    cfg.router.restarting = a.restarting;
     cfg
 }
 

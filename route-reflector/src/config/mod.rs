@@ -490,12 +490,12 @@ impl Builder<'_> {
             policies.insert(name.clone(), Arc::new(built));
         }
         let mut sc = SpeakerConfig::new(raw.asn, raw.router_id);
-        sc.cluster_id = Some(raw.cluster_id.unwrap_or(raw.router_id));
+        sc.router.cluster_id = Some(raw.cluster_id.unwrap_or(raw.router_id));
         sc.listen = raw.listen.clone();
-        sc.client_to_client = raw.client_to_client;
-        sc.max_paths = raw.max_paths.max(1);
+        sc.router.client_to_client = raw.client_to_client;
+        sc.router.max_paths = raw.max_paths.max(1);
         sc.fib = raw.fib.clone();
-        sc.selection_deferral = raw.graceful_restart.selection_deferral;
+        sc.router.selection_deferral = raw.graceful_restart.selection_deferral;
         let ctx = PeerCtx {
             asn: raw.asn,
             timers: &raw.timers,
@@ -511,7 +511,7 @@ impl Builder<'_> {
                     format!("peer {} is configured twice", p.address),
                 ));
             }
-            sc.peers.push(p);
+            sc.router.peers.push(p);
         }
         let listed = raw
             .ibgp
@@ -526,14 +526,14 @@ impl Builder<'_> {
                     format!("peer {} is configured twice", p.address),
                 ));
             }
-            sc.peers.push(p);
+            sc.router.peers.push(p);
         }
         for r in &raw.client_range {
             let template = self.peer(r, Kind::Range, &ctx)?;
             let Some(range) = &r.get_ref().range else {
                 return Err(self.err(r.span(), "a [[client_range]] needs `range`"));
             };
-            sc.dynamic_peers.push(DynamicPeers {
+            sc.router.dynamic_peers.push(DynamicPeers {
                 range: range.get_ref().trunc(),
                 template,
                 max: r.get_ref().max.unwrap_or(1000),
@@ -1027,12 +1027,15 @@ struct PeerCtx<'a> {
 pub fn fixed_differences(old: &Config, new: &Config) -> Vec<&'static str> {
     let (a, b) = (&old.speaker, &new.speaker);
     [
-        ("asn", a.asn != b.asn),
-        ("router_id", a.router_id != b.router_id),
-        ("cluster_id", a.cluster_id != b.cluster_id),
+        ("asn", a.router.asn != b.router.asn),
+        ("router_id", a.router.router_id != b.router.router_id),
+        ("cluster_id", a.router.cluster_id != b.router.cluster_id),
         ("listen", a.listen != b.listen),
-        ("client_to_client", a.client_to_client != b.client_to_client),
-        ("max_paths", a.max_paths != b.max_paths),
+        (
+            "client_to_client",
+            a.router.client_to_client != b.router.client_to_client,
+        ),
+        ("max_paths", a.router.max_paths != b.router.max_paths),
         ("fib", a.fib != b.fib),
         ("metrics", old.metrics != new.metrics),
         (

@@ -102,7 +102,7 @@ fn defaults_fill_every_optional_field() {
     )
     .unwrap();
     let s = &c.speaker;
-    assert_eq!(s.cluster_id, Some("192.168.1.1".parse().unwrap()));
+    assert_eq!(s.router.cluster_id, Some("192.168.1.1".parse().unwrap()));
     assert_eq!(s.listen, vec!["0.0.0.0:179".parse().unwrap()]);
     assert_eq!(c.metrics, Some("127.0.0.1:9179".parse().unwrap()));
     assert_eq!(c.admin_socket, PathBuf::from(ADMIN_SOCKET));
@@ -111,7 +111,7 @@ fn defaults_fill_every_optional_field() {
         c.restart_state,
         PathBuf::from("/run/route-reflector.sock.peers")
     );
-    let p = &s.peers[0];
+    let p = &s.router.peers[0];
     assert!(p.rr_client);
     assert_eq!(
         (p.asn, p.hold_time, p.connect_retry, p.graceful_restart),
@@ -125,7 +125,7 @@ fn defaults_fill_every_optional_field() {
 fn the_embedded_default_and_the_examples_check() {
     let d = Config::parse("default", DEFAULT_CONFIG).unwrap();
     assert_eq!(d.speaker.listen, vec!["127.0.0.1:179".parse().unwrap()]);
-    assert_eq!(d.speaker.dynamic_peers.len(), 1);
+    assert_eq!(d.speaker.router.dynamic_peers.len(), 1);
 
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
     let key = std::env::temp_dir().join(format!("rr-example-{}.key", std::process::id()));
@@ -142,8 +142,16 @@ fn the_embedded_default_and_the_examples_check() {
     };
     let a = Config::parse("rack-a.toml", &read("rack-a.toml")).unwrap();
     let s = &a.speaker;
-    assert_eq!((s.asn, s.peers.len(), s.dynamic_peers.len()), (65001, 4, 1));
+    assert_eq!(
+        (
+            s.router.asn,
+            s.router.peers.len(),
+            s.router.dynamic_peers.len()
+        ),
+        (65001, 4, 1)
+    );
     let node13 = s
+        .router
         .peers
         .iter()
         .find(|p| p.address.to_string() == "192.168.1.13");
@@ -154,7 +162,7 @@ fn the_embedded_default_and_the_examples_check() {
         "file read, newline cut"
     );
     assert_eq!(node13.ttl_security, Some(1));
-    let ebgp = s.peers.iter().find(|p| p.asn == 65002).unwrap();
+    let ebgp = s.router.peers.iter().find(|p| p.asn == 65002).unwrap();
     assert!(!ebgp.rr_client);
     assert_eq!(ebgp.next_hop, NextHopSetting::SelfAddr);
     let import = ebgp.import.as_ref().unwrap();
@@ -163,17 +171,20 @@ fn the_embedded_default_and_the_examples_check() {
     assert_eq!(import.terms[0].matches.len(), 2);
     assert_eq!(import.default, Verdict::Reject);
     assert_eq!(
-        s.dynamic_peers[0].template.max_prefixes[0].limit, 1000,
+        s.router.dynamic_peers[0].template.max_prefixes[0].limit, 1000,
         "range template"
     );
     assert_eq!(s.fib.as_ref().unwrap().table, 254);
     let b = Config::parse("rack-b.toml", &read("rack-b.toml")).unwrap();
-    assert_eq!(b.speaker.peers[0].asn, 65001);
+    assert_eq!(b.speaker.router.peers[0].asn, 65001);
     for f in ["redundant-1.toml", "redundant-2.toml"] {
         let r = Config::parse(f, &read(f)).unwrap();
-        assert_eq!(r.speaker.cluster_id, Some("192.168.1.1".parse().unwrap()));
+        assert_eq!(
+            r.speaker.router.cluster_id,
+            Some("192.168.1.1".parse().unwrap())
+        );
         assert!(
-            !r.speaker.peers[0].rr_client,
+            !r.speaker.router.peers[0].rr_client,
             "the other reflector is no client"
         );
     }
@@ -190,7 +201,7 @@ fn prefix_entries_and_policies_build_core_values() {
          [[client]]\naddress = \"192.168.1.11\"\nexport = \"p\"\n"
     );
     let c = Config::parse("rr.toml", &src).unwrap();
-    let p = c.speaker.peers[0].export.as_ref().unwrap();
+    let p = c.speaker.router.peers[0].export.as_ref().unwrap();
     assert_eq!(p.default, Verdict::Accept);
     let t = &p.terms[0];
     assert_eq!(t.name, "term-1");

@@ -203,7 +203,7 @@ pub async fn node(addr: &str, reflector: &str, asn: u32, block: &str) -> Speaker
     p.connect_retry = Some(1);
     p.hold_time = 9;
     p.graceful_restart = Some(120);
-    c.peers.push(p);
+    c.router.peers.push(p);
     let s = Speaker::start(c).await.unwrap();
     s.announce(block.parse().unwrap(), Announcement::default())
         .await

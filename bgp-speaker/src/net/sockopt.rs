@@ -1,6 +1,7 @@
 //! Socket options that BGP needs and no safe wrapper offers: TCP-MD5 signatures (RFC 2385,
-//! `TCP_MD5SIG`) and the minimum TTL of GTSM (RFC 5082, `IP_MINTTL` /
-//! `IPV6_MINHOPCOUNT`). The only `unsafe` of the project, each call with its reason.
+//! `TCP_MD5SIG`), the minimum TTL of GTSM (RFC 5082, `IP_MINTTL` / `IPV6_MINHOPCOUNT`),
+//! and how much a connection still has to send (`SIOCOUTQ`). Each `unsafe` call with its reason (the only other `unsafe` of the
+//! workspace is the reflector's one `mallopt` call, and a benchmark's `getrusage`).
 
 #![allow(unsafe_code)]
 
@@ -101,6 +102,19 @@ pub fn set_ttl(fd: RawFd, v6: bool, ttl: u8) -> io::Result<()> {
         set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, ttl.into())
     } else {
         set_int(fd, libc::IPPROTO_IP, libc::IP_TTL, ttl.into())
+    }
+}
+
+/// Bytes written to a TCP socket that the peer has not acknowledged yet.
+pub fn unsent(fd: RawFd) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (TIOCOUTQ) writes one int through the pointer, which lives across
+    // the call.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n as *mut libc::c_int) };
+    if r == 0 {
+        Ok(usize::try_from(n).unwrap_or(0))
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 

@@ -19,9 +19,12 @@ use netlink_packet_route::link::LinkAttribute;
 use netlink_packet_route::route::{RouteAttribute, RouteMessage, RouteProtocol, RouteType};
 use rtnetlink::{MulticastGroup, new_multicast_connection};
 use serde::Deserialize;
-use tracing::{info, warn};
+use tracing::info;
 
-use crate::speaker::{Announcement, Speaker};
+use bgp_core::router::Announcement;
+use tokio::sync::mpsc;
+
+use super::fib::FibError;
 
 /// Which kernel routes are announced.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -61,12 +64,12 @@ fn bgp() -> u8 {
 
 /// What the kernel holds that is of interest.
 #[derive(Debug, Default)]
-struct Learned {
+struct Held {
     blocks: BTreeSet<IpNet>,
     workloads: BTreeSet<IpNet>,
 }
 
-impl Learned {
+impl Held {
     /// Blocks, and workload routes outside every block.
     fn announced(&self) -> BTreeSet<IpNet> {
         let mut out = self.blocks.clone();
@@ -132,9 +135,16 @@ fn classify(
         .then_some((prefix, false))
 }
 
-/// Watches the kernel and keeps the speaker's announcements in step; runs until the speaker
-/// stops.
-pub(crate) async fn run(cfg: LearnConfig, speaker: Speaker) -> Result<(), crate::fib::FibError> {
+/// A change of what the node announces, learned from the kernel.
+#[derive(Debug)]
+pub(crate) enum Learned {
+    Announce(IpNet, Announcement),
+    Withdraw(IpNet),
+}
+
+/// Watches the kernel and keeps the announcements in step (as changes sent to the speaker's
+/// driver); runs until the driver stops.
+pub(crate) async fn run(cfg: LearnConfig, to: mpsc::Sender<Learned>) -> Result<(), FibError> {
     let (conn, handle, mut events) = new_multicast_connection(&[
         MulticastGroup::Link,
         MulticastGroup::Ipv4Route,
@@ -150,7 +160,7 @@ pub(crate) async fn run(cfg: LearnConfig, speaker: Speaker) -> Result<(), crate:
             }
         }
     }
-    let mut learned = Learned::default();
+    let mut learned = Held::default();
     for family in [
         netlink_packet_route::AddressFamily::Inet,
         netlink_packet_route::AddressFamily::Inet6,
@@ -169,7 +179,7 @@ pub(crate) async fn run(cfg: LearnConfig, speaker: Speaker) -> Result<(), crate:
         }
     }
     let mut announced: BTreeSet<IpNet> = BTreeSet::new();
-    if !sync(&cfg, &speaker, &learned, &mut announced).await {
+    if !sync(&cfg, &to, &learned, &mut announced).await {
         return Ok(());
     }
     while let Some((msg, _)) = events.next().await {
@@ -209,42 +219,40 @@ pub(crate) async fn run(cfg: LearnConfig, speaker: Speaker) -> Result<(), crate:
             }
             _ => continue,
         }
-        if !sync(&cfg, &speaker, &learned, &mut announced).await {
+        if !sync(&cfg, &to, &learned, &mut announced).await {
             return Ok(());
         }
     }
     Ok(())
 }
 
-/// Announces what is new and withdraws what went; false once the speaker has stopped.
+/// Announces what is new and withdraws what went; false once the driver has stopped.
 async fn sync(
     cfg: &LearnConfig,
-    speaker: &Speaker,
-    learned: &Learned,
+    to: &mpsc::Sender<Learned>,
+    learned: &Held,
     announced: &mut BTreeSet<IpNet>,
 ) -> bool {
     let want = learned.announced();
     for p in announced.difference(&want).copied().collect::<Vec<_>>() {
         info!(prefix = %p, "kernel route gone: withdrawn");
-        if speaker.withdraw(p).await.is_err() {
+        if to.send(Learned::Withdraw(p)).await.is_err() {
             return false;
         }
         announced.remove(&p);
     }
     for p in want.difference(announced).copied().collect::<Vec<_>>() {
+        // The next hop only for its own family; none: each peer's local address.
         let next_hop = cfg.next_hop.filter(|nh| nh.is_ipv4() == p.addr().is_ipv4());
         let a = Announcement {
             next_hop,
             ..Announcement::default()
         };
-        match speaker.announce(p, a).await {
-            Ok(()) => {
-                info!(prefix = %p, "kernel route: announced");
-                announced.insert(p);
-            }
-            Err(crate::SpeakerError::Stopped) => return false,
-            Err(e) => warn!(prefix = %p, %e, "kernel route not announced"),
+        info!(prefix = %p, "kernel route: announced");
+        if to.send(Learned::Announce(p, a)).await.is_err() {
+            return false;
         }
+        announced.insert(p);
     }
     true
 }
@@ -256,7 +264,7 @@ mod tests {
     #[test]
     fn blocks_cover_their_workloads_and_borrowed_addresses_go_out() {
         let p = |s: &str| s.parse::<IpNet>().unwrap();
-        let mut l = Learned::default();
+        let mut l = Held::default();
         l.blocks.insert(p("172.17.8.0/26"));
         l.workloads.insert(p("172.17.8.2/32"));
         l.workloads.insert(p("172.17.99.5/32"));

@@ -28,7 +28,7 @@ use netlink_packet_route::route::{
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::Handle;
 
-use crate::fib_batch::Writer;
+use super::fib_batch::Writer;
 
 /// How routes reach their next hops.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]

@@ -1,0 +1,347 @@
+//! What a [`Router`](super::Router) is made of: plain values, deserializable (with the `serde`
+//! feature) so that a config file maps onto them.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use crate::policy::PolicyRef;
+
+#[cfg(feature = "serde")]
+use serde::Deserialize;
+
+/// A TCP-MD5 password. Never printed: `Debug` shows `***`.
+#[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Deserialize), serde(transparent))]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The longest TCP-MD5 key the kernel takes (`TCP_MD5SIG_MAXKEYLEN`).
+pub const MAX_PASSWORD_LEN: usize = 80;
+
+/// The well-known BGP port.
+pub const BGP_PORT: u16 = 179;
+
+/// The speaker as a whole: identity, reflection, its peers, and how it restarts.
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(Deserialize), serde(deny_unknown_fields))]
+pub struct RouterConfig {
+    pub asn: u32,
+    pub router_id: Ipv4Addr,
+    /// Reflect routes (RFC 4456) with this cluster ID.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub cluster_id: Option<Ipv4Addr>,
+    /// Reflect between clients.
+    #[cfg_attr(feature = "serde", serde(default = "yes"))]
+    pub client_to_client: bool,
+    /// Accept and send eBGP routes without a policy (off: RFC 8212).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub ebgp_without_policy: bool,
+    /// ECMP paths per prefix.
+    #[cfg_attr(feature = "serde", serde(default = "one"))]
+    pub max_paths: usize,
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub peers: Vec<PeerSettings>,
+    /// Messages a peer may still have queued (not yet written) when the next flush comes;
+    /// past that it is re-synchronized from the RIB once drained. Queued messages share
+    /// their bytes with every other member of the update group: an entry costs a handle,
+    /// not a copy.
+    #[cfg_attr(feature = "serde", serde(default = "queue_depth"))]
+    pub peer_queue_depth: usize,
+    /// Peers accepted from address ranges without being listed.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub dynamic_peers: Vec<DynamicPeers>,
+    /// After a start, how long to wait at most for every peer's End-of-RIB before the
+    /// routes are declared settled (seconds): the kernel table is reconciled then.
+    #[cfg_attr(feature = "serde", serde(default = "fib_sync_timeout"))]
+    pub fib_sync_timeout: u64,
+    /// This start is a graceful restart (RFC 4724): OPENs carry the Restart State bit, and
+    /// nothing is sent to peers until every configured peer has sent End-of-RIB or
+    /// `selection_deferral` seconds passed, so that peers holding our routes as stale get
+    /// a complete table instead of a partial one followed by withdrawals.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub restarting: bool,
+    #[cfg_attr(feature = "serde", serde(default = "selection_deferral"))]
+    pub selection_deferral: u64,
+    /// With `restarting`: peers from the dynamic ranges that were up before the restart;
+    /// the deferral also waits for their End-of-RIB (a listed peer is waited for anyway).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub expected_peers: Vec<IpAddr>,
+    /// Minimum interval between two UPDATE flushes of one update group (MRAI, RFC 4271
+    /// 9.2.1.1); zero: as soon as the inputs at hand are decided.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub min_route_interval: Duration,
+}
+
+#[cfg(feature = "serde")]
+fn yes() -> bool {
+    true
+}
+
+#[cfg(feature = "serde")]
+fn one() -> usize {
+    1
+}
+
+fn queue_depth() -> usize {
+    4096
+}
+
+fn selection_deferral() -> u64 {
+    60
+}
+
+fn fib_sync_timeout() -> u64 {
+    120
+}
+
+#[cfg(feature = "serde")]
+fn bgp_port() -> u16 {
+    BGP_PORT
+}
+
+fn hold_time() -> u16 {
+    90
+}
+
+#[cfg(feature = "serde")]
+fn dynamic_max() -> usize {
+    1000
+}
+
+impl RouterConfig {
+    pub fn new(asn: u32, router_id: Ipv4Addr) -> RouterConfig {
+        RouterConfig {
+            asn,
+            router_id,
+            cluster_id: None,
+            client_to_client: true,
+            ebgp_without_policy: false,
+            max_paths: 1,
+            peers: Vec::new(),
+            peer_queue_depth: queue_depth(),
+            dynamic_peers: Vec::new(),
+            fib_sync_timeout: fib_sync_timeout(),
+            restarting: false,
+            selection_deferral: selection_deferral(),
+            expected_peers: Vec::new(),
+            min_route_interval: Duration::ZERO,
+        }
+    }
+}
+
+/// Peers accepted from an address range: each connection from the range becomes a passive
+/// peer made from `template` (its address replaced), removed when its session ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Deserialize), serde(deny_unknown_fields))]
+pub struct DynamicPeers {
+    pub range: ipnet::IpNet,
+    pub template: PeerSettings,
+    /// At most this many at once; further connections are refused.
+    #[cfg_attr(feature = "serde", serde(default = "dynamic_max"))]
+    pub max: usize,
+}
+
+/// One configured peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Deserialize), serde(deny_unknown_fields))]
+pub struct PeerSettings {
+    pub address: IpAddr,
+    #[cfg_attr(feature = "serde", serde(default = "bgp_port"))]
+    pub port: u16,
+    pub asn: u32,
+    /// Our address on the session: the source of outgoing connections and the next hop
+    /// with next-hop-self.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub local_address: Option<IpAddr>,
+    /// Never connect out; wait for the peer.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub passive: bool,
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub rr_client: bool,
+    #[cfg_attr(feature = "serde", serde(default = "hold_time"))]
+    pub hold_time: u16,
+    /// First connect-retry interval in seconds (doubles up to two minutes).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub connect_retry: Option<u64>,
+    /// Seconds before the first outgoing connection (connections from the peer are
+    /// accepted meanwhile); none: at once.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub connect_delay: Option<u64>,
+    /// After a session error, the wait before starting again: `min` seconds, doubled per
+    /// consecutive error up to `max` (default 1 to 120).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub error_wait: Option<ErrorWait>,
+    /// The next hop of the routes sent to the peer.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub next_hop: NextHopSetting,
+    /// Import policy; none: accept on iBGP, on eBGP reject unless the speaker allows eBGP
+    /// without policy (RFC 8212). Built by the caller (policies are values, not config
+    /// text).
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub import: Option<PolicyRef>,
+    /// Export policy; none as for `import`.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub export: Option<PolicyRef>,
+    /// Keep the peer's routes before import policy, so that a changed import policy is
+    /// re-applied without asking the peer (costs the memory of those routes).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub soft_reconfig_inbound: bool,
+    /// Graceful restart time announced to the peer (seconds); none: off.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub graceful_restart: Option<u16>,
+    /// TCP-MD5 signatures (RFC 2385) with this password.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub password: Option<Password>,
+    /// GTSM (RFC 5082): the peer is this many hops away; we send with TTL 255 and accept
+    /// only what arrives with TTL of at least 256 minus the hops.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub ttl_security: Option<u8>,
+    /// The TTL of what we send (eBGP multihop), when not using GTSM.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub ttl: Option<u8>,
+    /// Passive on whichever side has the higher address (with `local_address`), so that
+    /// two nodes configured alike never race to connect.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub passive_auto: bool,
+    /// Our AS on this session instead of the speaker's (a local AS override).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub local_as: Option<u32>,
+    /// How many times our AS may appear in a received path (allowas-in).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub allow_own_as: u8,
+    /// Limits on the routes accepted from the peer: over all families or per family.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub max_prefixes: Vec<MaxPrefixes>,
+}
+
+/// How the next hop is set on the routes sent to a peer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(Deserialize, serde::Serialize),
+    serde(rename_all = "kebab-case")
+)]
+pub enum NextHopSetting {
+    /// eBGP: ourselves; iBGP: unchanged (ourselves for our own routes).
+    #[default]
+    Default,
+    /// Always ourselves.
+    #[cfg_attr(feature = "serde", serde(rename = "self"))]
+    SelfAddr,
+    /// Ourselves for routes learned over eBGP and our own; unchanged for routes reflected
+    /// between internal peers (a rack reflector towards its nodes).
+    SelfExternal,
+    /// Never changed, also towards an eBGP peer (a third-party next hop).
+    Unchanged,
+}
+
+impl NextHopSetting {
+    pub(crate) fn mode(self) -> crate::rib::NextHopMode {
+        use crate::rib::NextHopMode;
+        match self {
+            NextHopSetting::Default => NextHopMode::Default,
+            NextHopSetting::SelfAddr => NextHopMode::SelfAddr,
+            NextHopSetting::SelfExternal => NextHopMode::SelfExternal,
+            NextHopSetting::Unchanged => NextHopMode::Unchanged,
+        }
+    }
+}
+
+/// What happens past a peer's route limit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Deserialize), serde(deny_unknown_fields))]
+pub struct MaxPrefixes {
+    pub limit: u64,
+    /// The family the limit counts (`ipv4` or `ipv6`); none: both together.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub family: Option<LimitFamily>,
+    /// Only log; keep the session.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub warn_only: bool,
+    /// Seconds before the session starts again after the Cease (default 60).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub restart_after: Option<u64>,
+}
+
+/// Back-off after session errors, in seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Deserialize), serde(deny_unknown_fields))]
+pub struct ErrorWait {
+    pub min: u64,
+    pub max: u64,
+}
+
+/// An address family a route limit counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(Deserialize),
+    serde(rename_all = "lowercase")
+)]
+pub enum LimitFamily {
+    Ipv4,
+    Ipv6,
+}
+
+impl PeerSettings {
+    pub fn new(address: IpAddr, asn: u32) -> PeerSettings {
+        PeerSettings {
+            address,
+            port: BGP_PORT,
+            asn,
+            local_address: None,
+            passive: false,
+            rr_client: false,
+            hold_time: hold_time(),
+            connect_retry: None,
+            connect_delay: None,
+            error_wait: None,
+            next_hop: NextHopSetting::Default,
+            import: None,
+            export: None,
+            soft_reconfig_inbound: false,
+            graceful_restart: None,
+            password: None,
+            ttl_security: None,
+            ttl: None,
+            passive_auto: false,
+            local_as: None,
+            allow_own_as: 0,
+            max_prefixes: Vec::new(),
+        }
+    }
+
+    /// Passive, or passive because ours is the higher address.
+    pub fn is_passive(&self) -> bool {
+        self.passive || (self.passive_auto && self.local_address.is_some_and(|l| l > self.address))
+    }
+
+    pub fn connect_retry(&self) -> Duration {
+        Duration::from_secs(self.connect_retry.unwrap_or(5))
+    }
+
+    /// Settings a peer cannot run with, refused before anything changes.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if let Some(w) = self.error_wait
+            && (w.min == 0 || w.min > w.max)
+        {
+            return Err("error_wait needs 0 < min <= max");
+        }
+        if self
+            .password
+            .as_ref()
+            .is_some_and(|pw| pw.0.len() > MAX_PASSWORD_LEN)
+        {
+            return Err("an MD5 password is at most 80 octets");
+        }
+        if self.hold_time != 0 && self.hold_time < 3 {
+            return Err("the hold time is 0 or at least 3 seconds");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,239 @@
+//! What a peer's session reports, carried into the RIB: a session up or down, its UPDATEs,
+//! End-of-RIB, route refresh requests, stale routes expiring; and the route limits.
+
+use std::time::{Duration, Instant};
+
+use tracing::{debug, info, warn};
+
+use super::config::{LimitFamily, MaxPrefixes};
+use super::io::{Event as RouterEvent, Output, RouteChange};
+use super::outbox::Item;
+use super::peer::{Up, slot};
+use super::{Router, status::family_label};
+use crate::rib::{BestChange, PeerId, PeerSession};
+use crate::session::{Conn, DownReason, Event, Negotiated, RefreshKind, StopReason};
+use crate::types::Family;
+use crate::wire::Update;
+use crate::wire::error::subcode;
+
+impl Router {
+    pub(super) fn session_event(&mut self, id: PeerId, dir: Conn, ev: Event, now: Instant) {
+        match ev {
+            Event::StateChanged { from, to } => {
+                if let Some(e) = self.entry(id) {
+                    debug!(peer = %e.address(), ?dir, %from, %to, "state");
+                }
+            }
+            Event::Established(n) => self.on_up(id, dir, &n, now),
+            Event::Update(u) => self.on_update(id, &u, now),
+            Event::EndOfRib(f) => self.on_end_of_rib(id, f, now),
+            Event::RouteRefresh { family, kind } => {
+                if kind == RefreshKind::Request {
+                    // The peer's routes again: the group's full table, then End-of-RIB.
+                    let table = self.rib.full_table(id);
+                    self.queue(id, [Item::Table(table), Item::EndOfRib(family)]);
+                }
+            }
+            Event::Down {
+                reason,
+                was_established,
+                retain_stale,
+            } => self.on_down(id, dir, &reason, was_established, retain_stale, now),
+            Event::StaleRoutesExpired => {
+                let ch = self.rib.sweep_stale(id, None);
+                self.publish(ch.best);
+                // A dynamic peer that did not come back within its restart time is gone.
+                if let Some(e) = self.entry_mut(id)
+                    && e.dynamic
+                    && e.up.is_none()
+                    && !e.admin_down
+                {
+                    e.doomed = Some(StopReason::cease(subcode::PEER_DECONFIGURED));
+                }
+            }
+        }
+    }
+
+    fn on_up(&mut self, id: PeerId, dir: Conn, n: &Negotiated, now: Instant) {
+        let deferring = self.deferring.is_some();
+        let Some(e) = super::peer_mut(&mut self.peers, id) else {
+            return;
+        };
+        let local = e.conns[slot(dir)]
+            .and_then(|c| self.conns.get(&c))
+            .map(|c| c.local.ip());
+        info!(peer = %e.address(), peer_as = n.peer_as, peer_id = %n.peer_id, "established");
+        e.up = Some(Up::of(n));
+        e.since = now;
+        e.established_count += 1;
+        e.eor.clear();
+        e.outbox.overflowed = false;
+        // The limits count this session's routes: a peer held down for passing one is
+        // checked afresh.
+        e.over_limit = false;
+        let (configured_local, peer) = (e.settings.local_address, e.address());
+        self.overflowed.retain(|x| *x != id);
+        if configured_local.is_none()
+            && let Some(l) = local
+        {
+            self.rib.set_local_address(id, l);
+        }
+        self.out
+            .push_back(Output::Event(RouterEvent::PeerUp { peer }));
+        let session = PeerSession {
+            router_id: n.peer_id,
+            families: n.families.clone(),
+            four_octet_as: n.four_octet_as,
+            add_path_send: n.add_path_send,
+            extended_message: n.extended_message,
+        };
+        match self.rib.peer_up(id, session) {
+            Ok(table) if !deferring => {
+                let eor = n.families.iter().map(|f| Item::EndOfRib(*f));
+                self.queue(id, std::iter::once(Item::Table(table)).chain(eor));
+            }
+            Ok(_) => {}
+            Err(err) => warn!(%peer, %err, "peer up"),
+        }
+    }
+
+    fn on_update(&mut self, id: PeerId, u: &Update, now: Instant) {
+        let Some(e) = self.entry_mut(id) else { return };
+        e.stats.count_received(u);
+        let peer = e.address();
+        match self.rib.apply_update(id, u) {
+            Ok(ch) => self.publish(ch.best),
+            Err(err) => warn!(%peer, %err, "update"),
+        }
+        self.check_limit(id, now);
+        self.stats_changed(id);
+    }
+
+    fn on_end_of_rib(&mut self, id: PeerId, f: Family, now: Instant) {
+        let Some(e) = self.entry_mut(id) else { return };
+        debug!(peer = %e.address(), family = %family_label(f), "End-of-RIB");
+        if !e.eor.contains(&f) {
+            e.eor.push(f);
+        }
+        let ch = self.rib.sweep_stale(id, Some(f));
+        self.publish(ch.best);
+        self.check_settled(now, true);
+        self.check_deferral(now);
+    }
+
+    fn on_down(
+        &mut self,
+        id: PeerId,
+        dir: Conn,
+        reason: &DownReason,
+        was_established: bool,
+        retain: Option<Duration>,
+        now: Instant,
+    ) {
+        let Some(e) = self.entry_mut(id) else { return };
+        let why = describe_down(reason);
+        if !was_established {
+            debug!(peer = %e.address(), ?dir, reason = %why, "connection ended");
+            return;
+        }
+        warn!(peer = %e.address(), reason = %why, "session down");
+        e.up = None;
+        e.since = now;
+        e.last_error = Some(why.clone());
+        let peer = e.address();
+        // A dynamic peer lives as long as its session, or while its routes are kept for a
+        // graceful restart, or while the operator holds it down (so that it cannot come
+        // straight back as a new dynamic peer).
+        let remove = e.dynamic && retain.is_none() && !e.admin_down;
+        self.clear_outbox(id);
+        self.out
+            .push_back(Output::Event(RouterEvent::PeerDown { peer, reason: why }));
+        if remove {
+            if let Some(e) = self.entry_mut(id) {
+                e.doomed = Some(StopReason::cease(subcode::PEER_DECONFIGURED));
+            }
+            return;
+        }
+        let ch = self.rib.peer_down(id, retain.is_some());
+        self.publish(ch.best);
+    }
+
+    /// Best-path changes go out as events.
+    pub(super) fn publish(&mut self, changes: Vec<BestChange>) {
+        for c in changes {
+            match (c.had_best, c.best.is_some()) {
+                (false, true) => self.best_count += 1,
+                (true, false) => self.best_count = self.best_count.saturating_sub(1),
+                _ => {}
+            }
+            let from = c
+                .best
+                .as_ref()
+                .filter(|p| p.peer() != crate::rib::LOCAL)
+                .and_then(|p| self.peer_address(p.peer()));
+            self.out
+                .push_back(Output::Event(RouterEvent::BestChanged(RouteChange {
+                    prefix: c.prefix,
+                    next_hops: c.next_hops,
+                    from,
+                })));
+        }
+    }
+
+    /// Enforces the peer's route limits: a warning, or Cease / Maximum Number of Prefixes
+    /// Reached and a start again later.
+    fn check_limit(&mut self, id: PeerId, now: Instant) {
+        let (v4, v6) = self.rib.peer_counts_by_family(id).unwrap_or((0, 0));
+        let Some(e) = self.entry_mut(id) else { return };
+        if e.settings.max_prefixes.is_empty() {
+            return;
+        }
+        let over: Vec<(&MaxPrefixes, u64)> = e
+            .settings
+            .max_prefixes
+            .iter()
+            .map(|m| {
+                let n = match m.family {
+                    None => v4 + v6,
+                    Some(LimitFamily::Ipv4) => v4,
+                    Some(LimitFamily::Ipv6) => v6,
+                };
+                (m, n)
+            })
+            .filter(|(m, n)| *n > m.limit)
+            .collect();
+        if over.is_empty() {
+            e.over_limit = false;
+            return;
+        }
+        if e.over_limit {
+            return;
+        }
+        let addr = e.address();
+        for (m, n) in &over {
+            warn!(peer = %addr, accepted = n, limit = m.limit, family = ?m.family, "maximum prefixes exceeded");
+        }
+        let stop = over
+            .iter()
+            .find(|(m, _)| !m.warn_only)
+            .map(|(m, _)| Duration::from_secs(m.restart_after.unwrap_or(60)));
+        e.over_limit = true;
+        if let Some(after) = stop {
+            e.fsm
+                .automatic_stop(now, StopReason::cease(subcode::MAX_PREFIXES), after);
+        }
+    }
+}
+
+/// Why a session ended, for people: the NOTIFICATION's name and any shutdown message.
+pub fn describe_down(r: &DownReason) -> String {
+    let describe = |n: &crate::wire::Notification| match n.shutdown_message() {
+        Some(m) if !m.is_empty() => format!("{} ({m:?})", n.describe()),
+        _ => n.describe(),
+    };
+    match r {
+        DownReason::Sent(n) => format!("sent {}", describe(n)),
+        DownReason::Received(n) => format!("received {}", describe(n)),
+        DownReason::ConnectionLost => "connection lost".into(),
+    }
+}

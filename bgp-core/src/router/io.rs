@@ -1,0 +1,150 @@
+//! The router's whole I/O surface: what goes in, what comes out.
+
+use std::net::{IpAddr, SocketAddr};
+
+use bytes::Bytes;
+use ipnet::IpNet;
+
+use super::config::Password;
+use crate::wire::attributes::{Community, LargeCommunity};
+
+/// A TCP connection, named by the driver when it has one (accepted, or connected after an
+/// [`Output::Connect`]). Never reused while the router may still name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// What happened on the network, for [`Router::handle`](super::Router::handle).
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// A connection from `remote` to our `local` address was accepted. The router answers
+    /// with [`Output::Attached`] (it belongs to a peer) or with [`Output::Close`] (refused).
+    Accepted {
+        conn: ConnId,
+        remote: SocketAddr,
+        local: SocketAddr,
+    },
+    /// The connection asked for by [`Output::Connect`] for `peer` is up.
+    Connected {
+        peer: IpAddr,
+        conn: ConnId,
+        local: SocketAddr,
+    },
+    /// The connection asked for by [`Output::Connect`] for `peer` could not be made.
+    ConnectFailed { peer: IpAddr },
+    /// Bytes read from a connection, in any chunking.
+    Received { conn: ConnId, bytes: Bytes },
+    /// The connection was closed by the other end or broke.
+    Closed { conn: ConnId },
+    /// `messages` messages of the [`Output::Transmit`]s of `conn` were written out (counted
+    /// in messages, in the order they were given).
+    Written { conn: ConnId, messages: usize },
+}
+
+/// Socket settings of a peer's connections.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transport {
+    pub remote: SocketAddr,
+    /// The source address of connections we open.
+    pub local: Option<IpAddr>,
+    /// TCP-MD5 (RFC 2385).
+    pub password: Option<Password>,
+    /// GTSM (RFC 5082): the peer is this many hops away.
+    pub ttl_security: Option<u8>,
+    /// The TTL of what we send, when not using GTSM (eBGP multihop).
+    pub ttl: Option<u8>,
+}
+
+/// What the driver must do, from [`Router::poll_output`](super::Router::poll_output).
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// Open a connection to `peer`; report [`Input::Connected`] or [`Input::ConnectFailed`].
+    Connect { peer: IpAddr, transport: Transport },
+    /// An accepted connection belongs to a peer: apply its socket settings (TTL, GTSM).
+    Attached { conn: ConnId, transport: Transport },
+    /// Write these messages to the connection, in order, after what was given before;
+    /// report them with [`Input::Written`] once written.
+    Transmit { conn: ConnId, messages: Vec<Bytes> },
+    /// Close the connection once what was given before is written (or cannot be); the
+    /// router names it no more.
+    Close { conn: ConnId },
+    /// Something the driver may want to know or act on.
+    Event(Event),
+}
+
+/// What happened, for the driver's logs, metrics, watchers and FIB.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A session reached Established.
+    PeerUp { peer: IpAddr },
+    /// An Established session ended.
+    PeerDown { peer: IpAddr, reason: String },
+    /// A peer is gone (removed, or a dynamic peer whose session ended).
+    PeerRemoved { peer: IpAddr },
+    /// The best route of a prefix changed.
+    BestChanged(RouteChange),
+    /// Once after the start: every peer sent its table (End-of-RIB), or the wait for them
+    /// ran out. What is in the kernel can be reconciled with the best routes now.
+    RoutesSettled,
+    /// A peer's queue overflowed: nothing more is queued for it until it has drained, then
+    /// it is re-synchronized.
+    QueueOverflow { peer: IpAddr },
+    /// A connection from `remote` was refused (no peer and no room in a range for it).
+    Refused { remote: SocketAddr },
+}
+
+/// A change of the best route of a prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct RouteChange {
+    pub prefix: IpNet,
+    /// The next hops of the best route (and its ECMP companions); empty when the prefix is
+    /// gone.
+    pub next_hops: Vec<IpAddr>,
+    /// The peer the best route came from; `None` for our own routes or when gone.
+    pub from: Option<IpAddr>,
+}
+
+/// What a node announces with a prefix.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Announcement {
+    /// The next hop; none: each peer's local address (next-hop-self).
+    pub next_hop: Option<IpAddr>,
+    pub local_pref: Option<u32>,
+    pub med: Option<u32>,
+    pub communities: Vec<Community>,
+    pub large_communities: Vec<LargeCommunity>,
+}
+
+/// Calls the router cannot carry out; nothing changed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RouterError {
+    #[error("a peer at {0} is already configured")]
+    DuplicatePeer(IpAddr),
+    #[error("peer {0}: {1}")]
+    InvalidPeer(IpAddr, &'static str),
+    #[error("no peer at {0}")]
+    NoPeer(IpAddr),
+    #[error("the session with {0} is not established")]
+    NotEstablished(IpAddr),
+    #[error("{0} did not announce the route refresh capability")]
+    NoRouteRefresh(IpAddr),
+    #[error("{0} has a next hop of the other address family")]
+    NextHopFamily(IpNet),
+}
+
+/// What [`Router::update_peer`](super::Router::update_peer) did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
+pub enum PeerUpdate {
+    /// The settings were the same.
+    Unchanged,
+    /// Only policies changed: re-applied in place (soft reconfiguration or a route refresh
+    /// for import, a new Adj-RIB-Out for export); the session stayed up.
+    PoliciesApplied,
+    /// The session was ended with Cease / Other Configuration Change and started again.
+    Restarted,
+}

@@ -1,0 +1,646 @@
+//! The whole speaker as a value: every peer's sessions, the RIB, policies, update groups and
+//! what flows between them, with no I/O.
+//!
+//! # Calling contract
+//!
+//! A [`Router`] is driven by its owner, which holds the sockets, a clock and the kernel:
+//! - **getters**: [`Router::peers`], [`Router::summary`], [`Router::rib`],
+//!   [`Router::best_routes`], [`Router::peer_stats`], ...;
+//! - **network inputs**, each with the current time: [`Router::handle`] with an [`Input`]
+//!   (a connection accepted or made, bytes read, a connection closed, messages written);
+//! - **the clock**: [`Router::handle_timeout`] at or after [`Router::poll_timeout`] (safe to
+//!   call early: nothing happens before a deadline);
+//! - **commands** (mutators that return at once with their outcome): [`Router::add_peer`],
+//!   [`Router::remove_peer`], [`Router::update_peer`], [`Router::reset_peer`],
+//!   [`Router::shutdown_peer`], [`Router::set_dynamic_peers`], [`Router::announce`],
+//!   [`Router::withdraw`], [`Router::refresh`], [`Router::shutdown`];
+//! - **outputs**: after any of the calls above, drain [`Router::poll_output`] until it
+//!   returns `None` ([`Output::Connect`], [`Output::Attached`], [`Output::Transmit`],
+//!   [`Output::Close`], [`Output::Event`]), then sleep until the earlier of
+//!   [`Router::poll_timeout`] and the next input.
+//!
+//! Received routes are decided as they come in; what they change for each update group is
+//! encoded when the outputs are polled. An owner that feeds every input it has at hand
+//! before draining gets fewer, fuller UPDATEs (and more than about 16k changed prefixes are
+//! flushed right away, so that what the groups remember stays bounded).
+//!
+//! Backpressure is the owner's report of what it wrote ([`Input::Written`]): a connection
+//! is never given more than a window of unwritten messages, and a peer whose queue runs
+//! past its depth is re-synchronized once it has drained (see `outbox`).
+//!
+//! Protocol failures are not errors of these calls: they come out as NOTIFICATIONs to
+//! transmit, closes, and events. Command errors ([`RouterError`]) mean nothing changed.
+//! The router never reads a clock and draws no randomness of its own: the same calls with
+//! the same times give the same outputs.
+//!
+//! Where each part lives: `io` (inputs, outputs, events), `config` (settings), `peer` (one
+//! peer's state), `events` (what a session reports, into the RIB), `outbox` (what goes
+//! out, and the counts that bound it), `admin` (the commands), `restart` (graceful-restart
+//! deferral and the first settling of the tables), `timers`, `status`.
+
+mod admin;
+mod config;
+mod events;
+mod io;
+mod outbox;
+mod peer;
+mod restart;
+mod status;
+mod timers;
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use foldhash::HashMap;
+use ipnet::IpNet;
+use tracing::debug;
+
+use crate::rib::{PeerId, Rib, RibConfig};
+use crate::session::{Action, Conn};
+
+pub use config::{
+    BGP_PORT, DynamicPeers, ErrorWait, LimitFamily, MAX_PASSWORD_LEN, MaxPrefixes, NextHopSetting,
+    Password, PeerSettings, RouterConfig,
+};
+pub use io::{
+    Announcement, ConnId, Event, Input, Output, PeerUpdate, RouteChange, RouterError, Transport,
+};
+pub use outbox::WINDOW;
+pub use status::{FamilyCounts, PeerReport, PeerStats, PeerStatus, Summary, family_label};
+
+use peer::{PeerEntry, slot};
+use timers::TimerHeap;
+
+/// Prefix changes the groups may remember before a flush is made without waiting for the
+/// outputs to be polled.
+const PENDING_CHANGES: usize = 16_384;
+
+/// A connection the router knows.
+#[derive(Debug)]
+struct ConnEntry {
+    peer: PeerId,
+    conn: Conn,
+    /// Our address on it.
+    local: SocketAddr,
+    /// Messages handed out for it, not yet reported written.
+    in_flight: usize,
+}
+
+/// The speaker: see the module documentation for how to drive it.
+pub struct Router {
+    cfg: RouterConfig,
+    rib: Rib,
+    /// By RIB peer index.
+    peers: Vec<Option<PeerEntry>>,
+    by_addr: HashMap<IpAddr, PeerId>,
+    conns: HashMap<ConnId, ConnEntry>,
+    timers: TimerHeap,
+    out: VecDeque<Output>,
+    /// Peers with something in their outbox and maybe room to send it.
+    ready: VecDeque<PeerId>,
+    /// Messages waiting in outboxes or in flight, all peers together.
+    backlog: usize,
+    /// Of the messages waiting in outboxes, those from flushes (see `outbox`).
+    flushed_total: usize,
+    /// Peers whose queue overflowed, waiting to drain: their backlog does not hold the
+    /// others back.
+    overflowed: Vec<PeerId>,
+    /// Counts peer starts (see [`PeerEntry::incarnation`]).
+    incarnations: u64,
+    /// Dynamic peers by range, for the range's maximum.
+    dynamic_counts: HashMap<IpNet, usize>,
+    /// After a graceful restart: nothing is sent until this time or until every peer has
+    /// sent End-of-RIB.
+    deferring: Option<Instant>,
+    /// Until the tables first settle: the latest time they are declared settled.
+    settle_by: Option<Instant>,
+    /// The next time an update group may be flushed (MRAI), when one waits for it.
+    flush_at: Option<Instant>,
+    /// Prefixes with a best path.
+    best_count: u64,
+    /// Peers whose counters changed since [`Router::take_changed_stats`].
+    stats_dirty: Vec<PeerId>,
+    /// [`Router::shutdown`] was called: no connection is accepted or made any more.
+    stopping: bool,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("peers", &self.by_addr.len())
+            .field("connections", &self.conns.len())
+            .field("backlog", &self.backlog)
+            .field("rib", &self.rib)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Router {
+    /// A router with the configured peers added and started. Invalid peers are refused as
+    /// [`Router::add_peer`] would; the others are added.
+    pub fn new(cfg: RouterConfig, now: Instant) -> (Router, Vec<RouterError>) {
+        let mut rc = RibConfig::new(cfg.asn, cfg.router_id);
+        rc.cluster_id = cfg.cluster_id;
+        rc.client_to_client = cfg.client_to_client;
+        rc.ebgp_without_policy = cfg.ebgp_without_policy;
+        rc.decision.max_paths = cfg.max_paths.max(1);
+        rc.min_route_interval = cfg.min_route_interval;
+        let deferring = cfg
+            .restarting
+            .then(|| now + Duration::from_secs(cfg.selection_deferral));
+        let settle_by = Some(now + Duration::from_secs(cfg.fib_sync_timeout));
+        let peers = cfg.peers.clone();
+        let mut r = Router {
+            cfg,
+            rib: Rib::new(rc),
+            peers: Vec::new(),
+            by_addr: HashMap::default(),
+            conns: HashMap::default(),
+            timers: TimerHeap::default(),
+            out: VecDeque::new(),
+            ready: VecDeque::new(),
+            backlog: 0,
+            flushed_total: 0,
+            overflowed: Vec::new(),
+            incarnations: 0,
+            dynamic_counts: HashMap::default(),
+            deferring,
+            settle_by,
+            flush_at: None,
+            best_count: 0,
+            stats_dirty: Vec::new(),
+            stopping: false,
+        };
+        let errors = peers
+            .into_iter()
+            .filter_map(|p| r.start_peer(p, now).err())
+            .collect();
+        (r, errors)
+    }
+
+    // ---- getters ----
+
+    pub fn config(&self) -> &RouterConfig {
+        &self.cfg
+    }
+
+    /// The RIBs, to read.
+    pub fn rib(&self) -> &Rib {
+        &self.rib
+    }
+
+    /// The address of the peer a RIB path came from (`None` for our own routes).
+    pub fn peer_address(&self, id: PeerId) -> Option<IpAddr> {
+        self.entry(id).map(PeerEntry::address)
+    }
+
+    /// A peer's index in the RIB (what [`crate::rib::Path::peer`] names).
+    pub fn peer_index(&self, addr: IpAddr) -> Option<PeerId> {
+        self.by_addr.get(&addr).copied()
+    }
+
+    /// Every peer's state, sorted by address.
+    pub fn peers(&self, now: Instant) -> Vec<PeerStatus> {
+        let mut v: Vec<PeerStatus> = self
+            .peers
+            .iter()
+            .flatten()
+            .map(|e| {
+                let counts = self.rib.peer_counts_by_family(e.id).unwrap_or((0, 0));
+                e.status(&self.cfg, counts, now)
+            })
+            .collect();
+        v.sort_by_key(|s| s.address);
+        v
+    }
+
+    /// What was received from and sent to each peer.
+    pub fn peer_stats(&self) -> impl Iterator<Item = (IpAddr, &PeerStats)> {
+        self.peers.iter().flatten().map(|e| (e.address(), &e.stats))
+    }
+
+    /// The peers whose counters changed since the last call, with their counters now, the
+    /// routes accepted from them (IPv4, IPv6) and their backlog: for metrics that follow
+    /// the counters without walking every peer.
+    pub fn take_changed_stats(&mut self) -> Vec<PeerReport> {
+        let ids = std::mem::take(&mut self.stats_dirty);
+        ids.into_iter()
+            .filter_map(|id| {
+                let backlog = self.backlog_of(id);
+                let accepted = self.rib.peer_counts_by_family(id).unwrap_or((0, 0));
+                let e = peer_mut(&mut self.peers, id)?;
+                e.stats_dirty = false;
+                Some(PeerReport {
+                    address: e.address(),
+                    stats: e.stats.clone(),
+                    accepted,
+                    backlog,
+                })
+            })
+            .collect()
+    }
+
+    /// Messages queued or in flight for a peer.
+    pub fn peer_backlog(&self, addr: IpAddr) -> Option<usize> {
+        Some(self.backlog_of(*self.by_addr.get(&addr)?))
+    }
+
+    /// Messages queued or in flight, all peers together.
+    pub fn backlog(&self) -> usize {
+        self.backlog
+    }
+
+    pub fn summary(&self) -> Summary {
+        Summary {
+            asn: self.cfg.asn,
+            router_id: self.cfg.router_id,
+            cluster_id: self.cfg.cluster_id,
+            prefixes: self.rib.prefix_count(),
+            paths: self.rib.iter().map(|(_, d)| d.paths().len()).sum(),
+            attribute_sets: self.rib.attribute_sets(),
+            peers: self.by_addr.len(),
+            established: self
+                .peers
+                .iter()
+                .flatten()
+                .filter(|e| e.up.is_some())
+                .count(),
+            deferring: self.deferring.is_some(),
+        }
+    }
+
+    /// Prefixes with a best path.
+    pub fn best_count(&self) -> u64 {
+        self.best_count
+    }
+
+    /// The current best routes, sorted by prefix.
+    pub fn best_routes(&self) -> Vec<RouteChange> {
+        let mut v: Vec<RouteChange> = self
+            .rib
+            .iter()
+            .filter_map(|(prefix, d)| {
+                let best = d.best()?;
+                Some(RouteChange {
+                    prefix,
+                    next_hops: d
+                        .multipath()
+                        .iter()
+                        .filter_map(|p| crate::rib::next_hop(p.attrs()))
+                        .collect(),
+                    from: self.peer_address(best.peer()),
+                })
+            })
+            .collect();
+        v.sort_by_key(|r| r.prefix);
+        v
+    }
+
+    /// Whether a peer is configured (or connected from a range) at `addr`.
+    pub fn has_peer(&self, addr: IpAddr) -> bool {
+        self.by_addr.contains_key(&addr)
+    }
+
+    /// A peer's settings.
+    pub fn peer_settings(&self, addr: IpAddr) -> Option<&PeerSettings> {
+        self.entry(*self.by_addr.get(&addr)?).map(|e| &e.settings)
+    }
+
+    // ---- inputs ----
+
+    /// Something happened on the network.
+    pub fn handle(&mut self, now: Instant, input: Input) {
+        match input {
+            Input::Accepted {
+                conn,
+                remote,
+                local,
+            } => self.accepted(now, conn, remote, local),
+            Input::Connected { peer, conn, local } => self.connected(now, peer, conn, local),
+            Input::ConnectFailed { peer } => {
+                if let Some(id) = self.by_addr.get(&peer).copied()
+                    && let Some(e) = self.entry_mut(id)
+                {
+                    e.connecting = false;
+                    e.fsm.handle_connect_failed(now);
+                    self.after(id, now);
+                }
+            }
+            Input::Received { conn, bytes } => {
+                let Some(c) = self.conns.get(&conn) else {
+                    return;
+                };
+                let (id, dir) = (c.peer, c.conn);
+                if let Some(e) = self.entry_mut(id) {
+                    e.fsm.handle_data(now, dir, &bytes);
+                    self.after(id, now);
+                }
+                if self.rib.pending_changes() > PENDING_CHANGES {
+                    self.flush(now);
+                }
+            }
+            Input::Closed { conn } => {
+                let Some(c) = self.forget_conn(conn) else {
+                    return;
+                };
+                if let Some(e) = self.entry_mut(c.peer) {
+                    e.conns[slot(c.conn)] = None;
+                    e.fsm.handle_closed(now, c.conn);
+                    self.after(c.peer, now);
+                }
+            }
+            Input::Written { conn, messages } => self.written(conn, messages, now),
+        }
+    }
+
+    /// Timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some((_, id, incarnation)) = self.timers.pop_due(now) {
+            let Some(e) = self.entry_mut(id) else {
+                continue;
+            };
+            if e.incarnation != incarnation {
+                continue;
+            }
+            e.armed = None;
+            if e.connect_wanted && e.connect_from <= now {
+                e.connect_wanted = false;
+                self.connect(id);
+            }
+            if let Some(e) = self.entry_mut(id) {
+                e.fsm.handle_timeout(now);
+            }
+            self.after(id, now);
+        }
+        self.check_deferral(now);
+        self.check_settled(now, false);
+    }
+
+    /// The earliest deadline: call [`Router::handle_timeout`] then.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.timers.next(),
+            self.deferring,
+            self.settle_by,
+            self.flush_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// The next thing for the driver to do. Outputs of earlier calls come first; then each
+    /// peer with queued UPDATEs and room on its connection gets a window of them; then the
+    /// update groups' changes are encoded and queued (when the peers together are not too
+    /// far behind, and MRAI allows).
+    pub fn poll_output(&mut self, now: Instant) -> Option<Output> {
+        loop {
+            if let Some(o) = self.out.pop_front() {
+                return Some(o);
+            }
+            if let Some(id) = self.ready.pop_front() {
+                self.pump(id, now);
+                continue;
+            }
+            if !self.flush(now) {
+                release_drained(&mut self.out);
+                return None;
+            }
+        }
+    }
+
+    // ---- internals ----
+
+    fn entry(&self, id: PeerId) -> Option<&PeerEntry> {
+        self.peers.get(id as usize).and_then(Option::as_ref)
+    }
+
+    fn entry_mut(&mut self, id: PeerId) -> Option<&mut PeerEntry> {
+        self.peers.get_mut(id as usize).and_then(Option::as_mut)
+    }
+
+    /// Carries out what a peer's sessions asked for, then re-arms its timer and removes it
+    /// if it is done for.
+    fn after(&mut self, id: PeerId, now: Instant) {
+        self.drain(id, now);
+        self.arm(id);
+        if let Some(reason) = self.entry_mut(id).and_then(|e| e.doomed.take()) {
+            self.drop_peer(id, reason, now);
+        }
+    }
+
+    /// Notes that a peer's counters changed.
+    fn stats_changed(&mut self, id: PeerId) {
+        if let Some(e) = peer_mut(&mut self.peers, id)
+            && !e.stats_dirty
+        {
+            e.stats_dirty = true;
+            self.stats_dirty.push(id);
+        }
+    }
+
+    fn arm(&mut self, id: PeerId) {
+        if let Some(e) = self.peers.get_mut(id as usize).and_then(Option::as_mut) {
+            let at = e.deadline();
+            self.timers.arm(&mut e.armed, at, id, e.incarnation);
+        }
+    }
+
+    /// The sessions' actions, in order: connections, bytes, closes and events.
+    fn drain(&mut self, id: PeerId, now: Instant) {
+        self.drain_as(id, now, None);
+    }
+
+    /// As [`Router::drain`]; `refused` names the connection inbound actions are for when
+    /// the session refused one it was never attached to.
+    fn drain_as(&mut self, id: PeerId, now: Instant, refused: Option<ConnId>) {
+        loop {
+            let Some(e) = peer_mut(&mut self.peers, id) else {
+                return;
+            };
+            let Some((dir, action)) = e.fsm.poll_action() else {
+                return;
+            };
+            let conn = match (dir, refused) {
+                (Conn::Inbound, Some(r)) => Some(r),
+                _ => e.conns[slot(dir)],
+            };
+            match action {
+                Action::Connect => {
+                    if !e.connecting && !self.stopping {
+                        if now < e.connect_from {
+                            e.connect_wanted = true;
+                        } else {
+                            self.connect(id);
+                        }
+                    }
+                }
+                Action::Transmit(bytes) => {
+                    if let Some(c) = conn {
+                        self.transmit(c, vec![bytes]);
+                    }
+                }
+                Action::Close => {
+                    if let Some(c) = conn {
+                        if refused.is_none() || dir == Conn::Outbound {
+                            e.conns[slot(dir)] = None;
+                        }
+                        self.forget_conn(c);
+                        self.out.push_back(Output::Close { conn: c });
+                    }
+                }
+                Action::Event(ev) => self.session_event(id, dir, ev, now),
+            }
+        }
+    }
+
+    fn connect(&mut self, id: PeerId) {
+        if let Some(e) = self.entry_mut(id) {
+            e.connecting = true;
+            let (peer, transport) = (e.address(), e.transport());
+            self.out.push_back(Output::Connect { peer, transport });
+        }
+    }
+
+    fn forget_conn(&mut self, conn: ConnId) -> Option<ConnEntry> {
+        let c = self.conns.remove(&conn)?;
+        self.backlog -= c.in_flight;
+        Some(c)
+    }
+
+    fn connected(&mut self, now: Instant, peer: IpAddr, conn: ConnId, local: SocketAddr) {
+        let id = self.by_addr.get(&peer).copied();
+        let Some(e) = id.and_then(|id| peer_mut(&mut self.peers, id)) else {
+            self.out.push_back(Output::Close { conn });
+            return;
+        };
+        e.connecting = false;
+        if e.conns[0].is_some() || self.stopping {
+            self.out.push_back(Output::Close { conn });
+            return;
+        }
+        e.conns[0] = Some(conn);
+        e.fsm.handle_connected(now);
+        let id = e.id;
+        self.conns.insert(
+            conn,
+            ConnEntry {
+                peer: id,
+                conn: Conn::Outbound,
+                local,
+                in_flight: 0,
+            },
+        );
+        self.after(id, now);
+    }
+
+    /// A connection from `remote`: a configured peer's, a new dynamic peer's, or refused.
+    fn accepted(&mut self, now: Instant, conn: ConnId, remote: SocketAddr, local: SocketAddr) {
+        let known = self.by_addr.get(&remote.ip()).copied();
+        let id = match known {
+            Some(id) => Some(id),
+            None if self.stopping => None,
+            None => self.dynamic_peer(remote, now),
+        };
+        let Some(id) = id else {
+            self.out.push_back(Output::Event(Event::Refused { remote }));
+            self.out.push_back(Output::Close { conn });
+            return;
+        };
+        // Whatever the session had to do is done before it hears of the connection, so
+        // that what it does next is about this one.
+        self.drain(id, now);
+        let Some(e) = peer_mut(&mut self.peers, id) else {
+            return;
+        };
+        self.conns.insert(
+            conn,
+            ConnEntry {
+                peer: id,
+                conn: Conn::Inbound,
+                local,
+                in_flight: 0,
+            },
+        );
+        if e.fsm.handle_accepted(now) {
+            e.conns[1] = Some(conn);
+            let transport = e.transport();
+            self.out.push_back(Output::Attached { conn, transport });
+            self.after(id, now);
+        } else {
+            debug!(%remote, "connection refused by the session");
+            self.drain_as(id, now, Some(conn));
+            // The refusal closes it; in case it did not, it is closed here.
+            if self.conns.remove(&conn).is_some() {
+                self.out.push_back(Output::Close { conn });
+            }
+            self.arm(id);
+        }
+    }
+
+    /// Encodes the due groups' changes and queues them for their members; false when there
+    /// was nothing to flush (or nothing may be flushed now).
+    fn flush(&mut self, now: Instant) -> bool {
+        if self.rib.pending_changes() == 0 {
+            self.flush_at = None;
+            return false;
+        }
+        // While the peers together hold a large backlog, nothing more is flushed: changes
+        // are coalesced in the groups until the peers have drained. Peers that overflowed
+        // are out of it until they are re-synchronized.
+        if self.active_flushed() > self.backlog_budget() {
+            self.overflow_laggards();
+            if self.active_flushed() > self.backlog_budget() {
+                return false;
+            }
+        }
+        let (due, next) = self.rib.flush_due(now);
+        self.flush_at = next;
+        if due.is_empty() {
+            return false;
+        }
+        for g in due {
+            let f = self.rib.flush(g, now);
+            if self.deferring.is_some() {
+                // The whole table goes out at the end of the deferral.
+                continue;
+            }
+            for (peer, batch) in f.into_batches() {
+                self.offer(peer, batch);
+            }
+        }
+        true
+    }
+
+    /// A peer's messages queued or in flight.
+    fn backlog_of(&self, id: PeerId) -> usize {
+        let Some(e) = self.entry(id) else { return 0 };
+        let in_flight: usize = e
+            .conns
+            .iter()
+            .flatten()
+            .filter_map(|c| self.conns.get(c))
+            .map(|c| c.in_flight)
+            .sum();
+        e.outbox.queued + in_flight
+    }
+
+    /// What flushes may have queued in all (for the peers not overflowed) before nothing
+    /// more is flushed: a quarter of every peer's queue.
+    fn backlog_budget(&self) -> usize {
+        self.by_addr.len().max(1) * (self.cfg.peer_queue_depth / 4).max(64)
+    }
+}
+
+/// Frees an emptied queue that grew large.
+fn release_drained<T>(q: &mut VecDeque<T>) {
+    if q.is_empty() && q.capacity() > 1024 {
+        *q = VecDeque::new();
+    }
+}
+
+/// A peer by index, borrowing only the peer table (so that other fields stay usable).
+fn peer_mut(peers: &mut [Option<PeerEntry>], id: PeerId) -> Option<&mut PeerEntry> {
+    peers.get_mut(id as usize).and_then(Option::as_mut)
+}

@@ -1,0 +1,377 @@
+//! What is on its way to each peer, and the counts that bound it.
+//!
+//! A flush of an update group gives each member a [`Batch`] (the group's encoded UPDATEs,
+//! shared, minus what the member must not get). The batch waits in the member's outbox with
+//! whatever must follow it in order (End-of-RIB, ROUTE-REFRESH markers), and is handed to
+//! the driver a window at a time: at most [`WINDOW`] messages written-but-unconfirmed per
+//! connection, so that a slow peer never holds more than that in the driver.
+//!
+//! What flushes queue is what a peer can fall behind on: when a flush finds more of it
+//! waiting than the configured queue depth, the peer is marked overflowed and given nothing
+//! more; once it has drained, it is re-synchronized from the RIB (BoRR, the table, EoRR with
+//! enhanced route refresh, RFC 7313; a new session without). A peer that does not keep up
+//! therefore costs at most its queue depth, one flush and one table, never the churn. A
+//! whole table (at session start, for a refresh, a re-synchronization) is queued beyond the
+//! depth: it is the peer's due, and what flushes queue behind it during its drain follows
+//! on top of it.
+//!
+//! The flushed messages waiting for all peers together are counted beside: above a budget
+//! no group is flushed (changes are coalesced in the groups meanwhile), since everyone being
+//! slower than the RIB is no reason to declare anyone stuck. Overflowed peers do not count
+//! (they hold no one back), and a peer past its depth while flushing is held back is the
+//! one that does not keep up: it overflows then.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::Bytes;
+use tracing::{info, warn};
+
+use super::io::{ConnId, Event, Output};
+use super::status::PeerStats;
+use super::{Router, peer::PeerEntry, peer_mut};
+use crate::rib::PeerId;
+use crate::rib::batch::{Batch, Cursor};
+use crate::session::{RefreshKind, StopReason};
+use crate::types::Family;
+use crate::wire::error::subcode;
+
+/// Messages in flight per connection: handed to the driver, not yet reported written.
+pub const WINDOW: usize = 256;
+
+/// Something to send to a peer, in order.
+#[derive(Debug)]
+pub(super) enum Item {
+    /// A flush's UPDATEs: bounded by the queue depth.
+    Flush(Batch),
+    /// A table (or its difference after an export policy change): its size is the table's.
+    Table(Batch),
+    EndOfRib(Family),
+    Refresh(Family, RefreshKind),
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Outbox {
+    items: VecDeque<Item>,
+    /// How far into the front item (a batch) the peer is.
+    pos: Cursor,
+    /// Messages in `items` not handed out yet.
+    pub queued: usize,
+    /// Of those, the ones from flushes.
+    pub flushed: usize,
+    /// Nothing more is queued until the peer has drained and is re-synchronized.
+    pub overflowed: bool,
+    /// In the router's list of peers with something to hand out.
+    pub listed: bool,
+}
+
+impl Outbox {
+    pub(super) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Queues an item; returns its messages and how many of them are from a flush.
+    fn push(&mut self, item: Item) -> (usize, usize) {
+        let (n, f) = match &item {
+            Item::Flush(b) => (b.len(), b.len()),
+            Item::Table(b) => (b.len(), 0),
+            _ => (1, 0),
+        };
+        self.items.push_back(item);
+        self.queued += n;
+        self.flushed += f;
+        (n, f)
+    }
+
+    /// Empties the outbox; returns the messages it held and how many were from flushes.
+    fn clear(&mut self) -> (usize, usize) {
+        self.items.clear();
+        self.pos = Cursor::default();
+        if self.items.capacity() > 32 {
+            self.items = VecDeque::new();
+        }
+        (
+            std::mem::take(&mut self.queued),
+            std::mem::take(&mut self.flushed),
+        )
+    }
+}
+
+/// What a peer takes from its outbox in one turn.
+enum Turn {
+    /// UPDATEs to write as they are, and how many of them are from a flush.
+    Updates(Vec<Bytes>, usize),
+    /// A message the session builds.
+    Control(Item),
+}
+
+impl Router {
+    /// Queues items for a peer beyond any bound (a table, End-of-RIB, markers).
+    pub(super) fn queue(&mut self, id: PeerId, items: impl IntoIterator<Item = Item>) {
+        let Some(e) = peer_mut(&mut self.peers, id) else {
+            return;
+        };
+        if self.deferring.is_some() || e.up.is_none() {
+            return;
+        }
+        for it in items {
+            if matches!(&it, Item::Table(b) | Item::Flush(b) if b.is_empty()) {
+                continue;
+            }
+            let (n, f) = e.outbox.push(it);
+            self.backlog += n;
+            self.flushed_total += f;
+        }
+        list(&mut self.ready, e);
+    }
+
+    /// A flush's batch for a peer: queued unless more than the queue depth of what flushes
+    /// gave it still waits (then it overflows and is re-synchronized once drained).
+    pub(super) fn offer(&mut self, id: PeerId, batch: Batch) {
+        let depth = self.cfg.peer_queue_depth.max(16);
+        let Some(e) = peer_mut(&mut self.peers, id) else {
+            return;
+        };
+        if e.outbox.overflowed || e.up.is_none() || self.deferring.is_some() {
+            // A re-synchronization, or the table at the end of the deferral, follows.
+            return;
+        }
+        if e.outbox.flushed > depth {
+            self.overflow(id);
+            return;
+        }
+        let (n, f) = e.outbox.push(Item::Flush(batch));
+        self.backlog += n;
+        self.flushed_total += f;
+        list(&mut self.ready, e);
+    }
+
+    /// The peer does not keep up: nothing more is queued for it until it has drained.
+    pub(super) fn overflow(&mut self, id: PeerId) {
+        let Some(e) = peer_mut(&mut self.peers, id) else {
+            return;
+        };
+        if e.outbox.overflowed {
+            return;
+        }
+        warn!(
+            peer = %e.address(),
+            queued = e.outbox.queued,
+            "queue full; the peer will be re-synchronized once drained"
+        );
+        e.outbox.overflowed = true;
+        e.stats.overflows += 1;
+        let peer = e.address();
+        self.overflowed.push(id);
+        self.out
+            .push_back(Output::Event(Event::QueueOverflow { peer }));
+        self.stats_changed(id);
+    }
+
+    /// While flushing is held back by the peers' backlog: the peers past their queue depth
+    /// are the ones that do not keep up (they would overflow at the next flush anyway).
+    pub(super) fn overflow_laggards(&mut self) {
+        let depth = self.cfg.peer_queue_depth.max(16);
+        let late: Vec<PeerId> = self
+            .peers
+            .iter()
+            .flatten()
+            .filter(|e| e.up.is_some() && !e.outbox.overflowed && e.outbox.flushed > depth)
+            .map(|e| e.id)
+            .collect();
+        for id in late {
+            self.overflow(id);
+        }
+    }
+
+    /// What flushes queued for the peers that have not overflowed.
+    pub(super) fn active_flushed(&self) -> usize {
+        let stuck: usize = self
+            .overflowed
+            .iter()
+            .filter_map(|id| self.entry(*id))
+            .map(|e| e.outbox.flushed)
+            .sum();
+        self.flushed_total.saturating_sub(stuck)
+    }
+
+    /// Drops what waits for a peer whose session went down (or who is removed).
+    pub(super) fn clear_outbox(&mut self, id: PeerId) {
+        if let Some(e) = peer_mut(&mut self.peers, id) {
+            let (n, f) = e.outbox.clear();
+            self.backlog -= n;
+            self.flushed_total -= f;
+            e.outbox.overflowed = false;
+        }
+        self.overflowed.retain(|x| *x != id);
+    }
+
+    /// Hands one window of a listed peer's outbox to its session and the driver.
+    pub(super) fn pump(&mut self, id: PeerId, now: Instant) {
+        loop {
+            let Some(e) = peer_mut(&mut self.peers, id) else {
+                return;
+            };
+            e.outbox.listed = false;
+            let Some(conn) = e.established_conn() else {
+                return;
+            };
+            let in_flight = self.conns.get(&conn).map_or(0, |c| c.in_flight);
+            let room = WINDOW.saturating_sub(in_flight);
+            if room == 0 {
+                // Listed again when the driver reports writes.
+                return;
+            }
+            match take(e, room) {
+                None => break,
+                Some(Turn::Updates(msgs, from_flush)) => {
+                    let n = msgs.len();
+                    let _ = e.fsm.note_updates_sent(now, n as u64);
+                    e.outbox.queued -= n;
+                    e.outbox.flushed -= from_flush;
+                    self.backlog -= n;
+                    self.flushed_total -= from_flush;
+                    self.transmit(conn, msgs);
+                    self.stats_changed(id);
+                }
+                Some(Turn::Control(item)) => {
+                    e.outbox.queued -= 1;
+                    self.backlog -= 1;
+                    // The session builds and transmits it.
+                    let r = match item {
+                        Item::EndOfRib(f) => e.fsm.send_end_of_rib(now, f),
+                        Item::Refresh(f, k) => e.fsm.send_route_refresh(now, f, k),
+                        Item::Flush(_) | Item::Table(_) => Ok(()),
+                    };
+                    if let Err(err) = r {
+                        warn!(peer = %e.address(), %err, "not sent");
+                    }
+                    self.drain(id, now);
+                }
+            }
+        }
+        self.arm(id);
+    }
+
+    /// Writes of `conn` reported by the driver.
+    pub(super) fn written(&mut self, conn: ConnId, n: usize, now: Instant) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let n = n.min(c.in_flight);
+        c.in_flight -= n;
+        self.backlog -= n;
+        let (id, left) = (c.peer, c.in_flight);
+        let Some(e) = peer_mut(&mut self.peers, id) else {
+            return;
+        };
+        if e.established_conn() != Some(conn) {
+            return;
+        }
+        if !e.outbox.is_empty() {
+            list(&mut self.ready, e);
+        } else if e.outbox.overflowed && left == 0 {
+            self.resync(id, now);
+        }
+    }
+
+    /// A peer that overflowed has drained: it gets the whole table again.
+    fn resync(&mut self, id: PeerId, now: Instant) {
+        let Some(e) = peer_mut(&mut self.peers, id) else {
+            return;
+        };
+        e.outbox.overflowed = false;
+        self.overflowed.retain(|x| *x != id);
+        let Some(up) = &e.up else { return };
+        let families = up.families.clone();
+        if !up.enhanced_refresh {
+            info!(peer = %e.address(), "drained; re-synchronized by a new session");
+            e.fsm
+                .stop(now, StopReason::cease(subcode::OUT_OF_RESOURCES));
+            e.fsm.start(now);
+            self.drain(id, now);
+            self.arm(id);
+            return;
+        }
+        info!(peer = %e.address(), "drained; re-synchronized by enhanced route refresh");
+        // BoRR, the table, EoRR: the peer drops what was not sent again (RFC 7313).
+        let table = self.rib.full_table(id);
+        let items = families
+            .iter()
+            .map(|f| Item::Refresh(*f, RefreshKind::Begin))
+            .chain(std::iter::once(Item::Table(table)))
+            .chain(families.iter().map(|f| Item::Refresh(*f, RefreshKind::End)))
+            .collect::<Vec<_>>();
+        self.queue(id, items);
+    }
+
+    /// Hands messages for a connection to the driver; they are in flight until written.
+    pub(super) fn transmit(&mut self, conn: ConnId, msgs: Vec<Bytes>) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.in_flight += msgs.len();
+        self.backlog += msgs.len();
+        push_transmit(&mut self.out, conn, msgs);
+    }
+}
+
+/// Puts the peer on the list of those with something to hand out.
+fn list(ready: &mut VecDeque<PeerId>, e: &mut PeerEntry) {
+    if !e.outbox.listed && !e.outbox.is_empty() {
+        e.outbox.listed = true;
+        ready.push_back(e.id);
+    }
+}
+
+/// Takes up to `room` UPDATEs from the front batch, or the control item in front.
+fn take(e: &mut PeerEntry, room: usize) -> Option<Turn> {
+    let ob = &mut e.outbox;
+    let (batch, from_flush) = match ob.items.front()? {
+        Item::Flush(b) => (b, true),
+        Item::Table(b) => (b, false),
+        _ => return ob.items.pop_front().map(Turn::Control),
+    };
+    let mut msgs = Vec::with_capacity(room.min(batch.len() - ob.pos.taken()));
+    while msgs.len() < room {
+        let Some(m) = batch.next(&mut ob.pos) else {
+            break;
+        };
+        count_sent(&mut e.stats, m);
+        msgs.push(m.bytes.clone());
+    }
+    if ob.pos.taken() >= batch.len() {
+        ob.items.pop_front();
+        ob.pos = Cursor::default();
+    }
+    if msgs.is_empty() {
+        // An exhausted batch: the next item's turn.
+        return take(e, room);
+    }
+    let n = msgs.len();
+    Some(Turn::Updates(msgs, if from_flush { n } else { 0 }))
+}
+
+fn count_sent(stats: &mut PeerStats, m: &crate::rib::Encoded) {
+    let c = PeerStats::slot(&mut stats.sent, m.family);
+    c.updates += 1;
+    c.announced += u64::from(m.announced);
+    c.withdrawn += u64::from(m.withdrawn);
+}
+
+/// Adds to the last output when it is a transmission on the same connection.
+fn push_transmit(out: &mut VecDeque<Output>, conn: ConnId, msgs: Vec<Bytes>) {
+    if let Some(Output::Transmit {
+        conn: last,
+        messages,
+    }) = out.back_mut()
+        && *last == conn
+    {
+        messages.extend(msgs);
+        return;
+    }
+    out.push_back(Output::Transmit {
+        conn,
+        messages: msgs,
+    });
+}

@@ -1,0 +1,246 @@
+//! One peer as the router keeps it: its settings, its connections' state machines, what the
+//! session negotiated, and its outgoing queue.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::config::{PeerSettings, RouterConfig};
+use super::io::{ConnId, Transport};
+use super::outbox::Outbox;
+use super::status::{PeerStats, PeerStatus, family_label};
+use crate::rib::{PeerConfig, PeerId};
+use crate::session::{Conn, GracefulRestartConfig, Negotiated, Peer, PeerAs, SessionConfig, State};
+use crate::types::Family;
+
+/// What an Established session negotiated that the router acts on.
+#[derive(Debug)]
+pub(super) struct Up {
+    pub router_id: std::net::Ipv4Addr,
+    pub hold_time: u16,
+    pub families: Vec<Family>,
+    pub route_refresh: bool,
+    pub enhanced_refresh: bool,
+}
+
+impl Up {
+    pub(super) fn of(n: &Negotiated) -> Up {
+        Up {
+            router_id: n.peer_id,
+            hold_time: n.hold_time,
+            families: n.families.clone(),
+            route_refresh: n.route_refresh,
+            enhanced_refresh: n.enhanced_route_refresh,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct PeerEntry {
+    pub settings: PeerSettings,
+    pub id: PeerId,
+    /// Which start of a peer in this slot it is: timer entries of an earlier one are
+    /// ignored.
+    pub incarnation: u64,
+    pub fsm: Peer,
+    /// The connections of `fsm`: outbound, inbound.
+    pub conns: [Option<ConnId>; 2],
+    /// An [`super::Output::Connect`] is out, not answered yet.
+    pub connecting: bool,
+    /// No connection out before this (the connect delay).
+    pub connect_from: Instant,
+    /// The session asked for a connection while the connect delay held.
+    pub connect_wanted: bool,
+    /// The deadline this peer has in the router's timer heap.
+    pub armed: Option<Instant>,
+    /// While Established.
+    pub up: Option<Up>,
+    /// Families whose End-of-RIB the peer sent since it came up.
+    pub eor: Vec<Family>,
+    /// The route limit was passed and reported (warn-only peers are warned once).
+    pub over_limit: bool,
+    /// Accepted from a dynamic range: removed when its session ends.
+    pub dynamic: bool,
+    /// Shut down by the operator.
+    pub admin_down: bool,
+    /// To be removed once its session's actions are carried out.
+    pub doomed: Option<crate::session::StopReason>,
+    pub since: Instant,
+    pub established_count: u64,
+    pub last_error: Option<String>,
+    pub stats: PeerStats,
+    /// On the router's list of peers whose counters changed.
+    pub stats_dirty: bool,
+    pub outbox: Outbox,
+}
+
+/// Which slot of [`PeerEntry::conns`] a connection is.
+pub(super) fn slot(c: Conn) -> usize {
+    match c {
+        Conn::Outbound => 0,
+        Conn::Inbound => 1,
+    }
+}
+
+impl PeerEntry {
+    pub(super) fn new(
+        settings: PeerSettings,
+        id: PeerId,
+        incarnation: u64,
+        session: SessionConfig,
+        now: Instant,
+    ) -> PeerEntry {
+        let connect_from = now + Duration::from_secs(settings.connect_delay.unwrap_or(0));
+        PeerEntry {
+            settings,
+            id,
+            incarnation,
+            fsm: Peer::new(session),
+            conns: [None, None],
+            connecting: false,
+            connect_from,
+            connect_wanted: false,
+            armed: None,
+            up: None,
+            eor: Vec::new(),
+            over_limit: false,
+            dynamic: false,
+            admin_down: false,
+            doomed: None,
+            since: now,
+            established_count: 0,
+            last_error: None,
+            stats: PeerStats::default(),
+            stats_dirty: false,
+            outbox: Outbox::default(),
+        }
+    }
+
+    pub(super) fn address(&self) -> IpAddr {
+        self.settings.address
+    }
+
+    /// The earliest time the router must call on this peer.
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        let fsm = self.fsm.poll_timeout();
+        let connect = self.connect_wanted.then_some(self.connect_from);
+        match (fsm, connect) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The connection of the Established session.
+    pub(super) fn established_conn(&self) -> Option<ConnId> {
+        if self.up.is_none() || self.fsm.state() != State::Established {
+            return None;
+        }
+        self.conns[slot(self.fsm.active().0)]
+    }
+
+    pub(super) fn transport(&self) -> Transport {
+        let s = &self.settings;
+        Transport {
+            remote: SocketAddr::new(s.address, s.port),
+            local: s.local_address,
+            password: s.password.clone(),
+            ttl_security: s.ttl_security,
+            ttl: s.ttl,
+        }
+    }
+
+    /// Whether the session is up and has sent End-of-RIB for each of its families.
+    pub(super) fn table_in(&self) -> bool {
+        self.up.as_ref().is_some_and(|u| {
+            !u.families.is_empty() && u.families.iter().all(|f| self.eor.contains(f))
+        })
+    }
+
+    pub(super) fn status(
+        &self,
+        cfg: &RouterConfig,
+        counts: (u64, u64),
+        now: Instant,
+    ) -> PeerStatus {
+        let s = &self.settings;
+        let local_as = s.local_as.unwrap_or(cfg.asn);
+        let (v4, v6) = counts;
+        PeerStatus {
+            address: s.address,
+            asn: s.asn,
+            kind: if s.asn == local_as { "ibgp" } else { "ebgp" }.into(),
+            rr_client: s.rr_client,
+            dynamic: self.dynamic,
+            state: self.fsm.state().to_string(),
+            established: self.up.is_some(),
+            admin_down: self.admin_down,
+            since_secs: now.saturating_duration_since(self.since).as_secs(),
+            established_count: self.established_count,
+            last_error: self.last_error.clone(),
+            router_id: self.up.as_ref().map(|u| u.router_id),
+            hold_time: self.up.as_ref().map(|u| u.hold_time),
+            families: self
+                .up
+                .iter()
+                .flat_map(|u| u.families.iter().map(|f| family_label(*f).into_owned()))
+                .collect(),
+            accepted: v4 + v6,
+            accepted_v4: v4,
+            accepted_v6: v6,
+            updates_received: self.stats.updates_received(),
+            updates_sent: self.stats.updates_sent(),
+        }
+    }
+}
+
+/// The RIB's view of a peer.
+pub(super) fn rib_config(p: &PeerSettings, cfg: &RouterConfig) -> PeerConfig {
+    let local_as = p.local_as.unwrap_or(cfg.asn);
+    let mut pc = if p.asn == local_as {
+        PeerConfig::internal(p.address, p.asn)
+    } else {
+        PeerConfig::external(p.address, p.asn)
+    };
+    pc.rr_client = p.rr_client;
+    pc.local_as = p.local_as;
+    pc.allow_own_as = p.allow_own_as;
+    pc.next_hop = p.next_hop.mode();
+    pc.import.clone_from(&p.import);
+    pc.export.clone_from(&p.export);
+    pc.soft_reconfig_inbound = p.soft_reconfig_inbound;
+    match p.local_address {
+        Some(IpAddr::V4(a)) => pc.local_v4 = Some(a),
+        Some(IpAddr::V6(a)) => pc.local_v6 = Some(a),
+        None => {}
+    }
+    pc
+}
+
+/// The session's view of a peer. `restarting`: our OPENs carry the Restart State bit.
+pub(super) fn session_config(
+    p: &PeerSettings,
+    cfg: &RouterConfig,
+    id: PeerId,
+    restarting: bool,
+) -> SessionConfig {
+    let local_as = p.local_as.unwrap_or(cfg.asn);
+    let mut sc = SessionConfig::new(local_as, cfg.router_id, PeerAs::Is(p.asn));
+    sc.hold_time = p.hold_time;
+    sc.passive = p.is_passive();
+    sc.connect_retry = p.connect_retry();
+    if let Some(w) = p.error_wait {
+        sc.idle_hold = Duration::from_secs(w.min);
+        sc.idle_hold_max = Duration::from_secs(w.max);
+    }
+    sc.jitter_seed ^= u64::from(id);
+    if let Some(t) = p.graceful_restart {
+        // Routes installed in the kernel stay across our restart (and a reflector's
+        // clients forward on their own next hops): the forwarding state is kept.
+        sc.graceful_restart = Some(GracefulRestartConfig {
+            restart_time: t,
+            restarting,
+            forwarding_preserved: sc.families.clone(),
+            notification: true,
+        });
+    }
+    sc
+}

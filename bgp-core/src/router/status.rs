@@ -1,0 +1,166 @@
+//! What the router reports about its peers and itself.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::types::Family;
+use crate::wire::Update;
+use crate::wire::attributes::MpNlri;
+
+/// A peer's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PeerStatus {
+    pub address: IpAddr,
+    pub asn: u32,
+    /// `ibgp` or `ebgp`.
+    pub kind: String,
+    pub rr_client: bool,
+    /// Accepted from a dynamic range.
+    pub dynamic: bool,
+    /// The FSM state (`Idle`, `Connect`, `Active`, `OpenSent`, `OpenConfirm`,
+    /// `Established`).
+    pub state: String,
+    pub established: bool,
+    /// Shut down by the operator; stays down until reset.
+    pub admin_down: bool,
+    /// Seconds since the session came up or went down.
+    pub since_secs: u64,
+    /// How many times the session reached Established.
+    pub established_count: u64,
+    /// Why the session last ended.
+    pub last_error: Option<String>,
+    /// The peer's BGP identifier and the negotiated hold time, while Established.
+    pub router_id: Option<Ipv4Addr>,
+    pub hold_time: Option<u16>,
+    /// Negotiated families, e.g. `ipv4-unicast`.
+    pub families: Vec<String>,
+    /// Routes accepted from the peer (after import policy), in all and per family.
+    pub accepted: u64,
+    pub accepted_v4: u64,
+    pub accepted_v6: u64,
+    /// UPDATE messages received from and sent to the peer.
+    pub updates_received: u64,
+    pub updates_sent: u64,
+}
+
+/// The router as a whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Summary {
+    pub asn: u32,
+    pub router_id: Ipv4Addr,
+    pub cluster_id: Option<Ipv4Addr>,
+    pub prefixes: usize,
+    pub paths: usize,
+    pub attribute_sets: usize,
+    pub peers: usize,
+    pub established: usize,
+    /// Waiting for peers' End-of-RIB after a graceful restart before sending anything.
+    pub deferring: bool,
+}
+
+/// UPDATEs of one family, and the prefixes they announced and withdrew.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FamilyCounts {
+    pub updates: u64,
+    pub announced: u64,
+    pub withdrawn: u64,
+}
+
+/// What was received from and sent to a peer, by family; counted since the peer was added.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeerStats {
+    pub received: Vec<(Family, FamilyCounts)>,
+    pub sent: Vec<(Family, FamilyCounts)>,
+    /// Times the peer's queue overflowed.
+    pub overflows: u64,
+}
+
+impl PeerStats {
+    pub(super) fn slot(list: &mut Vec<(Family, FamilyCounts)>, f: Family) -> &mut FamilyCounts {
+        let i = match list.iter().position(|(x, _)| *x == f) {
+            Some(i) => i,
+            None => {
+                list.push((f, FamilyCounts::default()));
+                list.len() - 1
+            }
+        };
+        &mut list[i].1
+    }
+
+    /// Counts a received UPDATE under each family it carries.
+    pub(super) fn count_received(&mut self, u: &Update) {
+        for (f, announced, withdrawn) in update_counts(u) {
+            let c = Self::slot(&mut self.received, f);
+            c.updates += 1;
+            c.announced += announced;
+            c.withdrawn += withdrawn;
+        }
+    }
+
+    pub fn updates_received(&self) -> u64 {
+        self.received.iter().map(|(_, c)| c.updates).sum()
+    }
+
+    pub fn updates_sent(&self) -> u64 {
+        self.sent.iter().map(|(_, c)| c.updates).sum()
+    }
+}
+
+/// A peer's counters as [`Router::take_changed_stats`](super::Router::take_changed_stats)
+/// reports them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerReport {
+    pub address: IpAddr,
+    pub stats: PeerStats,
+    /// Routes accepted from the peer: IPv4, IPv6.
+    pub accepted: (u64, u64),
+    /// Messages queued for it or in flight.
+    pub backlog: usize,
+}
+
+/// The families of a received UPDATE with the prefixes it announces and withdraws in each.
+fn update_counts(u: &Update) -> Vec<(Family, u64, u64)> {
+    fn add(out: &mut Vec<(Family, u64, u64)>, f: Family, a: usize, w: usize) {
+        match out.iter_mut().find(|x| x.0 == f) {
+            Some(x) => {
+                x.1 += a as u64;
+                x.2 += w as u64;
+            }
+            None => out.push((f, a as u64, w as u64)),
+        }
+    }
+    let count = |n: &MpNlri| match n {
+        MpNlri::Prefixes(p) => p.len(),
+        MpNlri::Opaque(_) => 0,
+    };
+    let mut out = Vec::with_capacity(1);
+    if !u.nlri.is_empty() || !u.withdrawn.is_empty() {
+        add(
+            &mut out,
+            Family::IPV4_UNICAST,
+            u.nlri.len(),
+            u.withdrawn.len(),
+        );
+    }
+    if let Some(m) = &u.attributes.mp_reach {
+        add(&mut out, m.family, count(&m.nlri), 0);
+    }
+    if let Some(m) = &u.attributes.mp_unreach {
+        add(&mut out, m.family, 0, count(&m.nlri));
+    }
+    if out.is_empty() {
+        // End-of-RIB for IPv4 unicast, or attributes only.
+        add(&mut out, Family::IPV4_UNICAST, 0, 0);
+    }
+    out
+}
+
+/// The label of an address family: `ipv4-unicast`, `ipv6-unicast`, ...
+pub fn family_label(f: Family) -> std::borrow::Cow<'static, str> {
+    match f {
+        Family::IPV4_UNICAST => "ipv4-unicast".into(),
+        Family::IPV6_UNICAST => "ipv6-unicast".into(),
+        other => other.to_string().to_lowercase().replace(' ', "-").into(),
+    }
+}

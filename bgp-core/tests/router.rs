@@ -1,0 +1,877 @@
+//! The router on a virtual clock: sessions, routes, limits, graceful restart, dynamic
+//! peers, refresh, run-time changes and backpressure, between routers and scripted
+//! sessions in memory. Deterministic: no sockets, no sleeps.
+
+mod world;
+
+use std::time::Duration;
+
+use bgp_core::router::{Announcement, Event, PeerUpdate, RouterError};
+use world::{World, config, prefixes};
+
+const SEC: Duration = Duration::from_secs(1);
+
+fn via(nh: &str) -> Announcement {
+    Announcement {
+        next_hop: Some(nh.parse().unwrap()),
+        ..Announcement::default()
+    }
+}
+
+/// Two iBGP routers, A (10.0.0.1) and B (10.0.0.2), up.
+fn pair() -> World {
+    let mut w = World::new();
+    w.add(
+        "10.0.0.1",
+        config(65000, "10.0.0.1", &[("10.0.0.2", 65000)]),
+    );
+    w.add(
+        "10.0.0.2",
+        config(65000, "10.0.0.2", &[("10.0.0.1", 65000)]),
+    );
+    w.until(5 * SEC, "both established", |w| {
+        w.established(0) == 1 && w.established(1) == 1
+    });
+    w
+}
+
+#[test]
+fn two_routers_exchange_and_withdraw_routes() {
+    let mut w = pair();
+    let now = w.now;
+    let _ = now;
+    for p in prefixes(1, 3) {
+        w.router(0).announce(p, &via("10.0.0.1")).unwrap();
+    }
+    w.drive();
+    assert_eq!(w.learned(1), 3);
+    let b = w.router(1).best_routes();
+    assert!(
+        b.iter()
+            .all(|r| r.from == Some("10.0.0.1".parse().unwrap()))
+    );
+    assert!(
+        b.iter()
+            .all(|r| r.next_hops == ["10.0.0.1".parse::<std::net::IpAddr>().unwrap()])
+    );
+    w.router(0).withdraw(prefixes(1, 1)[0]);
+    w.drive();
+    assert_eq!(w.learned(1), 2);
+    // Keepalives hold the sessions up for as long as we care to wait.
+    w.advance(120 * SEC);
+    assert_eq!((w.established(0), w.established(1)), (1, 1));
+    assert_eq!(
+        w.count_events(1, |e| matches!(e, Event::PeerDown { .. })),
+        0
+    );
+    // A next hop of the other family is refused.
+    assert_eq!(
+        w.router(0)
+            .announce("2001:db8::/32".parse().unwrap(), &via("10.0.0.1")),
+        Err(RouterError::NextHopFamily("2001:db8::/32".parse().unwrap()))
+    );
+    let _ = PeerUpdate::Unchanged;
+}
+
+fn ip(s: &str) -> std::net::IpAddr {
+    s.parse().unwrap()
+}
+
+fn learned_prefixes(w: &World, n: usize) -> Vec<ipnet::IpNet> {
+    w.nodes[n]
+        .router
+        .best_routes()
+        .into_iter()
+        .filter(|r| r.from.is_some())
+        .map(|r| r.prefix)
+        .collect()
+}
+
+#[test]
+fn max_prefixes_cease_then_restart_after_the_delay_or_only_warn() {
+    use bgp_core::router::{LimitFamily, MaxPrefixes};
+    for warn_only in [false, true] {
+        let mut w = World::new();
+        w.add(
+            "10.0.0.1",
+            config(65000, "10.0.0.1", &[("10.0.0.2", 65000)]),
+        );
+        let mut cb = config(65000, "10.0.0.2", &[("10.0.0.1", 65000)]);
+        // Three IPv6 routes are within the IPv6 limit; the third IPv4 route is one too many.
+        cb.peers[0].max_prefixes = vec![
+            MaxPrefixes {
+                limit: 2,
+                family: Some(LimitFamily::Ipv4),
+                warn_only,
+                restart_after: Some(30),
+            },
+            MaxPrefixes {
+                limit: 3,
+                family: Some(LimitFamily::Ipv6),
+                warn_only: false,
+                restart_after: Some(30),
+            },
+        ];
+        w.add("10.0.0.2", cb);
+        w.until(5 * SEC, "up", |w| w.established(1) == 1);
+        for i in 0..3u8 {
+            let p = format!("fd18:{i}::/48").parse().unwrap();
+            w.router(0).announce(p, &via("fd00::9")).unwrap();
+        }
+        w.drive();
+        assert_eq!(w.learned(1), 3, "within the IPv6 limit");
+        for p in prefixes(18, 3) {
+            w.router(0).announce(p, &via("192.0.2.9")).unwrap();
+        }
+        w.drive();
+        if warn_only {
+            assert_eq!(w.learned(1), 6, "kept, with a warning");
+            assert_eq!(w.established(1), 1);
+            continue;
+        }
+        // Cease / Maximum Number of Prefixes Reached (6/1): the session and the routes go.
+        assert_eq!(w.established(1), 0);
+        assert_eq!(w.learned(1), 0);
+        let st = &w.peers(0)[0];
+        assert_eq!(
+            st.last_error.as_deref(),
+            Some("received Cease / Maximum Number of Prefixes Reached"),
+            "{st:?}"
+        );
+        // Held down for the restart delay (A keeps trying every second meanwhile), then up
+        // again, and down again at once: still one too many.
+        let ups = |w: &World| w.count_events(1, |e| matches!(e, Event::PeerUp { .. }));
+        let down = w.now;
+        w.until(40 * SEC, "back after the delay", |w| ups(w) == 2);
+        assert!(
+            w.now - down >= 30 * SEC,
+            "came back after {:?}",
+            w.now - down
+        );
+        assert_eq!(w.established(1), 0);
+        assert_eq!(
+            w.count_events(1, |e| matches!(e, Event::PeerDown { .. })),
+            2
+        );
+    }
+}
+
+#[test]
+fn graceful_restart_keeps_routes_and_a_restart_defers_until_the_peers_are_in() {
+    let gr = |mut c: bgp_core::router::RouterConfig| {
+        for p in &mut c.peers {
+            p.graceful_restart = Some(30);
+        }
+        c
+    };
+    // R reflects between two clients, A and B.
+    let mut cr = gr(config(
+        65000,
+        "10.0.0.1",
+        &[("10.0.0.2", 65000), ("10.0.0.3", 65000)],
+    ));
+    cr.cluster_id = Some("10.0.0.1".parse().unwrap());
+    for p in &mut cr.peers {
+        p.rr_client = true;
+    }
+    let mut w = World::new();
+    let r = w.add("10.0.0.1", cr.clone());
+    let a = w.add(
+        "10.0.0.2",
+        gr(config(65000, "10.0.0.2", &[("10.0.0.1", 65000)])),
+    );
+    let b = w.add(
+        "10.0.0.3",
+        gr(config(65000, "10.0.0.3", &[("10.0.0.1", 65000)])),
+    );
+    w.until(5 * SEC, "up", |w| w.established(r) == 2);
+    w.router(a)
+        .announce("172.17.2.0/24".parse().unwrap(), &via("10.0.0.2"))
+        .unwrap();
+    w.router(b)
+        .announce("172.17.3.0/24".parse().unwrap(), &via("10.0.0.3"))
+        .unwrap();
+    w.drive();
+    assert_eq!((w.learned(a), w.learned(b)), (1, 1));
+
+    // R dies and comes back restarting; B stays away for a while (it is not listening and
+    // R's connections to it fail).
+    w.crash(r);
+    w.nodes[b].up = false;
+    assert_eq!(
+        w.learned(a),
+        1,
+        "A keeps B's route, stale, while R restarts"
+    );
+    let mut restarting = cr.clone();
+    restarting.restarting = true;
+    restarting.selection_deferral = 60;
+    w.restart(r, restarting);
+    w.until(5 * SEC, "A back", |w| w.established(r) == 1);
+    w.advance(3 * SEC);
+    assert!(
+        w.router(r).summary().deferring,
+        "waits for B's End-of-RIB too"
+    );
+    assert_eq!(
+        w.learned(a),
+        1,
+        "nothing sent to A meanwhile: its stale route stays"
+    );
+    // B comes back; its End-of-RIB ends the deferral and both get complete tables.
+    w.nodes[b].up = true;
+    w.until(10 * SEC, "B back and the deferral over", |w| {
+        w.established(r) == 2 && !w.nodes[r].router.summary().deferring
+    });
+    w.drive();
+    assert_eq!(
+        learned_prefixes(&w, a),
+        ["172.17.3.0/24".parse::<ipnet::IpNet>().unwrap()]
+    );
+    assert_eq!(
+        learned_prefixes(&w, b),
+        ["172.17.2.0/24".parse::<ipnet::IpNet>().unwrap()]
+    );
+    let fresh = w.nodes[a]
+        .router
+        .rib()
+        .iter()
+        .all(|(_, d)| d.paths().iter().all(|p| !p.stale()));
+    assert!(fresh, "refreshed by the new table");
+
+    // Without B at all, the deferral ends by its time.
+    w.crash(r);
+    w.nodes[b].up = false;
+    let mut restarting = cr.clone();
+    restarting.restarting = true;
+    restarting.selection_deferral = 20;
+    w.restart(r, restarting);
+    w.until(5 * SEC, "A back", |w| w.established(r) == 1);
+    let t = w.now;
+    w.until(25 * SEC, "deferral over", |w| {
+        !w.nodes[r].router.summary().deferring
+    });
+    assert!(w.now - t >= 15 * SEC);
+}
+
+#[test]
+fn a_restart_defers_even_before_any_peer_is_up() {
+    let mut c = config(65000, "10.0.0.1", &[("10.0.0.2", 65000)]);
+    c.restarting = true;
+    c.selection_deferral = 30;
+    let mut w = World::new();
+    let r = w.add("10.0.0.1", c);
+    w.advance(SEC);
+    assert!(w.router(r).summary().deferring);
+    w.advance(30 * SEC);
+    assert!(!w.router(r).summary().deferring);
+}
+
+fn ranged(max: usize) -> bgp_core::router::RouterConfig {
+    use bgp_core::router::DynamicPeers;
+    let mut c = bgp_core::router::RouterConfig::new(65000, "10.0.0.1".parse().unwrap());
+    let mut template = world::peer("10.0.1.0", 65000);
+    template.graceful_restart = Some(60);
+    c.dynamic_peers.push(DynamicPeers {
+        range: "10.0.1.0/24".parse().unwrap(),
+        template,
+        max,
+    });
+    c
+}
+
+#[test]
+fn dynamic_peers_come_from_a_range_up_to_its_maximum_and_go_with_their_session() {
+    let mut w = World::new();
+    let r = w.add("10.0.0.1", ranged(1));
+    let a = w.add(
+        "10.0.1.1",
+        config(65000, "10.0.1.1", &[("10.0.0.1", 65000)]),
+    );
+    w.until(5 * SEC, "the dynamic session", |w| w.established(r) == 1);
+    let peers = w.peers(r);
+    assert_eq!(
+        (peers.len(), peers[0].address, peers[0].dynamic),
+        (1, ip("10.0.1.1"), true)
+    );
+    w.router(a)
+        .announce("172.17.13.0/24".parse().unwrap(), &via("10.0.1.1"))
+        .unwrap();
+    w.drive();
+    assert_eq!(w.learned(r), 1);
+    // A second one from the range: over the maximum, refused (it keeps trying).
+    let c = w.add(
+        "10.0.1.3",
+        config(65000, "10.0.1.3", &[("10.0.0.1", 65000)]),
+    );
+    w.advance(3 * SEC);
+    assert_eq!(w.established(c), 0);
+    assert!(w.count_events(r, |e| matches!(e, Event::Refused { .. })) >= 2);
+    assert_eq!(w.peers(r).len(), 1);
+    // An address outside every range is refused too.
+    let x = w.add(
+        "10.0.9.9",
+        config(65000, "10.0.9.9", &[("10.0.0.1", 65000)]),
+    );
+    w.advance(2 * SEC);
+    assert_eq!(w.established(x), 0);
+    // A leaves (without graceful restart on its side): the dynamic peer and its routes go,
+    // its place is free again, and C is taken.
+    w.call(a, |r, now| r.remove_peer(now, ip("10.0.0.1")))
+        .unwrap();
+    w.drive();
+    assert!(w.peers(r).iter().all(|p| p.address != ip("10.0.1.1")));
+    assert_eq!(w.learned(r), 0);
+    assert_eq!(
+        w.count_events(r, |e| *e
+            == Event::PeerRemoved {
+                peer: ip("10.0.1.1")
+            }),
+        1
+    );
+    w.until(30 * SEC, "C accepted in the freed place", |w| {
+        w.established(c) == 1
+    });
+}
+
+#[test]
+fn a_dynamic_peer_is_kept_for_its_restart_and_while_shut_down() {
+    let mut w = World::new();
+    let r = w.add("10.0.0.1", ranged(10));
+    let node = |_: &mut World| {
+        let mut c = config(65000, "10.0.1.1", &[("10.0.0.1", 65000)]);
+        c.peers[0].graceful_restart = Some(60);
+        c
+    };
+    let cfg = node(&mut w);
+    let a = w.add("10.0.1.1", cfg.clone());
+    w.router(a)
+        .announce("172.17.20.0/24".parse().unwrap(), &via("10.0.1.1"))
+        .unwrap();
+    w.until(5 * SEC, "learned", |w| w.learned(r) == 1);
+    let stale = |w: &World| {
+        w.nodes[r]
+            .router
+            .rib()
+            .iter()
+            .next()
+            .map(|(_, d)| d.paths()[0].stale())
+    };
+    assert_eq!(stale(&w), Some(false));
+    // The node restarts: its routes stay, stale, and so does the peer.
+    w.crash(a);
+    assert_eq!(stale(&w), Some(true));
+    assert_eq!(w.peers(r).len(), 1);
+    w.restart(a, cfg);
+    w.router(a)
+        .announce("172.17.20.0/24".parse().unwrap(), &via("10.0.1.1"))
+        .unwrap();
+    w.until(5 * SEC, "refreshed", |w| {
+        w.established(r) == 1 && stale(w) == Some(false)
+    });
+    // Shut down by the operator: it stays down although the node keeps connecting.
+    w.call(r, |r, now| {
+        r.shutdown_peer(now, ip("10.0.1.1"), "maintenance")
+    })
+    .unwrap();
+    w.advance(5 * SEC);
+    let peers = w.peers(r);
+    assert_eq!(peers.len(), 1);
+    assert!(peers[0].admin_down && !peers[0].established, "{peers:?}");
+    w.call(r, |r, now| r.reset_peer(now, ip("10.0.1.1"), "back"))
+        .unwrap();
+    w.until(5 * SEC, "back", |w| w.established(r) == 1);
+}
+
+#[test]
+fn a_configured_peer_takes_the_place_of_a_dynamic_one() {
+    let mut w = World::new();
+    let r = w.add("10.0.0.1", ranged(10));
+    w.add(
+        "10.0.1.1",
+        config(65000, "10.0.1.1", &[("10.0.0.1", 65000)]),
+    );
+    w.until(5 * SEC, "dynamic", |w| w.established(r) == 1);
+    assert!(w.peers(r)[0].dynamic);
+    let mut listed = world::peer("10.0.1.1", 65000);
+    listed.passive = true;
+    listed.hold_time = 6;
+    w.call(r, |r, now| r.add_peer(now, listed)).unwrap();
+    w.until(5 * SEC, "the listed peer's session", |w| {
+        let p = w.nodes[r].router.peers(w.now);
+        p.len() == 1 && !p[0].dynamic && p[0].established && p[0].hold_time == Some(6)
+    });
+}
+
+#[test]
+fn route_refresh_makes_the_peer_send_again() {
+    let mut w = pair();
+    w.router(0)
+        .announce("172.21.0.0/16".parse().unwrap(), &via("10.0.0.1"))
+        .unwrap();
+    w.drive();
+    let sent = |w: &World| {
+        w.nodes[0]
+            .router
+            .peer_stats()
+            .next()
+            .unwrap()
+            .1
+            .updates_sent()
+    };
+    let before = sent(&w);
+    w.call(1, |r, now| r.refresh(now, ip("10.0.0.1"))).unwrap();
+    w.drive();
+    // The route again, and End-of-RIB.
+    assert_eq!(sent(&w), before + 2);
+    assert_eq!(w.learned(1), 1);
+    assert_eq!(
+        w.call(1, |r, now| r.refresh(now, ip("10.0.0.9"))),
+        Err(RouterError::NoPeer(ip("10.0.0.9")))
+    );
+    w.call(0, |r, now| r.shutdown(now, "bye"));
+    w.drive();
+    assert_eq!(
+        w.call(1, |r, now| r.refresh(now, ip("10.0.0.1"))),
+        Err(RouterError::NotEstablished(ip("10.0.0.1")))
+    );
+}
+
+#[test]
+fn connect_delay_and_error_wait() {
+    use bgp_core::router::ErrorWait;
+    let mut w = World::new();
+    let mut ca = config(65000, "10.0.0.1", &[("10.0.0.2", 65000)]);
+    ca.peers[0].connect_delay = Some(3);
+    ca.peers[0].error_wait = Some(ErrorWait { min: 2, max: 30 });
+    let a = w.add("10.0.0.1", ca);
+    let mut cb = config(65000, "10.0.0.2", &[("10.0.0.1", 65000)]);
+    cb.peers[0].passive = true;
+    w.add("10.0.0.2", cb);
+    let t0 = w.now;
+    w.until(10 * SEC, "Established after the delay", |w| {
+        w.established(a) == 1
+    });
+    assert!(w.now - t0 >= 3 * SEC, "after {:?}", w.now - t0);
+    // An error wait that makes no sense is refused with a typed error.
+    let mut p = world::peer("10.0.0.9", 65000);
+    p.error_wait = Some(ErrorWait { min: 10, max: 5 });
+    assert!(matches!(
+        w.call(a, |r, now| r.add_peer(now, p)),
+        Err(RouterError::InvalidPeer(..))
+    ));
+}
+
+#[test]
+fn a_peer_updated_at_run_time() {
+    let mut w = pair();
+    let ups = |w: &World| w.count_events(0, |e| matches!(e, Event::PeerUp { .. }));
+    assert_eq!(ups(&w), 1);
+    let p = w.nodes[1]
+        .router
+        .peer_settings(ip("10.0.0.1"))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        w.call(1, |r, now| r.update_peer(now, p.clone())),
+        Ok(PeerUpdate::Unchanged)
+    );
+    // A new hold time: the session starts again with it.
+    let mut changed = p.clone();
+    changed.hold_time = 12;
+    assert_eq!(
+        w.call(1, |r, now| r.update_peer(now, changed.clone())),
+        Ok(PeerUpdate::Restarted)
+    );
+    w.until(5 * SEC, "again", |w| {
+        ups(w) == 2 && w.established(0) == 1 && w.established(1) == 1
+    });
+    assert_eq!(w.peers(0)[0].hold_time, Some(9), "the lower hold time");
+    // Unknown peers and nonsense settings are refused; the peer stays as it was.
+    assert_eq!(
+        w.call(1, |r, now| r
+            .update_peer(now, world::peer("10.0.0.9", 65000))),
+        Err(RouterError::NoPeer(ip("10.0.0.9")))
+    );
+    let mut bad = changed.clone();
+    bad.error_wait = Some(bgp_core::router::ErrorWait { min: 0, max: 0 });
+    assert!(matches!(
+        w.call(1, |r, now| r.update_peer(now, bad)),
+        Err(RouterError::InvalidPeer(..))
+    ));
+    w.advance(SEC);
+    assert_eq!(ups(&w), 2, "a refused change leaves the session alone");
+}
+
+/// R (10.0.0.1) with a fast peer B (.2) and a peer F (.3) that stops reading; each route R
+/// announces has an attribute set of its own (one UPDATE each), so that F falls far behind.
+fn stuck_world(f_is_router: bool) -> (World, usize, usize, world::Who) {
+    use bgp_core::session::{PeerAs, SessionConfig};
+    let mut cr = config(
+        65000,
+        "10.0.0.1",
+        &[("10.0.0.2", 65000), ("10.0.0.3", 65000)],
+    );
+    cr.peer_queue_depth = 32;
+    // F sends keepalives but reads nothing for a while: no hold timer on its side.
+    cr.peers[1].hold_time = 240;
+    let mut w = World::new();
+    let r = w.add("10.0.0.1", cr);
+    let b = w.add(
+        "10.0.0.2",
+        config(65000, "10.0.0.2", &[("10.0.0.1", 65000)]),
+    );
+    let f = if f_is_router {
+        let mut cf = config(65000, "10.0.0.3", &[("10.0.0.1", 65000)]);
+        cf.peers[0].hold_time = 240;
+        world::Who::Router(w.add("10.0.0.3", cf))
+    } else {
+        // A session without enhanced route refresh.
+        let mut sc = SessionConfig::new(65000, "10.0.0.3".parse().unwrap(), PeerAs::Is(65000));
+        sc.hold_time = 240;
+        sc.enhanced_route_refresh = false;
+        world::Who::Raw(w.add_raw("10.0.0.3", "10.0.0.1", sc))
+    };
+    w.until(5 * SEC, "R has both peers", |w| w.established(r) == 2);
+    (w, r, b, f)
+}
+
+fn announce_many(w: &mut World, r: usize, n: u32) {
+    for (i, p) in prefixes(11, n).into_iter().enumerate() {
+        let a = Announcement {
+            med: Some(i as u32),
+            ..via("192.0.2.15")
+        };
+        w.router(r).announce(p, &a).unwrap();
+        // Flushed in parts, as changes come in over time.
+        if i % 300 == 299 {
+            w.advance(Duration::from_millis(10));
+        }
+    }
+    w.drive();
+}
+
+#[test]
+fn a_peer_that_stops_reading_holds_no_one_back_and_is_caught_up_in_place() {
+    let (mut w, r, b, f) = stuck_world(true);
+    let world::Who::Router(fi) = f else {
+        unreachable!()
+    };
+    w.stall(world::Who::Router(r), f, true);
+    announce_many(&mut w, r, 3000);
+    assert_eq!(w.learned(b), 3000, "B converges while F is stuck");
+    let overflows = w.count_events(r, |e| {
+        *e == Event::QueueOverflow {
+            peer: ip("10.0.0.3"),
+        }
+    });
+    assert_eq!(overflows, 1);
+    // What F costs R: its queue depth and one flush, plus a window in flight.
+    let held = w.nodes[r].router.peer_backlog(ip("10.0.0.3")).unwrap();
+    assert!(
+        held <= 32 + 300 + bgp_core::router::WINDOW,
+        "F holds {held} messages"
+    );
+    assert!(w.waiting(world::Who::Router(r), f) <= bgp_core::router::WINDOW);
+    // F keeps its session up with keepalives while stuck.
+    w.advance(60 * SEC);
+    assert_eq!(w.established(r), 2);
+    // F reads again: once drained it is sent the table between BoRR and EoRR, in place.
+    w.stall(world::Who::Router(r), f, false);
+    w.advance(SEC);
+    assert_eq!(w.learned(fi), 3000);
+    assert_eq!(
+        w.count_events(r, |e| matches!(e, Event::PeerDown { .. })),
+        0
+    );
+    assert_eq!(w.nodes[r].router.peer_backlog(ip("10.0.0.3")), Some(0));
+    assert_eq!(w.nodes[r].router.backlog(), 0);
+}
+
+#[test]
+fn a_table_owed_to_a_stuck_peer_holds_no_one_back_either() {
+    let (mut w, r, b, f) = stuck_world(true);
+    let world::Who::Router(fi) = f else {
+        unreachable!()
+    };
+    announce_many(&mut w, r, 3000);
+    assert_eq!((w.learned(b), w.learned(fi)), (3000, 3000));
+    // F comes back stuck: the whole table is owed to it, beyond its queue depth.
+    w.stall(world::Who::Router(r), f, true);
+    w.call(fi, |x, now| x.reset_peer(now, ip("10.0.0.1"), "again"))
+        .unwrap();
+    w.until(30 * SEC, "F up again", |w| {
+        // R's OPEN and KEEPALIVE get through, one at a time, and nothing more.
+        w.release(world::Who::Router(r), f, 1);
+        w.established(r) == 2 && w.established(fi) == 1
+    });
+    assert!(w.nodes[r].router.peer_backlog(ip("10.0.0.3")).unwrap() >= 2000);
+    // New routes still reach B at once.
+    for p in prefixes(100, 500) {
+        w.router(r).announce(p, &via("192.0.2.15")).unwrap();
+    }
+    w.drive();
+    assert_eq!(w.learned(b), 3500);
+    w.stall(world::Who::Router(r), f, false);
+    w.advance(SEC);
+    assert_eq!(w.learned(fi), 3500);
+}
+
+#[test]
+fn a_stuck_peer_without_enhanced_route_refresh_is_caught_up_by_a_new_session() {
+    let (mut w, r, b, f) = stuck_world(false);
+    w.stall(world::Who::Router(r), f, true);
+    announce_many(&mut w, r, 3000);
+    assert_eq!(w.learned(b), 3000);
+    w.advance(30 * SEC);
+    assert_eq!(w.established(r), 2, "stuck, but alive");
+    w.stall(world::Who::Router(r), f, false);
+    w.advance(SEC);
+    // Once drained: Cease / Out of Resources (6/8), and a new session with the table.
+    assert_eq!(w.raws[0].notifications, [(6, 8)]);
+    w.until(30 * SEC, "F back", |w| w.established(r) == 2);
+    w.drive();
+    let events = &w.raws[0].events;
+    let last_up = events
+        .iter()
+        .rposition(|e| matches!(e, bgp_core::session::Event::Established(_)))
+        .unwrap();
+    let got: usize = events[last_up..]
+        .iter()
+        .filter_map(|e| match e {
+            bgp_core::session::Event::Update(u) => Some(u.nlri.len()),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(got, 3000, "the new session carries the whole table");
+}
+
+fn prefix_policy(name: &str, reject: &str) -> std::sync::Arc<bgp_core::policy::Policy> {
+    use bgp_core::policy::{Match, Policy, PrefixRange, Term, Verdict};
+    std::sync::Arc::new(Policy {
+        name: name.into(),
+        terms: vec![Term {
+            name: "drop".into(),
+            matches: vec![Match::Prefix(vec![PrefixRange::exact(
+                reject.parse().unwrap(),
+            )])],
+            actions: Vec::new(),
+            verdict: Some(Verdict::Reject),
+        }],
+        default: Verdict::Accept,
+    })
+}
+
+#[test]
+fn policies_change_in_place_and_the_operator_resets_and_shuts_down() {
+    for soft in [false, true] {
+        let mut w = World::new();
+        let a = w.add(
+            "10.0.0.1",
+            config(65000, "10.0.0.1", &[("10.0.0.2", 65000)]),
+        );
+        let mut cb = config(65000, "10.0.0.2", &[("10.0.0.1", 65000)]);
+        cb.peers[0].soft_reconfig_inbound = soft;
+        let b = w.add("10.0.0.2", cb);
+        w.until(5 * SEC, "up", |w| w.established(b) == 1);
+        let (p1, p2): (ipnet::IpNet, ipnet::IpNet) = (
+            "10.19.1.0/24".parse().unwrap(),
+            "10.19.2.0/24".parse().unwrap(),
+        );
+        for p in [p1, p2] {
+            w.router(a).announce(p, &via("192.0.2.19")).unwrap();
+        }
+        w.drive();
+        assert_eq!(learned_prefixes(&w, b), [p1, p2]);
+        let refreshes = |w: &World| {
+            w.nodes[a]
+                .router
+                .peer_stats()
+                .next()
+                .map(|(_, s)| s.updates_sent())
+                .unwrap()
+        };
+        let sent_before = refreshes(&w);
+        // Import policy on b: re-applied from the copy kept before policy, or by a route
+        // refresh (A sends its routes again).
+        let mut p = w.nodes[b]
+            .router
+            .peer_settings(ip("10.0.0.1"))
+            .unwrap()
+            .clone();
+        p.import = Some(prefix_policy("no-1", "10.19.1.0/24"));
+        assert_eq!(
+            w.call(b, |r, now| r.update_peer(now, p.clone())),
+            Ok(PeerUpdate::PoliciesApplied)
+        );
+        assert_eq!(learned_prefixes(&w, b), [p2]);
+        p.import = None;
+        assert_eq!(
+            w.call(b, |r, now| r.update_peer(now, p.clone())),
+            Ok(PeerUpdate::PoliciesApplied)
+        );
+        assert_eq!(learned_prefixes(&w, b), [p1, p2], "soft {soft}");
+        let resent = refreshes(&w) - sent_before;
+        if soft {
+            assert_eq!(resent, 0, "soft reconfiguration needs nothing from A");
+        } else {
+            assert!(
+                resent >= 2,
+                "two route refreshes answered ({resent} UPDATEs)"
+            );
+        }
+        // Export policy on A towards B: B loses the route, without a reset.
+        let mut pa = w.nodes[a]
+            .router
+            .peer_settings(ip("10.0.0.2"))
+            .unwrap()
+            .clone();
+        pa.export = Some(prefix_policy("no-2", "10.19.2.0/24"));
+        assert_eq!(
+            w.call(a, |r, now| r.update_peer(now, pa)),
+            Ok(PeerUpdate::PoliciesApplied)
+        );
+        assert_eq!(learned_prefixes(&w, b), [p1]);
+        assert_eq!(w.count_events(b, |e| matches!(e, Event::PeerUp { .. })), 1);
+
+        // The operator shuts the peer down: it stays down, with the message as the reason.
+        w.call(b, |r, now| {
+            r.shutdown_peer(now, ip("10.0.0.1"), "maintenance")
+        })
+        .unwrap();
+        w.advance(5 * SEC);
+        let st = &w.peers(b)[0];
+        assert!(!st.established && st.admin_down, "{st:?}");
+        let err = st.last_error.clone().unwrap();
+        assert!(
+            err.contains("Administrative Shutdown") && err.contains("maintenance"),
+            "{err}"
+        );
+        assert!(learned_prefixes(&w, b).is_empty());
+        // A reset brings it back.
+        w.call(b, |r, now| r.reset_peer(now, ip("10.0.0.1"), "back"))
+            .unwrap();
+        w.until(5 * SEC, "up again", |w| w.established(b) == 1);
+        let st = &w.peers(b)[0];
+        assert_eq!((st.established_count, st.admin_down), (2, false));
+        assert_eq!(st.state, "Established");
+        assert_eq!(
+            w.call(b, |r, now| r.reset_peer(now, ip("10.0.0.9"), "x")),
+            Err(RouterError::NoPeer(ip("10.0.0.9")))
+        );
+    }
+}
+
+#[test]
+fn removed_and_added_again_a_peer_starts_afresh_and_old_connections_are_ignored() {
+    let mut w = pair();
+    w.router(0)
+        .announce("172.17.1.0/24".parse().unwrap(), &via("10.0.0.1"))
+        .unwrap();
+    w.drive();
+    assert_eq!(w.learned(1), 1);
+    w.call(1, |r, now| r.remove_peer(now, ip("10.0.0.1")))
+        .unwrap();
+    assert_eq!(w.learned(1), 0);
+    assert_eq!(w.peers(1).len(), 0);
+    assert_eq!(
+        w.call(1, |r, now| r.remove_peer(now, ip("10.0.0.1"))),
+        Err(RouterError::NoPeer(ip("10.0.0.1")))
+    );
+    w.call(1, |r, now| r.add_peer(now, world::peer("10.0.0.1", 65000)))
+        .unwrap();
+    assert_eq!(
+        w.call(1, |r, now| r.add_peer(now, world::peer("10.0.0.1", 65000))),
+        Err(RouterError::DuplicatePeer(ip("10.0.0.1")))
+    );
+    w.until(10 * SEC, "up again", |w| {
+        w.established(1) == 1 && w.learned(1) == 1
+    });
+    assert_eq!(w.nodes[1].router.backlog(), 0);
+}
+
+#[test]
+fn a_silent_peer_is_given_up_at_its_hold_time_and_its_routes_go() {
+    let mut w = pair();
+    w.router(0)
+        .announce("172.17.1.0/24".parse().unwrap(), &via("10.0.0.1"))
+        .unwrap();
+    w.drive();
+    assert_eq!(w.learned(1), 1);
+    // Nothing gets through either way (a cable pulled): no close is seen by either side.
+    w.cut(world::Who::Router(0), world::Who::Router(1));
+    let t = w.now;
+    w.until(20 * SEC, "B gives A up", |w| w.established(1) == 0);
+    let waited = w.now - t;
+    assert!(
+        waited >= 8 * SEC && waited <= 10 * SEC,
+        "after {waited:?} (hold time 9 s)"
+    );
+    assert_eq!(w.learned(1), 0);
+    let st = &w.peers(1)[0];
+    assert_eq!(
+        st.last_error.as_deref(),
+        Some("sent Hold Timer Expired"),
+        "{st:?}"
+    );
+}
+
+#[test]
+fn ebgp_needs_a_policy_and_passive_auto_lets_the_lower_address_connect() {
+    use bgp_core::router::NextHopSetting;
+    for allowed in [false, true] {
+        let mut w = World::new();
+        let mut ca = config(65000, "10.0.0.1", &[("10.0.0.2", 65020)]);
+        let mut cb = config(65020, "10.0.0.2", &[("10.0.0.1", 65010)]);
+        for (c, local) in [(&mut ca, "10.0.0.1"), (&mut cb, "10.0.0.2")] {
+            c.peers[0].passive_auto = true;
+            c.peers[0].local_address = Some(local.parse().unwrap());
+            c.ebgp_without_policy = allowed;
+        }
+        // A speaks as AS 65010 to B (a local AS override).
+        ca.peers[0].local_as = Some(65010);
+        ca.peers[0].next_hop = NextHopSetting::Unchanged;
+        let a = w.add("10.0.0.1", ca);
+        let b = w.add("10.0.0.2", cb);
+        w.until(5 * SEC, "up", |w| w.established(b) == 1);
+        // Only the lower address connected: one connection, no collision.
+        assert!(w.peers(b)[0].last_error.is_none());
+        w.router(a)
+            .announce("172.19.0.0/24".parse().unwrap(), &via("192.0.2.19"))
+            .unwrap();
+        w.drive();
+        if !allowed {
+            assert_eq!(w.learned(b), 0, "RFC 8212: no eBGP route without a policy");
+            continue;
+        }
+        let routes = w.call(b, |r, _| r.best_routes());
+        assert_eq!(routes[0].next_hops, [ip("192.0.2.19")], "unchanged");
+        let path = w.nodes[b].router.rib().iter().next().unwrap().1.paths()[0].clone();
+        assert_eq!(path.attrs().as_path.as_ref().unwrap().to_string(), "65010");
+    }
+}
+
+#[test]
+fn an_update_group_is_flushed_no_more_often_than_its_minimum_interval() {
+    let mut w = World::new();
+    let mut ca = config(65000, "10.0.0.1", &[("10.0.0.2", 65000)]);
+    ca.min_route_interval = 5 * SEC;
+    let a = w.add("10.0.0.1", ca);
+    let b = w.add(
+        "10.0.0.2",
+        config(65000, "10.0.0.2", &[("10.0.0.1", 65000)]),
+    );
+    w.until(5 * SEC, "up", |w| w.established(b) == 1);
+    let ps = prefixes(3, 3);
+    w.router(a).announce(ps[0], &via("10.0.0.1")).unwrap();
+    w.drive();
+    assert_eq!(w.learned(b), 1, "the first change goes at once");
+    w.router(a).announce(ps[1], &via("10.0.0.1")).unwrap();
+    w.advance(SEC);
+    w.router(a).announce(ps[2], &via("10.0.0.1")).unwrap();
+    w.advance(SEC);
+    assert_eq!(w.learned(b), 1, "held for the interval");
+    let t = w.now;
+    w.until(5 * SEC, "the next flush", |w| w.learned(b) == 3);
+    assert!(w.now - t <= 3 * SEC + Duration::from_millis(100));
+}

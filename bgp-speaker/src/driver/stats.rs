@@ -1,0 +1,113 @@
+//! The router's per-peer counters carried into Prometheus: only the peers whose counters
+//! changed, each through handles looked up once.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use bgp_core::Family;
+use bgp_core::router::{FamilyCounts, PeerReport, Router};
+use prometheus::{IntCounter, IntGauge};
+
+use crate::metrics::{Metrics, family_label};
+
+/// One peer's and family's counters, in one direction.
+struct Counters {
+    updates: IntCounter,
+    announced: IntCounter,
+    withdrawn: IntCounter,
+}
+
+impl Counters {
+    fn new(
+        updates: &prometheus::IntCounterVec,
+        prefixes: &prometheus::IntCounterVec,
+        peer: &str,
+        family: &str,
+    ) -> Counters {
+        Counters {
+            updates: updates.with_label_values(&[peer, family]),
+            announced: prefixes.with_label_values(&[peer, family, "announce"]),
+            withdrawn: prefixes.with_label_values(&[peer, family, "withdraw"]),
+        }
+    }
+
+    /// Adds what `now` counts beyond `before`.
+    fn add(&self, now: &FamilyCounts, before: &FamilyCounts) {
+        self.updates
+            .inc_by(now.updates.saturating_sub(before.updates));
+        self.announced
+            .inc_by(now.announced.saturating_sub(before.announced));
+        self.withdrawn
+            .inc_by(now.withdrawn.saturating_sub(before.withdrawn));
+    }
+}
+
+/// A peer's handles and the counters last carried over.
+struct Peer {
+    received: HashMap<Family, (Counters, FamilyCounts)>,
+    sent: HashMap<Family, (Counters, FamilyCounts)>,
+    accepted: [IntGauge; 2],
+    backlog: IntGauge,
+}
+
+#[derive(Default)]
+pub(super) struct PeerMetrics {
+    peers: HashMap<IpAddr, Peer>,
+}
+
+impl PeerMetrics {
+    /// Carries over the counters of the peers that changed.
+    pub(super) fn sync(&mut self, router: &mut Router, m: &Metrics) {
+        for r in router.take_changed_stats() {
+            self.apply(&r, m);
+        }
+    }
+
+    fn apply(&mut self, r: &PeerReport, m: &Metrics) {
+        let label = r.address.to_string();
+        let p = self.peers.entry(r.address).or_insert_with(|| Peer {
+            received: HashMap::new(),
+            sent: HashMap::new(),
+            accepted: ["ipv4-unicast", "ipv6-unicast"]
+                .map(|f| m.prefixes_accepted.with_label_values(&[label.as_str(), f])),
+            backlog: m.queue_depth.with_label_values(&[label.as_str()]),
+        });
+        for (dir, list, map) in [
+            (0, &r.stats.received, &mut p.received),
+            (1, &r.stats.sent, &mut p.sent),
+        ] {
+            for (f, now) in list {
+                let (c, before) = map.entry(*f).or_insert_with(|| {
+                    let fam = family_label(*f);
+                    let c = if dir == 0 {
+                        Counters::new(&m.updates_received, &m.prefixes_received, &label, &fam)
+                    } else {
+                        Counters::new(&m.updates_sent, &m.prefixes_sent, &label, &fam)
+                    };
+                    (c, FamilyCounts::default())
+                });
+                c.add(now, before);
+                *before = *now;
+            }
+        }
+        let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        p.accepted[0].set(gauge(r.accepted.0));
+        p.accepted[1].set(gauge(r.accepted.1));
+        p.backlog.set(r.backlog as i64);
+    }
+
+    /// The queue depth of every peer (it changes with every write, which is not worth a
+    /// report each).
+    pub(super) fn gauge_backlogs(&self, router: &Router, _m: &Metrics) {
+        for (addr, p) in &self.peers {
+            if let Some(n) = router.peer_backlog(*addr) {
+                p.backlog.set(n as i64);
+            }
+        }
+    }
+
+    /// A peer is gone: a new one at its address counts from zero.
+    pub(super) fn forget(&mut self, addr: IpAddr) {
+        self.peers.remove(&addr);
+    }
+}

@@ -1,0 +1,232 @@
+//! The task that keeps the kernel in step with the best routes.
+//!
+//! Best-route changes are coalesced per prefix in a pending set (the latest next hops win)
+//! and applied in batches, many routes per netlink datagram. A route the kernel refuses is
+//! retried with backoff, and counted by kind of error.
+//!
+//! After a start, the routes of ours already in the kernel (from before a restart) stay
+//! while the peers send their tables. Once the router says the tables have settled, the
+//! driver hands over the best routes of that moment, and the kernel table is reconciled
+//! against them: what was not learned again is deleted. Nothing is flushed wholesale. The
+//! router's RIB is the one copy of the best routes; this task holds only what is not
+//! written yet.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use tokio::sync::Notify;
+use tracing::{info, warn};
+
+use super::fib::{Fib, FibConfig, FibError, Report};
+
+/// What the driver shares with the FIB task.
+#[derive(Debug, Default)]
+struct FibState {
+    /// Prefix -> next hops to install (empty: delete), not written yet.
+    pending: HashMap<IpNet, Vec<IpAddr>>,
+    /// The best routes when the tables settled, to reconcile the kernel table with once.
+    reconcile: Option<HashMap<IpNet, Vec<IpAddr>>>,
+    counters: FibCounters,
+    /// Set by a shutdown: no more writes; the task answers on the sender once done.
+    close: Option<tokio::sync::oneshot::Sender<()>>,
+    closed: bool,
+}
+
+/// FIB operation counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FibCounters {
+    pub installed: u64,
+    pub deleted: u64,
+    /// Errors by kind (e.g. `errno-19`, `unreachable`).
+    pub errors: HashMap<String, u64>,
+    pub retries: u64,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct FibHandle {
+    state: Arc<Mutex<FibState>>,
+    wake: Arc<Notify>,
+    metrics: Arc<crate::metrics::Metrics>,
+}
+
+impl FibHandle {
+    /// A best-route change: the next hops of a prefix (empty: gone).
+    pub(crate) fn change(&self, prefix: IpNet, next_hops: Vec<IpAddr>) {
+        if let Ok(mut s) = self.state.lock() {
+            s.pending.insert(prefix, next_hops);
+        }
+        self.wake.notify_one();
+    }
+
+    /// The tables have settled: these are all the routes the kernel should hold. It
+    /// supersedes every change handed over before.
+    pub(crate) fn reconcile(&self, best: impl IntoIterator<Item = (IpNet, Vec<IpAddr>)>) {
+        if let Ok(mut s) = self.state.lock() {
+            s.pending.clear();
+            s.reconcile = Some(best.into_iter().collect());
+        }
+        self.wake.notify_one();
+    }
+
+    /// Stops writing; with `flush_on_shutdown`, our routes are deleted first. Returns
+    /// once the task is done (or after `limit`).
+    pub(crate) async fn close(&self, limit: Duration) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if let Ok(mut s) = self.state.lock() {
+            s.pending.clear();
+            s.reconcile = None;
+            s.closed = true;
+            s.close = Some(tx);
+        }
+        self.wake.notify_one();
+        if tokio::time::timeout(limit, rx).await.is_err() {
+            warn!("the kernel table was not done within {limit:?} of the shutdown");
+        }
+    }
+
+    pub(crate) fn counters(&self) -> FibCounters {
+        self.state
+            .lock()
+            .map(|s| s.counters.clone())
+            .unwrap_or_default()
+    }
+}
+
+pub(crate) async fn start(
+    cfg: FibConfig,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> Result<FibHandle, FibError> {
+    let fib = Fib::new(cfg).await?;
+    let h = FibHandle {
+        state: Arc::default(),
+        wake: Arc::new(Notify::new()),
+        metrics,
+    };
+    tokio::spawn(run(fib, h.clone()));
+    Ok(h)
+}
+
+/// What the task takes at a wake-up.
+enum Work {
+    Close(tokio::sync::oneshot::Sender<()>),
+    Reconcile(HashMap<IpNet, Vec<IpAddr>>),
+    Apply(Vec<(IpNet, Vec<IpAddr>)>),
+    Idle,
+}
+
+fn next_work(h: &FibHandle) -> Option<Work> {
+    let mut s = h.state.lock().ok()?;
+    if let Some(done) = s.close.take() {
+        return Some(Work::Close(done));
+    }
+    if s.closed {
+        // The shutdown is handled at the next wake-up.
+        return Some(Work::Idle);
+    }
+    if let Some(r) = s.reconcile.take() {
+        return Some(Work::Reconcile(r));
+    }
+    if s.pending.is_empty() {
+        return Some(Work::Idle);
+    }
+    Some(Work::Apply(s.pending.drain().collect()))
+}
+
+async fn run(fib: Fib, h: FibHandle) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        h.wake.notified().await;
+        loop {
+            let Some(work) = next_work(&h) else { return };
+            match work {
+                Work::Idle => break,
+                Work::Close(done) => {
+                    if fib.flushes_on_shutdown() {
+                        match fib.reconcile(&HashMap::new()).await {
+                            Ok((counts, report)) => {
+                                info!(
+                                    deleted = counts.deleted,
+                                    "kernel routes flushed on shutdown"
+                                );
+                                record(&h, &report);
+                            }
+                            Err(e) => warn!(%e, "flush on shutdown failed"),
+                        }
+                    }
+                    let _ = done.send(());
+                    return;
+                }
+                Work::Reconcile(desired) => match fib.reconcile(&desired).await {
+                    Ok((counts, report)) => {
+                        info!(?counts, "kernel routes reconciled after the initial sync");
+                        record(&h, &report);
+                    }
+                    Err(e) => {
+                        warn!(%e, "reconcile failed; retrying");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                        if let Ok(mut s) = h.state.lock()
+                            && s.reconcile.is_none()
+                        {
+                            // Later changes go on top of it.
+                            let mut again = desired;
+                            for (p, nh) in s.pending.drain() {
+                                if nh.is_empty() {
+                                    again.remove(&p);
+                                } else {
+                                    again.insert(p, nh);
+                                }
+                            }
+                            s.reconcile = Some(again);
+                        }
+                    }
+                },
+                Work::Apply(batch) => {
+                    let report = fib.apply(&batch).await;
+                    record(&h, &report);
+                    if report.errors.is_empty() {
+                        backoff = Duration::from_millis(100);
+                        continue;
+                    }
+                    // Retry what failed, unless a newer change replaced it meanwhile.
+                    let failed: HashMap<IpNet, ()> =
+                        report.errors.iter().map(|(p, _)| (*p, ())).collect();
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    if let Ok(mut s) = h.state.lock() {
+                        s.counters.retries += failed.len() as u64;
+                        for (p, nh) in batch {
+                            if failed.contains_key(&p) && !s.pending.contains_key(&p) {
+                                s.pending.insert(p, nh);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn record(h: &FibHandle, r: &Report) {
+    let m = &h.metrics;
+    m.fib_operations
+        .with_label_values(&["install"])
+        .inc_by(r.installed as u64);
+    m.fib_operations
+        .with_label_values(&["delete"])
+        .inc_by(r.deleted as u64);
+    for (_, e) in &r.errors {
+        m.fib_errors.with_label_values(&[e.kind().as_str()]).inc();
+    }
+    if let Ok(mut s) = h.state.lock() {
+        s.counters.installed += r.installed as u64;
+        s.counters.deleted += r.deleted as u64;
+        for (p, e) in &r.errors {
+            warn!(prefix = %p, error = %e, "kernel route");
+            *s.counters.errors.entry(e.kind()).or_default() += 1;
+        }
+    }
+}

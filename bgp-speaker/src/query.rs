@@ -1,0 +1,49 @@
+//! What [`Speaker::routes`](crate::Speaker::routes) is asked and answers.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use bgp_core::Family;
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// Which routes [`Speaker::routes`] returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RouteQuery {
+    /// This prefix and the more specific ones inside it.
+    pub prefix: Option<IpNet>,
+    /// Only paths from this peer.
+    pub peer: Option<IpAddr>,
+    pub family: Option<Family>,
+}
+
+/// A prefix with its paths, best first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteDetail {
+    pub prefix: IpNet,
+    /// The decision step that chose the best path, when there was a choice.
+    pub reason: Option<String>,
+    pub paths: Vec<PathDetail>,
+}
+
+/// One path of a prefix, with its attributes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathDetail {
+    /// The peer it came from; `None` for our own routes.
+    pub from: Option<IpAddr>,
+    pub best: bool,
+    /// Part of the ECMP set (the best path included).
+    pub multipath: bool,
+    /// Kept from a restarting peer, waiting to be refreshed.
+    pub stale: bool,
+    pub path_id: u32,
+    pub next_hop: Option<IpAddr>,
+    pub as_path: String,
+    /// `igp`, `egp` or `incomplete`.
+    pub origin: Option<String>,
+    pub local_pref: Option<u32>,
+    pub med: Option<u32>,
+    pub communities: Vec<String>,
+    pub large_communities: Vec<String>,
+    pub originator_id: Option<Ipv4Addr>,
+    pub cluster_list: Vec<Ipv4Addr>,
+}
