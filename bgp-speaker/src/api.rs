@@ -125,7 +125,8 @@ impl Speaker {
         self.ask(Command::Routes).await
     }
 
-    /// Changes of best routes from now on. A subscriber that falls behind by more than 4,096
+    /// Changes of best routes from now on (read [`Speaker::best_routes`] after subscribing
+    /// for the routes already there). A subscriber that falls behind by more than 4,096
     /// changes gets `Lagged` and should read [`Speaker::best_routes`] again.
     pub fn subscribe(&self) -> broadcast::Receiver<RouteChange> {
         self.routes.subscribe()

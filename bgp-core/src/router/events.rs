@@ -166,6 +166,9 @@ impl Router {
                 (true, false) => self.best_count = self.best_count.saturating_sub(1),
                 _ => {}
             }
+            if !self.best_events {
+                continue;
+            }
             let from = c
                 .best
                 .as_ref()

@@ -119,6 +119,8 @@ pub struct Router {
     flush_at: Option<Instant>,
     /// Prefixes with a best path.
     best_count: u64,
+    /// Whether best-route changes come out as events.
+    best_events: bool,
     /// Peers whose counters changed since [`Router::take_changed_stats`].
     stats_dirty: Vec<PeerId>,
     /// [`Router::shutdown`] was called: no connection is accepted or made any more.
@@ -169,6 +171,7 @@ impl Router {
             settle_by,
             flush_at: None,
             best_count: 0,
+            best_events: true,
             stats_dirty: Vec::new(),
             stopping: false,
         };
@@ -305,6 +308,13 @@ impl Router {
     /// A peer's settings.
     pub fn peer_settings(&self, addr: IpAddr) -> Option<&PeerSettings> {
         self.entry(*self.by_addr.get(&addr)?).map(|e| &e.settings)
+    }
+
+    /// Whether [`Event::BestChanged`] is given (it is by default). An owner with no one to
+    /// tell (no kernel table to program, no watcher) turns it off, and the router spares an
+    /// event per prefix change; [`Router::best_routes`] is the state at any time.
+    pub fn set_best_change_events(&mut self, on: bool) {
+        self.best_events = on;
     }
 
     // ---- inputs ----

@@ -199,6 +199,8 @@ impl Driver {
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(far)), if deadline.is_some() => {}
                 _ = tick.tick() => self.peer_metrics.gauge_backlogs(&self.router, &self.metrics),
             }
+            let wanted = self.fib.is_some() || self.routes.receiver_count() > 0;
+            self.router.set_best_change_events(wanted);
             // Whatever else is at hand is decided before the outputs: fewer, fuller UPDATEs.
             let mut bytes = 0;
             for _ in 0..ROUND {
