@@ -6,6 +6,7 @@ use bytes::Bytes;
 use ipnet::IpNet;
 
 use super::config::Password;
+use crate::rib::batch::{Batch, Cursor};
 use crate::wire::attributes::{Community, LargeCommunity};
 
 /// A TCP connection, named by the driver when it has one (accepted, or connected after an
@@ -40,6 +41,74 @@ pub enum Input {
     Written { conn: ConnId, messages: usize },
 }
 
+/// Messages for one connection, in order: some built for it alone, and runs of an update
+/// group's UPDATEs shared with the other members (handed over as a view of the group's one
+/// list, not copied per peer).
+#[derive(Clone, Debug, Default)]
+pub struct Messages {
+    runs: smallvec::SmallVec<[Run; 1]>,
+    len: usize,
+}
+
+#[derive(Clone, Debug)]
+enum Run {
+    One(Bytes),
+    /// `count` messages of `batch` from `from` on.
+    Shared {
+        batch: Batch,
+        from: Cursor,
+        count: usize,
+    },
+}
+
+impl Messages {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The messages' bytes, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Bytes> {
+        self.runs.iter().flat_map(|r| {
+            let (one, shared) = match r {
+                Run::One(b) => (Some(b), None),
+                Run::Shared { batch, from, count } => (None, Some((batch, *from, *count))),
+            };
+            let run = shared.into_iter().flat_map(|(batch, from, count)| {
+                let mut c = from;
+                std::iter::from_fn(move || batch.next(&mut c).map(|e| &e.bytes)).take(count)
+            });
+            one.into_iter().chain(run)
+        })
+    }
+
+    pub(super) fn one(b: Bytes) -> Messages {
+        Messages {
+            runs: smallvec::smallvec![Run::One(b)],
+            len: 1,
+        }
+    }
+
+    pub(super) fn shared(batch: &Batch, from: Cursor, count: usize) -> Messages {
+        Messages {
+            runs: smallvec::smallvec![Run::Shared {
+                batch: batch.clone(),
+                from,
+                count,
+            }],
+            len: count,
+        }
+    }
+
+    pub(super) fn append(&mut self, other: Messages) {
+        self.len += other.len;
+        self.runs.extend(other.runs);
+    }
+}
+
 /// Socket settings of a peer's connections.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transport {
@@ -63,7 +132,7 @@ pub enum Output {
     Attached { conn: ConnId, transport: Transport },
     /// Write these messages to the connection, in order, after what was given before;
     /// report them with [`Input::Written`] once written.
-    Transmit { conn: ConnId, messages: Vec<Bytes> },
+    Transmit { conn: ConnId, messages: Messages },
     /// Close the connection once what was given before is written (or cannot be); the
     /// router names it no more.
     Close { conn: ConnId },

@@ -20,9 +20,10 @@
 //!   [`Router::poll_timeout`] and the next input.
 //!
 //! Received routes are decided as they come in; what they change for each update group is
-//! encoded when the outputs are polled. An owner that feeds every input it has at hand
-//! before draining gets fewer, fuller UPDATEs (and more than about 16k changed prefixes are
-//! flushed right away, so that what the groups remember stays bounded).
+//! encoded when the outputs are polled. An owner that feeds the inputs it has at hand
+//! before draining gets fewer, fuller UPDATEs; it drains early when
+//! [`Router::flush_wanted`] says enough waits (and far past that a flush is made right
+//! away, so that what the groups remember stays bounded).
 //!
 //! Backpressure is the owner's report of what it wrote ([`Input::Written`]): a connection
 //! is never given more than a window of unwritten messages, and a peer whose queue runs
@@ -64,7 +65,8 @@ pub use config::{
     Password, PeerSettings, RouterConfig,
 };
 pub use io::{
-    Announcement, ConnId, Event, Input, Output, PeerUpdate, RouteChange, RouterError, Transport,
+    Announcement, ConnId, Event, Input, Messages, Output, PeerUpdate, RouteChange, RouterError,
+    Transport,
 };
 pub use outbox::WINDOW;
 pub use status::{FamilyCounts, PeerReport, PeerStats, PeerStatus, Summary, family_label};
@@ -72,8 +74,9 @@ pub use status::{FamilyCounts, PeerReport, PeerStats, PeerStatus, Summary, famil
 use peer::{PeerEntry, slot};
 use timers::TimerHeap;
 
-/// Prefix changes the groups may remember before a flush is made without waiting for the
-/// outputs to be polled.
+/// Prefix changes the groups may remember before the owner should let a flush happen (see
+/// [`Router::flush_wanted`]); at four times this many a flush is made without waiting for
+/// the outputs to be polled.
 const PENDING_CHANGES: usize = 16_384;
 
 /// A connection the router knows.
@@ -310,6 +313,13 @@ impl Router {
         self.entry(*self.by_addr.get(&addr)?).map(|e| &e.settings)
     }
 
+    /// Whether enough changes wait to be flushed that the owner should drain the outputs now
+    /// rather than feed more inputs first: the UPDATEs are full already, and the peers can
+    /// start taking them while the rest is decided.
+    pub fn flush_wanted(&self) -> bool {
+        self.rib.pending_changes() > PENDING_CHANGES
+    }
+
     /// Whether [`Event::BestChanged`] is given (it is by default). An owner with no one to
     /// tell (no kernel table to program, no watcher) turns it off, and the router spares an
     /// event per prefix change; [`Router::best_routes`] is the state at any time.
@@ -346,7 +356,7 @@ impl Router {
                     e.fsm.handle_data(now, dir, &bytes);
                     self.after(id, now);
                 }
-                if self.rib.pending_changes() > PENDING_CHANGES {
+                if self.rib.pending_changes() > 4 * PENDING_CHANGES {
                     self.flush(now);
                 }
             }
@@ -488,7 +498,7 @@ impl Router {
                 }
                 Action::Transmit(bytes) => {
                     if let Some(c) = conn {
-                        self.transmit(c, vec![bytes]);
+                        self.transmit(c, Messages::one(bytes));
                     }
                 }
                 Action::Close => {

@@ -24,10 +24,9 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use bytes::Bytes;
 use tracing::{info, warn};
 
-use super::io::{ConnId, Event, Output};
+use super::io::{ConnId, Event, Messages, Output};
 use super::status::PeerStats;
 use super::{Router, peer::PeerEntry, peer_mut};
 use crate::rib::PeerId;
@@ -100,7 +99,7 @@ impl Outbox {
 /// What a peer takes from its outbox in one turn.
 enum Turn {
     /// UPDATEs to write as they are, and how many of them are from a flush.
-    Updates(Vec<Bytes>, usize),
+    Updates(Messages, usize),
     /// A message the session builds.
     Control(Item),
 }
@@ -306,7 +305,7 @@ impl Router {
     }
 
     /// Hands messages for a connection to the driver; they are in flight until written.
-    pub(super) fn transmit(&mut self, conn: ConnId, msgs: Vec<Bytes>) {
+    pub(super) fn transmit(&mut self, conn: ConnId, msgs: Messages) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -332,23 +331,24 @@ fn take(e: &mut PeerEntry, room: usize) -> Option<Turn> {
         Item::Table(b) => (b, false),
         _ => return ob.items.pop_front().map(Turn::Control),
     };
-    let mut msgs = Vec::with_capacity(room.min(batch.len() - ob.pos.taken()));
-    while msgs.len() < room {
+    let from = ob.pos;
+    let mut n = 0;
+    while n < room {
         let Some(m) = batch.next(&mut ob.pos) else {
             break;
         };
         count_sent(&mut e.stats, m);
-        msgs.push(m.bytes.clone());
+        n += 1;
     }
+    let msgs = Messages::shared(batch, from, n);
     if ob.pos.taken() >= batch.len() {
         ob.items.pop_front();
         ob.pos = Cursor::default();
     }
-    if msgs.is_empty() {
+    if n == 0 {
         // An exhausted batch: the next item's turn.
         return take(e, room);
     }
-    let n = msgs.len();
     Some(Turn::Updates(msgs, if from_flush { n } else { 0 }))
 }
 
@@ -360,14 +360,14 @@ fn count_sent(stats: &mut PeerStats, m: &crate::rib::Encoded) {
 }
 
 /// Adds to the last output when it is a transmission on the same connection.
-fn push_transmit(out: &mut VecDeque<Output>, conn: ConnId, msgs: Vec<Bytes>) {
+fn push_transmit(out: &mut VecDeque<Output>, conn: ConnId, msgs: Messages) {
     if let Some(Output::Transmit {
         conn: last,
         messages,
     }) = out.back_mut()
         && *last == conn
     {
-        messages.extend(msgs);
+        messages.append(msgs);
         return;
     }
     out.push_back(Output::Transmit {

@@ -345,7 +345,7 @@ impl World {
             Output::Attached { .. } => {}
             Output::Transmit { conn, messages } => {
                 if let Some((i, side)) = self.link_of(me, Some(conn)) {
-                    self.write(i, side, messages);
+                    self.write(i, side, messages.iter().cloned().collect());
                 }
             }
             Output::Close { conn } => {

@@ -204,7 +204,8 @@ impl Driver {
             // Whatever else is at hand is decided before the outputs: fewer, fuller UPDATEs.
             let mut bytes = 0;
             for _ in 0..ROUND {
-                if bytes > ROUND_BYTES {
+                // Full UPDATEs wait: they go out while the rest is decided.
+                if bytes > ROUND_BYTES || self.router.flush_wanted() {
                     break;
                 }
                 match i.done.try_recv() {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bgp_core::router::{ConnId, Input, Transport};
-use bytes::{Bytes, BytesMut};
+use bgp_core::router::{ConnId, Input, Messages, Transport};
+use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
@@ -62,7 +62,7 @@ pub(crate) fn prepare_accepted(r: &OwnedReadHalf, t: &Transport) -> std::io::Res
 /// What the driver tells a writer.
 #[derive(Debug)]
 pub(crate) enum ToWriter {
-    Write(Vec<Bytes>),
+    Write(Messages),
     /// Write what is queued (within [`CLOSE_TIMEOUT`]), then close.
     Close,
 }
@@ -202,7 +202,7 @@ async fn linger(mut r: OwnedReadHalf, closing: &Closing) {
     }
 }
 
-/// Messages gathered into one vectored write at most.
+/// Messages gathered into one round of writes at most.
 const GATHER: usize = 512;
 
 async fn write_loop(
@@ -214,14 +214,18 @@ async fn write_loop(
 ) {
     let mut done = false;
     while let Some(m) = rx.recv().await {
-        let mut bufs = match m {
-            ToWriter::Write(b) => b,
+        let mut batch = match m {
+            ToWriter::Write(b) => vec![b],
             ToWriter::Close => break,
         };
-        // What else is queued goes in the same write.
-        while bufs.len() < GATHER {
+        // What else is queued goes in the same writes.
+        let mut n = batch[0].len();
+        while n < GATHER {
             match rx.try_recv() {
-                Ok(ToWriter::Write(b)) => bufs.extend(b),
+                Ok(ToWriter::Write(b)) => {
+                    n += b.len();
+                    batch.push(b);
+                }
                 Ok(ToWriter::Close) => {
                     done = true;
                     break;
@@ -229,8 +233,12 @@ async fn write_loop(
                 Err(_) => break,
             }
         }
-        let n = bufs.len();
-        if write_all_vectored(&mut w, &mut bufs).await.is_err() {
+        let slices: Vec<&[u8]> = batch
+            .iter()
+            .flat_map(|m| m.iter())
+            .map(|b| &b[..])
+            .collect();
+        if write_all_vectored(&mut w, &slices).await.is_err() {
             // The reader sees the connection go too; whichever is first tells the router.
             let _ = written.send(Input::Closed { conn });
             return;
@@ -245,26 +253,27 @@ async fn write_loop(
 }
 
 /// Writes every buffer with vectored writes (the messages are shared with other peers'
-/// queues: gathering, not copying).
-async fn write_all_vectored(w: &mut OwnedWriteHalf, bufs: &mut [Bytes]) -> std::io::Result<()> {
-    let mut first = 0;
+/// queues: gathered, not copied).
+async fn write_all_vectored(w: &mut OwnedWriteHalf, bufs: &[&[u8]]) -> std::io::Result<()> {
+    let (mut first, mut offset) = (0, 0);
     while first < bufs.len() {
-        let slices: Vec<std::io::IoSlice<'_>> = bufs[first..]
-            .iter()
+        let slices: Vec<std::io::IoSlice<'_>> = std::iter::once(&bufs[first][offset..])
+            .chain(bufs[first + 1..].iter().copied())
             .take(64)
-            .map(|b| std::io::IoSlice::new(b))
+            .map(std::io::IoSlice::new)
             .collect();
         let mut n = w.write_vectored(&slices).await?;
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
-        while n > 0 {
-            let len = bufs[first].len();
-            if n >= len {
-                n -= len;
+        while n > 0 && first < bufs.len() {
+            let left = bufs[first].len() - offset;
+            if n >= left {
+                n -= left;
                 first += 1;
+                offset = 0;
             } else {
-                let _ = bufs[first].split_to(n);
+                offset += n;
                 n = 0;
             }
         }
