@@ -257,6 +257,7 @@ fn graceful_restart_keeps_routes_and_a_restart_defers_until_the_peers_are_in() {
 #[test]
 fn a_restart_defers_even_before_any_peer_is_up() {
     let mut c = config(65000, "10.0.0.1", &[("10.0.0.2", 65000)]);
+    c.peers[0].graceful_restart = Some(60);
     c.restarting = true;
     c.selection_deferral = 30;
     let mut w = World::new();
@@ -874,4 +875,122 @@ fn an_update_group_is_flushed_no_more_often_than_its_minimum_interval() {
     let t = w.now;
     w.until(5 * SEC, "the next flush", |w| w.learned(b) == 3);
     assert!(w.now - t <= 3 * SEC + Duration::from_millis(100));
+}
+
+/// A scripted client with or without graceful restart, and with or without RFC 8538's N bit.
+fn raw_client(gr: Option<bool>) -> bgp_core::session::SessionConfig {
+    use bgp_core::session::{GracefulRestartConfig, PeerAs, SessionConfig};
+    let mut sc = SessionConfig::new(65000, "10.0.0.9".parse().unwrap(), PeerAs::Is(65000));
+    sc.hold_time = 9;
+    sc.connect_retry = SEC;
+    sc.graceful_restart = gr.map(|notification| GracefulRestartConfig {
+        restart_time: 60,
+        restarting: false,
+        forwarding_preserved: Vec::new(),
+        notification,
+    });
+    sc
+}
+
+#[test]
+fn a_restart_waits_for_the_graceful_restart_peers_only() {
+    // R restarts with a graceful-restart router A and a scripted client B without graceful
+    // restart, which never sends End-of-RIB: A's End-of-RIB ends the deferral.
+    let mut cr = config(
+        65000,
+        "10.0.0.1",
+        &[("10.0.0.2", 65000), ("10.0.0.9", 65000)],
+    );
+    cr.peers[0].graceful_restart = Some(60);
+    cr.restarting = true;
+    cr.selection_deferral = 60;
+    let mut w = World::new();
+    let r = w.add("10.0.0.1", cr);
+    let mut ca = config(65000, "10.0.0.2", &[("10.0.0.1", 65000)]);
+    ca.peers[0].graceful_restart = Some(60);
+    w.add_raw("10.0.0.9", "10.0.0.1", raw_client(None));
+    assert_eq!(
+        w.router(r).summary().waiting_for,
+        [ip("10.0.0.2")],
+        "B has no graceful restart configured: not waited for"
+    );
+    let t = w.now;
+    w.add("10.0.0.2", ca);
+    w.until(10 * SEC, "the deferral ends", |w| {
+        !w.nodes[r].router.summary().deferring
+    });
+    assert!(
+        w.now - t < 5 * SEC,
+        "ended by A's End-of-RIB, not by its time"
+    );
+    assert_eq!(w.established(r), 2);
+}
+
+#[test]
+fn a_graceful_stop_leaves_each_peer_keeping_our_routes_as_it_can() {
+    let mut cr = config(65000, "10.0.0.1", &[("10.0.0.2", 65000)]);
+    cr.peers[0].graceful_restart = Some(60);
+    for a in ["10.0.0.9", "10.0.0.8", "10.0.0.7"] {
+        let mut p = world::peer(a, 65000);
+        p.graceful_restart = Some(60);
+        cr.peers.push(p);
+    }
+    let mut w = World::new();
+    let r = w.add("10.0.0.1", cr);
+    let mut ca = config(65000, "10.0.0.2", &[("10.0.0.1", 65000)]);
+    ca.peers[0].graceful_restart = Some(60);
+    let a = w.add("10.0.0.2", ca);
+    // Graceful restart with RFC 8538, without it, and none.
+    let with_n = w.add_raw("10.0.0.9", "10.0.0.1", raw_client(Some(true)));
+    let without_n = w.add_raw("10.0.0.8", "10.0.0.1", raw_client(Some(false)));
+    let none = w.add_raw("10.0.0.7", "10.0.0.1", raw_client(None));
+    w.until(5 * SEC, "all up", |w| w.established(r) == 4);
+    w.router(r)
+        .announce("172.17.1.0/24".parse().unwrap(), &via("10.0.0.1"))
+        .unwrap();
+    w.drive();
+    assert_eq!(w.learned(a), 1);
+    w.call(r, |x, now| x.shutdown(now, "upgrade"));
+    // RFC 8538 peers: the administrative shutdown, and they keep the routes.
+    assert_eq!(w.learned(a), 1, "A keeps R's route, stale");
+    assert_eq!(w.raws[with_n].notifications, [(6, 2)]);
+    // Graceful restart without RFC 8538: no NOTIFICATION, the connection just closes.
+    assert_eq!(w.raws[without_n].notifications, []);
+    let kept = w.raws[without_n].events.iter().any(|e| {
+        matches!(
+            e,
+            bgp_core::session::Event::Down {
+                retain_stale: Some(_),
+                ..
+            }
+        )
+    });
+    assert!(kept, "{:?}", w.raws[without_n].events);
+    // No graceful restart: the administrative shutdown, routes dropped.
+    assert_eq!(w.raws[none].notifications, [(6, 2)]);
+}
+
+#[test]
+fn a_restart_waits_for_the_peers_that_held_our_routes_when_they_are_known() {
+    // R knows that only A was up with graceful restart before it restarted: B, listed with
+    // graceful restart but not there, is not waited for.
+    let mut cr = config(
+        65000,
+        "10.0.0.1",
+        &[("10.0.0.2", 65000), ("10.0.0.3", 65000)],
+    );
+    for p in &mut cr.peers {
+        p.graceful_restart = Some(60);
+    }
+    cr.restarting = true;
+    cr.expected_peers = Some(vec![ip("10.0.0.2")]);
+    let mut w = World::new();
+    let r = w.add("10.0.0.1", cr);
+    assert_eq!(w.router(r).summary().waiting_for, [ip("10.0.0.2")]);
+    let mut ca = config(65000, "10.0.0.2", &[("10.0.0.1", 65000)]);
+    ca.peers[0].graceful_restart = Some(60);
+    w.add("10.0.0.2", ca);
+    w.until(5 * SEC, "the deferral ends with A's End-of-RIB", |w| {
+        !w.nodes[r].router.summary().deferring
+    });
 }

@@ -142,10 +142,12 @@ impl Speaker {
         self.ask(Command::FibCounters).await
     }
 
-    /// Stops every session with an administrative shutdown carrying `message` (RFC 8203).
-    /// Installed kernel routes stay (a restart keeps forwarding) unless the FIB is
-    /// configured with `flush_on_shutdown`, in which case they are deleted before this
-    /// returns.
+    /// Stops every session. Peers with graceful restart keep our routes while we restart
+    /// (RFC 4724): with RFC 8538 they get an administrative shutdown carrying `message`
+    /// (RFC 8203), without it the connection is closed with no NOTIFICATION; the others get
+    /// the administrative shutdown. Installed kernel routes stay (a restart keeps
+    /// forwarding) unless the FIB is configured with `flush_on_shutdown`, in which case they
+    /// are deleted before this returns.
     pub async fn shutdown(&self, message: &str) -> Result<(), SpeakerError> {
         let m = message.to_string();
         self.ask(|tx| Command::Shutdown(m, tx)).await

@@ -221,18 +221,21 @@ pub fn summary_text(s: &SpeakerSummary, peers: &[PeerStatus]) -> String {
         s.cluster_id.map_or("-".into(), |c| c.to_string())
     );
     out.push_str(&format!(
-        "{} prefixes, {} paths, {} attribute sets; {} of {} peers established{}\n\n",
-        s.prefixes,
-        s.paths,
-        s.attribute_sets,
-        s.established,
-        s.peers,
-        if s.deferring {
-            "; waiting for End-of-RIB after a restart"
-        } else {
-            ""
-        }
+        "{} prefixes, {} paths, {} attribute sets; {} of {} peers established\n",
+        s.prefixes, s.paths, s.attribute_sets, s.established, s.peers,
     ));
+    if s.deferring {
+        let waiting: Vec<String> = s.waiting_for.iter().map(ToString::to_string).collect();
+        out.push_str(&format!(
+            "Restarting: nothing is sent until the tables of these peers are in: {}\n",
+            if waiting.is_empty() {
+                "-".to_string()
+            } else {
+                waiting.join(", ")
+            }
+        ));
+    }
+    out.push('\n');
     let rows: Vec<Vec<String>> = peers
         .iter()
         .map(|p| {
@@ -282,6 +285,7 @@ pub fn peer_text(p: &PeerStatus) -> String {
         ("Last error", opt(p.last_error.clone())),
         ("Router ID", opt(p.router_id.map(|r| r.to_string()))),
         ("Hold time", opt(p.hold_time.map(|h| h.to_string()))),
+        ("Graceful restart", p.graceful_restart.to_string()),
         ("Families", p.families.join(" ")),
         (
             "Routes accepted",

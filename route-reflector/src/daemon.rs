@@ -181,27 +181,29 @@ pub async fn run(path: Option<PathBuf>, restarting: bool) -> Result<(), String> 
     Ok(())
 }
 
-/// Lists the dynamic peers that are up, one address per line, so that the next start (a
-/// graceful restart) waits for their End-of-RIB as it does for the listed peers.
+/// Lists the peers that are up with graceful restart (listed or from ranges), one address
+/// per line: they keep our routes while we restart, and the next start (a graceful
+/// restart) waits for their End-of-RIB, and only theirs.
 async fn write_restart_state(speaker: &Speaker, path: &Path) {
     let Ok(peers) = speaker.peers().await else {
         return;
     };
     let text: String = peers
         .iter()
-        .filter(|p| p.dynamic && p.established)
+        .filter(|p| p.established && p.graceful_restart)
         .map(|p| format!("{}\n", p.address))
         .collect();
     match std::fs::write(path, text) {
-        Ok(()) => info!(path = %path.display(), "dynamic peers listed for the restart"),
-        Err(e) => warn!(path = %path.display(), %e, "cannot list the dynamic peers"),
+        Ok(()) => info!(path = %path.display(), "graceful-restart peers listed for the restart"),
+        Err(e) => warn!(path = %path.display(), %e, "cannot list the graceful-restart peers"),
     }
 }
 
-/// The dynamic peers listed by the previous run (none when there is no list).
-fn read_restart_state(path: &Path) -> Vec<IpAddr> {
+/// The graceful-restart peers listed by the previous run; `None` when there is no list.
+fn read_restart_state(path: &Path) -> Option<Vec<IpAddr>> {
     let Ok(text) = std::fs::read_to_string(path) else {
-        return Vec::new();
+        warn!(path = %path.display(), "no list of the last run's peers: waiting for every listed graceful-restart peer");
+        return None;
     };
     let peers: Vec<IpAddr> = text
         .lines()
@@ -213,8 +215,8 @@ fn read_restart_state(path: &Path) -> Vec<IpAddr> {
             a
         })
         .collect();
-    info!(path = %path.display(), count = peers.len(), "waiting for the dynamic peers of the last run");
-    peers
+    info!(path = %path.display(), count = peers.len(), "waiting for the graceful-restart peers of the last run");
+    Some(peers)
 }
 
 async fn serve_metrics(listener: tokio::net::TcpListener, d: Arc<Daemon>) {

@@ -1305,3 +1305,198 @@ fn malformed_updates_from_a_raw_peer_treat_as_withdraw_then_notification() {
     let log = std::fs::read_to_string(seg.path("rr.log")).unwrap();
     assert!(log.contains("10.11.0.5"), "the errors are logged");
 }
+
+// ---------------------------------------------------------------------------------------
+// A graceful upgrade of our reflector: every client with graceful restart keeps its routes.
+
+/// Polls `f` in a thread every 100 ms: (polls where it was false, polls).
+struct Watch {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<(u64, u64)>>,
+}
+
+impl Watch {
+    fn start(mut f: impl FnMut() -> bool + Send + 'static) -> Watch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut missed, mut polls) = (0, 0);
+            while !s.load(Ordering::Relaxed) {
+                polls += 1;
+                if !f() {
+                    missed += 1;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            (missed, polls)
+        });
+        Watch {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+/// Whether BIRD (its control socket in `dir`) has a route to `prefix`.
+fn bird_has(dir: &Path, prefix: &str) -> bool {
+    let out = Command::new("birdc")
+        .arg("-s")
+        .arg(dir.join("bird.ctl"))
+        .args(["show", "route", prefix])
+        .output();
+    out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(prefix))
+}
+
+#[test]
+fn a_graceful_upgrade_keeps_every_graceful_client_routed() {
+    if !can_run(true, true, true) {
+        return;
+    }
+    let seg = Segment::new("u");
+    let rr_ns = seg.host("rr", 1);
+    let frr_ns = seg.host("frr", 2);
+    let bird_ns = seg.host("bird", 3);
+    let gobgp_ns = seg.host("gobgp", 4);
+    let mut cfg = reflector_head("10.11.0.1", 65000, &seg.dir, "rr");
+    cfg.push_str(&format!(
+        "[graceful_restart]\nrestart_time = 120\nselection_deferral = 60\nstate_file = \"{}\"\n",
+        seg.path("rr.peers").display()
+    ));
+    for h in 2..=4 {
+        cfg.push_str(&format!("[[client]]\naddress = \"10.11.0.{h}\"\n"));
+    }
+    let mut rr = seg.reflector(&rr_ns, "rr", &cfg, false);
+    // FRR: graceful restart with RFC 8538; BIRD 2: graceful restart without it; GoBGP: none.
+    let frr = Frr::start(
+        &frr_ns,
+        &seg.path("frr"),
+        "0.0.0.0",
+        &frr_conf(
+            65000,
+            "10.11.0.2",
+            " no bgp default ipv4-unicast\n no bgp network import-check\n timers bgp 3 9\n\
+             bgp graceful-restart\n\
+             neighbor 10.11.0.1 remote-as 65000\n neighbor 10.11.0.1 timers connect 1\n\
+             address-family ipv4 unicast\n  network 172.20.2.0/24\n  neighbor 10.11.0.1 activate\n\
+             exit-address-family\n",
+        ),
+    )
+    .unwrap();
+    let _bird = Bird::start(
+        &bird_ns,
+        &seg.path("bird"),
+        &bird_conf(
+            "router id 10.11.0.3;\n\
+             protocol static s4 { ipv4; route 172.20.3.0/24 blackhole; }\n\
+             protocol bgp rr4 { local 10.11.0.3 as 65000; neighbor 10.11.0.1 as 65000;\n\
+               hold time 9; connect retry time 1; direct; graceful restart on;\n\
+               ipv4 { import all; export all; next hop self; }; }\n",
+        ),
+    )
+    .unwrap();
+    let gobgp = Gobgp::start(
+        &gobgp_ns,
+        &seg.path("gobgp"),
+        &format!(
+            "[global.config]\n  as = 65000\n  router-id = \"10.11.0.4\"\n  port = -1\n{}",
+            gobgp_neighbor("10.11.0.1", "ipv4-unicast"),
+        ),
+    )
+    .unwrap();
+    gobgp
+        .gobgp(&["global", "rib", "add", "172.20.4.0/24", "-a", "ipv4"])
+        .unwrap();
+    let bird_dir = seg.path("bird");
+    seg.wait("every client has the others' prefixes", || {
+        bird_has(&bird_dir, "172.20.2.0/24")
+            && bird_has(&bird_dir, "172.20.4.0/24")
+            && frr_reflection(&frr, "ipv4", "172.20.3.0/24").is_some()
+            && frr_reflection(&frr, "ipv4", "172.20.4.0/24").is_some()
+            && gobgp_reflection(&gobgp, "ipv4", "172.20.2.0/24").is_some()
+    });
+    let peer = rr.peer("10.11.0.3");
+    assert_eq!(peer["graceful_restart"], true, "{peer}");
+    assert_eq!(rr.peer("10.11.0.4")["graceful_restart"], false);
+
+    // The upgrade: SIGTERM, then `run --graceful-restart`. BIRD and FRR hold each other's
+    // routes throughout. GoBGP, without graceful restart, loses the reflected routes
+    // meanwhile, and its own come back when it is back.
+    let dir = bird_dir.clone();
+    let at_bird = Watch::start(move || bird_has(&dir, "172.20.2.0/24"));
+    let frr_json = {
+        let sock = seg.path("frr");
+        move |cmd: &str| -> serde_json::Value {
+            let o = Command::new("vtysh")
+                .arg("--vty_socket")
+                .arg(&sock)
+                .args(["-c", cmd])
+                .output();
+            o.ok()
+                .and_then(|o| serde_json::from_slice(&o.stdout).ok())
+                .unwrap_or_default()
+        }
+    };
+    let at_frr = Watch::start(move || {
+        !frr_json("show bgp ipv4 unicast 172.20.3.0/24 json")["paths"].is_null()
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(rr.proc.stop(), "clean exit on SIGTERM");
+    std::thread::sleep(Duration::from_secs(2));
+    let started = std::time::Instant::now();
+    rr = seg.reflector(&rr_ns, "rr", &cfg, true);
+    seg.wait("the restart's deferral ended", || {
+        rr.json(&["show", "summary"])["summary"]["deferring"] == false
+    });
+    let deferral = started.elapsed();
+    seg.wait(
+        "GoBGP is back: every client has every other's prefix",
+        || {
+            gobgp_reflection(&gobgp, "ipv4", "172.20.2.0/24").is_some()
+                && gobgp_reflection(&gobgp, "ipv4", "172.20.3.0/24").is_some()
+                && bird_has(&bird_dir, "172.20.4.0/24")
+                && frr_reflection(&frr, "ipv4", "172.20.4.0/24").is_some()
+        },
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let (bird_missed, bird_polls) = at_bird.finish();
+    let (frr_missed, frr_polls) = at_frr.finish();
+    eprintln!(
+        "upgrade: the deferral ended {deferral:.1?} after the start; BIRD missed a route in \
+         {bird_missed} of {bird_polls} polls, FRR in {frr_missed} of {frr_polls}"
+    );
+    assert!(bird_polls > 20 && frr_polls > 20);
+    assert_eq!(
+        bird_missed,
+        0,
+        "BIRD lost routes across the upgrade\n{}",
+        seg.logs()
+    );
+    assert_eq!(
+        frr_missed,
+        0,
+        "FRR lost routes across the upgrade\n{}",
+        seg.logs()
+    );
+    // The last run's graceful-restart peers are FRR and BIRD: the deferral ends with
+    // their End-of-RIB (GoBGP, without graceful restart, is not waited for).
+    assert!(
+        deferral < Duration::from_secs(8),
+        "ended by the graceful-restart peers' End-of-RIB, not by its 60 s: {deferral:?}\n{}",
+        rr.proc.log()
+    );
+    let listed = std::fs::read_to_string(seg.path("rr.peers")).unwrap_or_default();
+    let log = std::fs::read_to_string(seg.path("rr.log")).unwrap_or_default();
+    assert!(
+        log.contains("every graceful-restart peer's table is in"),
+        "{log}"
+    );
+    let _ = listed;
+}

@@ -322,15 +322,19 @@ impl Router {
         self.publish(ch.best);
     }
 
-    /// Stops every session with an administrative shutdown carrying `message` (RFC 8203);
-    /// no connection is accepted or made from now on.
+    /// Stops every session; no connection is accepted or made from now on. Peers with
+    /// graceful restart are left so that they keep our routes while we restart (RFC 4724):
+    /// with RFC 8538 by an administrative shutdown carrying `message` (RFC 8203), without it
+    /// by closing the connection with no NOTIFICATION. The others get the administrative
+    /// shutdown and drop our routes.
     pub fn shutdown(&mut self, now: Instant, message: &str) {
         info!("shutting down");
         self.stopping = true;
         let ids: Vec<PeerId> = self.peers.iter().flatten().map(|e| e.id).collect();
         for id in ids {
             if let Some(e) = self.entry_mut(id) {
-                e.fsm.stop(now, StopReason::admin_shutdown(message));
+                e.fsm
+                    .stop_for_restart(now, StopReason::admin_shutdown(message));
             }
             self.after(id, now);
         }

@@ -67,10 +67,12 @@ pub struct RouterConfig {
     pub restarting: bool,
     #[cfg_attr(feature = "serde", serde(default = "selection_deferral"))]
     pub selection_deferral: u64,
-    /// With `restarting`: peers from the dynamic ranges that were up before the restart;
-    /// the deferral also waits for their End-of-RIB (a listed peer is waited for anyway).
+    /// With `restarting`: the peers that were up with graceful restart before it (listed
+    /// or from ranges), when known; they are the ones keeping our routes, and the deferral
+    /// waits for their End-of-RIB only. `None`: not known; the deferral waits for every
+    /// listed peer with graceful restart configured.
     #[cfg_attr(feature = "serde", serde(default))]
-    pub expected_peers: Vec<IpAddr>,
+    pub expected_peers: Option<Vec<IpAddr>>,
     /// Minimum interval between two UPDATE flushes of one update group (MRAI, RFC 4271
     /// 9.2.1.1); zero: as soon as the inputs at hand are decided.
     #[cfg_attr(feature = "serde", serde(default))]
@@ -128,7 +130,7 @@ impl RouterConfig {
             fib_sync_timeout: fib_sync_timeout(),
             restarting: false,
             selection_deferral: selection_deferral(),
-            expected_peers: Vec::new(),
+            expected_peers: None,
             min_route_interval: Duration::ZERO,
         }
     }

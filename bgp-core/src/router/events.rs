@@ -117,6 +117,13 @@ impl Router {
         }
         let ch = self.rib.sweep_stale(id, Some(f));
         self.publish(ch.best);
+        if self.deferring.is_some()
+            && let Some(e) = self.entry(id)
+            && e.table_in()
+        {
+            let left = self.waiting_for().len();
+            info!(peer = %e.address(), left, "table in; the restart's deferral waits for {left} more");
+        }
         self.check_settled(now, true);
         self.check_deferral(now);
     }

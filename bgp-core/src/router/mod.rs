@@ -182,6 +182,14 @@ impl Router {
             .into_iter()
             .filter_map(|p| r.start_peer(p, now).err())
             .collect();
+        if r.deferring.is_some() {
+            let waiting = r.waiting_for();
+            tracing::info!(
+                waiting = %restart::list(&waiting),
+                seconds = r.cfg.selection_deferral,
+                "restarting: nothing is sent until these peers' tables are in"
+            );
+        }
         (r, errors)
     }
 
@@ -273,6 +281,11 @@ impl Router {
                 .filter(|e| e.up.is_some())
                 .count(),
             deferring: self.deferring.is_some(),
+            waiting_for: if self.deferring.is_some() {
+                self.waiting_for()
+            } else {
+                Vec::new()
+            },
         }
     }
 

@@ -20,6 +20,8 @@ pub(super) struct Up {
     pub families: Vec<Family>,
     pub route_refresh: bool,
     pub enhanced_refresh: bool,
+    /// Both sides announced graceful restart (RFC 4724).
+    pub graceful: bool,
 }
 
 impl Up {
@@ -30,6 +32,7 @@ impl Up {
             families: n.families.clone(),
             route_refresh: n.route_refresh,
             enhanced_refresh: n.enhanced_route_refresh,
+            graceful: n.peer_graceful_restart.is_some(),
         }
     }
 }
@@ -148,6 +151,15 @@ impl PeerEntry {
         }
     }
 
+    /// Whether a restart's deferral waits for this peer's End-of-RIB: it has graceful
+    /// restart (configured on our side, and negotiated once up) and its table is not in.
+    pub(super) fn deferral_waits(&self) -> bool {
+        match &self.up {
+            Some(u) => u.graceful && !self.table_in(),
+            None => self.settings.graceful_restart.is_some(),
+        }
+    }
+
     /// Whether the session is up and has sent End-of-RIB for each of its families.
     pub(super) fn table_in(&self) -> bool {
         self.up.as_ref().is_some_and(|u| {
@@ -178,6 +190,7 @@ impl PeerEntry {
             last_error: self.last_error.clone(),
             router_id: self.up.as_ref().map(|u| u.router_id),
             hold_time: self.up.as_ref().map(|u| u.hold_time),
+            graceful_restart: self.up.as_ref().is_some_and(|u| u.graceful),
             families: self
                 .up
                 .iter()

@@ -4,7 +4,9 @@
 
 use std::time::Instant;
 
-use tracing::info;
+use std::net::IpAddr;
+
+use tracing::{info, warn};
 
 use super::Router;
 use super::io::{Event, Output};
@@ -14,35 +16,67 @@ use crate::rib::PeerId;
 use crate::types::Family;
 
 impl Router {
-    /// Whether every peer (configured, connected from a range, or expected from a range
-    /// after a restart) is up and has sent End-of-RIB for each of its families. The
-    /// configured ones are named from the configuration, not from the peers present: a
-    /// configured peer that is missing is no answer.
-    pub(super) fn tables_in(&self) -> bool {
-        self.peers.iter().flatten().all(PeerEntry::table_in)
-            && self
-                .cfg
-                .peers
+    /// The peers whose tables are awaited after a start. When the peers that held our
+    /// routes are known (`expected_peers`): those of them not present yet, or present and
+    /// not done (up with graceful restart and End-of-RIB not in for each family, or not up
+    /// yet). Otherwise: every peer present that is not done, and every listed peer with
+    /// graceful restart configured not present yet. A peer without graceful restart is
+    /// not waited for (RFC 4724 4.1).
+    pub(super) fn waiting_for(&self) -> Vec<IpAddr> {
+        let present = |a: &IpAddr| self.by_addr.get(a).and_then(|id| self.entry(*id));
+        let mut v: Vec<IpAddr> = match &self.cfg.expected_peers {
+            Some(expected) => expected
                 .iter()
-                .map(|p| &p.address)
-                .chain(&self.cfg.expected_peers)
-                .all(|a| {
-                    self.by_addr
-                        .get(a)
-                        .and_then(|id| self.entry(*id))
-                        .is_some_and(PeerEntry::table_in)
-                })
+                .filter(|a| present(a).is_none_or(PeerEntry::deferral_waits))
+                .copied()
+                .collect(),
+            None => {
+                let mut v: Vec<IpAddr> = self
+                    .peers
+                    .iter()
+                    .flatten()
+                    .filter(|e| e.deferral_waits())
+                    .map(PeerEntry::address)
+                    .collect();
+                for p in self
+                    .cfg
+                    .peers
+                    .iter()
+                    .filter(|p| p.graceful_restart.is_some())
+                {
+                    if present(&p.address).is_none() && !v.contains(&p.address) {
+                        v.push(p.address);
+                    }
+                }
+                v
+            }
+        };
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Whether every peer's table is in (see [`Router::waiting_for`]).
+    pub(super) fn tables_in(&self) -> bool {
+        self.waiting_for().is_empty()
     }
 
     /// Ends the selection deferral once every peer sent End-of-RIB (or the time is up):
     /// then each Established peer gets the whole table and End-of-RIB.
     pub(super) fn check_deferral(&mut self, now: Instant) {
         let Some(until) = self.deferring else { return };
-        let all_in = self.tables_in();
-        if !all_in && now < until {
+        let waiting = self.waiting_for();
+        if !waiting.is_empty() && now < until {
             return;
         }
-        info!(all_in, "selection deferral over; sending tables");
+        if waiting.is_empty() {
+            info!("selection deferral over: every graceful-restart peer's table is in");
+        } else {
+            warn!(
+                missing = %list(&waiting),
+                "selection deferral over by its time; sending tables"
+            );
+        }
         self.deferring = None;
         // What the groups remembered meanwhile is in the tables.
         self.rib.flush_all(now);
@@ -71,4 +105,13 @@ impl Router {
         info!("routes settled after the start");
         self.out.push_back(Output::Event(Event::RoutesSettled));
     }
+}
+
+/// Addresses for a log line: `a, b, c`.
+pub(super) fn list(addrs: &[IpAddr]) -> String {
+    addrs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -32,6 +32,8 @@ pub struct PeerStatus {
     /// The peer's BGP identifier and the negotiated hold time, while Established.
     pub router_id: Option<Ipv4Addr>,
     pub hold_time: Option<u16>,
+    /// Graceful restart (RFC 4724) negotiated on the session.
+    pub graceful_restart: bool,
     /// Negotiated families, e.g. `ipv4-unicast`.
     pub families: Vec<String>,
     /// Routes accepted from the peer (after import policy), in all and per family.
@@ -57,6 +59,8 @@ pub struct Summary {
     pub established: usize,
     /// Waiting for peers' End-of-RIB after a graceful restart before sending anything.
     pub deferring: bool,
+    /// While deferring: the peers whose End-of-RIB is awaited.
+    pub waiting_for: Vec<IpAddr>,
 }
 
 /// UPDATEs of one family, and the prefixes they announced and withdrew.

@@ -96,6 +96,18 @@ impl Peer {
         self.settle(now);
     }
 
+    /// ManualStop before a graceful restart of ours (see [`Session::stop_for_restart`]): the
+    /// Established connection is left so that the peer keeps our routes; any other is
+    /// stopped.
+    pub fn stop_for_restart(&mut self, now: Instant, reason: StopReason) {
+        self.outbound_suspended = false;
+        self.outbound.stop_for_restart(now, reason.clone());
+        if let Some(i) = &mut self.inbound {
+            i.stop_for_restart(now, reason);
+        }
+        self.settle(now);
+    }
+
     /// AutomaticStop of the peer (e.g. maximum prefixes): a Cease on the connection in use,
     /// and a new start after `restart_after`.
     pub fn automatic_stop(

@@ -334,6 +334,35 @@ impl Session {
         }
     }
 
+    /// ManualStop because we are about to restart gracefully (RFC 4724): the peer is to keep
+    /// our routes, stale, until we are back. With RFC 8538 on both sides the Cease says so
+    /// (a Cease other than Hard Reset keeps the routes); with graceful restart but without
+    /// RFC 8538 the connection is closed with no NOTIFICATION, as a restart looks (a
+    /// NOTIFICATION would make the peer drop our routes). A session without graceful
+    /// restart, or not Established, is stopped as by [`Session::stop`].
+    pub fn stop_for_restart(&mut self, now: Instant, reason: StopReason) {
+        let gr = self
+            .negotiated
+            .as_ref()
+            .and_then(|n| n.peer_graceful_restart.as_ref());
+        let (Some(gr), State::Established) = (gr, self.state) else {
+            return self.stop(now, reason);
+        };
+        let n_bit = gr.notification
+            && self
+                .cfg
+                .graceful_restart
+                .as_ref()
+                .is_some_and(|g| g.notification);
+        if n_bit {
+            return self.stop(now, reason);
+        }
+        self.stopped = true;
+        self.timers.stop(Timer::IdleHold);
+        self.connect_retry_counter = 0;
+        self.down(now, None, DownReason::ConnectionLost, false);
+    }
+
     /// AutomaticStop (event 8): the session is closed with a Cease (e.g. maximum prefixes
     /// reached) and starts again by itself after `restart_after`. This counts as a flap.
     pub fn automatic_stop(&mut self, now: Instant, reason: StopReason, restart_after: Duration) {

@@ -365,6 +365,10 @@ impl World {
         let me = Who::Raw(r);
         match a {
             Action::Connect => {
+                // A scripted session has one connection: the router may have made it first.
+                if self.link_of(me, None).is_some() {
+                    return;
+                }
                 let (addr, peer) = (self.raws[r].addr, self.raws[r].peer);
                 let now = self.now;
                 let ok = self.connect(me, ConnId(0), addr, peer);
