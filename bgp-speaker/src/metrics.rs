@@ -1,6 +1,13 @@
 //! Prometheus metrics of one speaker, in a registry of its own (no global state).
+//!
+//! A peer's series exist from the moment it is added (counters at zero) until it is
+//! removed, so that a dashboard sees a new peer at once and a removed one (a node that left
+//! a range) leaves no stale series behind.
 
-use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use bgp_core::router::PeerInfo;
+use prometheus::{
+    Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 /// The speaker's metrics.
 #[derive(Debug)]
@@ -8,8 +15,15 @@ pub struct Metrics {
     registry: Registry,
     /// 1 while the session with the peer is Established.
     pub session_up: IntGaugeVec,
-    /// Session transitions to `established` and `down`.
+    /// The FSM state: 1 Idle, 2 Connect, 3 Active, 4 OpenSent, 5 OpenConfirm, 6 Established.
+    pub session_state: IntGaugeVec,
+    /// Seconds the session has been Established (0 while down).
+    pub session_uptime: IntGaugeVec,
+    /// Session transitions to `established` and `down` (downs the configuration caused, a
+    /// changed or removed peer, are not counted).
     pub session_transitions: IntCounterVec,
+    /// 1 per peer, labelled with its AS, type and role.
+    pub peer_info: IntGaugeVec,
     /// UPDATE messages per peer and family.
     pub updates_received: IntCounterVec,
     pub updates_sent: IntCounterVec,
@@ -18,6 +32,8 @@ pub struct Metrics {
     pub prefixes_sent: IntCounterVec,
     /// Routes accepted from the peer (after import policy), per family.
     pub prefixes_accepted: IntGaugeVec,
+    /// Routes the peer is sent (its Adj-RIB-Out), per family.
+    pub prefixes_advertised: IntGaugeVec,
     /// Messages waiting in the peer's queue.
     pub queue_depth: IntGaugeVec,
     /// Times the peer's queue overflowed (the peer is then re-synchronized).
@@ -26,17 +42,28 @@ pub struct Metrics {
     pub best_routes: IntGauge,
     /// Kernel routes installed and deleted.
     pub fib_operations: IntCounterVec,
-    /// Kernel route errors by kind.
+    /// Kernel route errors by kind (`kernel`, `unreachable`, `no-tunnel`, `netlink`,
+    /// `socket`).
     pub fib_errors: IntCounterVec,
     /// Failed accepts on the listeners, by error (the accept loop pauses after each).
     pub accept_errors: IntCounterVec,
     /// Connections refused: from no peer's address, or to a full range.
-    pub connections_refused: prometheus::IntCounter,
+    pub connections_refused: IntCounter,
 }
 
 fn opts(name: &str, help: &str) -> Opts {
     Opts::new(name, help).namespace("bgp")
 }
+
+/// The families whose per-peer series are made with the peer.
+const FAMILIES: [&str; 2] = ["ipv4-unicast", "ipv6-unicast"];
+
+/// The kinds of FIB errors (see [`Metrics::fib_errors`]).
+pub(crate) const FIB_ERROR_KINDS: [&str; 5] =
+    ["kernel", "unreachable", "no-tunnel", "netlink", "socket"];
+
+/// The kinds of accept errors counted on their own; the rest are `other`.
+pub(crate) const ACCEPT_ERROR_KINDS: [&str; 5] = ["emfile", "enfile", "enobufs", "enomem", "other"];
 
 impl Metrics {
     pub(crate) fn new() -> Metrics {
@@ -64,12 +91,45 @@ impl Metrics {
         registry
             .register(Box::new(best_routes.clone()))
             .expect("unique metric");
-        Metrics {
+        let connections_refused = IntCounter::with_opts(opts(
+            "connections_refused_total",
+            "Connections refused (no peer, or a full range)",
+        ))
+        .expect("valid metric");
+        registry
+            .register(Box::new(connections_refused.clone()))
+            .expect("unique metric");
+        let build = gv(
+            "build_info",
+            "The build: 1, labelled with the version",
+            &["version"],
+        );
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        // CPU, memory, file descriptors and threads of the process.
+        let _ = registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ));
+        let m = Metrics {
             session_up: gv("session_up", "1 while the session is Established", peer),
+            session_state: gv(
+                "session_state",
+                "FSM state: 1 Idle, 2 Connect, 3 Active, 4 OpenSent, 5 OpenConfirm, 6 Established",
+                peer,
+            ),
+            session_uptime: gv(
+                "session_uptime_seconds",
+                "Seconds the session has been Established (0 while down)",
+                peer,
+            ),
             session_transitions: cv(
                 "session_transitions_total",
-                "Session transitions",
+                "Session transitions (not counting downs a configuration change caused)",
                 &["peer", "to"],
+            ),
+            peer_info: gv(
+                "peer_info",
+                "1 per peer, with its AS, type and role",
+                &["peer", "asn", "type", "rr_client", "dynamic"],
             ),
             updates_received: cv(
                 "updates_received_total",
@@ -92,6 +152,11 @@ impl Metrics {
                 "Routes accepted from the peer",
                 peer_family,
             ),
+            prefixes_advertised: gv(
+                "prefixes_advertised",
+                "Routes the peer is sent",
+                peer_family,
+            ),
             queue_depth: gv("peer_queue_depth", "Messages queued for the peer", peer),
             queue_overflows: cv(
                 "peer_queue_overflows_total",
@@ -110,19 +175,79 @@ impl Metrics {
                 "Failed accepts on the listeners",
                 &["kind"],
             ),
-            connections_refused: {
-                let c = prometheus::IntCounter::with_opts(opts(
-                    "connections_refused_total",
-                    "Connections refused (no peer, or a full range)",
-                ))
-                .expect("valid metric");
-                registry
-                    .register(Box::new(c.clone()))
-                    .expect("unique metric");
-                c
-            },
+            connections_refused,
             registry,
+        };
+        for op in ["install", "delete"] {
+            m.fib_operations.with_label_values(&[op]);
         }
+        for k in FIB_ERROR_KINDS {
+            m.fib_errors.with_label_values(&[k]);
+        }
+        for k in ACCEPT_ERROR_KINDS {
+            m.accept_errors.with_label_values(&[k]);
+        }
+        m
+    }
+
+    /// A new peer's series, at zero.
+    pub(crate) fn peer_added(&self, p: &PeerInfo) {
+        let peer = p.peer.to_string();
+        let peer = peer.as_str();
+        self.session_up.with_label_values(&[peer]).set(0);
+        self.session_state.with_label_values(&[peer]).set(1);
+        self.session_uptime.with_label_values(&[peer]).set(0);
+        for to in ["established", "down"] {
+            self.session_transitions.with_label_values(&[peer, to]);
+        }
+        self.peer_info
+            .with_label_values(&info_labels(p).each_ref().map(String::as_str))
+            .set(1);
+        for f in FAMILIES {
+            self.updates_received.with_label_values(&[peer, f]);
+            self.updates_sent.with_label_values(&[peer, f]);
+            for k in ["announce", "withdraw"] {
+                self.prefixes_received.with_label_values(&[peer, f, k]);
+                self.prefixes_sent.with_label_values(&[peer, f, k]);
+            }
+            self.prefixes_accepted.with_label_values(&[peer, f]).set(0);
+            self.prefixes_advertised
+                .with_label_values(&[peer, f])
+                .set(0);
+        }
+        self.queue_depth.with_label_values(&[peer]).set(0);
+        self.queue_overflows.with_label_values(&[peer]);
+    }
+
+    /// A removed peer's series go, those of the `families` it used too.
+    pub(crate) fn peer_removed(&self, p: &PeerInfo, families: &[String]) {
+        let peer = p.peer.to_string();
+        let peer = peer.as_str();
+        let _ = self.session_up.remove_label_values(&[peer]);
+        let _ = self.session_state.remove_label_values(&[peer]);
+        let _ = self.session_uptime.remove_label_values(&[peer]);
+        for to in ["established", "down"] {
+            let _ = self.session_transitions.remove_label_values(&[peer, to]);
+        }
+        let _ = self
+            .peer_info
+            .remove_label_values(&info_labels(p).each_ref().map(String::as_str));
+        let all = FAMILIES
+            .iter()
+            .copied()
+            .chain(families.iter().map(String::as_str));
+        for f in all {
+            let _ = self.updates_received.remove_label_values(&[peer, f]);
+            let _ = self.updates_sent.remove_label_values(&[peer, f]);
+            for k in ["announce", "withdraw"] {
+                let _ = self.prefixes_received.remove_label_values(&[peer, f, k]);
+                let _ = self.prefixes_sent.remove_label_values(&[peer, f, k]);
+            }
+            let _ = self.prefixes_accepted.remove_label_values(&[peer, f]);
+            let _ = self.prefixes_advertised.remove_label_values(&[peer, f]);
+        }
+        let _ = self.queue_depth.remove_label_values(&[peer]);
+        let _ = self.queue_overflows.remove_label_values(&[peer]);
     }
 
     /// The metrics in the Prometheus text format.
@@ -135,6 +260,41 @@ impl Metrics {
     /// The registry, to serve or to merge into another.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+}
+
+/// The labels of [`Metrics::peer_info`].
+fn info_labels(p: &PeerInfo) -> [String; 5] {
+    [
+        p.peer.to_string(),
+        p.asn.to_string(),
+        if p.internal { "ibgp" } else { "ebgp" }.to_string(),
+        p.rr_client.to_string(),
+        p.dynamic.to_string(),
+    ]
+}
+
+/// The number of an FSM state for [`Metrics::session_state`].
+pub(crate) fn state_number(s: bgp_core::session::State) -> i64 {
+    use bgp_core::session::State;
+    match s {
+        State::Idle => 1,
+        State::Connect => 2,
+        State::Active => 3,
+        State::OpenSent => 4,
+        State::OpenConfirm => 5,
+        State::Established => 6,
+    }
+}
+
+/// The kind of an accept error, for [`Metrics::accept_errors`].
+pub(crate) fn accept_error_kind(e: &std::io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(libc::EMFILE) => "emfile",
+        Some(libc::ENFILE) => "enfile",
+        Some(libc::ENOBUFS) => "enobufs",
+        Some(libc::ENOMEM) => "enomem",
+        _ => "other",
     }
 }
 

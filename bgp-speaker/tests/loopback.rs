@@ -575,3 +575,75 @@ async fn listens_on_the_ipv4_and_the_ipv6_wildcard_at_once() {
     a.shutdown("bye").await.unwrap();
     b.shutdown("bye").await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peers_metrics_live_from_its_addition_to_its_removal() {
+    let a = Speaker::start(config(21, 1, 2, 65000, 65000))
+        .await
+        .unwrap();
+    let cb = config(21, 2, 1, 65000, 65000);
+    let b = Speaker::start(cb.clone()).await.unwrap();
+    let peer = addr(21, 1);
+    let series = |s: &Speaker| -> Vec<String> {
+        s.metrics()
+            .text()
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.contains(&format!("peer=\"{peer}\"")))
+            .map(String::from)
+            .collect()
+    };
+    // From the start, before the session is up: every series, at zero.
+    let text = b.metrics().text();
+    for s in [
+        format!("bgp_peer_queue_overflows_total{{peer=\"{peer}\"}} 0"),
+        format!("bgp_session_transitions_total{{peer=\"{peer}\",to=\"down\"}} 0"),
+        format!(
+            "bgp_peer_info{{asn=\"65000\",dynamic=\"false\",peer=\"{peer}\",rr_client=\"false\",type=\"ibgp\"}} 1"
+        ),
+        "bgp_fib_errors_total{kind=\"kernel\"} 0".to_string(),
+        "bgp_accept_errors_total{kind=\"emfile\"} 0".to_string(),
+        format!(
+            "bgp_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        ),
+    ] {
+        assert!(text.contains(&s), "{s} in:\n{text}");
+    }
+    assert!(text.contains("process_resident_memory_bytes"), "{text}");
+    wait_until("up", || async {
+        established(&a).await && established(&b).await
+    })
+    .await;
+    a.announce("172.21.0.0/24".parse().unwrap(), via("192.0.2.21"))
+        .await
+        .unwrap();
+    wait_until("state, uptime and the advertised route", || async {
+        let ta = a.metrics().text();
+        let tb = b.metrics().text();
+        ta.contains(&format!(
+            "bgp_prefixes_advertised{{family=\"ipv4-unicast\",peer=\"{}\"}} 1",
+            addr(21, 2)
+        )) && tb.contains(&format!("bgp_session_state{{peer=\"{peer}\"}} 6"))
+    })
+    .await;
+    // A restart for a changed setting is not a fault: no down counted.
+    let mut changed = cb.router.peers[0].clone();
+    changed.hold_time = 12;
+    b.update_peer(changed).await.unwrap();
+    wait_until("up again", || async { established(&b).await }).await;
+    let text = b.metrics().text();
+    assert!(
+        text.contains(&format!(
+            "bgp_session_transitions_total{{peer=\"{peer}\",to=\"down\"}} 0"
+        )) && text.contains(&format!(
+            "bgp_session_transitions_total{{peer=\"{peer}\",to=\"established\"}} 2"
+        )),
+        "{text}"
+    );
+    // Removed: its series go.
+    assert!(!series(&b).is_empty());
+    b.remove_peer(peer).await.unwrap();
+    wait_until("the peer's series gone", || async { series(&b).is_empty() }).await;
+    a.shutdown("bye").await.unwrap();
+    b.shutdown("bye").await.unwrap();
+}

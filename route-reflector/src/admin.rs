@@ -52,6 +52,16 @@ pub enum PeerAction {
     Shutdown,
 }
 
+impl std::fmt::Display for PeerAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PeerAction::Reset => "reset",
+            PeerAction::Refresh => "refresh",
+            PeerAction::Shutdown => "shutdown",
+        })
+    }
+}
+
 /// The answer: `{"ok": true, "data": ...}` or `{"ok": false, "error": "..."}`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Response {

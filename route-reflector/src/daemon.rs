@@ -104,6 +104,9 @@ pub async fn run(path: Option<PathBuf>, restarting: bool) -> Result<(), String> 
     registry
         .register(Box::new(reloads.clone()))
         .map_err(|e| e.to_string())?;
+    for result in ["ok", "error"] {
+        reloads.with_label_values(&[result]);
+    }
     let socket_path = cfg.admin_socket.clone();
     let metrics_addr = cfg.metrics;
     let d = Arc::new(Daemon {
@@ -124,9 +127,20 @@ pub async fn run(path: Option<PathBuf>, restarting: bool) -> Result<(), String> 
     {
         let d = d.clone();
         tokio::spawn(async move {
+            let mut pause = std::time::Duration::from_millis(10);
             loop {
-                let Ok((stream, _)) = admin.accept().await else {
-                    continue;
+                let stream = match admin.accept().await {
+                    Ok((stream, _)) => {
+                        pause = std::time::Duration::from_millis(10);
+                        stream
+                    }
+                    Err(e) => {
+                        // Persistent errors (no file descriptors left) are waited out.
+                        warn!(error = %e, "admin socket accept failed; pausing");
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                        continue;
+                    }
                 };
                 let d = d.clone();
                 tokio::spawn(async move {
@@ -220,9 +234,19 @@ fn read_restart_state(path: &Path) -> Option<Vec<IpAddr>> {
 }
 
 async fn serve_metrics(listener: tokio::net::TcpListener, d: Arc<Daemon>) {
+    let mut pause = std::time::Duration::from_millis(10);
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => {
+                pause = std::time::Duration::from_millis(10);
+                stream
+            }
+            Err(e) => {
+                warn!(error = %e, "metrics endpoint accept failed; pausing");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                continue;
+            }
         };
         let d = d.clone();
         tokio::spawn(async move {
@@ -307,7 +331,7 @@ impl Daemon {
                 message,
             } => {
                 let msg = message.unwrap_or_default();
-                info!(%address, ?action, message = %msg, "operator request");
+                info!(%address, %action, message = %msg, "operator request");
                 let r = match action {
                     PeerAction::Reset => s.reset_peer(address, &msg).await,
                     PeerAction::Refresh => s.refresh(address).await,

@@ -210,6 +210,30 @@ struct Group {
     /// For prefixes changed since the last flush: what the group held then.
     before: PrefixMap<Slot>,
     last_flush: Option<Instant>,
+    /// Routes held, IPv4 and IPv6, in all and by the peer they came from (a member is sent
+    /// all but its own).
+    held: [u64; 2],
+    held_from: HashMap<PeerId, [u64; 2]>,
+}
+
+impl Group {
+    /// Counts `entries` of `prefix` as held (`add`) or no longer held.
+    fn count(&mut self, prefix: &IpNet, entries: &[Entry], add: bool) {
+        let f = usize::from(prefix.addr().is_ipv6());
+        for e in entries {
+            let by = self.held_from.entry(e.source).or_default();
+            if add {
+                self.held[f] += 1;
+                by[f] += 1;
+            } else {
+                self.held[f] = self.held[f].saturating_sub(1);
+                by[f] = by[f].saturating_sub(1);
+                if *by == [0, 0] {
+                    self.held_from.remove(&e.source);
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -252,6 +276,8 @@ impl Groups {
             out: AdjOut::default(),
             before: PrefixMap::default(),
             last_flush: None,
+            held: [0; 2],
+            held_from: HashMap::default(),
         };
         match self.groups.iter().position(Option::is_none) {
             Some(i) => {
@@ -302,12 +328,26 @@ impl Groups {
             return Vec::new();
         }
         let old = grp.out.replace(&prefix, want);
+        grp.count(&prefix, &old, false);
+        grp.count(&prefix, want, true);
         if grp.before.contains(&prefix) {
             old.into_iter().map(|e| e.attrs).collect()
         } else {
             grp.before.insert(&prefix, old);
             Vec::new()
         }
+    }
+
+    /// Routes the group sends `peer` (all it holds but the peer's own): IPv4, IPv6.
+    pub(crate) fn advertised(&self, g: GroupId, peer: PeerId) -> (u64, u64) {
+        let Some(Some(grp)) = self.groups.get(g) else {
+            return (0, 0);
+        };
+        let own = grp.held_from.get(&peer).copied().unwrap_or_default();
+        (
+            grp.held[0].saturating_sub(own[0]),
+            grp.held[1].saturating_sub(own[1]),
+        )
     }
 
     /// Prefix changes not flushed yet, over all groups.

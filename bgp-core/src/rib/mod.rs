@@ -548,6 +548,13 @@ impl Rib {
         }
     }
 
+    /// Routes the peer's update group sends it (its own left out), IPv4 and IPv6; zero
+    /// while the peer is down.
+    pub fn advertised(&self, peer: PeerId) -> (u64, u64) {
+        self.group_of(peer)
+            .map_or((0, 0), |g| self.groups.advertised(g, peer))
+    }
+
     /// The group a peer belongs to, while up.
     pub fn group_of(&self, peer: PeerId) -> Option<GroupId> {
         self.peer(peer).ok().and_then(|p| p.group)

@@ -9,7 +9,7 @@ use tracing::{info, warn};
 
 use super::Router;
 use super::config::{DynamicPeers, PeerSettings};
-use super::io::{Announcement, Event, Output, PeerUpdate, RouterError};
+use super::io::{Announcement, Event, Output, PeerInfo, PeerUpdate, RouterError};
 use super::peer::{PeerEntry, rib_config, session_config};
 use crate::rib::PeerId;
 use crate::session::{RefreshKind, StopReason};
@@ -31,13 +31,14 @@ impl Router {
                 now,
             );
         }
-        self.start_peer(p, now).map(|_| ())
+        self.start_peer(p, now, false).map(|_| ())
     }
 
     pub(super) fn start_peer(
         &mut self,
         p: PeerSettings,
         now: Instant,
+        dynamic: bool,
     ) -> Result<PeerId, RouterError> {
         if self.by_addr.contains_key(&p.address) {
             return Err(RouterError::DuplicatePeer(p.address));
@@ -48,6 +49,15 @@ impl Router {
         let sc = session_config(&p, &self.cfg, id, self.deferring.is_some());
         self.incarnations += 1;
         let mut e = PeerEntry::new(p, id, self.incarnations, sc, now);
+        e.dynamic = dynamic;
+        let info = PeerInfo {
+            peer: e.address(),
+            asn: e.settings.asn,
+            internal: e.settings.asn == e.settings.local_as.unwrap_or(self.cfg.asn),
+            rr_client: e.settings.rr_client,
+            dynamic,
+        };
+        self.out.push_back(Output::Event(Event::PeerAdded(info)));
         e.fsm.start(now);
         let slot = id as usize;
         if self.peers.len() <= slot {
@@ -94,8 +104,10 @@ impl Router {
         info!(peer = %addr, dynamic = e.dynamic, "peer removed");
         let ch = self.rib.remove_peer(id);
         self.publish(ch.best);
-        self.out
-            .push_back(Output::Event(Event::PeerRemoved { peer: addr }));
+        if !self.quiet_removal {
+            self.out
+                .push_back(Output::Event(Event::PeerRemoved { peer: addr }));
+        }
     }
 
     /// Changes a peer's settings. The same settings change nothing. When only the import
@@ -153,20 +165,24 @@ impl Router {
         // Cease / Other Configuration Change, then a new start with the new settings.
         let old = e.settings.clone();
         let dynamic = e.dynamic;
+        // A listed peer restarted with new settings is the same peer to whoever watches
+        // (its counters go on); a dynamic one is gone until it connects again.
+        self.quiet_removal = !dynamic;
         self.drop_peer(
             id,
             StopReason::cease(subcode::OTHER_CONFIGURATION_CHANGE),
             now,
         );
+        self.quiet_removal = false;
         if dynamic {
             // A restarted dynamic peer comes back when it connects again.
             return Ok(PeerUpdate::Restarted);
         }
-        match self.start_peer(p, now) {
+        match self.start_peer(p, now, false) {
             Ok(_) => Ok(PeerUpdate::Restarted),
             Err(err) => {
                 // Keep the peer as it was rather than lose it.
-                let _ = self.start_peer(old, now);
+                let _ = self.start_peer(old, now, false);
                 Err(err)
             }
         }
@@ -215,7 +231,7 @@ impl Router {
                 }
             }
         }
-        info!(peer = %addr, import_changed, export_changed, ?outcome, "policies changed");
+        info!(peer = %addr, import_changed, export_changed, %outcome, "policies changed");
         outcome
     }
 
@@ -361,12 +377,9 @@ impl Router {
             return None;
         }
         let template = self.template_for(ip)?;
-        match self.start_peer(template, now) {
+        match self.start_peer(template, now, true) {
             Ok(id) => {
                 info!(%remote, "dynamic peer accepted");
-                if let Some(e) = self.entry_mut(id) {
-                    e.dynamic = true;
-                }
                 *self.dynamic_counts.entry(net).or_default() += 1;
                 Some(id)
             }

@@ -21,7 +21,7 @@ impl Router {
         match ev {
             Event::StateChanged { from, to } => {
                 if let Some(e) = self.entry(id) {
-                    debug!(peer = %e.address(), ?dir, %from, %to, "state");
+                    debug!(peer = %e.address(), conn = conn_name(dir), %from, %to, "state");
                 }
             }
             Event::Established(n) => self.on_up(id, dir, &n, now),
@@ -140,10 +140,25 @@ impl Router {
         let Some(e) = self.entry_mut(id) else { return };
         let why = describe_down(reason);
         if !was_established {
-            debug!(peer = %e.address(), ?dir, reason = %why, "connection ended");
+            debug!(peer = %e.address(), conn = conn_name(dir), reason = %why, "connection ended");
             return;
         }
-        warn!(peer = %e.address(), reason = %why, "session down");
+        let (code, subcode, direction) = match reason {
+            DownReason::Sent(n) => (n.code, n.subcode, "sent"),
+            DownReason::Received(n) => (n.code, n.subcode, "received"),
+            DownReason::ConnectionLost => (0, 0, "none"),
+        };
+        // Our own Cease for a changed or removed peer is the configuration's doing.
+        let configured = matches!(reason, DownReason::Sent(n) if n.code == crate::wire::error::code::CEASE
+            && matches!(n.subcode, subcode::OTHER_CONFIGURATION_CHANGE | subcode::PEER_DECONFIGURED));
+        warn!(
+            peer = %e.address(),
+            notification = direction,
+            code,
+            subcode,
+            reason = %why,
+            "session down"
+        );
         e.up = None;
         e.since = now;
         e.last_error = Some(why.clone());
@@ -153,8 +168,11 @@ impl Router {
         // straight back as a new dynamic peer).
         let remove = e.dynamic && retain.is_none() && !e.admin_down;
         self.clear_outbox(id);
-        self.out
-            .push_back(Output::Event(RouterEvent::PeerDown { peer, reason: why }));
+        self.out.push_back(Output::Event(RouterEvent::PeerDown {
+            peer,
+            reason: why,
+            configured,
+        }));
         if remove {
             if let Some(e) = self.entry_mut(id) {
                 e.doomed = Some(StopReason::cease(subcode::PEER_DECONFIGURED));
@@ -221,7 +239,12 @@ impl Router {
         }
         let addr = e.address();
         for (m, n) in &over {
-            warn!(peer = %addr, accepted = n, limit = m.limit, family = ?m.family, "maximum prefixes exceeded");
+            let family = match m.family {
+                None => "all",
+                Some(LimitFamily::Ipv4) => "ipv4",
+                Some(LimitFamily::Ipv6) => "ipv6",
+            };
+            warn!(peer = %addr, accepted = n, limit = m.limit, family, "maximum prefixes exceeded");
         }
         let stop = over
             .iter()
@@ -232,6 +255,13 @@ impl Router {
             e.fsm
                 .automatic_stop(now, StopReason::cease(subcode::MAX_PREFIXES), after);
         }
+    }
+}
+
+fn conn_name(c: Conn) -> &'static str {
+    match c {
+        Conn::Outbound => "outbound",
+        Conn::Inbound => "inbound",
     }
 }
 

@@ -143,10 +143,17 @@ pub enum Output {
 /// What happened, for the driver's logs, metrics, watchers and FIB.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
+    /// A peer was added (listed, or connected from a range).
+    PeerAdded(PeerInfo),
     /// A session reached Established.
     PeerUp { peer: IpAddr },
-    /// An Established session ended.
-    PeerDown { peer: IpAddr, reason: String },
+    /// An Established session ended. `configured`: because the configuration changed (the
+    /// peer was changed or removed), not because of a fault.
+    PeerDown {
+        peer: IpAddr,
+        reason: String,
+        configured: bool,
+    },
     /// A peer is gone (removed, or a dynamic peer whose session ended).
     PeerRemoved { peer: IpAddr },
     /// The best route of a prefix changed.
@@ -159,6 +166,17 @@ pub enum Event {
     QueueOverflow { peer: IpAddr },
     /// A connection from `remote` was refused (no peer and no room in a range for it).
     Refused { remote: SocketAddr },
+}
+
+/// What a peer is, for labels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerInfo {
+    pub peer: IpAddr,
+    pub asn: u32,
+    /// Internal (iBGP) or external.
+    pub internal: bool,
+    pub rr_client: bool,
+    pub dynamic: bool,
 }
 
 /// A change of the best route of a prefix.
@@ -199,6 +217,16 @@ pub enum RouterError {
     NoRouteRefresh(IpAddr),
     #[error("{0} has a next hop of the other address family")]
     NextHopFamily(IpNet),
+}
+
+impl std::fmt::Display for PeerUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PeerUpdate::Unchanged => "unchanged",
+            PeerUpdate::PoliciesApplied => "policies applied",
+            PeerUpdate::Restarted => "restarted",
+        })
+    }
 }
 
 /// What [`Router::update_peer`](super::Router::update_peer) did.

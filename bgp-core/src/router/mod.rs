@@ -65,8 +65,8 @@ pub use config::{
     Password, PeerSettings, RouterConfig,
 };
 pub use io::{
-    Announcement, ConnId, Event, Input, Messages, Output, PeerUpdate, RouteChange, RouterError,
-    Transport,
+    Announcement, ConnId, Event, Input, Messages, Output, PeerInfo, PeerUpdate, RouteChange,
+    RouterError, Transport,
 };
 pub use outbox::WINDOW;
 pub use status::{FamilyCounts, PeerReport, PeerStats, PeerStatus, Summary, family_label};
@@ -128,6 +128,9 @@ pub struct Router {
     stats_dirty: Vec<PeerId>,
     /// [`Router::shutdown`] was called: no connection is accepted or made any more.
     stopping: bool,
+    /// A peer is being removed only to be added again (new settings): no
+    /// [`Event::PeerRemoved`] for it.
+    quiet_removal: bool,
 }
 
 impl std::fmt::Debug for Router {
@@ -177,10 +180,11 @@ impl Router {
             best_events: true,
             stats_dirty: Vec::new(),
             stopping: false,
+            quiet_removal: false,
         };
         let errors = peers
             .into_iter()
-            .filter_map(|p| r.start_peer(p, now).err())
+            .filter_map(|p| r.start_peer(p, now, false).err())
             .collect();
         if r.deferring.is_some() {
             let waiting = r.waiting_for();
@@ -243,16 +247,31 @@ impl Router {
             .filter_map(|id| {
                 let backlog = self.backlog_of(id);
                 let accepted = self.rib.peer_counts_by_family(id).unwrap_or((0, 0));
+                let advertised = self.rib.advertised(id);
                 let e = peer_mut(&mut self.peers, id)?;
                 e.stats_dirty = false;
                 Some(PeerReport {
                     address: e.address(),
                     stats: e.stats.clone(),
                     accepted,
+                    advertised,
                     backlog,
                 })
             })
             .collect()
+    }
+
+    /// Each peer's FSM state and, while Established, for how long.
+    pub fn peer_states(
+        &self,
+        now: Instant,
+    ) -> impl Iterator<Item = (IpAddr, crate::session::State, Option<Duration>)> + '_ {
+        self.peers.iter().flatten().map(move |e| {
+            let up =
+                e.up.as_ref()
+                    .map(|_| now.saturating_duration_since(e.since));
+            (e.address(), e.fsm.state(), up)
+        })
     }
 
     /// Messages queued or in flight for a peer.

@@ -119,6 +119,8 @@ pub struct PeerReport {
     pub stats: PeerStats,
     /// Routes accepted from the peer: IPv4, IPv6.
     pub accepted: (u64, u64),
+    /// Routes its update group sends it (its own left out): IPv4, IPv6.
+    pub advertised: (u64, u64),
     /// Messages queued for it or in flight.
     pub backlog: usize,
 }

@@ -106,7 +106,7 @@ pub(crate) async fn start(config: SpeakerConfig) -> Result<Started, SpeakerError
         }))
         .collect();
     let (routes, _) = broadcast::channel(4096);
-    let driver = Driver {
+    let mut driver = Driver {
         router,
         conns: HashMap::new(),
         next_conn: 0,
@@ -129,6 +129,9 @@ pub(crate) async fn start(config: SpeakerConfig) -> Result<Started, SpeakerError
         connected: connect_rx,
         learned: learn_rx,
     };
+    // The configured peers' first outputs (their series, their first connections) before
+    // the handle is returned.
+    driver.perform();
     tokio::spawn(
         driver
             .run(inputs)
@@ -197,7 +200,7 @@ impl Driver {
                     }
                 },
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(far)), if deadline.is_some() => {}
-                _ = tick.tick() => self.peer_metrics.gauge_backlogs(&self.router, &self.metrics),
+                _ = tick.tick() => self.peer_metrics.tick(&self.router, now()),
             }
             let wanted = self.fib.is_some() || self.routes.receiver_count() > 0;
             self.router.set_best_change_events(wanted);
@@ -336,26 +339,28 @@ impl Driver {
     fn event(&mut self, e: Event) {
         let m = &self.metrics;
         match e {
+            Event::PeerAdded(info) => self.peer_metrics.added(info, m),
             Event::PeerUp { peer } => {
                 let label = peer.to_string();
                 m.session_up.with_label_values(&[label.as_str()]).set(1);
+                m.session_state.with_label_values(&[label.as_str()]).set(6);
                 m.session_transitions
                     .with_label_values(&[label.as_str(), "established"])
                     .inc();
             }
-            Event::PeerDown { peer, .. } => {
+            Event::PeerDown {
+                peer, configured, ..
+            } => {
                 let label = peer.to_string();
                 m.session_up.with_label_values(&[label.as_str()]).set(0);
-                m.session_transitions
-                    .with_label_values(&[label.as_str(), "down"])
-                    .inc();
+                m.session_uptime.with_label_values(&[label.as_str()]).set(0);
+                if !configured {
+                    m.session_transitions
+                        .with_label_values(&[label.as_str(), "down"])
+                        .inc();
+                }
             }
-            Event::PeerRemoved { peer } => {
-                m.session_up
-                    .with_label_values(&[peer.to_string().as_str()])
-                    .set(0);
-                self.peer_metrics.forget(peer);
-            }
+            Event::PeerRemoved { peer } => self.peer_metrics.forget(peer, m),
             Event::BestChanged(c) => {
                 // A shutdown ends the sessions, and their routes leave the RIB; the
                 // kernel keeps them (forwarding goes on across a restart).

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use bgp_core::Family;
-use bgp_core::router::{FamilyCounts, PeerReport, Router};
+use bgp_core::router::{FamilyCounts, PeerInfo, PeerReport, Router};
 use prometheus::{IntCounter, IntGauge};
 
 use crate::metrics::{Metrics, family_label};
@@ -44,10 +44,31 @@ impl Counters {
 
 /// A peer's handles and the counters last carried over.
 struct Peer {
+    info: Option<PeerInfo>,
     received: HashMap<Family, (Counters, FamilyCounts)>,
     sent: HashMap<Family, (Counters, FamilyCounts)>,
     accepted: [IntGauge; 2],
+    advertised: [IntGauge; 2],
     backlog: IntGauge,
+    state: IntGauge,
+    uptime: IntGauge,
+}
+
+impl Peer {
+    fn new(label: &str, m: &Metrics) -> Peer {
+        Peer {
+            info: None,
+            received: HashMap::new(),
+            sent: HashMap::new(),
+            accepted: ["ipv4-unicast", "ipv6-unicast"]
+                .map(|f| m.prefixes_accepted.with_label_values(&[label, f])),
+            advertised: ["ipv4-unicast", "ipv6-unicast"]
+                .map(|f| m.prefixes_advertised.with_label_values(&[label, f])),
+            backlog: m.queue_depth.with_label_values(&[label]),
+            state: m.session_state.with_label_values(&[label]),
+            uptime: m.session_uptime.with_label_values(&[label]),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -65,13 +86,10 @@ impl PeerMetrics {
 
     fn apply(&mut self, r: &PeerReport, m: &Metrics) {
         let label = r.address.to_string();
-        let p = self.peers.entry(r.address).or_insert_with(|| Peer {
-            received: HashMap::new(),
-            sent: HashMap::new(),
-            accepted: ["ipv4-unicast", "ipv6-unicast"]
-                .map(|f| m.prefixes_accepted.with_label_values(&[label.as_str(), f])),
-            backlog: m.queue_depth.with_label_values(&[label.as_str()]),
-        });
+        let p = self
+            .peers
+            .entry(r.address)
+            .or_insert_with(|| Peer::new(&label, m));
         for (dir, list, map) in [
             (0, &r.stats.received, &mut p.received),
             (1, &r.stats.sent, &mut p.sent),
@@ -93,21 +111,54 @@ impl PeerMetrics {
         let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         p.accepted[0].set(gauge(r.accepted.0));
         p.accepted[1].set(gauge(r.accepted.1));
+        p.advertised[0].set(gauge(r.advertised.0));
+        p.advertised[1].set(gauge(r.advertised.1));
         p.backlog.set(r.backlog as i64);
     }
 
-    /// The queue depth of every peer (it changes with every write, which is not worth a
-    /// report each).
-    pub(super) fn gauge_backlogs(&self, router: &Router, _m: &Metrics) {
-        for (addr, p) in &self.peers {
-            if let Some(n) = router.peer_backlog(*addr) {
-                p.backlog.set(n as i64);
+    /// A new peer: its series, at zero.
+    pub(super) fn added(&mut self, info: PeerInfo, m: &Metrics) {
+        m.peer_added(&info);
+        let label = info.peer.to_string();
+        let p = self
+            .peers
+            .entry(info.peer)
+            .or_insert_with(|| Peer::new(&label, m));
+        // A peer started again with new settings counts from zero in the router: its
+        // series go on from where they were.
+        for (_, before) in p.received.values_mut().chain(p.sent.values_mut()) {
+            *before = FamilyCounts::default();
+        }
+        p.info = Some(info);
+    }
+
+    /// What changes with time rather than with events: each peer's state, uptime and queue
+    /// depth (it changes with every write, which is not worth a report each).
+    pub(super) fn tick(&self, router: &Router, now: std::time::Instant) {
+        for (addr, state, up) in router.peer_states(now) {
+            if let Some(p) = self.peers.get(&addr) {
+                p.state.set(crate::metrics::state_number(state));
+                p.uptime.set(up.map_or(0, |d| d.as_secs() as i64));
+                if let Some(n) = router.peer_backlog(addr) {
+                    p.backlog.set(n as i64);
+                }
             }
         }
     }
 
-    /// A peer is gone: a new one at its address counts from zero.
-    pub(super) fn forget(&mut self, addr: IpAddr) {
-        self.peers.remove(&addr);
+    /// A peer is gone, and so are its series: a new one at its address counts from zero.
+    pub(super) fn forget(&mut self, addr: IpAddr, m: &Metrics) {
+        let Some(p) = self.peers.remove(&addr) else {
+            return;
+        };
+        let families: Vec<String> = p
+            .received
+            .keys()
+            .chain(p.sent.keys())
+            .map(|f| family_label(*f).into_owned())
+            .collect();
+        if let Some(info) = &p.info {
+            m.peer_removed(info, &families);
+        }
     }
 }

@@ -115,6 +115,17 @@ pub enum FibError {
 }
 
 impl FibError {
+    /// The kind for metrics: one of a fixed set (`kernel` for every errno).
+    pub fn class(&self) -> &'static str {
+        match self {
+            FibError::Socket(_) => "socket",
+            FibError::Netlink(rtnetlink::Error::NetlinkError(_)) | FibError::Kernel(_) => "kernel",
+            FibError::Netlink(_) => "netlink",
+            FibError::NoTunnel(_) => "no-tunnel",
+            FibError::Unreachable(_) => "unreachable",
+        }
+    }
+
     /// A short name for counters: the errno for kernel refusals.
     pub fn kind(&self) -> String {
         match self {

@@ -161,7 +161,13 @@ async fn run(fib: Fib, h: FibHandle) {
                 }
                 Work::Reconcile(desired) => match fib.reconcile(&desired).await {
                     Ok((counts, report)) => {
-                        info!(?counts, "kernel routes reconciled after the initial sync");
+                        info!(
+                            added = counts.added,
+                            replaced = counts.replaced,
+                            deleted = counts.deleted,
+                            unchanged = counts.unchanged,
+                            "kernel routes reconciled after the initial sync"
+                        );
                         record(&h, &report);
                     }
                     Err(e) => {
@@ -219,7 +225,7 @@ fn record(h: &FibHandle, r: &Report) {
         .with_label_values(&["delete"])
         .inc_by(r.deleted as u64);
     for (_, e) in &r.errors {
-        m.fib_errors.with_label_values(&[e.kind().as_str()]).inc();
+        m.fib_errors.with_label_values(&[e.class()]).inc();
     }
     if let Ok(mut s) = h.state.lock() {
         s.counters.installed += r.installed as u64;

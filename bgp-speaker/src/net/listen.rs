@@ -64,14 +64,8 @@ pub(crate) async fn accept_loop(
                 }
             }
             Err(e) => {
-                let kind = match e.raw_os_error() {
-                    Some(n) => format!("errno-{n}"),
-                    None => format!("{:?}", e.kind()).to_lowercase(),
-                };
-                metrics
-                    .accept_errors
-                    .with_label_values(&[kind.as_str()])
-                    .inc();
+                let kind = crate::metrics::accept_error_kind(&e);
+                metrics.accept_errors.with_label_values(&[kind]).inc();
                 warn!(error = %e, pause_ms = pause.as_millis() as u64, "accept failed; pausing");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(1));

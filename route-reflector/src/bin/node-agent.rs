@@ -32,7 +32,7 @@ enum Fib {
 
 /// Our BGP speaker on a container-network node.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "node-agent", version)]
 struct Args {
     /// The rack's AS number (iBGP with its reflectors).
     #[arg(long)]
@@ -112,6 +112,7 @@ async fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let speaker = match Speaker::start(config(&args)).await {
         Ok(s) => s,

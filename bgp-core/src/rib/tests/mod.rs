@@ -815,3 +815,25 @@ fn dest_removal_keeps_the_ecmp_count() {
     assert_eq!((d.multipath, d.touched), (1, true));
     assert_eq!(d.multipath().len(), 1);
 }
+
+#[test]
+fn each_member_is_counted_the_routes_it_is_sent() {
+    let mut rib = reflector();
+    let c1 = client(&mut rib, "192.168.100.101", [192, 168, 100, 101]);
+    let c2 = client(&mut rib, "192.168.100.102", [192, 168, 100, 102]);
+    for p in ["172.17.8.0/24", "172.17.9.0/24"] {
+        rib.apply_update(c1, &pod_block(p, [192, 168, 100, 101]))
+            .unwrap();
+    }
+    rib.apply_update(c2, &pod_block("172.17.10.0/24", [192, 168, 100, 102]))
+        .unwrap();
+    assert_eq!(rib.group_of(c1), rib.group_of(c2));
+    // One group, three routes: each client is sent the other's, never its own.
+    assert_eq!(rib.advertised(c1), (1, 0));
+    assert_eq!(rib.advertised(c2), (2, 0));
+    rib.peer_down(c1, false);
+    assert_eq!(rib.advertised(c1), (0, 0), "nothing while down");
+    assert_eq!(rib.advertised(c2), (0, 0), "c1's routes went with it");
+    rib.peer_down(c2, false);
+    assert_eq!(rib.advertised(c2), (0, 0), "nothing while down");
+}
