@@ -94,7 +94,7 @@ impl Response {
 }
 
 /// Binds the socket (replacing a stale one) with `mode` as its permissions.
-pub fn bind(path: &Path, mode: u32) -> std::io::Result<UnixListener> {
+pub fn bind(path: &Path, mode: u32, group: Option<u32>) -> std::io::Result<UnixListener> {
     use std::os::unix::fs::PermissionsExt;
     match std::fs::remove_file(path) {
         Ok(()) => {}
@@ -102,6 +102,9 @@ pub fn bind(path: &Path, mode: u32) -> std::io::Result<UnixListener> {
         Err(e) => return Err(e),
     }
     let l = UnixListener::bind(path)?;
+    if let Some(gid) = group {
+        std::os::unix::fs::chown(path, None, Some(gid))?;
+    }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     Ok(l)
 }

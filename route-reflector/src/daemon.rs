@@ -41,7 +41,7 @@ struct Daemon {
 }
 
 /// Loads the configuration at `path` (or the embedded default).
-pub fn load(path: Option<&std::path::Path>) -> Result<Config, config::ConfigError> {
+pub fn load(path: Option<&std::path::Path>) -> Result<Config, config::ConfigErrors> {
     match path {
         Some(p) => Config::load(p),
         None => Config::parse("<default config>", config::DEFAULT_CONFIG),
@@ -76,6 +76,9 @@ pub async fn run(path: Option<PathBuf>, restarting: bool) -> Result<(), String> 
     if path.is_none() {
         info!("no configuration file given: running the embedded default (loopback only)");
     }
+    for w in &cfg.warnings {
+        warn!("{w}");
+    }
     let mut sc = cfg.speaker.clone();
     sc.router.restarting = restarting;
     if restarting {
@@ -83,7 +86,7 @@ pub async fn run(path: Option<PathBuf>, restarting: bool) -> Result<(), String> 
     }
     // Used once: a later start that is not a graceful restart must not wait on it.
     let _ = std::fs::remove_file(&cfg.restart_state);
-    let admin = admin::bind(&cfg.admin_socket, cfg.admin_mode)
+    let admin = admin::bind(&cfg.admin_socket, cfg.admin_mode, cfg.admin_group)
         .map_err(|e| format!("admin socket {}: {e}", cfg.admin_socket.display()))?;
     let speaker = Speaker::start(sc).await.map_err(|e| e.to_string())?;
     info!(

@@ -51,8 +51,15 @@ enum Command {
         #[arg(long)]
         graceful_restart: bool,
     },
-    /// Validate a configuration file without starting; errors name the line and column.
-    Check { config: PathBuf },
+    /// Validate a configuration file without starting; every error names its line and
+    /// column, warnings too.
+    Check {
+        config: PathBuf,
+        /// Do not read password files and variables (only their form is checked): for
+        /// linting a file where its secrets are not.
+        #[arg(long)]
+        no_secrets: bool,
+    },
     /// Show the running reflector's state.
     Show {
         #[command(subcommand)]
@@ -108,6 +115,31 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
+/// `check`: every error and warning, and the exit status (1 with errors).
+fn check(path: &std::path::Path, secrets: config::Secrets) -> ExitCode {
+    match config::Config::load_with(path, secrets) {
+        Ok(c) => {
+            for w in &c.warnings {
+                eprintln!("warning: {w}");
+            }
+            println!("{}: ok: {}", path.display(), daemon::describe(&c));
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in &errors.0 {
+                eprintln!("error: {e}");
+            }
+            eprintln!(
+                "{}: {} error{}",
+                path.display(),
+                errors.0.len(),
+                if errors.0.len() == 1 { "" } else { "s" }
+            );
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     memory::tune_allocator();
     let cli = Cli::parse();
@@ -124,16 +156,14 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Check { config } => match config::Config::load(&config) {
-            Ok(c) => {
-                println!("{}: ok: {}", config.display(), daemon::describe(&c));
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(1)
-            }
-        },
+        Command::Check { config, no_secrets } => {
+            let secrets = if no_secrets {
+                config::Secrets::Skip
+            } else {
+                config::Secrets::Read
+            };
+            check(&config, secrets)
+        }
         Command::Run {
             config,
             graceful_restart,

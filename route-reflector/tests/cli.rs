@@ -43,8 +43,20 @@ fn check_accepts_an_example_and_names_the_line_of_an_error() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         format!(
-            "error: {EXAMPLES}/rack-b.toml:21:16: environment variable RACK_A_MD5 is not set\n   |\n21 | password_env = \"RACK_A_MD5\"\n   |                ^^^^^^^^^^^^\n"
+            "error: {EXAMPLES}/rack-b.toml:21:16: environment variable RACK_A_MD5 is not set\n   |\n21 | password_env = \"RACK_A_MD5\"\n   |                ^^^^^^^^^^^^\n{EXAMPLES}/rack-b.toml: 1 error\n"
         )
+    );
+    // Linted without its secrets: fine.
+    let out = Command::new(BIN)
+        .args(["check", "--no-secrets", &format!("{EXAMPLES}/rack-b.toml")])
+        .env_remove("RACK_A_MD5")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
     let out = Command::new(BIN)
         .args(["check", "/nonexistent/rr.toml"])
@@ -53,7 +65,7 @@ fn check_accepts_an_example_and_names_the_line_of_an_error() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: /nonexistent/rr.toml:0:0: cannot read: No such file or directory (os error 2)\n"
+        "error: /nonexistent/rr.toml:0:0: cannot read: No such file or directory (os error 2)\n/nonexistent/rr.toml: 1 error\n"
     );
 }
 

@@ -167,6 +167,9 @@ pub struct PeerSettings {
     pub rr_client: bool,
     #[cfg_attr(feature = "serde", serde(default = "hold_time"))]
     pub hold_time: u16,
+    /// Seconds between KEEPALIVEs; none: a third of the negotiated hold time.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub keepalive: Option<u16>,
     /// First connect-retry interval in seconds (doubles up to two minutes).
     #[cfg_attr(feature = "serde", serde(default))]
     pub connect_retry: Option<u64>,
@@ -300,6 +303,7 @@ impl PeerSettings {
             passive: false,
             rr_client: false,
             hold_time: hold_time(),
+            keepalive: None,
             connect_retry: None,
             connect_delay: None,
             error_wait: None,
@@ -343,6 +347,12 @@ impl PeerSettings {
         }
         if self.hold_time != 0 && self.hold_time < 3 {
             return Err("the hold time is 0 or at least 3 seconds");
+        }
+        if let Some(k) = self.keepalive
+            && self.hold_time != 0
+            && (k == 0 || k >= self.hold_time)
+        {
+            return Err("the keepalive time is at least 1 and below the hold time");
         }
         Ok(())
     }

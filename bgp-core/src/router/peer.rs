@@ -238,6 +238,7 @@ pub(super) fn session_config(
     let local_as = p.local_as.unwrap_or(cfg.asn);
     let mut sc = SessionConfig::new(local_as, cfg.router_id, PeerAs::Is(p.asn));
     sc.hold_time = p.hold_time;
+    sc.keepalive_time = p.keepalive;
     sc.passive = p.is_passive();
     sc.connect_retry = p.connect_retry();
     if let Some(w) = p.error_wait {

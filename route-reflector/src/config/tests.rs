@@ -1,4 +1,7 @@
 use super::*;
+use bgp_core::policy::{Action, Match, NextHopAction, PrefixRange, Verdict};
+use bgp_core::wire::attributes::Community;
+use bgp_speaker::NextHopSetting;
 
 fn err(src: &str) -> String {
     Config::parse("rr.toml", src).unwrap_err().to_string()
@@ -24,7 +27,7 @@ fn errors_name_line_column_and_what_was_expected() {
         ),
         (
             "router_id = \"192.168.1.1\"\nasn = 65001\n[[client]]\naddress = \"192.168.1.11\"\nhold_tme = 30\n",
-            "rr.toml:5:1: unknown field `hold_tme`, expected one of `address`, `range`, `max`, `asn`, `description`, `port`, `local_address`, `passive`, `hold_time`, `connect_retry`, `connect_delay`, `error_wait`, `password`, `password_file`, `password_env`, `ttl_security`, `multihop`, `graceful_restart`, `max_prefixes`, `max_prefixes_warn_only`, `max_prefixes_restart`, `import`, `export`, `next_hop`, `soft_reconfig_inbound`, `local_as`, `allow_own_as`\n  |\n5 | hold_tme = 30\n  | ^^^^^^^^",
+            "rr.toml:5:1: unknown field `hold_tme`, expected one of `address`, `range`, `max`, `asn`, `description`, `port`, `local_address`, `passive`, `hold_time`, `keepalive`, `connect_retry`, `connect_delay`, `error_wait`, `password`, `password_file`, `password_env`, `ttl_security`, `multihop`, `graceful_restart`, `max_prefixes`, `max_prefixes_warn_only`, `max_prefixes_restart`, `import`, `export`, `next_hop`, `soft_reconfig_inbound`, `local_as`, `allow_own_as`\n  |\n5 | hold_tme = 30\n  | ^^^^^^^^",
         ),
         (
             "router_id = \"192.168.1.1\"\nasn = 65001\n[[client]]\naddress = \"192.168.1.11\"\nnext_hop = \"me\"\n",
@@ -246,4 +249,100 @@ fn reload_refuses_changes_that_need_a_restart() {
         vec!["router_id", "cluster_id", "listen"]
     );
     assert!(fixed_differences(&a, &a.clone()).is_empty());
+}
+
+/// Every error of a file, each at its own position, in the order of the file.
+fn errors(src: &str) -> Vec<String> {
+    Config::parse("rr.toml", src)
+        .unwrap_err()
+        .0
+        .iter()
+        .map(|e| format!("{}:{}: {}", e.line, e.column, e.message))
+        .collect()
+}
+
+#[test]
+fn every_error_is_reported_at_its_own_position() {
+    let src = r#"router_id = "0.0.0.0"
+asn = 0
+listen = ["0.0.0.0:179", "0.0.0.0:179"]
+max_paths = 0
+[log]
+level = "inf"
+[timers]
+hold_time = 2
+[[client]]
+address = "192.168.1.11"
+[[client]]
+address = "192.168.1.12"
+local_address = "2001:db8::1"
+[[client]]
+address = "192.168.1.13"
+keepalive = 30
+hold_time = 30
+"#;
+    assert_eq!(
+        errors(src),
+        [
+            "2:7: asn 0 is reserved (RFC 7607): not an AS to run as",
+            "1:13: router_id 0.0.0.0 is not a usable BGP identifier",
+            "3:26: listen address 0.0.0.0:179 is given twice",
+            "4:13: max_paths is at least 1 (1: no ECMP)",
+            "6:9: log level \"inf\": expected one of trace, debug, info, warn, error, off or `TARGET=LEVEL`",
+            "8:13: hold_time 2 is too short: 0 or at least 3 seconds",
+            "13:17: local_address 2001:db8::1 is of the other family than the peer's address",
+            "16:13: keepalive 30 must be at least 1 and below the hold time (30)",
+        ]
+    );
+    // A filter of targets and levels is a level.
+    let ok = format!("{HEAD}[log]\nlevel = \"bgp_speaker=debug,info\"\n");
+    assert!(Config::parse("rr.toml", &ok).is_ok());
+}
+
+#[test]
+fn unused_policies_warn_secrets_can_be_left_unread_and_keepalive_is_set() {
+    let src = format!(
+        r#"{HEAD}[timers]
+keepalive = 10
+[prefix_lists]
+pods = ["172.17.0.0/16 le 26"]
+spare = ["10.0.0.0/8"]
+[policies.pods-only]
+default = "reject"
+[[policies.pods-only.term]]
+match.prefix_list = "pods"
+verdict = "accept"
+[policies.unused]
+default = "accept"
+[[client]]
+address = "192.168.1.11"
+import = "pods-only"
+password_file = "/nonexistent/md5.key"
+"#
+    );
+    let e = Config::parse("rr.toml", &src).unwrap_err().to_string();
+    assert!(e.contains("password file /nonexistent/md5.key"), "{e}");
+    let c = Config::parse_with("rr.toml", &src, Secrets::Skip).unwrap();
+    let warnings: Vec<&str> = c.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert_eq!(
+        warnings,
+        [
+            "policy \"unused\" is not used by any peer",
+            "prefix list \"spare\" is not used by any policy",
+        ]
+    );
+    assert_eq!(c.speaker.router.peers[0].keepalive, Some(10));
+    assert!(c.speaker.router.peers[0].password.is_some());
+}
+
+#[test]
+fn the_admin_socket_group_is_a_name_or_a_number() {
+    let c = Config::parse("rr.toml", &format!("{HEAD}[admin]\ngroup = \"root\"\n")).unwrap();
+    assert_eq!(c.admin_group, Some(0));
+    let c = Config::parse("rr.toml", &format!("{HEAD}[admin]\ngroup = \"4242\"\n")).unwrap();
+    assert_eq!(c.admin_group, Some(4242));
+    assert_eq!(
+        errors(&format!("{HEAD}[admin]\ngroup = \"no-such-group\"\n")),
+        ["4:9: admin group \"no-such-group\": no such group"]
+    );
 }

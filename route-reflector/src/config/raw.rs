@@ -1,0 +1,325 @@
+//! The file as it is written: what serde reads, before any check.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use bgp_core::policy::Verdict;
+use bgp_core::wire::attributes::Origin;
+use bgp_speaker::fib::FibConfig;
+use bgp_speaker::{ErrorWait, NextHopSetting};
+use ipnet::IpNet;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{AdminConfig, LogFormat};
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MetricsRaw {
+    /// Where Prometheus scrapes `/metrics`; `""` turns the endpoint off.
+    #[serde(default = "metrics_listen")]
+    pub(super) listen: Spanned<String>,
+}
+
+impl Default for MetricsRaw {
+    fn default() -> Self {
+        MetricsRaw {
+            listen: metrics_listen(),
+        }
+    }
+}
+
+pub(super) fn metrics_listen() -> Spanned<String> {
+    Spanned::new(0..0, "127.0.0.1:9179".into())
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Timers {
+    #[serde(default = "hold_time")]
+    pub(super) hold_time: Spanned<u16>,
+    /// Seconds between KEEPALIVEs; none: a third of the negotiated hold time.
+    #[serde(default)]
+    pub(super) keepalive: Option<Spanned<u16>>,
+    #[serde(default = "connect_retry")]
+    pub(super) connect_retry: u64,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            hold_time: hold_time(),
+            keepalive: None,
+            connect_retry: connect_retry(),
+        }
+    }
+}
+
+pub(super) fn hold_time() -> Spanned<u16> {
+    Spanned::new(0..0, 90)
+}
+
+pub(super) fn connect_retry() -> u64 {
+    5
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GracefulRestartRaw {
+    #[serde(default = "yes")]
+    pub(super) enabled: bool,
+    /// Seconds peers keep our routes while we restart.
+    #[serde(default = "restart_time")]
+    pub(super) restart_time: u16,
+    /// After a restart, the longest wait for the peers' End-of-RIB before sending.
+    #[serde(default = "selection_deferral")]
+    pub(super) selection_deferral: u64,
+    /// Where a stopping reflector lists the dynamic peers that were up, for the deferral
+    /// of the next start (default: the admin socket's path with `.peers` at the end).
+    #[serde(default)]
+    pub(super) state_file: Option<PathBuf>,
+}
+
+impl Default for GracefulRestartRaw {
+    fn default() -> Self {
+        GracefulRestartRaw {
+            enabled: true,
+            restart_time: restart_time(),
+            selection_deferral: selection_deferral(),
+            state_file: None,
+        }
+    }
+}
+
+pub(super) fn yes() -> bool {
+    true
+}
+
+pub(super) fn restart_time() -> u16 {
+    120
+}
+
+pub(super) fn selection_deferral() -> u64 {
+    60
+}
+
+pub(super) fn default_listen() -> Vec<Spanned<SocketAddr>> {
+    vec![Spanned::new(0..0, SocketAddr::from(([0, 0, 0, 0], 179)))]
+}
+
+pub(super) fn one() -> Spanned<usize> {
+    Spanned::new(0..0, 1)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Raw {
+    pub(super) router_id: Spanned<Ipv4Addr>,
+    pub(super) asn: Spanned<u32>,
+    #[serde(default)]
+    pub(super) cluster_id: Option<Ipv4Addr>,
+    #[serde(default = "default_listen")]
+    pub(super) listen: Vec<Spanned<SocketAddr>>,
+    #[serde(default = "yes")]
+    pub(super) client_to_client: bool,
+    #[serde(default = "one")]
+    pub(super) max_paths: Spanned<usize>,
+    #[serde(default)]
+    pub(super) log: LogRaw,
+    #[serde(default)]
+    pub(super) metrics: MetricsRaw,
+    #[serde(default)]
+    pub(super) admin: AdminConfig,
+    #[serde(default)]
+    pub(super) timers: Timers,
+    #[serde(default)]
+    pub(super) graceful_restart: GracefulRestartRaw,
+    #[serde(default)]
+    pub(super) fib: Option<FibConfig>,
+    #[serde(default)]
+    pub(super) client: Vec<Spanned<PeerRaw>>,
+    #[serde(default)]
+    pub(super) client_range: Vec<Spanned<PeerRaw>>,
+    /// Internal peers that are not clients: the other reflectors of the cluster.
+    #[serde(default)]
+    pub(super) ibgp: Vec<Spanned<PeerRaw>>,
+    #[serde(default)]
+    pub(super) ebgp: Vec<Spanned<PeerRaw>>,
+    #[serde(default)]
+    pub(super) prefix_lists: BTreeMap<String, Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub(super) policies: BTreeMap<String, Spanned<PolicyRaw>>,
+}
+
+/// One `[[client]]`, `[[client_range]]` or `[[ebgp]]` table; which fields a kind takes is
+/// checked after parsing.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PeerRaw {
+    pub(super) address: Option<Spanned<IpAddr>>,
+    pub(super) range: Option<Spanned<IpNet>>,
+    pub(super) max: Option<usize>,
+    pub(super) asn: Option<Spanned<u32>>,
+    #[allow(dead_code)]
+    pub(super) description: Option<String>,
+    pub(super) port: Option<u16>,
+    pub(super) local_address: Option<Spanned<IpAddr>>,
+    #[serde(default)]
+    pub(super) passive: bool,
+    pub(super) hold_time: Option<Spanned<u16>>,
+    pub(super) keepalive: Option<Spanned<u16>>,
+    pub(super) connect_retry: Option<u64>,
+    pub(super) connect_delay: Option<u64>,
+    pub(super) error_wait: Option<ErrorWait>,
+    pub(super) password: Option<Spanned<String>>,
+    pub(super) password_file: Option<Spanned<PathBuf>>,
+    pub(super) password_env: Option<Spanned<String>>,
+    pub(super) ttl_security: Option<u8>,
+    pub(super) multihop: Option<u8>,
+    pub(super) graceful_restart: Option<bool>,
+    pub(super) max_prefixes: Option<u64>,
+    #[serde(default)]
+    pub(super) max_prefixes_warn_only: bool,
+    pub(super) max_prefixes_restart: Option<u64>,
+    pub(super) import: Option<Spanned<String>>,
+    pub(super) export: Option<Spanned<String>>,
+    pub(super) next_hop: Option<NextHopSetting>,
+    #[serde(default)]
+    pub(super) soft_reconfig_inbound: bool,
+    pub(super) local_as: Option<u32>,
+    #[serde(default)]
+    pub(super) allow_own_as: u8,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PolicyRaw {
+    /// What happens to a route no term decided about.
+    #[serde(default = "reject")]
+    pub(super) default: VerdictRaw,
+    #[serde(default)]
+    pub(super) term: Vec<TermRaw>,
+}
+
+pub(super) fn reject() -> VerdictRaw {
+    VerdictRaw::Reject
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum VerdictRaw {
+    Accept,
+    Reject,
+}
+
+impl From<VerdictRaw> for Verdict {
+    fn from(v: VerdictRaw) -> Verdict {
+        match v {
+            VerdictRaw::Accept => Verdict::Accept,
+            VerdictRaw::Reject => Verdict::Reject,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TermRaw {
+    #[serde(default)]
+    pub(super) name: Option<String>,
+    #[serde(default, rename = "match")]
+    pub(super) matches: MatchRaw,
+    #[serde(default)]
+    pub(super) set: SetRaw,
+    #[serde(default)]
+    pub(super) verdict: Option<VerdictRaw>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MatchRaw {
+    pub(super) prefix_list: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) prefix: Vec<Spanned<String>>,
+    pub(super) community: Option<Spanned<String>>,
+    pub(super) large_community: Option<Spanned<String>>,
+    pub(super) as_path: Option<Spanned<String>>,
+    pub(super) as_path_max_len: Option<usize>,
+    #[serde(default)]
+    pub(super) neighbor: Vec<IpAddr>,
+    #[serde(default)]
+    pub(super) route_type: Vec<RouteTypeRaw>,
+    pub(super) origin: Option<OriginRaw>,
+    #[serde(default)]
+    pub(super) next_hop: Vec<IpNet>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SetRaw {
+    pub(super) local_pref: Option<u32>,
+    pub(super) med: Option<u32>,
+    #[serde(default)]
+    pub(super) remove_med: bool,
+    #[serde(default)]
+    pub(super) add_community: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) remove_community: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) add_large_community: Vec<Spanned<String>>,
+    /// Prepend our AS this many times.
+    pub(super) prepend: Option<u8>,
+    /// `self`, `unchanged` or an address.
+    pub(super) next_hop: Option<Spanned<String>>,
+    pub(super) origin: Option<OriginRaw>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RouteTypeRaw {
+    Local,
+    Internal,
+    External,
+    Reflected,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum OriginRaw {
+    Igp,
+    Egp,
+    Incomplete,
+}
+
+impl From<OriginRaw> for Origin {
+    fn from(o: OriginRaw) -> Origin {
+        match o {
+            OriginRaw::Igp => Origin::Igp,
+            OriginRaw::Egp => Origin::Egp,
+            OriginRaw::Incomplete => Origin::Incomplete,
+        }
+    }
+}
+
+/// `[log]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LogRaw {
+    #[serde(default)]
+    pub(super) format: LogFormat,
+    #[serde(default = "info")]
+    pub(super) level: Spanned<String>,
+}
+
+impl Default for LogRaw {
+    fn default() -> Self {
+        LogRaw {
+            format: LogFormat::Human,
+            level: info(),
+        }
+    }
+}
+
+fn info() -> Spanned<String> {
+    Spanned::new(0..0, "info".into())
+}
