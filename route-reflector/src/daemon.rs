@@ -156,6 +156,7 @@ pub async fn run(path: Option<PathBuf>, restarting: bool) -> Result<(), String> 
             }
         });
     }
+    notify_ready(&d.speaker);
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
@@ -163,13 +164,16 @@ pub async fn run(path: Option<PathBuf>, restarting: bool) -> Result<(), String> 
         tokio::select! {
             _ = hup.recv() => {
                 info!("SIGHUP: reloading the configuration");
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Reloading]);
                 let _ = d.reload().await;
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
     }
     info!("shutting down");
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     let graceful = d
         .config
         .lock()
@@ -196,6 +200,33 @@ pub async fn run(path: Option<PathBuf>, restarting: bool) -> Result<(), String> 
     let _ = std::fs::remove_file(&socket_path);
     info!("stopped");
     Ok(())
+}
+
+/// Under systemd (`Type=notify`): ready now, and, when the unit has a watchdog, a ping every
+/// half interval for as long as the speaker answers (a wedged speaker is restarted).
+fn notify_ready(speaker: &Speaker) {
+    if let Err(e) = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]) {
+        warn!(%e, "cannot tell systemd the reflector is ready");
+    }
+    let mut usec = 0;
+    if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
+        return;
+    }
+    let every = std::time::Duration::from_micros(usec / 2);
+    info!(interval_ms = every.as_millis() as u64, "systemd watchdog");
+    let speaker = speaker.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match tokio::time::timeout(every, speaker.summary()).await {
+                Ok(Ok(_)) => {
+                    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+                }
+                _ => warn!("the speaker does not answer: no watchdog ping"),
+            }
+        }
+    });
 }
 
 /// Lists the peers that are up with graceful restart (listed or from ranges), one address

@@ -86,6 +86,10 @@ enum Command {
     /// Decode BGP messages (hex or binary) or MRT captures into JSON, one object per line.
     /// Exits non-zero when any message is malformed.
     Decode(decode::DecodeArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) to standard output.
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff) to standard output.
+    Manpage,
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,6 +209,21 @@ fn main() -> ExitCode {
             ask(&client, &req, |_| {
                 Ok(format!("{address}: {action:?} done\n"))
             })
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "route-reflector", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Manpage => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
         }
         Command::Reload { client } => ask(&client, &Request::Reload, |data| {
             let r: daemon::ReloadReport = serde_json::from_value(data)?;

@@ -143,3 +143,82 @@ fn run_logs_json_serves_the_admin_socket_and_stops_on_sigterm() {
     assert!(!sock.exists(), "the socket is removed on exit");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn under_systemd_it_says_ready_pings_the_watchdog_and_says_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = temp("notify");
+    let sock = dir.join("rr.sock");
+    let notify = dir.join("notify.sock");
+    let listener = UnixDatagram::bind(&notify).unwrap();
+    listener
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let cfg = dir.join("rr.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "router_id = \"127.0.0.1\"\nasn = 64512\nlisten = [\"127.0.0.1:0\"]\n\
+             [metrics]\nlisten = \"\"\n[admin]\nsocket = \"{}\"\n",
+            sock.display()
+        ),
+    )
+    .unwrap();
+    // As systemd starts it: the watchdog is meant for the process whose PID it names.
+    let child = Command::new("sh")
+        .args(["-c", "WATCHDOG_PID=$$ exec \"$0\" run \"$1\""])
+        .arg(BIN)
+        .arg(&cfg)
+        .env("NOTIFY_SOCKET", &notify)
+        .env("WATCHDOG_USEC", "200000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed however the test ends.
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Kill(child);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while got.iter().filter(|m: &&String| *m == "WATCHDOG=1").count() < 3 {
+        let n = listener
+            .recv(&mut buf)
+            .unwrap_or_else(|e| panic!("{e}; so far: {got:?}"));
+        got.push(String::from_utf8_lossy(&buf[..n]).trim().to_string());
+    }
+    assert_eq!(got[0], "READY=1", "{got:?}");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status();
+    loop {
+        let n = listener.recv(&mut buf).expect("STOPPING=1");
+        if String::from_utf8_lossy(&buf[..n]).trim() == "STOPPING=1" {
+            break;
+        }
+    }
+    assert!(child.0.wait().unwrap().success());
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_commands() {
+    let out = Command::new(BIN)
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains("route-reflector") && text.contains("check") && text.contains("--no-secrets"),
+        "{text}"
+    );
+    let out = Command::new(BIN).arg("manpage").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.contains(".TH route-reflector 1"), "{text}");
+}
