@@ -994,3 +994,28 @@ fn a_restart_waits_for_the_peers_that_held_our_routes_when_they_are_known() {
         !w.nodes[r].router.summary().deferring
     });
 }
+
+#[test]
+fn the_timer_heap_does_not_grow_with_time() {
+    // Deadlines move all the time (every UPDATE sent restarts a keepalive timer, a
+    // connection that comes and goes arms and disarms others): the heap keeps a bounded
+    // number of entries per peer.
+    let mut w = pair();
+    for round in 0..400u32 {
+        for p in prefixes(20, 5) {
+            let a = Announcement {
+                med: Some(round),
+                ..via("10.0.0.1")
+            };
+            w.router(0).announce(p, &a).unwrap();
+        }
+        w.advance(Duration::from_millis(700));
+    }
+    for n in 0..2 {
+        let entries = w.nodes[n].router.timer_entries();
+        assert!(
+            entries <= 4,
+            "router {n}: {entries} timer entries for one peer"
+        );
+    }
+}

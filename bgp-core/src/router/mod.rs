@@ -279,6 +279,11 @@ impl Router {
         Some(self.backlog_of(*self.by_addr.get(&addr)?))
     }
 
+    /// Entries in the timer heap (each peer has one armed; stale ones wait to come due).
+    pub fn timer_entries(&self) -> usize {
+        self.timers.len()
+    }
+
     /// Messages queued or in flight, all peers together.
     pub fn backlog(&self) -> usize {
         self.backlog
@@ -408,11 +413,13 @@ impl Router {
 
     /// Timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some((_, id, incarnation)) = self.timers.pop_due(now) {
+        while let Some((at, id, incarnation)) = self.timers.pop_due(now) {
             let Some(e) = self.entry_mut(id) else {
                 continue;
             };
-            if e.incarnation != incarnation {
+            // An entry of an earlier start of the slot, or one an earlier deadline took the
+            // place of (that one came due first and armed what followed): dropped.
+            if e.incarnation != incarnation || e.armed != Some(at) {
                 continue;
             }
             e.armed = None;

@@ -51,8 +51,7 @@ impl TimerHeap {
         }
     }
 
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.heap.len()
     }
 }
