@@ -16,9 +16,11 @@
 //! - [`policy`]: import and export policies.
 //! - [`router`]: the whole speaker (every peer's sessions, the RIB, what flows between
 //!   them) as one value, driven like a session.
+//! - [`bfd`]: Bidirectional Forwarding Detection (RFC 5880, 5881, 5883).
 //! - [`mrt`]: reading MRT captures (RFC 6396), the format operators keep BGP traffic in.
 //! - [`types`]: small shared value types.
 
+pub mod bfd;
 pub mod mrt;
 pub mod policy;
 pub mod rib;
