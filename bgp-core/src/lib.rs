@@ -16,7 +16,8 @@
 //! - [`policy`]: import and export policies.
 //! - [`router`]: the whole speaker (every peer's sessions, the RIB, what flows between
 //!   them) as one value, driven like a session.
-//! - [`bfd`]: Bidirectional Forwarding Detection (RFC 5880, 5881, 5883).
+//! - [`bfd`]: Bidirectional Forwarding Detection (RFC 5880, 5881, 5883), many sessions in
+//!   one endpoint, driven like the router.
 //! - [`mrt`]: reading MRT captures (RFC 6396), the format operators keep BGP traffic in.
 //! - [`types`]: small shared value types.
 

@@ -1,6 +1,11 @@
-//! Why received packets are dropped.
+//! What the endpoint shows of itself: each session's state and counters, and why packets
+//! were dropped.
 
 use std::fmt;
+use std::time::{Duration, Instant};
+
+use super::io::{SessionId, SessionKey};
+use super::packet::{Diag, State};
 
 /// Why a received packet was dropped. Each reception check of RFC 5880 6.8.6 (and of the
 /// transport rules of RFC 5881 and 5883) has its own reason, so that a driver can count
@@ -100,10 +105,88 @@ impl DropReason {
             DropReason::AuthSequence => "auth_sequence",
         }
     }
+
+    fn index(self) -> usize {
+        self as usize
+    }
 }
 
 impl fmt::Display for DropReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// Dropped packets, by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Drops([u64; DropReason::COUNT]);
+
+impl Drops {
+    pub fn get(&self, reason: DropReason) -> u64 {
+        self.0[reason.index()]
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// The reasons with at least one drop.
+    pub fn iter(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
+        DropReason::ALL
+            .into_iter()
+            .map(|r| (r, self.get(r)))
+            .filter(|(_, n)| *n > 0)
+    }
+
+    pub(super) fn add(&mut self, reason: DropReason) {
+        self.0[reason.index()] += 1;
+    }
+}
+
+/// Packet counters, of one session or of the whole endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Packets accepted: they went through the whole reception procedure.
+    pub packets_in: u64,
+    /// Packets handed to the driver to send.
+    pub packets_out: u64,
+    /// Packets received and discarded. A received packet is either in `packets_in` or here.
+    pub dropped: Drops,
+    /// Times the session came Up.
+    pub up: u64,
+    /// Times it went from Up to another state.
+    pub down: u64,
+}
+
+/// One session as [`Bfd::sessions`](super::Bfd::sessions) shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionStatus {
+    pub id: SessionId,
+    pub key: SessionKey,
+    pub state: State,
+    /// The last state the peer sent (Down until it sends one).
+    pub remote_state: State,
+    pub local_diag: Diag,
+    /// The diagnostic of the peer's last packet.
+    pub remote_diag: Diag,
+    pub local_discriminator: u32,
+    /// 0 until the peer is heard from, and again once it has been silent a Detection Time.
+    pub remote_discriminator: u32,
+    /// The interval periodic packets are sent at before jitter: the larger of our Desired Min
+    /// TX in effect and the peer's Required Min RX.
+    pub tx_interval: Duration,
+    /// How long the peer may be silent before the session goes down; `None` until the peer
+    /// is heard from.
+    pub detection_time: Option<Duration>,
+    /// The peer's Detect Mult (0 until it is heard from).
+    pub remote_detect_mult: u8,
+    pub remote_desired_min_tx: Duration,
+    pub remote_required_min_rx: Duration,
+    /// A Poll Sequence is running: our packets carry P until the peer answers with F.
+    pub poll_active: bool,
+    /// The UDP source port of this session's packets.
+    pub source_port: u16,
+    /// When the session last changed state, or was added.
+    pub last_change: Instant,
+    pub counters: Counters,
 }
