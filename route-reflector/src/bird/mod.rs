@@ -2,9 +2,13 @@
 //!
 //! calico-node runs `bird -R -s /var/run/calico/bird.ctl -d -c bird.cfg` (and `bird6` with
 //! `bird6.cfg`), files that confd renders and that `include` the others (`bird_aggr.cfg`,
-//! `bird_ipam.cfg`, ...). [`lexer`] makes tokens of them and resolves the includes.
+//! `bird_ipam.cfg`, ...). [`lexer`] makes tokens of them and resolves the includes;
+//! [`parser`] builds the [`ast`], refusing what is outside the subset the Calico files use
+//! with `FILE:LINE:COLUMN: found ..., expected ...`.
 
+pub mod ast;
 pub mod lexer;
+pub mod parser;
 pub mod source;
 
 pub use source::{Error, Span};
