@@ -4,9 +4,11 @@
 //! `bird6.cfg`), files that confd renders and that `include` the others (`bird_aggr.cfg`,
 //! `bird_ipam.cfg`, ...). [`lexer`] makes tokens of them and resolves the includes;
 //! [`parser`] builds the [`ast`], refusing what is outside the subset the Calico files use
-//! with `FILE:LINE:COLUMN: found ..., expected ...`.
+//! with `FILE:LINE:COLUMN: found ..., expected ...`; [`compile`] turns filters into policy
+//! rules by running them on symbolic routes.
 
 pub mod ast;
+pub mod compile;
 pub mod lexer;
 pub mod parser;
 pub mod source;
