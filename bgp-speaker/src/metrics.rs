@@ -38,6 +38,9 @@ pub struct Metrics {
     pub queue_depth: IntGaugeVec,
     /// Times the peer's queue overflowed (the peer is then re-synchronized).
     pub queue_overflows: IntCounterVec,
+    /// ROUTE-REFRESH messages per peer, direction (`received`, `sent`) and kind
+    /// (`request`, `begin`, `end`: RFC 7313's BoRR and EoRR).
+    pub route_refresh: IntCounterVec,
     /// Prefixes with a best route.
     pub best_routes: IntGauge,
     /// Kernel routes installed and deleted.
@@ -57,6 +60,9 @@ fn opts(name: &str, help: &str) -> Opts {
 
 /// The families whose per-peer series are made with the peer.
 const FAMILIES: [&str; 2] = ["ipv4-unicast", "ipv6-unicast"];
+
+/// The kinds of ROUTE-REFRESH messages.
+pub(crate) const REFRESH_KINDS: [&str; 3] = ["request", "begin", "end"];
 
 /// The kinds of FIB errors (see [`Metrics::fib_errors`]).
 pub(crate) const FIB_ERROR_KINDS: [&str; 5] =
@@ -163,6 +169,11 @@ impl Metrics {
                 "Times a peer's queue overflowed",
                 peer,
             ),
+            route_refresh: cv(
+                "route_refresh_total",
+                "ROUTE-REFRESH messages (requests, BoRR, EoRR)",
+                &["peer", "direction", "kind"],
+            ),
             best_routes,
             fib_operations: cv(
                 "fib_operations_total",
@@ -217,6 +228,11 @@ impl Metrics {
         }
         self.queue_depth.with_label_values(&[peer]).set(0);
         self.queue_overflows.with_label_values(&[peer]);
+        for d in ["received", "sent"] {
+            for k in REFRESH_KINDS {
+                self.route_refresh.with_label_values(&[peer, d, k]);
+            }
+        }
     }
 
     /// A removed peer's series go, those of the `families` it used too.
@@ -248,6 +264,11 @@ impl Metrics {
         }
         let _ = self.queue_depth.remove_label_values(&[peer]);
         let _ = self.queue_overflows.remove_label_values(&[peer]);
+        for d in ["received", "sent"] {
+            for k in REFRESH_KINDS {
+                let _ = self.route_refresh.remove_label_values(&[peer, d, k]);
+            }
+        }
     }
 
     /// The metrics in the Prometheus text format.

@@ -863,17 +863,27 @@ fn route_refresh_with_frr_from_each_side() {
     seg.wait("the reflector holds FRR's prefix", || {
         !s.rr.paths("172.18.0.0/24").is_empty()
     });
-    // Ours asks: FRR receives a ROUTE-REFRESH and sends its routes again.
+    // Ours asks: FRR receives a ROUTE-REFRESH and sends its routes again, between BoRR and
+    // EoRR (enhanced route refresh, RFC 7313): its prefix stays throughout.
     let received = s.rr.peer("10.11.0.3")["updates_received"].as_u64().unwrap();
     let before = frr_stat(&s.frr, "10.11.0.1", "routeRefreshRecv");
     let out = s.rr.cli(&["peer", "10.11.0.3", "refresh"]);
     assert!(!out.is_empty());
     seg.wait("FRR receives our ROUTE-REFRESH", || {
-        frr_stat(&s.frr, "10.11.0.1", "routeRefreshRecv") == before + 1
+        frr_stat(&s.frr, "10.11.0.1", "routeRefreshRecv") > before
     });
-    seg.wait("FRR's routes again", || {
-        s.rr.peer("10.11.0.3")["updates_received"].as_u64().unwrap() > received
+    seg.wait("FRR's routes again, bracketed by BoRR and EoRR", || {
+        let p = s.rr.peer("10.11.0.3");
+        p["updates_received"].as_u64().unwrap() > received
+            && p["refresh_received"]["begin"].as_u64().unwrap_or(0) >= 1
+            && p["refresh_received"]["end"].as_u64().unwrap_or(0) >= 1
     });
+    assert_eq!(s.rr.paths("172.18.0.0/24").len(), 1);
+    assert_eq!(
+        s.rr.paths("172.18.0.0/24")[0]["stale"],
+        false,
+        "EoRR swept nothing of it"
+    );
     // FRR asks (soft inbound reset without stored routes): we send our table again.
     let sent = s.rr.peer("10.11.0.3")["updates_sent"].as_u64().unwrap();
     let before = frr_stat(&s.frr, "10.11.0.1", "routeRefreshSent");
@@ -883,9 +893,14 @@ fn route_refresh_with_frr_from_each_side() {
     seg.wait("FRR sends a ROUTE-REFRESH", || {
         frr_stat(&s.frr, "10.11.0.1", "routeRefreshSent") == before + 1
     });
-    seg.wait("our table again", || {
-        s.rr.peer("10.11.0.3")["updates_sent"].as_u64().unwrap() > sent
+    seg.wait("our table again, between BoRR and EoRR", || {
+        let p = s.rr.peer("10.11.0.3");
+        p["updates_sent"].as_u64().unwrap() > sent
+            && p["refresh_sent"]["begin"].as_u64().unwrap_or(0) >= 1
+            && p["refresh_sent"]["end"].as_u64().unwrap_or(0) >= 1
     });
+    // FRR keeps the node's block through its refresh.
+    assert!(!s.frr.json("show bgp ipv4 unicast 172.17.2.0/24 json")["paths"].is_null());
     // No session was reset on either side.
     assert_eq!(s.rr.peer("10.11.0.3")["established_count"], 1);
     assert_eq!(frr_stat(&s.frr, "10.11.0.1", "notificationsSent"), 0);

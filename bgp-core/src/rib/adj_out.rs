@@ -446,13 +446,15 @@ impl Groups {
 
     /// Every route the group holds, for a member that just joined (its own routes left
     /// out).
-    pub(crate) fn full_table(&self, g: GroupId, peer: PeerId) -> Batch {
+    pub(crate) fn full_table(&self, g: GroupId, peer: PeerId, family: Option<Family>) -> Batch {
         let Some(Some(grp)) = self.groups.get(g) else {
             return Batch::all(Arc::new([]));
         };
         let mut b = Bucket::default();
         for (prefix, held) in grp.out.iter() {
-            diff(&prefix, &[], held, Some(peer), &mut b);
+            if family.is_none_or(|f| super::family_of(&prefix) == f) {
+                diff(&prefix, &[], held, Some(peer), &mut b);
+            }
         }
         Batch::all(b.encode(&grp.key.context()).into())
     }

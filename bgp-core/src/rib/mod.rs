@@ -426,7 +426,7 @@ impl Rib {
             }
             self.groups.commit(gid);
         }
-        Ok(self.groups.full_table(gid, id))
+        Ok(self.groups.full_table(gid, id, None))
     }
 
     /// The peer's session went down. With `retain_stale` (graceful restart) its routes stay,
@@ -542,8 +542,13 @@ impl Rib {
     /// Every route the peer's group sends it, as encoded UPDATEs (for a route refresh, or to
     /// re-synchronize a peer that fell behind); empty while the peer is down.
     pub fn full_table(&self, peer: PeerId) -> Batch {
+        self.table_of(peer, None)
+    }
+
+    /// As [`Rib::full_table`], for one family (`None`: all).
+    pub fn table_of(&self, peer: PeerId, family: Option<Family>) -> Batch {
         match self.group_of(peer) {
-            Some(g) => self.groups.full_table(g, peer),
+            Some(g) => self.groups.full_table(g, peer, family),
             None => Batch::all(std::sync::Arc::new([])),
         }
     }

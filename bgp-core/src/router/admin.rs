@@ -284,8 +284,14 @@ impl Router {
             return Err(RouterError::NoRouteRefresh(addr));
         }
         for f in up.families.clone() {
-            let _ = e.fsm.send_route_refresh(now, f, RefreshKind::Request);
+            if e.fsm
+                .send_route_refresh(now, f, RefreshKind::Request)
+                .is_ok()
+            {
+                e.stats.refresh_sent.count(RefreshKind::Request);
+            }
         }
+        self.stats_changed(id);
         self.after(id, now);
         Ok(())
     }

@@ -10,6 +10,10 @@ use super::io::{Event as RouterEvent, Output, RouteChange};
 use super::outbox::Item;
 use super::peer::{Up, slot};
 use super::{Router, status::family_label};
+
+/// How long a refreshing peer has, from its BoRR, to send EoRR (RFC 7313 4 leaves it to the
+/// implementation); then the routes it did not send again go.
+const REFRESH_WAIT: Duration = Duration::from_secs(300);
 use crate::rib::{BestChange, PeerId, PeerSession};
 use crate::session::{Conn, DownReason, Event, Negotiated, RefreshKind, StopReason};
 use crate::types::Family;
@@ -27,13 +31,7 @@ impl Router {
             Event::Established(n) => self.on_up(id, dir, &n, now),
             Event::Update(u) => self.on_update(id, &u, now),
             Event::EndOfRib(f) => self.on_end_of_rib(id, f, now),
-            Event::RouteRefresh { family, kind } => {
-                if kind == RefreshKind::Request {
-                    // The peer's routes again: the group's full table, then End-of-RIB.
-                    let table = self.rib.full_table(id);
-                    self.queue(id, [Item::Table(table), Item::EndOfRib(family)]);
-                }
-            }
+            Event::RouteRefresh { family, kind } => self.on_refresh(id, family, kind, now),
             Event::Down {
                 reason,
                 was_established,
@@ -94,6 +92,69 @@ impl Router {
             }
             Ok(_) => {}
             Err(err) => warn!(%peer, %err, "peer up"),
+        }
+    }
+
+    /// A ROUTE-REFRESH from the peer: a request is answered with the family's routes
+    /// (bracketed by BoRR and EoRR with enhanced route refresh, RFC 7313 4; followed by
+    /// End-of-RIB without); BoRR marks the peer's routes of the family stale, EoRR removes
+    /// those not sent again (and so does the end of the wait for EoRR).
+    fn on_refresh(&mut self, id: PeerId, family: Family, kind: RefreshKind, now: Instant) {
+        let Some(e) = self.entry_mut(id) else { return };
+        e.stats.refresh_received.count(kind);
+        self.stats_changed(id);
+        let Some(e) = self.entry_mut(id) else { return };
+        match kind {
+            RefreshKind::Request => {
+                let enhanced = e.up.as_ref().is_some_and(|u| u.enhanced_refresh);
+                let table = self.rib.table_of(id, Some(family));
+                let items = if enhanced {
+                    vec![
+                        Item::Refresh(family, RefreshKind::Begin),
+                        Item::Table(table),
+                        Item::Refresh(family, RefreshKind::End),
+                    ]
+                } else {
+                    vec![Item::Table(table), Item::EndOfRib(family)]
+                };
+                self.queue(id, items);
+            }
+            RefreshKind::Begin => {
+                debug!(peer = %e.address(), family = %family_label(family), "BoRR: the peer sends its routes again");
+                e.refreshing.retain(|(f, _)| *f != family);
+                e.refreshing.push((family, now + REFRESH_WAIT));
+                self.rib.mark_stale(id, family);
+            }
+            RefreshKind::End => {
+                if !e.refreshing.iter().any(|(f, _)| *f == family) {
+                    // EoRR without BoRR (RFC 7313 4: ignored).
+                    return;
+                }
+                e.refreshing.retain(|(f, _)| *f != family);
+                let ch = self.rib.sweep_stale(id, Some(family));
+                self.publish(ch.best);
+            }
+        }
+    }
+
+    /// Refreshes whose EoRR did not come in time: their stale routes go.
+    pub(super) fn refresh_timeouts(&mut self, id: PeerId, now: Instant) {
+        let Some(e) = self.entry_mut(id) else { return };
+        let late: Vec<Family> = e
+            .refreshing
+            .iter()
+            .filter(|(_, by)| *by <= now)
+            .map(|(f, _)| *f)
+            .collect();
+        if late.is_empty() {
+            return;
+        }
+        e.refreshing.retain(|(_, by)| *by > now);
+        let peer = e.address();
+        for f in late {
+            warn!(%peer, family = %family_label(f), "no EoRR in time: the routes not sent again go");
+            let ch = self.rib.sweep_stale(id, Some(f));
+            self.publish(ch.best);
         }
     }
 
@@ -161,6 +222,7 @@ impl Router {
         );
         e.up = None;
         e.since = now;
+        e.refreshing.clear();
         e.last_error = Some(why.clone());
         let peer = e.address();
         // A dynamic peer lives as long as its session, or while its routes are kept for a

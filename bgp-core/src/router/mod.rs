@@ -69,7 +69,9 @@ pub use io::{
     RouterError, Transport,
 };
 pub use outbox::WINDOW;
-pub use status::{FamilyCounts, PeerReport, PeerStats, PeerStatus, Summary, family_label};
+pub use status::{
+    FamilyCounts, PeerReport, PeerStats, PeerStatus, RefreshCounts, Summary, family_label,
+};
 
 use peer::{PeerEntry, slot};
 use timers::TimerHeap;
@@ -430,6 +432,7 @@ impl Router {
             if let Some(e) = self.entry_mut(id) {
                 e.fsm.handle_timeout(now);
             }
+            self.refresh_timeouts(id, now);
             self.after(id, now);
         }
         self.check_deferral(now);

@@ -239,7 +239,10 @@ impl Router {
                     // The session builds and transmits it.
                     let r = match item {
                         Item::EndOfRib(f) => e.fsm.send_end_of_rib(now, f),
-                        Item::Refresh(f, k) => e.fsm.send_route_refresh(now, f, k),
+                        Item::Refresh(f, k) => {
+                            e.stats.refresh_sent.count(k);
+                            e.fsm.send_route_refresh(now, f, k)
+                        }
                         Item::Flush(_) | Item::Table(_) => Ok(()),
                     };
                     if let Err(err) = r {

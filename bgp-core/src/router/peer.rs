@@ -59,6 +59,8 @@ pub(super) struct PeerEntry {
     pub up: Option<Up>,
     /// Families whose End-of-RIB the peer sent since it came up.
     pub eor: Vec<Family>,
+    /// Families the peer is sending again after its BoRR, and until when EoRR may come.
+    pub refreshing: Vec<(Family, Instant)>,
     /// The route limit was passed and reported (warn-only peers are warned once).
     pub over_limit: bool,
     /// Accepted from a dynamic range: removed when its session ends.
@@ -105,6 +107,7 @@ impl PeerEntry {
             armed: None,
             up: None,
             eor: Vec::new(),
+            refreshing: Vec::new(),
             over_limit: false,
             dynamic: false,
             admin_down: false,
@@ -124,12 +127,12 @@ impl PeerEntry {
 
     /// The earliest time the router must call on this peer.
     pub(super) fn deadline(&self) -> Option<Instant> {
-        let fsm = self.fsm.poll_timeout();
         let connect = self.connect_wanted.then_some(self.connect_from);
-        match (fsm, connect) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let refresh = self.refreshing.iter().map(|(_, by)| *by).min();
+        [self.fsm.poll_timeout(), connect, refresh]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The connection of the Established session.
@@ -201,6 +204,8 @@ impl PeerEntry {
             accepted_v6: v6,
             updates_received: self.stats.updates_received(),
             updates_sent: self.stats.updates_sent(),
+            refresh_received: self.stats.refresh_received,
+            refresh_sent: self.stats.refresh_sent,
         }
     }
 }

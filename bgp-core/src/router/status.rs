@@ -43,6 +43,29 @@ pub struct PeerStatus {
     /// UPDATE messages received from and sent to the peer.
     pub updates_received: u64,
     pub updates_sent: u64,
+    /// ROUTE-REFRESH messages received and sent: requests, BoRR, EoRR (RFC 7313).
+    pub refresh_received: RefreshCounts,
+    pub refresh_sent: RefreshCounts,
+}
+
+/// ROUTE-REFRESH messages by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct RefreshCounts {
+    pub request: u64,
+    pub begin: u64,
+    pub end: u64,
+}
+
+impl RefreshCounts {
+    pub(super) fn count(&mut self, kind: crate::session::RefreshKind) {
+        use crate::session::RefreshKind;
+        match kind {
+            RefreshKind::Request => self.request += 1,
+            RefreshKind::Begin => self.begin += 1,
+            RefreshKind::End => self.end += 1,
+        }
+    }
 }
 
 /// The router as a whole.
@@ -78,6 +101,8 @@ pub struct PeerStats {
     pub sent: Vec<(Family, FamilyCounts)>,
     /// Times the peer's queue overflowed.
     pub overflows: u64,
+    pub refresh_received: RefreshCounts,
+    pub refresh_sent: RefreshCounts,
 }
 
 impl PeerStats {

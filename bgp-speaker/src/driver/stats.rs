@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use bgp_core::Family;
-use bgp_core::router::{FamilyCounts, PeerInfo, PeerReport, Router};
+use bgp_core::router::{FamilyCounts, PeerInfo, PeerReport, RefreshCounts, Router};
 use prometheus::{IntCounter, IntGauge};
 
 use crate::metrics::{Metrics, family_label};
@@ -52,6 +52,8 @@ struct Peer {
     backlog: IntGauge,
     state: IntGauge,
     uptime: IntGauge,
+    /// ROUTE-REFRESH counters (received, sent) and the counts last carried over.
+    refresh: [([IntCounter; 3], RefreshCounts); 2],
 }
 
 impl Peer {
@@ -67,6 +69,13 @@ impl Peer {
             backlog: m.queue_depth.with_label_values(&[label]),
             state: m.session_state.with_label_values(&[label]),
             uptime: m.session_uptime.with_label_values(&[label]),
+            refresh: ["received", "sent"].map(|d| {
+                (
+                    crate::metrics::REFRESH_KINDS
+                        .map(|k| m.route_refresh.with_label_values(&[label, d, k])),
+                    RefreshCounts::default(),
+                )
+            }),
         }
     }
 }
@@ -114,6 +123,16 @@ impl PeerMetrics {
         p.advertised[0].set(gauge(r.advertised.0));
         p.advertised[1].set(gauge(r.advertised.1));
         p.backlog.set(r.backlog as i64);
+        for (i, now) in [r.stats.refresh_received, r.stats.refresh_sent]
+            .into_iter()
+            .enumerate()
+        {
+            let (c, before) = &mut p.refresh[i];
+            c[0].inc_by(now.request.saturating_sub(before.request));
+            c[1].inc_by(now.begin.saturating_sub(before.begin));
+            c[2].inc_by(now.end.saturating_sub(before.end));
+            *before = now;
+        }
     }
 
     /// A new peer: its series, at zero.
@@ -128,6 +147,9 @@ impl PeerMetrics {
         // series go on from where they were.
         for (_, before) in p.received.values_mut().chain(p.sent.values_mut()) {
             *before = FamilyCounts::default();
+        }
+        for (_, before) in &mut p.refresh {
+            *before = RefreshCounts::default();
         }
         p.info = Some(info);
     }
