@@ -223,6 +223,7 @@ fn session(i: usize) -> PeerSession {
         four_octet_as: true,
         add_path_send: FamilySet::EMPTY,
         extended_message: false,
+        extended_next_hop: false,
     }
 }
 

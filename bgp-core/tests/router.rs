@@ -1147,3 +1147,47 @@ fn a_refresh_request_is_answered_between_borr_and_eorr_when_negotiated() {
         assert_eq!(seen, want, "only the family asked for");
     }
 }
+
+#[test]
+fn ipv4_routes_go_over_an_ipv6_session_with_an_ipv6_next_hop_only_with_rfc_8950() {
+    for extended in [false, true] {
+        let mut w = World::new();
+        let mut ca = config(65000, "10.0.0.1", &[("fd00::2", 65000)]);
+        let mut cb = config(65000, "10.0.0.2", &[("fd00::1", 65000)]);
+        ca.peers[0].extended_next_hop = extended;
+        cb.peers[0].extended_next_hop = extended;
+        let a = w.add("fd00::1", ca);
+        let b = w.add("fd00::2", cb);
+        w.until(5 * SEC, "up", |w| w.established(b) == 1);
+        // Our own pod block, next hop self: over this session, ourselves is an IPv6 address.
+        w.router(a)
+            .announce("172.17.1.0/24".parse().unwrap(), &Announcement::default())
+            .unwrap();
+        w.router(a)
+            .announce("2001:db8:1::/48".parse().unwrap(), &Announcement::default())
+            .unwrap();
+        w.drive();
+        let routes = w.call(b, |r, _| r.best_routes());
+        let v4: Vec<_> = routes
+            .iter()
+            .filter(|r| r.prefix.addr().is_ipv4())
+            .collect();
+        if extended {
+            assert_eq!(v4.len(), 1, "{routes:?}");
+            assert_eq!(v4[0].next_hops, [ip("fd00::1")]);
+        } else {
+            // Without the capability an IPv6 next hop for IPv4 routes is not to be sent
+            // (RFC 8950 4), and there is no IPv4 address of ours on the session.
+            assert!(v4.is_empty(), "{routes:?}");
+        }
+        let v6: Vec<_> = routes
+            .iter()
+            .filter(|r| r.prefix.addr().is_ipv6())
+            .collect();
+        assert_eq!(v6.len(), 1, "IPv6 routes go either way");
+        let st = &w.peers(b)[0];
+        let caps = |fam: &str| st.capabilities.iter().find(|c| c.family == fam).unwrap();
+        assert_eq!(caps("ipv4-unicast").extended_next_hop, extended, "{st:?}");
+        assert!(!caps("ipv6-unicast").extended_next_hop, "{st:?}");
+    }
+}

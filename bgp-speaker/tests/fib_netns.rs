@@ -265,3 +265,52 @@ netns_test!(errors_are_reported_per_route, inner_errors, {
     assert!(in_table.contains_key(&p("172.18.8.0/24")));
     assert!(!in_table.contains_key(&p("172.18.4.0/24")));
 });
+
+netns_test!(
+    an_ipv4_route_with_an_ipv6_next_hop_goes_via_inet6,
+    inner_via_inet6,
+    {
+        common::run("ip -6 addr add fd00:100::100/64 dev eth0 nodad");
+        let f = fib(TunnelMode::IpipCrossSubnet).await;
+        let r = f
+            .apply(&[
+                (p("172.17.9.0/24"), vec![a("fd00:100::101")]),
+                (
+                    p("172.17.10.0/24"),
+                    vec![a("fd00:100::101"), a("192.168.100.102")],
+                ),
+            ])
+            .await;
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        let text = ip_route();
+        // IPv6 next hops are never tunnelled (the tunnel is IPv4 in IPv4).
+        assert!(
+            text.contains("172.17.9.0/24 via inet6 fd00:100::101 dev eth0 onlink"),
+            "{text}"
+        );
+        assert!(
+            text.contains("nexthop via inet6 fd00:100::101 dev eth0 weight 1 onlink"),
+            "{text}"
+        );
+        // Read back as installed: reconciling again changes nothing.
+        let routes = f.routes().await.unwrap();
+        assert_eq!(
+            routes[&p("172.17.9.0/24")],
+            vec![Hop {
+                via: a("fd00:100::101"),
+                ifindex: ifindex("eth0")
+            }]
+        );
+        let want: HashMap<IpNet, Vec<IpAddr>> = [
+            (p("172.17.9.0/24"), vec![a("fd00:100::101")]),
+            (
+                p("172.17.10.0/24"),
+                vec![a("fd00:100::101"), a("192.168.100.102")],
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let done = f.reconcile(&want).await.unwrap();
+        assert_eq!(done.0.unchanged, 2, "{done:?}");
+    }
+);

@@ -310,7 +310,19 @@ pub fn peer_text(p: &PeerStatus) -> String {
         ("UPDATEs received", p.updates_received.to_string()),
         ("UPDATEs sent", p.updates_sent.to_string()),
     ];
-    rows.iter().map(|(k, v)| format!("{k:<24}{v}\n")).collect()
+    let mut out: String = rows.iter().map(|(k, v)| format!("{k:<24}{v}\n")).collect();
+    // What the session negotiated, family by family.
+    for c in &p.capabilities {
+        let mut what = vec![format!("add-path {}", c.add_path)];
+        if c.extended_next_hop {
+            what.push("extended next hop".into());
+        }
+        if c.graceful_restart {
+            what.push("graceful restart".into());
+        }
+        out.push_str(&format!("{:<24}{}\n", c.family, what.join(", ")));
+    }
+    out
 }
 
 /// `show routes`: a line per path; `*` best, `=` ECMP, `S` stale.

@@ -40,6 +40,7 @@ pub(crate) struct GroupKey {
     pub add_path: FamilySet,
     pub four_octet_as: bool,
     pub extended_message: bool,
+    pub extended_next_hop: bool,
 }
 
 impl GroupKey {
@@ -57,6 +58,7 @@ impl GroupKey {
             add_path: s.add_path_send,
             four_octet_as: s.four_octet_as,
             extended_message: s.extended_message,
+            extended_next_hop: s.extended_next_hop,
         }
     }
 

@@ -228,9 +228,13 @@ pub(super) fn export_path(
     }
     set_next_hop(&mut out, prefix, nh, key);
     // Without a next hop for its family the UPDATE would be malformed: not sent (a
-    // local route towards a peer with no local address configured, say).
+    // local route towards a peer with no local address configured, say). An IPv6 next
+    // hop for an IPv4 route goes only to peers that negotiated it (RFC 8950 4).
     let has_next_hop = match prefix {
-        IpNet::V4(_) => out.next_hop.is_some() || out.mp_reach.is_some(),
+        IpNet::V4(_) => match &out.mp_reach {
+            Some(m) => key.extended_next_hop || matches!(m.next_hop, NextHop::Ipv4(_)),
+            None => out.next_hop.is_some(),
+        },
         IpNet::V6(_) => out
             .mp_reach
             .as_ref()
@@ -263,10 +267,12 @@ pub(super) fn set_next_hop(
         NextHopAction::Unchanged => return,
         NextHopAction::Addr(a) => Some(a),
         NextHopAction::SelfAddr => match prefix {
-            IpNet::V4(_) => key
-                .local_v4
-                .map(IpAddr::V4)
-                .or(key.local_v6.map(IpAddr::V6)),
+            // Ourselves over an IPv6-only session is an IPv6 address: usable for IPv4
+            // routes only where the peer takes IPv6 next hops for them (RFC 8950).
+            IpNet::V4(_) => key.local_v4.map(IpAddr::V4).or(key
+                .local_v6
+                .filter(|_| key.extended_next_hop)
+                .map(IpAddr::V6)),
             IpNet::V6(_) => key.local_v6.map(IpAddr::V6),
         },
     };

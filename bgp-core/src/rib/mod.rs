@@ -132,6 +132,8 @@ pub struct PeerSession {
     /// Families we send all paths of, with path identifiers (RFC 7911).
     pub add_path_send: FamilySet,
     pub extended_message: bool,
+    /// IPv4 unicast routes may carry an IPv6 next hop (RFC 8950).
+    pub extended_next_hop: bool,
 }
 
 /// RIB-wide settings.

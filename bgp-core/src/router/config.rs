@@ -196,6 +196,9 @@ pub struct PeerSettings {
     /// re-applied without asking the peer (costs the memory of those routes).
     #[cfg_attr(feature = "serde", serde(default))]
     pub soft_reconfig_inbound: bool,
+    /// Announce the extended next hop capability (RFC 8950) for IPv4 unicast: over an
+    /// IPv6 session, IPv4 routes then go with an IPv6 next hop.
+    pub extended_next_hop: bool,
     /// Graceful restart time announced to the peer (seconds); none: off.
     #[cfg_attr(feature = "serde", serde(default))]
     pub graceful_restart: Option<u16>,
@@ -311,6 +314,7 @@ impl PeerSettings {
             import: None,
             export: None,
             soft_reconfig_inbound: false,
+            extended_next_hop: false,
             graceful_restart: None,
             password: None,
             ttl_security: None,

@@ -16,7 +16,7 @@ use super::{Router, status::family_label};
 const REFRESH_WAIT: Duration = Duration::from_secs(300);
 use crate::rib::{BestChange, PeerId, PeerSession};
 use crate::session::{Conn, DownReason, Event, Negotiated, RefreshKind, StopReason};
-use crate::types::Family;
+use crate::types::{Afi, Family};
 use crate::wire::Update;
 use crate::wire::error::subcode;
 
@@ -84,6 +84,10 @@ impl Router {
             four_octet_as: n.four_octet_as,
             add_path_send: n.add_path_send,
             extended_message: n.extended_message,
+            extended_next_hop: n
+                .extended_next_hop
+                .iter()
+                .any(|(f, afi)| *f == Family::IPV4_UNICAST && *afi == Afi::IPV6),
         };
         match self.rib.peer_up(id, session) {
             Ok(table) if !deferring => {

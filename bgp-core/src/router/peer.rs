@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::config::{PeerSettings, RouterConfig};
 use super::io::{ConnId, Transport};
 use super::outbox::Outbox;
-use super::status::{PeerStats, PeerStatus, family_label};
+use super::status::{FamilyCapabilities, PeerStats, PeerStatus, family_label};
 use crate::rib::{PeerConfig, PeerId};
 use crate::session::{Conn, GracefulRestartConfig, Negotiated, Peer, PeerAs, SessionConfig, State};
 use crate::types::Family;
@@ -22,6 +22,7 @@ pub(super) struct Up {
     pub enhanced_refresh: bool,
     /// Both sides announced graceful restart (RFC 4724).
     pub graceful: bool,
+    pub capabilities: Vec<FamilyCapabilities>,
 }
 
 impl Up {
@@ -33,6 +34,25 @@ impl Up {
             route_refresh: n.route_refresh,
             enhanced_refresh: n.enhanced_route_refresh,
             graceful: n.peer_graceful_restart.is_some(),
+            capabilities: n
+                .families
+                .iter()
+                .map(|&f| FamilyCapabilities {
+                    family: family_label(f).into_owned(),
+                    add_path: match (n.add_path_receive.contains(f), n.add_path_send.contains(f)) {
+                        (true, true) => "both",
+                        (true, false) => "receive",
+                        (false, true) => "send",
+                        (false, false) => "none",
+                    }
+                    .into(),
+                    extended_next_hop: n.extended_next_hop.iter().any(|(ef, _)| *ef == f),
+                    graceful_restart: n
+                        .peer_graceful_restart
+                        .as_ref()
+                        .is_some_and(|g| g.families.iter().any(|gf| gf.family == f)),
+                })
+                .collect(),
         }
     }
 }
@@ -199,6 +219,11 @@ impl PeerEntry {
                 .iter()
                 .flat_map(|u| u.families.iter().map(|f| family_label(*f).into_owned()))
                 .collect(),
+            capabilities: self
+                .up
+                .as_ref()
+                .map(|u| u.capabilities.clone())
+                .unwrap_or_default(),
             accepted: v4 + v6,
             accepted_v4: v4,
             accepted_v6: v6,
@@ -246,6 +271,9 @@ pub(super) fn session_config(
     sc.keepalive_time = p.keepalive;
     sc.passive = p.is_passive();
     sc.connect_retry = p.connect_retry();
+    if p.extended_next_hop {
+        sc.extended_next_hop = vec![(Family::IPV4_UNICAST, crate::types::Afi::IPV6)];
+    }
     if let Some(w) = p.error_wait {
         sc.idle_hold = Duration::from_secs(w.min);
         sc.idle_hold_max = Duration::from_secs(w.max);

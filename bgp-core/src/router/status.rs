@@ -36,6 +36,8 @@ pub struct PeerStatus {
     pub graceful_restart: bool,
     /// Negotiated families, e.g. `ipv4-unicast`.
     pub families: Vec<String>,
+    /// What the session negotiated for each of its families, while Established.
+    pub capabilities: Vec<FamilyCapabilities>,
     /// Routes accepted from the peer (after import policy), in all and per family.
     pub accepted: u64,
     pub accepted_v4: u64,
@@ -46,6 +48,20 @@ pub struct PeerStatus {
     /// ROUTE-REFRESH messages received and sent: requests, BoRR, EoRR (RFC 7313).
     pub refresh_received: RefreshCounts,
     pub refresh_sent: RefreshCounts,
+}
+
+/// What a session negotiated for one family.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct FamilyCapabilities {
+    /// E.g. `ipv4-unicast`.
+    pub family: String,
+    /// ADD-PATH (RFC 7911): `receive`, `send`, `both` or `none`.
+    pub add_path: String,
+    /// The family's routes may carry an IPv6 next hop (RFC 8950).
+    pub extended_next_hop: bool,
+    /// The peer keeps the family's routes across its restart (RFC 4724).
+    pub graceful_restart: bool,
 }
 
 /// ROUTE-REFRESH messages by kind.

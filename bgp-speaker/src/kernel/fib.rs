@@ -23,7 +23,7 @@ use netlink_packet_route::address::AddressAttribute;
 use netlink_packet_route::link::LinkAttribute;
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteNextHop,
-    RouteNextHopFlags, RouteProtocol, RouteScope, RouteType,
+    RouteNextHopFlags, RouteProtocol, RouteScope, RouteType, RouteVia,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::Handle;
@@ -292,7 +292,7 @@ impl Fib {
             [] => {}
             [one] => {
                 m.header.flags = RouteFlags::Onlink;
-                m.attributes.push(RouteAttribute::Gateway(addr(one.via)));
+                m.attributes.push(gateway(prefix, one.via));
                 m.attributes.push(RouteAttribute::Oif(one.ifindex));
             }
             many => {
@@ -302,7 +302,7 @@ impl Fib {
                             let mut nh = RouteNextHop::default();
                             nh.flags = RouteNextHopFlags::Onlink;
                             nh.interface_index = h.ifindex;
-                            nh.attributes = vec![RouteAttribute::Gateway(addr(h.via))];
+                            nh.attributes = vec![gateway(prefix, h.via)];
                             nh
                         })
                         .collect(),
@@ -472,6 +472,25 @@ fn addr(ip: IpAddr) -> RouteAddress {
     }
 }
 
+/// The next hop of a route: a gateway of the prefix's family, or (an IPv4 route with an
+/// IPv6 next hop, RFC 8950) `via inet6`.
+fn gateway(prefix: &IpNet, via: IpAddr) -> RouteAttribute {
+    match (prefix, via) {
+        (IpNet::V4(_), IpAddr::V6(a)) => RouteAttribute::Via(RouteVia::Inet6(a)),
+        (IpNet::V6(_), IpAddr::V4(a)) => RouteAttribute::Via(RouteVia::Inet(a)),
+        _ => RouteAttribute::Gateway(addr(via)),
+    }
+}
+
+fn via_of(a: &RouteAttribute) -> Option<IpAddr> {
+    match a {
+        RouteAttribute::Gateway(g) => ip_of(g),
+        RouteAttribute::Via(RouteVia::Inet(a)) => Some(IpAddr::V4(*a)),
+        RouteAttribute::Via(RouteVia::Inet6(a)) => Some(IpAddr::V6(*a)),
+        _ => None,
+    }
+}
+
 fn ip_of(a: &RouteAddress) -> Option<IpAddr> {
     match a {
         RouteAddress::Inet(a) => Some(IpAddr::V4(*a)),
@@ -507,8 +526,8 @@ fn parse(m: &RouteMessage) -> Option<(IpNet, Vec<Hop>)> {
     });
     for a in &m.attributes {
         match a {
-            RouteAttribute::Gateway(g) => {
-                if let Some(via) = ip_of(g) {
+            RouteAttribute::Gateway(_) | RouteAttribute::Via(_) => {
+                if let Some(via) = via_of(a) {
                     hops.push(Hop {
                         via,
                         ifindex: oif.unwrap_or(0),
@@ -518,9 +537,7 @@ fn parse(m: &RouteMessage) -> Option<(IpNet, Vec<Hop>)> {
             RouteAttribute::MultiPath(list) => {
                 for nh in list {
                     for x in &nh.attributes {
-                        if let RouteAttribute::Gateway(g) = x
-                            && let Some(via) = ip_of(g)
-                        {
+                        if let Some(via) = via_of(x) {
                             hops.push(Hop {
                                 via,
                                 ifindex: nh.interface_index,

@@ -156,6 +156,7 @@ impl Builder<'_> {
         p.export = self.policy_ref(&r.export, ctx.policies)?;
         p.next_hop = r.next_hop.unwrap_or_default();
         p.soft_reconfig_inbound = r.soft_reconfig_inbound;
+        p.extended_next_hop = r.extended_next_hop;
         p.local_as = r.local_as;
         p.allow_own_as = r.allow_own_as;
         Ok(p)

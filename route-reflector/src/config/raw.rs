@@ -187,6 +187,8 @@ pub(super) struct PeerRaw {
     pub(super) next_hop: Option<NextHopSetting>,
     #[serde(default)]
     pub(super) soft_reconfig_inbound: bool,
+    #[serde(default)]
+    pub(super) extended_next_hop: bool,
     pub(super) local_as: Option<u32>,
     #[serde(default)]
     pub(super) allow_own_as: u8,

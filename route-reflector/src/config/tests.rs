@@ -27,7 +27,7 @@ fn errors_name_line_column_and_what_was_expected() {
         ),
         (
             "router_id = \"192.168.1.1\"\nasn = 65001\n[[client]]\naddress = \"192.168.1.11\"\nhold_tme = 30\n",
-            "rr.toml:5:1: unknown field `hold_tme`, expected one of `address`, `range`, `max`, `asn`, `description`, `port`, `local_address`, `passive`, `hold_time`, `keepalive`, `connect_retry`, `connect_delay`, `error_wait`, `password`, `password_file`, `password_env`, `ttl_security`, `multihop`, `graceful_restart`, `max_prefixes`, `max_prefixes_warn_only`, `max_prefixes_restart`, `import`, `export`, `next_hop`, `soft_reconfig_inbound`, `local_as`, `allow_own_as`\n  |\n5 | hold_tme = 30\n  | ^^^^^^^^",
+            "rr.toml:5:1: unknown field `hold_tme`, expected one of `address`, `range`, `max`, `asn`, `description`, `port`, `local_address`, `passive`, `hold_time`, `keepalive`, `connect_retry`, `connect_delay`, `error_wait`, `password`, `password_file`, `password_env`, `ttl_security`, `multihop`, `graceful_restart`, `max_prefixes`, `max_prefixes_warn_only`, `max_prefixes_restart`, `import`, `export`, `next_hop`, `soft_reconfig_inbound`, `extended_next_hop`, `local_as`, `allow_own_as`\n  |\n5 | hold_tme = 30\n  | ^^^^^^^^",
         ),
         (
             "router_id = \"192.168.1.1\"\nasn = 65001\n[[client]]\naddress = \"192.168.1.11\"\nnext_hop = \"me\"\n",

@@ -41,6 +41,7 @@ fn session(id: [u8; 4]) -> PeerSession {
         four_octet_as: true,
         add_path_send: FamilySet::EMPTY,
         extended_message: false,
+        extended_next_hop: false,
     }
 }
 
