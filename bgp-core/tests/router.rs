@@ -1191,3 +1191,76 @@ fn ipv4_routes_go_over_an_ipv6_session_with_an_ipv6_next_hop_only_with_rfc_8950(
         assert!(!caps("ipv6-unicast").extended_next_hop, "{st:?}");
     }
 }
+
+#[test]
+fn a_reflector_sends_the_selected_paths_to_clients_that_take_several() {
+    use bgp_core::router::PathSelection;
+    let block: ipnet::IpNet = "172.30.0.0/24".parse().unwrap();
+    // (what the reflector sends, whether the client receives, the reflector's ECMP width,
+    // how many paths the client ends up with).
+    let cases = [
+        (Some(PathSelection::All), true, 1, 3),
+        (Some(PathSelection::Best(2)), true, 1, 2),
+        (Some(PathSelection::Ecmp), true, 1, 1),
+        (Some(PathSelection::Ecmp), true, 3, 3),
+        // Without the client announcing it can receive several, only the best goes.
+        (Some(PathSelection::All), false, 1, 1),
+        (None, true, 1, 1),
+    ];
+    for (send, receive, max_paths, want) in cases {
+        let mut w = World::new();
+        let sources = ["10.0.0.2", "10.0.0.3", "10.0.0.4"];
+        let mut peers: Vec<(&str, u32)> = sources.iter().map(|s| (*s, 65000)).collect();
+        peers.push(("10.0.0.9", 65000));
+        let mut cr = config(65000, "10.0.0.1", &peers);
+        cr.cluster_id = Some("10.0.0.1".parse().unwrap());
+        cr.max_paths = max_paths;
+        for p in &mut cr.peers {
+            p.rr_client = true;
+        }
+        cr.peers[3].add_path.send = send;
+        w.add("10.0.0.1", cr);
+        for s in sources {
+            let n = w.add(s, config(65000, s, &[("10.0.0.1", 65000)]));
+            w.router(n)
+                .announce(block, &Announcement::default())
+                .unwrap();
+        }
+        let mut cc = config(65000, "10.0.0.9", &[("10.0.0.1", 65000)]);
+        cc.peers[0].add_path.receive = receive;
+        let c = w.add("10.0.0.9", cc);
+        w.until(5 * SEC, "up", |w| w.established(c) == 1);
+        w.drive();
+        let label = format!("send {send:?}, receive {receive}, max paths {max_paths}");
+        let paths: Vec<_> = w
+            .router(c)
+            .rib()
+            .get(&block)
+            .map(|d| d.paths().to_vec())
+            .unwrap_or_default();
+        assert_eq!(paths.len(), want, "{label}: {paths:?}");
+        // Each path keeps its originator's next hop; their identifiers differ.
+        let mut hops: Vec<_> = paths
+            .iter()
+            .filter_map(|p| bgp_core::rib::next_hop(p.attrs()))
+            .collect();
+        hops.sort();
+        hops.dedup();
+        assert_eq!(hops.len(), want, "{label}: {hops:?}");
+        let mut ids: Vec<_> = paths.iter().map(|p| p.path_id()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), want, "{label}");
+        let st = &w.peers(c)[0];
+        let v4 = st
+            .capabilities
+            .iter()
+            .find(|c| c.family == "ipv4-unicast")
+            .unwrap();
+        let mode = match (send.is_some(), receive) {
+            (true, true) => "receive",
+            _ => "none",
+        };
+        assert_eq!(v4.add_path, mode, "{label}: the client's view");
+    }
+}

@@ -313,7 +313,10 @@ pub fn peer_text(p: &PeerStatus) -> String {
     let mut out: String = rows.iter().map(|(k, v)| format!("{k:<24}{v}\n")).collect();
     // What the session negotiated, family by family.
     for c in &p.capabilities {
-        let mut what = vec![format!("add-path {}", c.add_path)];
+        let mut what = vec![match &c.add_path_send {
+            Some(paths) => format!("add-path {} ({paths})", c.add_path),
+            None => format!("add-path {}", c.add_path),
+        }];
         if c.extended_next_hop {
             what.push("extended next hop".into());
         }

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use segment::*;
 
+/// (originator ID, cluster list) of `prefix` as FRR holds it.
 fn frr_reflection(frr: &Frr, afi: &str, prefix: &str) -> Option<(String, Vec<String>)> {
     let v = frr.json(&format!("show bgp {afi} unicast {prefix} json"));
     let p = v["paths"].as_array()?.first()?.clone();

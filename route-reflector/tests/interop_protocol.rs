@@ -113,3 +113,319 @@ extended_next_hop = true
     });
     let _ = (&frr_ns, &bird_ns);
 }
+
+/// The anycast prefix every node of the ADD-PATH tests announces besides its own block.
+const ANYCAST: &str = "172.30.0.0/24";
+/// Those nodes: 10.11.0.2, .3 and .8.
+const NODES: [u8; 3] = [2, 3, 8];
+
+/// A node agent on each of [`NODES`] announcing [`ANYCAST`] (and its own block) to `peers`.
+fn anycast_nodes(seg: &Segment, peers: &[&str]) -> Vec<(Ns, Proc)> {
+    NODES
+        .iter()
+        .map(|&h| {
+            let ns = seg.host(&format!("n{h}"), h);
+            let address = format!("10.11.0.{h}");
+            let mut cmd = std::process::Command::new(AGENT);
+            cmd.args(["--asn", "65000", "--address", &address])
+                .args(["--pod-block", ANYCAST])
+                .args(["--pod-block", &format!("172.17.{h}.0/24")])
+                .args(["--fib", "off", "--hold-time", "9", "--connect-retry", "1"])
+                .env("RUST_LOG", "info");
+            for p in peers {
+                cmd.args(["--peer", p]);
+            }
+            let proc = ns
+                .spawn(
+                    &format!("agent{h}"),
+                    &mut cmd,
+                    &seg.path(&format!("agent{h}.log")),
+                )
+                .unwrap();
+            (ns, proc)
+        })
+        .collect()
+}
+
+/// The next hops of the paths of `prefix` that `v`, FRR's JSON for it, holds.
+fn frr_next_hops(v: &serde_json::Value) -> Vec<String> {
+    let mut hops: Vec<String> = v["paths"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p["nexthops"][0]["ip"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    hops.sort();
+    hops
+}
+
+/// `via` gateways in BIRD's `show route PREFIX`.
+fn bird_next_hops(bird: &Bird, prefix: &str) -> Vec<String> {
+    let out = bird
+        .birdc(&format!("show route {prefix}"))
+        .unwrap_or_default();
+    let mut hops: Vec<String> = out
+        .lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let i = w.iter().position(|x| *x == "via")?;
+            w.get(i + 1).map(|s| s.to_string())
+        })
+        .collect();
+    hops.sort();
+    hops
+}
+
+/// The next hops of GoBGP's paths for `prefix`.
+fn gobgp_next_hops(g: &Gobgp, prefix: &str) -> Vec<String> {
+    let v = g.json(&["global", "rib", "-a", "ipv4", prefix]);
+    let mut hops: Vec<String> = v[prefix]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| {
+                    p["attrs"].as_array()?.iter().find(|x| x["type"] == 3)?["nexthop"]
+                        .as_str()
+                        .map(String::from)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    hops.sort();
+    hops
+}
+
+fn hops(list: &[u8]) -> Vec<String> {
+    let mut v: Vec<String> = list.iter().map(|h| format!("10.11.0.{h}")).collect();
+    v.sort();
+    v
+}
+
+/// Our reflector sends several paths per prefix: every path to FRR, the ECMP set (2 of
+/// the 3, `max_paths = 2`) to BIRD, the best 1 to GoBGP; each receiver shows as many.
+#[test]
+fn add_path_from_our_reflector_to_frr_bird_and_gobgp() {
+    if !can_run(true, true, true) {
+        return;
+    }
+    let seg = Segment::new("a");
+    let rr_ns = seg.host("rr", 1);
+    let frr_ns = seg.host("frr", 4);
+    let bird_ns = seg.host("bird", 5);
+    let gobgp_ns = seg.host("gobgp", 6);
+    let mut config = reflector_head("10.11.0.1", 65000, &seg.dir, "rr").replacen(
+        "asn = 65000\n",
+        "asn = 65000\nmax_paths = 2\n",
+        1,
+    );
+    for h in NODES {
+        config.push_str(&format!("[[client]]\naddress = \"10.11.0.{h}\"\n"));
+    }
+    config.push_str(
+        "[[client]]\naddress = \"10.11.0.4\"\nadd_path = \"send\"\n\
+         [[client]]\naddress = \"10.11.0.5\"\nadd_path = \"both\"\nadd_path_send = \"ecmp\"\n\
+         [[client]]\naddress = \"10.11.0.6\"\nadd_path = \"send\"\nadd_path_send = 1\n",
+    );
+    let rr = seg.reflector(&rr_ns, "rr", &config, false);
+    let _nodes = anycast_nodes(&seg, &["10.11.0.1"]);
+    let frr = Frr::start(
+        &frr_ns,
+        &seg.path("frr"),
+        "0.0.0.0",
+        &frr_conf(
+            65000,
+            "10.11.0.4",
+            " timers bgp 3 9\n neighbor 10.11.0.1 remote-as 65000\n\
+             neighbor 10.11.0.1 timers connect 1\n",
+        ),
+    )
+    .unwrap();
+    let bird = Bird::start(
+        &bird_ns,
+        &seg.path("bird"),
+        &bird_conf(
+            "router id 10.11.0.5;\n\
+             protocol bgp up { local 10.11.0.5 as 65000; neighbor 10.11.0.1 as 65000;\n\
+             hold time 9; connect retry time 1; direct;\n\
+             ipv4 { add paths rx; import all; export none; }; }\n",
+        ),
+    )
+    .unwrap();
+    let gobgp = Gobgp::start(
+        &gobgp_ns,
+        &seg.path("gobgp"),
+        &format!(
+            "[global.config]\n  as = 65000\n  router-id = \"10.11.0.6\"\n  port = -1\n{}\
+             [neighbors.afi-safis.add-paths.config]\n      receive = true\n",
+            gobgp_neighbor("10.11.0.1", "ipv4-unicast"),
+        ),
+    )
+    .unwrap();
+    seg.wait("the receivers' sessions", || {
+        ["10.11.0.4", "10.11.0.5", "10.11.0.6"]
+            .iter()
+            .all(|p| rr.established(p))
+    });
+    seg.wait("our reflector holds the three paths", || {
+        rr.paths(ANYCAST).len() == 3
+    });
+    seg.wait("FRR holds every path", || {
+        frr_next_hops(&frr.json(&format!("show bgp ipv4 unicast {ANYCAST} json"))) == hops(&NODES)
+    });
+    seg.wait("BIRD holds the ECMP set", || {
+        bird_next_hops(&bird, ANYCAST).len() == 2
+    });
+    seg.wait("GoBGP holds the best path", || {
+        gobgp_next_hops(&gobgp, ANYCAST).len() == 1
+    });
+    // The ECMP set and the best path are those of our reflector.
+    let ours: Vec<(bool, bool, String)> = rr
+        .paths(ANYCAST)
+        .iter()
+        .map(|p| {
+            (
+                p["best"] == true,
+                p["multipath"] == true,
+                p["next_hop"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let mut ecmp: Vec<String> = ours.iter().filter(|p| p.1).map(|p| p.2.clone()).collect();
+    ecmp.sort();
+    assert_eq!(bird_next_hops(&bird, ANYCAST), ecmp, "{ours:?}");
+    let best: Vec<String> = ours.iter().filter(|p| p.0).map(|p| p.2.clone()).collect();
+    assert_eq!(gobgp_next_hops(&gobgp, ANYCAST), best, "{ours:?}");
+    // `show peer` names the mode and the paths sent.
+    let shown = rr.cli(&["show", "peer", "10.11.0.5"]);
+    assert!(shown.contains("add-path send (ecmp)"), "{shown}");
+    // FRR lists the capability as negotiated.
+    let n = frr.json("show bgp neighbors 10.11.0.1 json");
+    let ap = &n["10.11.0.1"]["neighborCapabilities"]["addPath"]["ipv4Unicast"];
+    assert_eq!(
+        (&ap["rxAdvertised"], &ap["txReceived"]),
+        (&true.into(), &true.into()),
+        "{ap}"
+    );
+    let _ = (&frr_ns, &bird_ns, &gobgp_ns);
+}
+
+/// FRR, BIRD and GoBGP as reflectors send every path of the anycast prefix to our
+/// reflector, their client with `add_path = "receive"`: it keeps three paths from each
+/// (distinct path identifiers) and installs the three next hops as one ECMP route.
+#[test]
+fn add_path_from_frr_bird_and_gobgp_reflectors_to_ours() {
+    if !can_run(true, true, true) {
+        return;
+    }
+    let seg = Segment::new("p");
+    let rr_ns = seg.host("rr", 1);
+    let frr_ns = seg.host("frr", 4);
+    let bird_ns = seg.host("bird", 5);
+    let gobgp_ns = seg.host("gobgp", 6);
+    let mut config = reflector_head("10.11.0.1", 65000, &seg.dir, "rr").replacen(
+        "asn = 65000\n",
+        "asn = 65000\nmax_paths = 8\n",
+        1,
+    );
+    config.push_str("[fib]\nmode = \"direct\"\n");
+    for h in [4, 5, 6] {
+        config.push_str(&format!(
+            "[[ibgp]]\naddress = \"10.11.0.{h}\"\nadd_path = \"receive\"\n"
+        ));
+    }
+    let rr = seg.reflector(&rr_ns, "rr", &config, false);
+    let _nodes = anycast_nodes(&seg, &["10.11.0.4", "10.11.0.5", "10.11.0.6"]);
+    let mut frr_body = String::from(
+        " bgp cluster-id 10.11.0.4\n timers bgp 3 9\n neighbor nodes peer-group\n\
+         neighbor nodes remote-as 65000\n neighbor nodes timers connect 1\n",
+    );
+    for h in NODES.iter().chain(&[1]) {
+        frr_body.push_str(&format!(" neighbor 10.11.0.{h} peer-group nodes\n"));
+    }
+    frr_body.push_str(
+        " address-family ipv4 unicast\n  neighbor nodes route-reflector-client\n\
+         neighbor 10.11.0.1 addpath-tx-all-paths\n exit-address-family\n",
+    );
+    let frr = Frr::start(
+        &frr_ns,
+        &seg.path("frr"),
+        "0.0.0.0",
+        &frr_conf(65000, "10.11.0.4", &frr_body),
+    )
+    .unwrap();
+    let mut bird_body = String::from("router id 10.11.0.5;\n");
+    for h in NODES {
+        bird_body.push_str(&format!(
+            "protocol bgp n{h} {{ local 10.11.0.5 as 65000; neighbor 10.11.0.{h} as 65000;\n\
+             direct; rr client; rr cluster id 10.11.0.5; hold time 9; connect retry time 1;\n\
+             ipv4 {{ import all; export all; }}; }}\n"
+        ));
+    }
+    bird_body.push_str(
+        "protocol bgp ours { local 10.11.0.5 as 65000; neighbor 10.11.0.1 as 65000;\n\
+         direct; rr client; rr cluster id 10.11.0.5; hold time 9; connect retry time 1;\n\
+         ipv4 { add paths tx; import all; export all; }; }\n",
+    );
+    let bird = Bird::start(&bird_ns, &seg.path("bird"), &bird_conf(&bird_body)).unwrap();
+    let mut gobgp_conf =
+        String::from("[global.config]\n  as = 65000\n  router-id = \"10.11.0.6\"\n  port = 179\n");
+    for h in NODES.iter().chain(&[1]) {
+        gobgp_conf.push_str(&gobgp_neighbor(&format!("10.11.0.{h}"), "ipv4-unicast"));
+        if *h == 1 {
+            gobgp_conf.push_str("    [neighbors.afi-safis.add-paths.config]\n      send-max = 8\n");
+        }
+        gobgp_conf.push_str(
+            "  [neighbors.route-reflector.config]\n    route-reflector-client = true\n\
+             route-reflector-cluster-id = \"10.11.0.6\"\n",
+        );
+    }
+    let gobgp = Gobgp::start(&gobgp_ns, &seg.path("gobgp"), &gobgp_conf).unwrap();
+    seg.wait("FRR holds the three paths", || {
+        frr_next_hops(&frr.json(&format!("show bgp ipv4 unicast {ANYCAST} json"))) == hops(&NODES)
+    });
+    seg.wait("BIRD holds the three paths", || {
+        bird_next_hops(&bird, ANYCAST) == hops(&NODES)
+    });
+    seg.wait("GoBGP holds the three paths", || {
+        gobgp_next_hops(&gobgp, ANYCAST) == hops(&NODES)
+    });
+    seg.wait("ours holds the three paths from each", || {
+        rr.paths(ANYCAST).len() == 9
+    });
+    for h in [4, 5, 6] {
+        let from = format!("10.11.0.{h}");
+        let paths: Vec<serde_json::Value> = rr
+            .paths(ANYCAST)
+            .into_iter()
+            .filter(|p| p["from"] == from.as_str())
+            .collect();
+        let mut next: Vec<String> = paths
+            .iter()
+            .map(|p| p["next_hop"].as_str().unwrap_or("").to_string())
+            .collect();
+        next.sort();
+        assert_eq!(next, hops(&NODES), "from {from}: {paths:?}");
+        let mut ids: Vec<u64> = paths.iter().filter_map(|p| p["path_id"].as_u64()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(
+            ids.len(),
+            3,
+            "distinct path identifiers from {from}: {paths:?}"
+        );
+        let caps = rr.peer(&from)["capabilities"].clone();
+        assert_eq!(caps[0]["add_path"], "receive", "{from}: {caps}");
+    }
+    // One kernel route with the three next hops.
+    seg.wait("the ECMP route in our kernel", || {
+        let text = rr_ns
+            .sh(&format!("ip route show {ANYCAST}"))
+            .unwrap_or_default();
+        NODES
+            .iter()
+            .all(|h| text.contains(&format!("nexthop via 10.11.0.{h} dev eth0")))
+    });
+    let _ = (&frr_ns, &bird_ns, &gobgp_ns);
+}

@@ -16,7 +16,7 @@ use ipnet::IpNet;
 
 use super::batch::{Batch, Encoded, Flush};
 use super::table::PrefixMap;
-use super::{Attrs, NextHopMode, PeerConfig, PeerId, PeerSession, RibConfig};
+use super::{Attrs, NextHopMode, PathSelection, PeerConfig, PeerId, PeerSession, RibConfig};
 use crate::policy::PolicyRef;
 use crate::types::{Afi, Asn, Family, FamilySet, PathId};
 use crate::wire::attributes::{MpNlri, MpReach, MpUnreach};
@@ -38,6 +38,8 @@ pub(crate) struct GroupKey {
     pub local_as: Option<Asn>,
     pub families: FamilySet,
     pub add_path: FamilySet,
+    /// Which paths go where `add_path` holds the family.
+    pub add_path_send: PathSelection,
     pub four_octet_as: bool,
     pub extended_message: bool,
     pub extended_next_hop: bool,
@@ -56,6 +58,7 @@ impl GroupKey {
             local_as: p.local_as.filter(|a| *a != rib.local_as),
             families: s.families.iter().copied().collect(),
             add_path: s.add_path_send,
+            add_path_send: p.add_path_send,
             four_octet_as: s.four_octet_as,
             extended_message: s.extended_message,
             extended_next_hop: s.extended_next_hop,

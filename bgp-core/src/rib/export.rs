@@ -79,8 +79,12 @@ pub(super) fn export_dest(
         && dest.multipath > 0
     {
         let add_path = key.add_path.contains(family);
-        // All usable paths with ADD-PATH, else the best.
-        let n = if add_path { dest.paths.len() } else { 1 };
+        // The selected paths with ADD-PATH, else the best.
+        let n = if add_path {
+            key.add_path_send.count(dest.paths.len(), dest.multipath)
+        } else {
+            1
+        };
         let cacheable = key.export.as_ref().is_none_or(|p| !p.looks_at_prefix());
         for path in dest.paths.iter().take(n) {
             let ck = (

@@ -71,6 +71,40 @@ pub enum NextHopMode {
     Unchanged,
 }
 
+/// Which paths of a prefix go to a peer that takes several (ADD-PATH, RFC 7911 5.3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum PathSelection {
+    /// Every usable path: the receiver sees all the choices (a reflector towards nodes
+    /// that build ECMP sets or fail over at once).
+    #[default]
+    All,
+    /// The best N, in decision order.
+    Best(u8),
+    /// The paths of the ECMP set.
+    Ecmp,
+}
+
+impl PathSelection {
+    /// How many of `dest`'s leading paths are sent.
+    pub(crate) fn count(self, paths: usize, multipath: u8) -> usize {
+        match self {
+            PathSelection::All => paths,
+            PathSelection::Best(n) => paths.min(usize::from(n.max(1))),
+            PathSelection::Ecmp => paths.min(usize::from(multipath)),
+        }
+    }
+}
+
+impl std::fmt::Display for PathSelection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PathSelection::All => f.write_str("all"),
+            PathSelection::Best(n) => write!(f, "best {n}"),
+            PathSelection::Ecmp => f.write_str("ecmp"),
+        }
+    }
+}
+
 /// What the RIB needs to know about a peer.
 #[derive(Clone, Debug)]
 pub struct PeerConfig {
@@ -93,6 +127,8 @@ pub struct PeerConfig {
     pub allow_own_as: u8,
     /// Keep routes before import policy, to re-apply a changed policy without a refresh.
     pub soft_reconfig_inbound: bool,
+    /// Which paths go to the peer where the session sends several (ADD-PATH).
+    pub add_path_send: PathSelection,
 }
 
 impl PeerConfig {
@@ -111,6 +147,7 @@ impl PeerConfig {
             local_v6: None,
             allow_own_as: 0,
             soft_reconfig_inbound: false,
+            add_path_send: PathSelection::All,
         }
     }
 

@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use crate::policy::PolicyRef;
+use crate::rib::PathSelection;
 
 #[cfg(feature = "serde")]
 use serde::Deserialize;
@@ -198,7 +199,11 @@ pub struct PeerSettings {
     pub soft_reconfig_inbound: bool,
     /// Announce the extended next hop capability (RFC 8950) for IPv4 unicast: over an
     /// IPv6 session, IPv4 routes then go with an IPv6 next hop.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub extended_next_hop: bool,
+    /// ADD-PATH (RFC 7911) for the session's unicast families.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub add_path: AddPath,
     /// Graceful restart time announced to the peer (seconds); none: off.
     #[cfg_attr(feature = "serde", serde(default))]
     pub graceful_restart: Option<u16>,
@@ -225,6 +230,31 @@ pub struct PeerSettings {
     /// Limits on the routes accepted from the peer: over all families or per family.
     #[cfg_attr(feature = "serde", serde(default))]
     pub max_prefixes: Vec<MaxPrefixes>,
+}
+
+/// ADD-PATH (RFC 7911) on a session: whether we take several paths per prefix from the
+/// peer, and which we send it. Each side only gets what the other announced it can take.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Deserialize), serde(deny_unknown_fields))]
+pub struct AddPath {
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub receive: bool,
+    /// Which paths we send; none: only the best, as without ADD-PATH.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub send: Option<PathSelection>,
+}
+
+impl AddPath {
+    /// The capability's mode, if any is announced.
+    pub(crate) fn mode(self) -> Option<crate::wire::open::AddPathMode> {
+        use crate::wire::open::AddPathMode;
+        match (self.receive, self.send.is_some()) {
+            (true, true) => Some(AddPathMode::Both),
+            (true, false) => Some(AddPathMode::Receive),
+            (false, true) => Some(AddPathMode::Send),
+            (false, false) => None,
+        }
+    }
 }
 
 /// How the next hop is set on the routes sent to a peer.
@@ -315,6 +345,7 @@ impl PeerSettings {
             export: None,
             soft_reconfig_inbound: false,
             extended_next_hop: false,
+            add_path: AddPath::default(),
             graceful_restart: None,
             password: None,
             ttl_security: None,

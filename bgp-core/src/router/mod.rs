@@ -60,9 +60,10 @@ use tracing::debug;
 use crate::rib::{PeerId, Rib, RibConfig};
 use crate::session::{Action, Conn};
 
+pub use crate::rib::PathSelection;
 pub use config::{
-    BGP_PORT, DynamicPeers, ErrorWait, LimitFamily, MAX_PASSWORD_LEN, MaxPrefixes, NextHopSetting,
-    Password, PeerSettings, RouterConfig,
+    AddPath, BGP_PORT, DynamicPeers, ErrorWait, LimitFamily, MAX_PASSWORD_LEN, MaxPrefixes,
+    NextHopSetting, Password, PeerSettings, RouterConfig,
 };
 pub use io::{
     Announcement, ConnId, Event, Input, Messages, Output, PeerInfo, PeerUpdate, RouteChange,

@@ -46,6 +46,7 @@ impl Up {
                         (false, false) => "none",
                     }
                     .into(),
+                    add_path_send: None,
                     extended_next_hop: n.extended_next_hop.iter().any(|(ef, _)| *ef == f),
                     graceful_restart: n
                         .peer_graceful_restart
@@ -221,9 +222,15 @@ impl PeerEntry {
                 .collect(),
             capabilities: self
                 .up
-                .as_ref()
-                .map(|u| u.capabilities.clone())
-                .unwrap_or_default(),
+                .iter()
+                .flat_map(|u| u.capabilities.iter().cloned())
+                .map(|mut c| {
+                    if matches!(c.add_path.as_str(), "send" | "both") {
+                        c.add_path_send = Some(s.add_path.send.unwrap_or_default().to_string());
+                    }
+                    c
+                })
+                .collect(),
             accepted: v4 + v6,
             accepted_v4: v4,
             accepted_v6: v6,
@@ -250,6 +257,7 @@ pub(super) fn rib_config(p: &PeerSettings, cfg: &RouterConfig) -> PeerConfig {
     pc.import.clone_from(&p.import);
     pc.export.clone_from(&p.export);
     pc.soft_reconfig_inbound = p.soft_reconfig_inbound;
+    pc.add_path_send = p.add_path.send.unwrap_or_default();
     match p.local_address {
         Some(IpAddr::V4(a)) => pc.local_v4 = Some(a),
         Some(IpAddr::V6(a)) => pc.local_v6 = Some(a),
@@ -271,6 +279,9 @@ pub(super) fn session_config(
     sc.keepalive_time = p.keepalive;
     sc.passive = p.is_passive();
     sc.connect_retry = p.connect_retry();
+    if let Some(mode) = p.add_path.mode() {
+        sc.add_path = sc.families.iter().map(|f| (*f, mode)).collect();
+    }
     if p.extended_next_hop {
         sc.extended_next_hop = vec![(Family::IPV4_UNICAST, crate::types::Afi::IPV6)];
     }

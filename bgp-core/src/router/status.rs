@@ -58,6 +58,8 @@ pub struct FamilyCapabilities {
     pub family: String,
     /// ADD-PATH (RFC 7911): `receive`, `send`, `both` or `none`.
     pub add_path: String,
+    /// Which paths we send with ADD-PATH (`all`, `best N`, `ecmp`), when we send several.
+    pub add_path_send: Option<String>,
     /// The family's routes may carry an IPv6 next hop (RFC 8950).
     pub extended_next_hop: bool,
     /// The peer keeps the family's routes across its restart (RFC 4724).

@@ -4,11 +4,11 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use bgp_core::policy::PolicyRef;
-use bgp_speaker::{MaxPrefixes, Password, PeerSettings};
+use bgp_speaker::{AddPath, MaxPrefixes, Password, PeerSettings};
 use toml::Spanned;
 
 use super::policy::names;
-use super::raw::{GracefulRestartRaw, PeerRaw, Timers};
+use super::raw::{AddPathRaw, GracefulRestartRaw, PeerRaw, Timers};
 use super::{Builder, Res, Secrets};
 
 impl Builder<'_> {
@@ -157,6 +157,7 @@ impl Builder<'_> {
         p.next_hop = r.next_hop.unwrap_or_default();
         p.soft_reconfig_inbound = r.soft_reconfig_inbound;
         p.extended_next_hop = r.extended_next_hop;
+        p.add_path = self.add_path(r)?;
         p.local_as = r.local_as;
         p.allow_own_as = r.allow_own_as;
         Ok(p)
@@ -184,6 +185,28 @@ impl Builder<'_> {
     }
 
     /// The password from the file, the environment or the config, at most one of them.
+    /// `add_path` and `add_path_send`: the paths to send need a direction that sends.
+    fn add_path(&self, r: &PeerRaw) -> Res<AddPath> {
+        let mode = r.add_path;
+        let send = matches!(mode, Some(AddPathRaw::Send | AddPathRaw::Both));
+        if let Some(paths) = &r.add_path_send
+            && !send
+        {
+            return Err(self.err(
+                paths.span(),
+                "add_path_send needs add_path = \"send\" or \"both\"",
+            ));
+        }
+        Ok(AddPath {
+            receive: matches!(mode, Some(AddPathRaw::Receive | AddPathRaw::Both)),
+            send: send.then(|| {
+                r.add_path_send
+                    .as_ref()
+                    .map_or(Default::default(), |p| p.get_ref().0)
+            }),
+        })
+    }
+
     fn password(&self, r: &PeerRaw) -> Res<Option<Password>> {
         let given = [
             r.password.as_ref().map(Spanned::span),

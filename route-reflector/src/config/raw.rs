@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use bgp_core::policy::Verdict;
 use bgp_core::wire::attributes::Origin;
 use bgp_speaker::fib::FibConfig;
-use bgp_speaker::{ErrorWait, NextHopSetting};
+use bgp_speaker::{ErrorWait, NextHopSetting, PathSelection};
 use ipnet::IpNet;
 use serde::Deserialize;
 use toml::Spanned;
@@ -189,6 +189,8 @@ pub(super) struct PeerRaw {
     pub(super) soft_reconfig_inbound: bool,
     #[serde(default)]
     pub(super) extended_next_hop: bool,
+    pub(super) add_path: Option<AddPathRaw>,
+    pub(super) add_path_send: Option<Spanned<PathsRaw>>,
     pub(super) local_as: Option<u32>,
     #[serde(default)]
     pub(super) allow_own_as: u8,
@@ -206,6 +208,45 @@ pub(super) struct PolicyRaw {
 
 pub(super) fn reject() -> VerdictRaw {
     VerdictRaw::Reject
+}
+
+/// `add_path`: which way several paths per prefix go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum AddPathRaw {
+    Receive,
+    Send,
+    Both,
+}
+
+/// `add_path_send`: `"all"`, `"ecmp"`, or how many of the best.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct PathsRaw(pub(super) PathSelection);
+
+impl<'de> Deserialize<'de> for PathsRaw {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = PathsRaw;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"all\", \"ecmp\" or a number of paths from 1 to 255")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PathsRaw, E> {
+                match v {
+                    "all" => Ok(PathsRaw(PathSelection::All)),
+                    "ecmp" => Ok(PathsRaw(PathSelection::Ecmp)),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<PathsRaw, E> {
+                match u8::try_from(v) {
+                    Ok(n) if n > 0 => Ok(PathsRaw(PathSelection::Best(n))),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Signed(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]

@@ -27,7 +27,7 @@ fn errors_name_line_column_and_what_was_expected() {
         ),
         (
             "router_id = \"192.168.1.1\"\nasn = 65001\n[[client]]\naddress = \"192.168.1.11\"\nhold_tme = 30\n",
-            "rr.toml:5:1: unknown field `hold_tme`, expected one of `address`, `range`, `max`, `asn`, `description`, `port`, `local_address`, `passive`, `hold_time`, `keepalive`, `connect_retry`, `connect_delay`, `error_wait`, `password`, `password_file`, `password_env`, `ttl_security`, `multihop`, `graceful_restart`, `max_prefixes`, `max_prefixes_warn_only`, `max_prefixes_restart`, `import`, `export`, `next_hop`, `soft_reconfig_inbound`, `extended_next_hop`, `local_as`, `allow_own_as`\n  |\n5 | hold_tme = 30\n  | ^^^^^^^^",
+            "rr.toml:5:1: unknown field `hold_tme`, expected one of `address`, `range`, `max`, `asn`, `description`, `port`, `local_address`, `passive`, `hold_time`, `keepalive`, `connect_retry`, `connect_delay`, `error_wait`, `password`, `password_file`, `password_env`, `ttl_security`, `multihop`, `graceful_restart`, `max_prefixes`, `max_prefixes_warn_only`, `max_prefixes_restart`, `import`, `export`, `next_hop`, `soft_reconfig_inbound`, `extended_next_hop`, `add_path`, `add_path_send`, `local_as`, `allow_own_as`\n  |\n5 | hold_tme = 30\n  | ^^^^^^^^",
         ),
         (
             "router_id = \"192.168.1.1\"\nasn = 65001\n[[client]]\naddress = \"192.168.1.11\"\nnext_hop = \"me\"\n",
@@ -345,4 +345,55 @@ fn the_admin_socket_group_is_a_name_or_a_number() {
         errors(&format!("{HEAD}[admin]\ngroup = \"no-such-group\"\n")),
         ["4:9: admin group \"no-such-group\": no such group"]
     );
+}
+
+#[test]
+fn add_path_directions_and_the_paths_sent() {
+    use bgp_speaker::{AddPath, PathSelection};
+    let peer = |body: &str| {
+        let src = format!("{HEAD}[[client]]\naddress = \"192.168.1.11\"\n{body}");
+        Config::parse("rr.toml", &src).unwrap().speaker.router.peers[0].add_path
+    };
+    assert_eq!(peer(""), AddPath::default());
+    assert_eq!(
+        peer("add_path = \"receive\"\n"),
+        AddPath {
+            receive: true,
+            send: None
+        }
+    );
+    // Every path unless told otherwise: nodes build ECMP sets from them.
+    assert_eq!(
+        peer("add_path = \"send\"\n"),
+        AddPath {
+            receive: false,
+            send: Some(PathSelection::All)
+        }
+    );
+    assert_eq!(
+        peer("add_path = \"both\"\nadd_path_send = 2\n").send,
+        Some(PathSelection::Best(2))
+    );
+    assert_eq!(
+        peer("add_path = \"send\"\nadd_path_send = \"ecmp\"\n").send,
+        Some(PathSelection::Ecmp)
+    );
+    let cases: &[(&str, &str)] = &[
+        (
+            "add_path = \"rx\"\n",
+            "rr.toml:5:12: unknown variant `rx`, expected one of `receive`, `send`, `both`\n  |\n5 | add_path = \"rx\"\n  |            ^^^^",
+        ),
+        (
+            "add_path = \"send\"\nadd_path_send = 0\n",
+            "rr.toml:6:17: invalid value: integer `0`, expected \"all\", \"ecmp\" or a number of paths from 1 to 255\n  |\n6 | add_path_send = 0\n  |                 ^",
+        ),
+        (
+            "add_path = \"receive\"\nadd_path_send = \"all\"\n",
+            "rr.toml:6:17: add_path_send needs add_path = \"send\" or \"both\"\n  |\n6 | add_path_send = \"all\"\n  |                 ^^^^^",
+        ),
+    ];
+    for (body, want) in cases {
+        let src = format!("{HEAD}[[client]]\naddress = \"192.168.1.11\"\n{body}");
+        assert_eq!(err(&src), *want, "for:\n{src}");
+    }
 }

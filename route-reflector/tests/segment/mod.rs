@@ -326,7 +326,6 @@ pub fn bird_conf(body: &str) -> String {
     format!("log stderr all;\nprotocol device {{ scan time 1; }}\n{body}")
 }
 
-/// (originator ID, cluster list) of `prefix` as FRR holds it.
 /// A GoBGP neighbor of AS 65000 with the tests' short timers, for one family.
 pub fn gobgp_neighbor(address: &str, afi_safi: &str) -> String {
     format!(
