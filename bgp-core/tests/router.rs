@@ -1264,3 +1264,53 @@ fn a_reflector_sends_the_selected_paths_to_clients_that_take_several() {
         assert_eq!(v4.add_path, mode, "{label}: the client's view");
     }
 }
+
+#[test]
+fn the_best_n_paths_are_the_best_in_decision_order_whatever_their_arrival() {
+    use bgp_core::router::PathSelection;
+    let block: ipnet::IpNet = "172.30.0.0/24".parse().unwrap();
+    let sources = ["10.0.0.2", "10.0.0.3", "10.0.0.4"];
+    // Every order of three MEDs over the three sources (a local preference would make
+    // the sources prefer the best reflected route over their own and withdraw theirs).
+    let orders = [
+        [300, 200, 100],
+        [300, 100, 200],
+        [200, 300, 100],
+        [200, 100, 300],
+        [100, 300, 200],
+        [100, 200, 300],
+    ];
+    for prefs in orders {
+        let mut w = World::new();
+        let mut peers: Vec<(&str, u32)> = sources.iter().map(|s| (*s, 65000)).collect();
+        peers.push(("10.0.0.9", 65000));
+        let mut cr = config(65000, "10.0.0.1", &peers);
+        cr.cluster_id = Some("10.0.0.1".parse().unwrap());
+        for p in &mut cr.peers {
+            p.rr_client = true;
+        }
+        cr.peers[3].add_path.send = Some(PathSelection::Best(2));
+        w.add("10.0.0.1", cr);
+        for (s, lp) in sources.iter().zip(prefs) {
+            let n = w.add(s, config(65000, s, &[("10.0.0.1", 65000)]));
+            let a = Announcement {
+                med: Some(lp),
+                ..Announcement::default()
+            };
+            w.router(n).announce(block, &a).unwrap();
+        }
+        let mut cc = config(65000, "10.0.0.9", &[("10.0.0.1", 65000)]);
+        cc.peers[0].add_path.receive = true;
+        let c = w.add("10.0.0.9", cc);
+        w.until(5 * SEC, "up", |w| w.established(c) == 1);
+        w.drive();
+        let mut got: Vec<u32> = w
+            .router(c)
+            .rib()
+            .get(&block)
+            .map(|d| d.paths().iter().filter_map(|p| p.attrs().med).collect())
+            .unwrap_or_default();
+        got.sort();
+        assert_eq!(got, [100, 200], "MEDs {prefs:?}");
+    }
+}

@@ -65,6 +65,11 @@ impl GroupKey {
         }
     }
 
+    /// Sent the best N paths for N > 1 (the best alone needs no ranking).
+    fn ranks(&self) -> bool {
+        !self.add_path.is_empty() && matches!(self.add_path_send, PathSelection::Best(n) if n > 1)
+    }
+
     fn context(&self) -> Context {
         Context {
             four_octet_as: self.four_octet_as,
@@ -247,6 +252,8 @@ pub(crate) struct Groups {
     /// Path identifiers we send (ADD-PATH): one per (source, received identifier).
     tx_ids: HashMap<(PeerId, PathId), u32>,
     next_tx: u32,
+    /// Groups sent the best N paths (N > 1): the decision then orders every path.
+    ranking: usize,
 }
 
 impl Groups {
@@ -255,6 +262,12 @@ impl Groups {
             .iter()
             .enumerate()
             .filter_map(|(i, g)| g.as_ref().map(|_| i))
+    }
+
+    /// Whether some group is sent the best N paths, so that paths past the ECMP set must
+    /// be kept in decision order.
+    pub(crate) fn ranks_paths(&self) -> bool {
+        self.ranking > 0
     }
 
     pub(crate) fn key(&self, g: GroupId) -> Option<Arc<GroupKey>> {
@@ -274,6 +287,9 @@ impl Groups {
                 g.members.push(peer);
             }
             return (i, false);
+        }
+        if key.ranks() {
+            self.ranking += 1;
         }
         let g = Group {
             key: Arc::new(key),
@@ -303,6 +319,9 @@ impl Groups {
         {
             grp.members.retain(|m| *m != peer);
             if grp.members.is_empty() {
+                if grp.key.ranks() {
+                    self.ranking -= 1;
+                }
                 *slot = None;
             }
         }

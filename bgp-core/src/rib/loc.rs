@@ -158,6 +158,7 @@ pub(super) fn decide_dest(
     peers: &[Option<PeerState>],
     resolver: &dyn NextHopResolver,
     sc: &mut Scratch,
+    rank: bool,
 ) -> Option<BestChange> {
     let forced = std::mem::take(&mut dest.touched);
     let ident = |p: &Path| {
@@ -201,6 +202,12 @@ pub(super) fn decide_dest(
         dest.reason = None;
     } else {
         let (_, reason) = decide_keys(&sc.keys, &cfg.decision, &mut sc.set, &mut sc.multipath);
+        if rank && sc.keys.len() > sc.multipath.len() {
+            rank_rest(dest, cfg, sc);
+            dest.multipath = sc.multipath.len().min(255) as u8;
+            dest.reason = Some(reason);
+            return best_change(dest, prefix, forced, had_best, sc, ident);
+        }
         // Bring the ECMP set to the front in place, best first.
         let order = &sc.multipath;
         for (k, cand) in order.iter().enumerate() {
@@ -218,6 +225,18 @@ pub(super) fn decide_dest(
         dest.multipath = order.len().min(255) as u8;
         dest.reason = Some(reason);
     }
+    best_change(dest, prefix, forced, had_best, sc, ident)
+}
+
+/// What changed for the owner: nothing when the ECMP set is the one before.
+fn best_change(
+    dest: &Dest,
+    prefix: &IpNet,
+    forced: bool,
+    had_best: bool,
+    sc: &Scratch,
+    ident: impl Fn(&Path) -> (PeerId, PathId, usize),
+) -> Option<BestChange> {
     let same = !forced
         && sc.old.len() == usize::from(dest.multipath)
         && sc
@@ -240,6 +259,32 @@ pub(super) fn decide_dest(
     })
 }
 
+/// Orders every usable path, for a group sent the best N (ADD-PATH): the ECMP set first,
+/// then the best of the rest, and so on; the unusable paths last. The decision process is
+/// not a total order (MED compares within a neighbouring AS), so each next path is the
+/// winner among those left.
+fn rank_rest(dest: &mut Dest, cfg: &RibConfig, sc: &mut Scratch) {
+    let mut ranked: Vec<usize> = sc.multipath.clone();
+    let mut rest: Vec<usize> = (0..sc.keys.len()).filter(|i| !ranked.contains(i)).collect();
+    let (mut keys, mut set, mut mp) = (Vec::new(), Vec::new(), Vec::new());
+    while !rest.is_empty() {
+        keys.clear();
+        keys.extend(rest.iter().map(|i| sc.keys[*i]));
+        let (b, _) = decide_keys(&keys, &cfg.decision, &mut set, &mut mp);
+        ranked.push(rest.remove(b));
+    }
+    // Positions in their new order: the ranked usable paths, then the others as they were.
+    let mut order: Vec<usize> = ranked.iter().map(|c| sc.eligible[*c]).collect();
+    let unusable: Vec<usize> = (0..dest.paths.len())
+        .filter(|i| !order.contains(i))
+        .collect();
+    order.extend(unusable);
+    let moved: Vec<Path> = order.iter().map(|i| dest.paths[*i].clone()).collect();
+    for (slot, p) in dest.paths.iter_mut().zip(moved) {
+        *slot = p;
+    }
+}
+
 /// Decides a prefix again and brings every group up to date with it.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn settle_dest(
@@ -253,7 +298,15 @@ pub(super) fn settle_dest(
     scratch: &mut Scratch,
     export_cache: &mut ExportCache,
 ) -> Option<BestChange> {
-    let change = decide_dest(dest, prefix, cfg, peers, resolver, scratch);
+    let change = decide_dest(
+        dest,
+        prefix,
+        cfg,
+        peers,
+        resolver,
+        scratch,
+        groups.ranks_paths(),
+    );
     let ids: smallvec::SmallVec<[GroupId; 8]> = groups.ids().collect();
     for g in ids {
         export_dest(

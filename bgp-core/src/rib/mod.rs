@@ -434,9 +434,26 @@ impl Rib {
         }
         // Reflected attributes depend on the sources' sessions (ORIGINATOR_ID).
         self.export_cache.clear();
+        let ranked_before = self.groups.ranks_paths();
         let (gid, fresh) = self.groups.join(key, id);
         if let Some(p) = self.peers[id as usize].as_mut() {
             p.group = Some(gid);
+        }
+        if self.groups.ranks_paths() && !ranked_before {
+            // The first group sent the best N: order the paths past the ECMP set, which
+            // were left as they came (the ECMP sets stay as they are).
+            let Rib {
+                cfg,
+                peers,
+                table,
+                resolver,
+                scratch,
+                ..
+            } = self;
+            for (prefix, dest) in table.iter_mut() {
+                let _ =
+                    loc::decide_dest(dest, &prefix, cfg, peers, resolver.as_ref(), scratch, true);
+            }
         }
         if fresh {
             // A new group: compute its Adj-RIB-Out from the whole table.
