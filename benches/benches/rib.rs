@@ -119,6 +119,7 @@ fn run(name: &str, peers: u32, prefixes: u32, sets_per_peer: u32, reflect: bool)
                     add_path_send: FamilySet::EMPTY,
                     extended_message: false,
                     extended_next_hop: false,
+                    long_lived: false,
                 },
             )
             .unwrap();

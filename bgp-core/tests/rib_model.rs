@@ -224,6 +224,7 @@ fn session(i: usize) -> PeerSession {
         add_path_send: FamilySet::EMPTY,
         extended_message: false,
         extended_next_hop: false,
+        long_lived: false,
     }
 }
 

@@ -106,7 +106,7 @@ fn allowed(state: State, t: Timer) -> bool {
         Timer::DelayOpen => matches!(state, State::Connect | State::Active),
         Timer::IdleHold => state == State::Idle,
         // Stale routes of a peer may be kept in any state.
-        Timer::GracefulRestart => true,
+        Timer::GracefulRestart | Timer::LongLivedStale => true,
     }
 }
 

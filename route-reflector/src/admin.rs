@@ -323,6 +323,9 @@ pub fn peer_text(p: &PeerStatus) -> String {
         if c.graceful_restart {
             what.push("graceful restart".into());
         }
+        if let Some(t) = c.long_lived_stale_time {
+            what.push(format!("long-lived stale time {t} s"));
+        }
         out.push_str(&format!("{:<24}{}\n", c.family, what.join(", ")));
     }
     out

@@ -43,6 +43,8 @@ pub(crate) struct GroupKey {
     pub four_octet_as: bool,
     pub extended_message: bool,
     pub extended_next_hop: bool,
+    /// Takes long-lived stale routes (RFC 9494).
+    pub long_lived: bool,
 }
 
 impl GroupKey {
@@ -62,6 +64,7 @@ impl GroupKey {
             four_octet_as: s.four_octet_as,
             extended_message: s.extended_message,
             extended_next_hop: s.extended_next_hop,
+            long_lived: s.long_lived,
         }
     }
 

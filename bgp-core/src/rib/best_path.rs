@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::types::Asn;
-use crate::wire::attributes::{Origin, PathAttributes};
+use crate::wire::attributes::{Community, Origin, PathAttributes};
 
 /// LOCAL_PREF assumed when a route has none (RFC 4271 leaves the value to the implementation;
 /// 100 is what every widely used implementation takes).
@@ -61,6 +61,8 @@ impl Default for DecisionConfig {
 pub enum Reason {
     /// There was one candidate.
     Only,
+    /// The others are long-lived stale (RFC 9494 4.3: least preferred).
+    LongLivedStale,
     LocalPref,
     LocallyOriginated,
     AsPathLength,
@@ -86,6 +88,8 @@ pub struct Decision {
 /// RIB can keep a scratch buffer of them).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Key {
+    /// Carries LLGR_STALE.
+    long_lived_stale: bool,
     local_pref: u32,
     local: bool,
     path_len: usize,
@@ -105,6 +109,10 @@ impl Key {
     pub(crate) fn of(c: &Candidate<'_>) -> Key {
         let a = c.attrs;
         Key {
+            long_lived_stale: a
+                .communities
+                .as_ref()
+                .is_some_and(|c| c.contains(&Community::LLGR_STALE)),
             local_pref: a.local_pref.unwrap_or(DEFAULT_LOCAL_PREF),
             local: c.local,
             path_len: a.as_path.as_ref().map_or(0, |p| p.path_len()),
@@ -173,6 +181,10 @@ pub(crate) fn decide_keys(
             }
         };
     }
+    step!(
+        Reason::LongLivedStale,
+        keep_min(set, keys, |k| k.long_lived_stale)
+    );
     step!(
         Reason::LocalPref,
         keep_min(set, keys, |k| std::cmp::Reverse(k.local_pref))

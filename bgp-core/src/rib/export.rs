@@ -151,6 +151,10 @@ pub(super) fn export_path(
         {
             return None;
         }
+        // Long-lived stale routes only to peers that take them (RFC 9494 4.5).
+        if !key.long_lived && c.contains(&Community::LLGR_STALE) {
+            return None;
+        }
     }
     // iBGP to iBGP only by reflection (RFC 4456 6).
     let reflected = src_kind == Some(PeerKind::Internal) && key.kind == PeerKind::Internal;

@@ -38,6 +38,7 @@ use ipnet::IpNet;
 
 use crate::policy::PolicyRef;
 use crate::types::{Asn, Family, FamilySet, PathId, RouterId};
+use crate::wire::attributes::Community;
 use crate::wire::{PathAttributes, PeerKind};
 
 pub use adj_out::GroupId;
@@ -171,6 +172,8 @@ pub struct PeerSession {
     pub extended_message: bool,
     /// IPv4 unicast routes may carry an IPv6 next hop (RFC 8950).
     pub extended_next_hop: bool,
+    /// The peer takes long-lived stale routes (RFC 9494): others are not sent them.
+    pub long_lived: bool,
 }
 
 /// RIB-wide settings.
@@ -527,6 +530,60 @@ impl Rib {
                 }
             }
         }
+    }
+
+    /// The peer's stale routes of `family` become long-lived stale (RFC 9494 4.2): those
+    /// carrying NO_LLGR go, the others get the LLGR_STALE community, which makes them the
+    /// least preferred and keeps them from peers that do not take such routes.
+    pub fn long_lived_stale(&mut self, id: PeerId, family: Family) -> Changes {
+        let no_llgr = |p: &Path| {
+            p.attrs
+                .communities
+                .as_ref()
+                .is_some_and(|c| c.contains(&Community::NO_LLGR))
+        };
+        let mut changes =
+            self.remove_where(|p| p.peer() == id && p.stale() && no_llgr(p), Some(family));
+        let mut touched = Vec::new();
+        let mut released = Vec::new();
+        for (prefix, dest) in self.table.iter_mut() {
+            if family_of(&prefix) != family {
+                continue;
+            }
+            for path in dest
+                .paths
+                .iter_mut()
+                .filter(|p| p.peer() == id && p.stale())
+            {
+                if path
+                    .attrs
+                    .communities
+                    .as_ref()
+                    .is_some_and(|c| c.contains(&Community::LLGR_STALE))
+                {
+                    continue;
+                }
+                let mut a = (*path.attrs).clone();
+                a.communities = Some(match a.communities.take() {
+                    Some(c) => c
+                        .iter()
+                        .chain(std::iter::once(Community::LLGR_STALE))
+                        .collect(),
+                    None => std::iter::once(Community::LLGR_STALE).collect(),
+                });
+                let new = self.attrs.intern(a);
+                released.push(std::mem::replace(&mut path.attrs, new));
+                dest.touched = true;
+                touched.push(prefix);
+            }
+        }
+        touched.dedup();
+        for a in released {
+            self.attrs.release(a);
+        }
+        self.export_cache.clear();
+        changes.best.extend(self.recompute(&touched).best);
+        changes
     }
 
     /// Removes the peer's routes still stale: of one family (End-of-RIB, End of Route

@@ -207,6 +207,11 @@ pub struct PeerSettings {
     /// Graceful restart time announced to the peer (seconds); none: off.
     #[cfg_attr(feature = "serde", serde(default))]
     pub graceful_restart: Option<u16>,
+    /// Long-lived graceful restart (RFC 9494): the stale time announced, in seconds (at
+    /// most 16,777,215), and the longest we keep the peer's routes after its restart time.
+    /// Announced with graceful restart, whose time may then be 0.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub long_lived_stale_time: Option<u32>,
     /// TCP-MD5 signatures (RFC 2385) with this password.
     #[cfg_attr(feature = "serde", serde(default))]
     pub password: Option<Password>,
@@ -347,6 +352,7 @@ impl PeerSettings {
             extended_next_hop: false,
             add_path: AddPath::default(),
             graceful_restart: None,
+            long_lived_stale_time: None,
             password: None,
             ttl_security: None,
             ttl: None,
@@ -388,6 +394,12 @@ impl PeerSettings {
             && (k == 0 || k >= self.hold_time)
         {
             return Err("the keepalive time is at least 1 and below the hold time");
+        }
+        if self.long_lived_stale_time.is_some_and(|t| t > 0x00ff_ffff) {
+            return Err("the long-lived stale time is at most 16777215 seconds (24 bits)");
+        }
+        if self.graceful_restart.is_some_and(|t| t > 0x0fff) {
+            return Err("the restart time is at most 4095 seconds (12 bits)");
         }
         Ok(())
     }

@@ -40,15 +40,42 @@ impl Router {
             Event::StaleRoutesExpired => {
                 let ch = self.rib.sweep_stale(id, None);
                 self.publish(ch.best);
-                // A dynamic peer that did not come back within its restart time is gone.
-                if let Some(e) = self.entry_mut(id)
-                    && e.dynamic
-                    && e.up.is_none()
-                    && !e.admin_down
+                self.forget_if_gone(id);
+            }
+            Event::StaleFamilyExpired(f) => {
+                if let Some(e) = self.entry(id) {
+                    info!(peer = %e.address(), family = %family_label(f), "stale routes removed");
+                }
+                let ch = self.rib.sweep_stale(id, Some(f));
+                self.publish(ch.best);
+                if self
+                    .entry(id)
+                    .is_some_and(|e| !e.fsm.active().1.keeps_stale())
                 {
-                    e.doomed = Some(StopReason::cease(subcode::PEER_DECONFIGURED));
+                    self.forget_if_gone(id);
                 }
             }
+            Event::LongLivedStale(families) => {
+                for (f, time) in families {
+                    if let Some(e) = self.entry(id) {
+                        warn!(peer = %e.address(), family = %family_label(f), stale_secs = time.as_secs(),
+                            "restart time over: routes kept long-lived stale (RFC 9494)");
+                    }
+                    let ch = self.rib.long_lived_stale(id, f);
+                    self.publish(ch.best);
+                }
+            }
+        }
+    }
+
+    /// A dynamic peer that did not come back while its routes were kept is gone.
+    fn forget_if_gone(&mut self, id: PeerId) {
+        if let Some(e) = self.entry_mut(id)
+            && e.dynamic
+            && e.up.is_none()
+            && !e.admin_down
+        {
+            e.doomed = Some(StopReason::cease(subcode::PEER_DECONFIGURED));
         }
     }
 
@@ -88,6 +115,7 @@ impl Router {
                 .extended_next_hop
                 .iter()
                 .any(|(f, afi)| *f == Family::IPV4_UNICAST && *afi == Afi::IPV6),
+            long_lived: !n.peer_long_lived.is_empty(),
         };
         match self.rib.peer_up(id, session) {
             Ok(table) if !deferring => {

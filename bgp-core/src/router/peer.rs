@@ -52,6 +52,11 @@ impl Up {
                         .peer_graceful_restart
                         .as_ref()
                         .is_some_and(|g| g.families.iter().any(|gf| gf.family == f)),
+                    long_lived_stale_time: n
+                        .peer_long_lived
+                        .iter()
+                        .find(|l| l.family == f)
+                        .map(|l| l.stale_time),
                 })
                 .collect(),
         }
@@ -290,7 +295,9 @@ pub(super) fn session_config(
         sc.idle_hold_max = Duration::from_secs(w.max);
     }
     sc.jitter_seed ^= u64::from(id);
-    if let Some(t) = p.graceful_restart {
+    // Long-lived graceful restart is announced beside graceful restart (RFC 9494 3).
+    let restart_time = p.graceful_restart.or(p.long_lived_stale_time.map(|_| 0));
+    if let Some(t) = restart_time {
         // Routes installed in the kernel stay across our restart (and a reflector's
         // clients forward on their own next hops): the forwarding state is kept.
         sc.graceful_restart = Some(GracefulRestartConfig {
@@ -300,5 +307,6 @@ pub(super) fn session_config(
             notification: true,
         });
     }
+    sc.long_lived_stale_time = p.long_lived_stale_time;
     sc
 }

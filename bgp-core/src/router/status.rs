@@ -64,6 +64,8 @@ pub struct FamilyCapabilities {
     pub extended_next_hop: bool,
     /// The peer keeps the family's routes across its restart (RFC 4724).
     pub graceful_restart: bool,
+    /// The peer's long-lived stale time for the family (RFC 9494), in seconds.
+    pub long_lived_stale_time: Option<u32>,
 }
 
 /// ROUTE-REFRESH messages by kind.

@@ -277,13 +277,17 @@ impl Peer {
                 break;
             }
         }
-        // An inbound session that went back to Idle is finished.
+        // An inbound session that went back to Idle is finished; the peer's stale routes
+        // it was keeping, if any, are the outbound session's to keep from now on.
         if self
             .inbound
             .as_ref()
             .is_some_and(|i| i.state() == State::Idle)
         {
             self.drain();
+            if let Some(st) = self.inbound.as_mut().and_then(Session::take_stale) {
+                self.outbound.adopt_stale(st);
+            }
             self.inbound = None;
             if self.outbound_suspended {
                 self.outbound_suspended = false;

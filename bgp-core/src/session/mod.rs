@@ -32,6 +32,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::types::{Family, FamilySet};
 use crate::wire::error::{AttributeError, AttributeErrorKind, ErrorAction, code, subcode};
+use crate::wire::open::LlgrFamily;
 use crate::wire::{
     Context, DecodeError, EncodeError, FrameSplitter, Message, Notification, PeerKind,
     RouteRefresh, Update, msg_type, refresh_subtype,
@@ -130,6 +131,13 @@ pub enum Event {
     /// The peer's stale routes are to be removed: its restart did not complete in time, or
     /// it came back without End-of-RIB for some families in time.
     StaleRoutesExpired,
+    /// The peer's stale routes of one family are to be removed (the family has no
+    /// long-lived stale time, or its time ran out, or the peer came back without keeping
+    /// its forwarding state).
+    StaleFamilyExpired(Family),
+    /// The restart time ran out (or was 0) and the peer's stale routes of these families
+    /// become long-lived stale (RFC 9494 4.2), each kept for its stale time.
+    LongLivedStale(Vec<(Family, Duration)>),
 }
 
 /// Why the owner stops the session: the Cease subcode and an RFC 8203 message.
@@ -197,6 +205,16 @@ pub struct Counters {
     pub down: u64,
 }
 
+/// The state of a peer's stale routes (graceful and long-lived restart), as handed from
+/// one connection's session to the other's.
+#[derive(Debug)]
+pub(crate) struct StaleState {
+    restart_until: Option<Instant>,
+    families: FamilySet,
+    long_lived: Vec<LlgrFamily>,
+    long_lived_until: Vec<(Family, Instant)>,
+}
+
 /// One BGP connection's state machine.
 #[derive(Debug)]
 pub struct Session {
@@ -219,6 +237,10 @@ pub struct Session {
     stopped: bool,
     /// Families whose End-of-RIB is awaited from a peer that restarted gracefully.
     stale_families: FamilySet,
+    /// The peer's long-lived graceful restart as of the session that went down.
+    long_lived: Vec<LlgrFamily>,
+    /// Families whose routes are long-lived stale, with the end of their stale time.
+    long_lived_until: Vec<(Family, Instant)>,
     counters: Counters,
 }
 
@@ -247,6 +269,8 @@ impl Session {
             established_at: None,
             stopped: true,
             stale_families: FamilySet::EMPTY,
+            long_lived: Vec::new(),
+            long_lived_until: Vec::new(),
             counters: Counters::default(),
         }
     }
@@ -255,6 +279,41 @@ impl Session {
 
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// What this session keeps for the peer's stale routes, taken away: for the other
+    /// connection of the peer when this one is dropped (the routes are the peer's, not
+    /// the connection's).
+    pub(crate) fn take_stale(&mut self) -> Option<StaleState> {
+        if !self.keeps_stale() {
+            return None;
+        }
+        let st = StaleState {
+            restart_until: self.timers.get(Timer::GracefulRestart),
+            families: std::mem::replace(&mut self.stale_families, FamilySet::EMPTY),
+            long_lived: std::mem::take(&mut self.long_lived),
+            long_lived_until: std::mem::take(&mut self.long_lived_until),
+        };
+        self.timers.stop(Timer::GracefulRestart);
+        self.timers.stop(Timer::LongLivedStale);
+        Some(st)
+    }
+
+    /// Takes over the stale routes' state of the peer's other connection.
+    pub(crate) fn adopt_stale(&mut self, st: StaleState) {
+        match st.restart_until {
+            Some(t) => self.timers.set(Timer::GracefulRestart, t),
+            None => self.timers.stop(Timer::GracefulRestart),
+        }
+        self.stale_families = st.families;
+        self.long_lived = st.long_lived;
+        self.long_lived_until = st.long_lived_until;
+        self.arm_long_lived();
+    }
+
+    /// Whether routes of the peer are kept stale now (graceful or long-lived restart).
+    pub fn keeps_stale(&self) -> bool {
+        self.timers.is_running(Timer::GracefulRestart) || !self.long_lived_until.is_empty()
     }
 
     pub fn config(&self) -> &SessionConfig {
@@ -311,10 +370,8 @@ impl Session {
         let _ = now;
         self.stopped = true;
         self.timers.stop(Timer::IdleHold);
-        if self.timers.is_running(Timer::GracefulRestart) {
-            self.timers.stop(Timer::GracefulRestart);
-            self.stale_families = FamilySet::EMPTY;
-            self.emit(Event::StaleRoutesExpired);
+        if self.timers.is_running(Timer::GracefulRestart) || !self.long_lived_until.is_empty() {
+            self.expire_all_stale();
         }
         match self.state {
             State::Idle => {}
@@ -676,11 +733,16 @@ impl Session {
                 .iter()
                 .flat_map(|n| n.families.iter().copied())
                 .collect();
-        } else if self.timers.is_running(Timer::GracefulRestart) {
+            self.long_lived = self
+                .negotiated
+                .as_ref()
+                .map(|n| n.peer_long_lived.clone())
+                .unwrap_or_default();
+        } else if self.timers.is_running(Timer::GracefulRestart)
+            || !self.long_lived_until.is_empty()
+        {
             // Down again before the peer's restart completed: its stale routes go.
-            self.timers.stop(Timer::GracefulRestart);
-            self.stale_families = FamilySet::EMPTY;
-            self.emit(Event::StaleRoutesExpired);
+            self.expire_all_stale();
         }
         self.release();
         if counts {
@@ -813,10 +875,8 @@ impl Session {
             }
             // IdleHoldTimer_Expires (event 13), then AutomaticStart.
             (Timer::IdleHold, State::Idle) if !self.stopped => self.begin(now),
-            (Timer::GracefulRestart, _) => {
-                self.stale_families = FamilySet::EMPTY;
-                self.emit(Event::StaleRoutesExpired);
-            }
+            (Timer::GracefulRestart, _) => self.restart_time_over(now),
+            (Timer::LongLivedStale, _) => self.long_lived_over(now),
             // A timer of another state: it was stopped on leaving that state, so this
             // cannot happen; ignoring it is the safe answer.
             _ => {}
@@ -907,6 +967,7 @@ impl Session {
     /// A peer that went down gracefully is back: families it no longer preserves lose their
     /// stale routes at once; the others wait for End-of-RIB, bounded by the restart timer.
     fn on_established_gr(&mut self, now: Instant, neg: &Negotiated) {
+        self.on_established_long_lived(neg);
         if !self.timers.is_running(Timer::GracefulRestart) {
             return;
         }
@@ -937,6 +998,93 @@ impl Session {
                 now + Duration::from_secs(u64::from(restart.max(1))),
             );
         }
+    }
+
+    /// Back during the long-lived stale time: the families the peer no longer keeps
+    /// forwarding for (no F bit in its new long-lived capability, RFC 9494 4.2) lose their
+    /// stale routes now; the others wait for End-of-RIB within their stale time.
+    fn on_established_long_lived(&mut self, neg: &Negotiated) {
+        let kept = |f: Family| {
+            neg.peer_long_lived
+                .iter()
+                .any(|l| l.family == f && l.forwarding_preserved)
+        };
+        let dropped: Vec<Family> = self
+            .long_lived_until
+            .iter()
+            .map(|(f, _)| *f)
+            .filter(|f| !kept(*f))
+            .collect();
+        for f in dropped {
+            self.long_lived_until.retain(|(x, _)| *x != f);
+            self.emit(Event::StaleFamilyExpired(f));
+        }
+        self.arm_long_lived();
+    }
+
+    /// The restart time ran out: families with a long-lived stale time keep their routes as
+    /// long-lived stale (RFC 9494 4.2), the others lose them.
+    fn restart_time_over(&mut self, now: Instant) {
+        let stale = std::mem::replace(&mut self.stale_families, FamilySet::EMPTY);
+        let long: Vec<(Family, Duration)> = self
+            .long_lived
+            .iter()
+            .filter(|l| l.stale_time > 0 && stale.contains(l.family))
+            .map(|l| (l.family, Duration::from_secs(u64::from(l.stale_time))))
+            .collect();
+        if long.is_empty() && self.long_lived_until.is_empty() {
+            return self.emit(Event::StaleRoutesExpired);
+        }
+        for f in stale.iter_known() {
+            let in_long = long.iter().any(|(x, _)| *x == f)
+                || self.long_lived_until.iter().any(|(x, _)| *x == f);
+            if !in_long {
+                self.emit(Event::StaleFamilyExpired(f));
+            }
+        }
+        // A family already long-lived stale keeps the end it had.
+        let fresh: Vec<(Family, Duration)> = long
+            .into_iter()
+            .filter(|(f, _)| !self.long_lived_until.iter().any(|(x, _)| x == f))
+            .collect();
+        for (f, d) in &fresh {
+            self.long_lived_until.push((*f, now + *d));
+        }
+        self.arm_long_lived();
+        if !fresh.is_empty() {
+            self.emit(Event::LongLivedStale(fresh));
+        }
+    }
+
+    /// Long-lived stale times that ran out: those families' stale routes go.
+    fn long_lived_over(&mut self, now: Instant) {
+        let due: Vec<Family> = self
+            .long_lived_until
+            .iter()
+            .filter(|(_, t)| *t <= now)
+            .map(|(f, _)| *f)
+            .collect();
+        self.long_lived_until.retain(|(_, t)| *t > now);
+        for f in due {
+            self.emit(Event::StaleFamilyExpired(f));
+        }
+        self.arm_long_lived();
+    }
+
+    fn arm_long_lived(&mut self) {
+        match self.long_lived_until.iter().map(|(_, t)| *t).min() {
+            Some(t) => self.timers.set(Timer::LongLivedStale, t),
+            None => self.timers.stop(Timer::LongLivedStale),
+        }
+    }
+
+    /// Every stale route of the peer goes: graceful and long-lived alike.
+    fn expire_all_stale(&mut self) {
+        self.timers.stop(Timer::GracefulRestart);
+        self.stale_families = FamilySet::EMPTY;
+        self.long_lived_until.clear();
+        self.arm_long_lived();
+        self.emit(Event::StaleRoutesExpired);
     }
 
     fn on_update(&mut self, now: Instant, mut u: Box<Update>) {
@@ -972,6 +1120,11 @@ impl Session {
                 if self.stale_families.is_empty() {
                     self.timers.stop(Timer::GracefulRestart);
                 }
+            }
+            if self.long_lived_until.iter().any(|(f, _)| *f == family) {
+                // The router sweeps what was not sent again; nothing is stale any more.
+                self.long_lived_until.retain(|(f, _)| *f != family);
+                self.arm_long_lived();
             }
             self.emit(Event::EndOfRib(family));
         } else {

@@ -8,7 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::types::{Afi, Asn, Family, FamilySet, RouterId};
 use crate::wire::error::{code, subcode};
-use crate::wire::open::{AddPathMode, Capability, GracefulRestartFamily, Open};
+use crate::wire::open::{AddPathMode, Capability, GracefulRestartFamily, LlgrFamily, Open};
 use crate::wire::{Context, Notification, PeerKind};
 
 /// Which AS the peer must be in.
@@ -71,6 +71,10 @@ pub struct SessionConfig {
     pub extended_next_hop: Vec<(Family, Afi)>,
     pub extended_message: bool,
     pub graceful_restart: Option<GracefulRestartConfig>,
+    /// Long-lived graceful restart (RFC 9494): the stale time (seconds, 24 bits) announced
+    /// for every family, and kept for the peer's routes within what it announced. Needs
+    /// `graceful_restart` (its restart time may be 0).
+    pub long_lived_stale_time: Option<u32>,
     /// Capabilities the peer must announce, by code; their absence is answered with
     /// Unsupported Capability (RFC 5492 5).
     pub required_capabilities: Vec<Capability>,
@@ -106,6 +110,7 @@ impl SessionConfig {
             extended_next_hop: Vec::new(),
             extended_message: false,
             graceful_restart: None,
+            long_lived_stale_time: None,
             required_capabilities: Vec::new(),
             hostname: None,
             jitter_seed: 0x9e37_79b9_7f4a_7c15,
@@ -145,6 +150,18 @@ impl SessionConfig {
                     })
                     .collect(),
             });
+        }
+        if let (Some(gr), Some(t)) = (&self.graceful_restart, self.long_lived_stale_time) {
+            caps.push(Capability::LongLivedGracefulRestart(
+                self.families
+                    .iter()
+                    .map(|f| LlgrFamily {
+                        family: *f,
+                        forwarding_preserved: gr.forwarding_preserved.contains(f),
+                        stale_time: t.min(0x00ff_ffff),
+                    })
+                    .collect(),
+            ));
         }
         caps.push(Capability::FourOctetAs(self.local_as));
         if !self.add_path.is_empty() {
@@ -192,6 +209,9 @@ pub struct Negotiated {
     pub extended_message: bool,
     /// The peer's graceful-restart capability, when both sides announced one.
     pub peer_graceful_restart: Option<PeerGracefulRestart>,
+    /// The peer's long-lived graceful restart (RFC 9494) for the negotiated families, when
+    /// both sides announced it with graceful restart.
+    pub peer_long_lived: Vec<LlgrFamily>,
     /// The peer's OPEN as received (every capability, known or not, for display).
     pub peer_open: Open,
 }
@@ -394,6 +414,19 @@ pub fn negotiate(cfg: &SessionConfig, peer: &Open) -> Result<Negotiated, Notific
             _ => None,
         })
     });
+    // RFC 9494 3: the capability counts only beside graceful restart.
+    let peer_long_lived = match (&peer_graceful_restart, cfg.long_lived_stale_time) {
+        (Some(_), Some(_)) => caps
+            .iter()
+            .filter_map(|c| match c {
+                Capability::LongLivedGracefulRestart(v) => Some(v.clone()),
+                _ => None,
+            })
+            .flatten()
+            .filter(|l| families.contains(&l.family))
+            .collect(),
+        _ => Vec::new(),
+    };
     Ok(Negotiated {
         peer_as,
         peer_id: peer.bgp_id,
@@ -409,6 +442,7 @@ pub fn negotiate(cfg: &SessionConfig, peer: &Open) -> Result<Negotiated, Notific
         extended_next_hop,
         extended_message: cfg.extended_message && has(6),
         peer_graceful_restart,
+        peer_long_lived,
         peer_open: peer.clone(),
     })
 }

@@ -13,23 +13,26 @@ pub enum Timer {
     IdleHold = 4,
     /// How long the peer's routes are kept stale after the session went down.
     GracefulRestart = 5,
+    /// The earliest end of a family's long-lived stale time (RFC 9494).
+    LongLivedStale = 6,
 }
 
 impl Timer {
-    pub const ALL: [Timer; 6] = [
+    pub const ALL: [Timer; 7] = [
         Timer::ConnectRetry,
         Timer::Hold,
         Timer::Keepalive,
         Timer::DelayOpen,
         Timer::IdleHold,
         Timer::GracefulRestart,
+        Timer::LongLivedStale,
     ];
 }
 
 /// Deadlines, one slot per timer.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct TimerTable {
-    deadlines: [Option<Instant>; 6],
+    deadlines: [Option<Instant>; 7],
 }
 
 impl TimerTable {

@@ -297,6 +297,7 @@ impl Builder<'_> {
         sc.fib = raw.fib.clone();
         sc.router.selection_deferral = raw.graceful_restart.selection_deferral;
         self.timers(&raw.timers);
+        self.graceful_restart(&raw.graceful_restart);
         let ctx = PeerCtx {
             asn,
             timers: &raw.timers,
@@ -402,6 +403,33 @@ impl Builder<'_> {
         }
         if let Some(k) = &t.keepalive {
             self.keepalive(k, hold);
+        }
+    }
+
+    /// The restart and long-lived stale times of `[graceful_restart]`, checked once.
+    fn graceful_restart(&self, gr: &GracefulRestartRaw) {
+        let t = *gr.restart_time.get_ref();
+        if t > 0x0fff {
+            self.fail(
+                gr.restart_time.span(),
+                format!("restart_time {t} is too long: at most 4095 seconds (12 bits)"),
+            );
+        }
+        if let Some(t) = &gr.long_lived_stale_time {
+            self.long_lived_stale_time(t);
+        }
+    }
+
+    /// A long-lived stale time: 24 bits of seconds (RFC 9494 3).
+    fn long_lived_stale_time(&self, t: &Spanned<u32>) {
+        let v = *t.get_ref();
+        if v > 0x00ff_ffff {
+            self.fail(
+                t.span(),
+                format!(
+                    "long_lived_stale_time {v} is too long: at most 16777215 seconds (24 bits)"
+                ),
+            );
         }
     }
 
@@ -516,7 +544,7 @@ mod policy;
 mod raw;
 
 use peer::{Kind, PeerCtx};
-use raw::{LogRaw, Raw, Timers};
+use raw::{GracefulRestartRaw, LogRaw, Raw, Timers};
 
 /// Settings that a reload cannot change: the names of those that differ.
 pub fn fixed_differences(old: &Config, new: &Config) -> Vec<&'static str> {

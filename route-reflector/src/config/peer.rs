@@ -143,7 +143,15 @@ impl Builder<'_> {
             ));
         }
         let gr = r.graceful_restart.unwrap_or(ctx.gr.enabled);
-        p.graceful_restart = gr.then_some(ctx.gr.restart_time);
+        p.graceful_restart = gr.then_some(*ctx.gr.restart_time.get_ref());
+        p.long_lived_stale_time = match (&r.long_lived_stale_time, &ctx.gr.long_lived_stale_time) {
+            (Some(t), _) => {
+                self.long_lived_stale_time(t);
+                Some(*t.get_ref()).filter(|t| *t > 0)
+            }
+            (None, Some(t)) if gr => Some(*t.get_ref()).filter(|t| *t > 0),
+            _ => None,
+        };
         if let Some(limit) = r.max_prefixes {
             p.max_prefixes.push(MaxPrefixes {
                 limit,

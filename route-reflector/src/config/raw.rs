@@ -71,7 +71,10 @@ pub(super) struct GracefulRestartRaw {
     pub(super) enabled: bool,
     /// Seconds peers keep our routes while we restart.
     #[serde(default = "restart_time")]
-    pub(super) restart_time: u16,
+    pub(super) restart_time: Spanned<u16>,
+    /// Long-lived graceful restart (RFC 9494) for every peer: the stale time, seconds.
+    #[serde(default)]
+    pub(super) long_lived_stale_time: Option<Spanned<u32>>,
     /// After a restart, the longest wait for the peers' End-of-RIB before sending.
     #[serde(default = "selection_deferral")]
     pub(super) selection_deferral: u64,
@@ -86,6 +89,7 @@ impl Default for GracefulRestartRaw {
         GracefulRestartRaw {
             enabled: true,
             restart_time: restart_time(),
+            long_lived_stale_time: None,
             selection_deferral: selection_deferral(),
             state_file: None,
         }
@@ -96,8 +100,8 @@ pub(super) fn yes() -> bool {
     true
 }
 
-pub(super) fn restart_time() -> u16 {
-    120
+pub(super) fn restart_time() -> Spanned<u16> {
+    Spanned::new(0..0, 120)
 }
 
 pub(super) fn selection_deferral() -> u64 {
@@ -178,6 +182,8 @@ pub(super) struct PeerRaw {
     pub(super) ttl_security: Option<u8>,
     pub(super) multihop: Option<u8>,
     pub(super) graceful_restart: Option<bool>,
+    /// The peer's own long-lived stale time (0: none for the peer).
+    pub(super) long_lived_stale_time: Option<Spanned<u32>>,
     pub(super) max_prefixes: Option<u64>,
     #[serde(default)]
     pub(super) max_prefixes_warn_only: bool,

@@ -27,7 +27,7 @@ fn errors_name_line_column_and_what_was_expected() {
         ),
         (
             "router_id = \"192.168.1.1\"\nasn = 65001\n[[client]]\naddress = \"192.168.1.11\"\nhold_tme = 30\n",
-            "rr.toml:5:1: unknown field `hold_tme`, expected one of `address`, `range`, `max`, `asn`, `description`, `port`, `local_address`, `passive`, `hold_time`, `keepalive`, `connect_retry`, `connect_delay`, `error_wait`, `password`, `password_file`, `password_env`, `ttl_security`, `multihop`, `graceful_restart`, `max_prefixes`, `max_prefixes_warn_only`, `max_prefixes_restart`, `import`, `export`, `next_hop`, `soft_reconfig_inbound`, `extended_next_hop`, `add_path`, `add_path_send`, `local_as`, `allow_own_as`\n  |\n5 | hold_tme = 30\n  | ^^^^^^^^",
+            "rr.toml:5:1: unknown field `hold_tme`, expected one of `address`, `range`, `max`, `asn`, `description`, `port`, `local_address`, `passive`, `hold_time`, `keepalive`, `connect_retry`, `connect_delay`, `error_wait`, `password`, `password_file`, `password_env`, `ttl_security`, `multihop`, `graceful_restart`, `long_lived_stale_time`, `max_prefixes`, `max_prefixes_warn_only`, `max_prefixes_restart`, `import`, `export`, `next_hop`, `soft_reconfig_inbound`, `extended_next_hop`, `add_path`, `add_path_send`, `local_as`, `allow_own_as`\n  |\n5 | hold_tme = 30\n  | ^^^^^^^^",
         ),
         (
             "router_id = \"192.168.1.1\"\nasn = 65001\n[[client]]\naddress = \"192.168.1.11\"\nnext_hop = \"me\"\n",
@@ -394,6 +394,49 @@ fn add_path_directions_and_the_paths_sent() {
     ];
     for (body, want) in cases {
         let src = format!("{HEAD}[[client]]\naddress = \"192.168.1.11\"\n{body}");
+        assert_eq!(err(&src), *want, "for:\n{src}");
+    }
+}
+
+#[test]
+fn long_lived_stale_time_for_every_peer_or_one() {
+    let peers = |body: &str| {
+        let src = format!("{HEAD}{body}");
+        Config::parse("rr.toml", &src)
+            .unwrap()
+            .speaker
+            .router
+            .peers
+            .iter()
+            .map(|p| (p.graceful_restart, p.long_lived_stale_time))
+            .collect::<Vec<_>>()
+    };
+    let two = "[[client]]\naddress = \"192.168.1.11\"\n[[client]]\naddress = \"192.168.1.12\"\n";
+    assert_eq!(peers(two), [(Some(120), None), (Some(120), None)]);
+    assert_eq!(
+        peers(&format!(
+            "[graceful_restart]\nlong_lived_stale_time = 86400\n{two}long_lived_stale_time = 0\n"
+        )),
+        [(Some(120), Some(86400)), (Some(120), None)],
+        "a peer's own 0 turns it off for that peer"
+    );
+    assert_eq!(
+        peers("[[client]]\naddress = \"192.168.1.11\"\ngraceful_restart = false\nlong_lived_stale_time = 3600\n"),
+        [(None, Some(3600))],
+        "long-lived alone: announced with a restart time of 0"
+    );
+    let cases: &[(&str, &str)] = &[
+        (
+            "[graceful_restart]\nrestart_time = 5000\n",
+            "rr.toml:4:16: restart_time 5000 is too long: at most 4095 seconds (12 bits)\n  |\n4 | restart_time = 5000\n  |                ^^^^",
+        ),
+        (
+            "[[client]]\naddress = \"192.168.1.11\"\nlong_lived_stale_time = 16777216\n",
+            "rr.toml:5:25: long_lived_stale_time 16777216 is too long: at most 16777215 seconds (24 bits)\n  |\n5 | long_lived_stale_time = 16777216\n  |                         ^^^^^^^^",
+        ),
+    ];
+    for (body, want) in cases {
+        let src = format!("{HEAD}{body}");
         assert_eq!(err(&src), *want, "for:\n{src}");
     }
 }

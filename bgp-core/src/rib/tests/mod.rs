@@ -42,6 +42,7 @@ fn session(id: [u8; 4]) -> PeerSession {
         add_path_send: FamilySet::EMPTY,
         extended_message: false,
         extended_next_hop: false,
+        long_lived: false,
     }
 }
 
