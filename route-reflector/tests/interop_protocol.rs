@@ -429,3 +429,133 @@ fn add_path_from_frr_bird_and_gobgp_reflectors_to_ours() {
     });
     let _ = (&frr_ns, &bird_ns, &gobgp_ns);
 }
+
+/// Whether FRR's path for `prefix` carries the LLGR_STALE community.
+fn frr_llgr_stale(frr: &Frr, prefix: &str) -> bool {
+    let v = frr.json(&format!("show bgp ipv4 unicast {prefix} json"));
+    v["paths"][0]["community"]["string"]
+        .as_str()
+        .is_some_and(|c| c.contains("llgr-stale"))
+}
+
+/// BIRD's `show route PREFIX all`, empty when it has no route.
+fn bird_route(bird: &Bird, prefix: &str) -> String {
+    bird.birdc(&format!("show route {prefix} all"))
+        .ok()
+        .filter(|o| o.contains(prefix))
+        .unwrap_or_default()
+}
+
+/// Long-lived graceful restart with BIRD and FRR clients (restart time 3 s, long-lived
+/// stale time 60 s) and a node agent without it. Our reflector dies: BIRD and FRR keep its
+/// routes past the restart time as long-lived stale, until it is back. Then BIRD dies: we
+/// keep its route as long-lived stale, send it on to FRR with LLGR_STALE, and withdraw it
+/// from the node, which did not negotiate the capability.
+#[test]
+fn long_lived_graceful_restart_with_bird_and_frr_in_both_roles() {
+    if !can_run(true, true, false) {
+        return;
+    }
+    let seg = Segment::new("l");
+    let rr_ns = seg.host("rr", 1);
+    let node_ns = seg.host("node", 2);
+    let bird_ns = seg.host("bird", 3);
+    let frr_ns = seg.host("frr", 4);
+    let mut config = reflector_head("10.11.0.1", 65000, &seg.dir, "rr");
+    config.push_str(
+        "[graceful_restart]\nrestart_time = 3\nlong_lived_stale_time = 60\n\
+         [[client]]\naddress = \"10.11.0.2\"\nlong_lived_stale_time = 0\n\
+         [[client]]\naddress = \"10.11.0.3\"\n[[client]]\naddress = \"10.11.0.4\"\n",
+    );
+    let mut rr = seg.reflector(&rr_ns, "rr", &config, false);
+    let _agent = seg.agent(
+        &node_ns,
+        "agent",
+        65000,
+        "10.11.0.2",
+        "10.11.0.1",
+        "172.17.2.0/24",
+    );
+    let mut bird = Bird::start(
+        &bird_ns,
+        &seg.path("bird"),
+        &bird_conf(
+            "router id 10.11.0.3;\n\
+             protocol static { ipv4; route 172.19.0.0/24 blackhole; }\n\
+             protocol bgp up { local 10.11.0.3 as 65000; neighbor 10.11.0.1 as 65000;\n\
+             hold time 9; connect retry time 1; direct;\n\
+             graceful restart on; graceful restart time 3;\n\
+             long lived graceful restart on; long lived stale time 60;\n\
+             ipv4 { import all; export all; next hop self; }; }\n",
+        ),
+    )
+    .unwrap();
+    let frr = Frr::start(
+        &frr_ns,
+        &seg.path("frr"),
+        "0.0.0.0",
+        &frr_conf(
+            65000,
+            "10.11.0.4",
+            " timers bgp 3 9\n bgp graceful-restart\n bgp graceful-restart restart-time 3\n\
+             bgp long-lived-graceful-restart stale-time 60\n\
+             neighbor 10.11.0.1 remote-as 65000\n neighbor 10.11.0.1 timers connect 1\n",
+        ),
+    )
+    .unwrap();
+    seg.wait(
+        "FRR and BIRD hold the node's block, the node BIRD's prefix",
+        || {
+            !bird_route(&bird, "172.17.2.0/24").is_empty()
+                && !frr.json("show bgp ipv4 unicast 172.17.2.0/24 json")["paths"].is_null()
+                && has_route(&node_ns, "172.19.0.0/24 via 10.11.0.3")
+        },
+    );
+    for peer in ["10.11.0.3", "10.11.0.4"] {
+        let caps = rr.peer(peer)["capabilities"].clone();
+        assert_eq!(caps[0]["long_lived_stale_time"], 60, "{peer}: {caps}");
+    }
+    assert!(rr.peer("10.11.0.2")["capabilities"][0]["long_lived_stale_time"].is_null());
+
+    // Our reflector dies without a word. Past the 3 s restart time, BIRD and FRR still
+    // hold the node's block, long-lived stale.
+    rr.proc.stop_with("-KILL");
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let at_bird = bird_route(&bird, "172.17.2.0/24");
+    assert!(at_bird.contains("(65535,6)"), "BIRD: {at_bird}");
+    assert!(
+        frr_llgr_stale(&frr, "172.17.2.0/24"),
+        "FRR holds it long-lived stale"
+    );
+    // Back: the routes are fresh again everywhere.
+    rr = seg.reflector(&rr_ns, "rr", &config, true);
+    seg.wait("fresh routes at BIRD and FRR", || {
+        let b = bird_route(&bird, "172.17.2.0/24");
+        !b.is_empty()
+            && !b.contains("(65535,6)")
+            && !frr.json("show bgp ipv4 unicast 172.17.2.0/24 json")["paths"].is_null()
+            && !frr_llgr_stale(&frr, "172.17.2.0/24")
+    });
+    seg.wait("the node has BIRD's prefix again", || {
+        has_route(&node_ns, "172.19.0.0/24 via 10.11.0.3")
+    });
+
+    // BIRD dies. Past its restart time we keep its route long-lived stale: FRR gets it with
+    // LLGR_STALE, the node loses it.
+    bird.kill();
+    seg.wait("our path from BIRD is long-lived stale", || {
+        rr.paths("172.19.0.0/24").first().is_some_and(|p| {
+            p["stale"] == true
+                && p["communities"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|x| x == "65535:6"))
+        })
+    });
+    seg.wait("FRR holds BIRD's prefix with LLGR_STALE", || {
+        frr_llgr_stale(&frr, "172.19.0.0/24")
+    });
+    seg.wait("the node withdrew it", || {
+        !has_route(&node_ns, "172.19.0.0/24 via 10.11.0.3")
+    });
+    let _ = (&bird_ns, &frr_ns);
+}

@@ -421,7 +421,9 @@ fn long_lived_stale_time_for_every_peer_or_one() {
         "a peer's own 0 turns it off for that peer"
     );
     assert_eq!(
-        peers("[[client]]\naddress = \"192.168.1.11\"\ngraceful_restart = false\nlong_lived_stale_time = 3600\n"),
+        peers(
+            "[[client]]\naddress = \"192.168.1.11\"\ngraceful_restart = false\nlong_lived_stale_time = 3600\n"
+        ),
         [(None, Some(3600))],
         "long-lived alone: announced with a restart time of 0"
     );

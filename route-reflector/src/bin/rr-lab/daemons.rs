@@ -213,6 +213,11 @@ impl Bird {
         Ok(out)
     }
 
+    /// Kills BIRD (SIGKILL: no NOTIFICATION, as a crash looks to its peers).
+    pub fn kill(&mut self) {
+        self.proc.stop_with("-KILL");
+    }
+
     /// The protocol's state word in `show protocols` (e.g. "Established").
     pub fn protocol_info(&self, name: &str) -> String {
         self.birdc(&format!("show protocols {name}"))
