@@ -45,9 +45,9 @@ mod query;
 pub use api::Speaker;
 pub use bgp_core as core;
 pub use bgp_core::router::{
-    AddPath, Announcement, BGP_PORT, DynamicPeers, ErrorWait, LimitFamily, MaxPrefixes,
-    NextHopSetting, Password, PathSelection, PeerSettings, PeerStatus, PeerUpdate, RouteChange,
-    Summary as SpeakerSummary,
+    AddPath, Announcement, BGP_PORT, DampingConfig, DynamicPeers, ErrorWait, LimitFamily,
+    MaxPrefixes, NextHopSetting, Password, PathSelection, PeerSettings, PeerStatus, PeerUpdate,
+    RouteChange, Summary as SpeakerSummary,
 };
 pub use config::SpeakerConfig;
 pub use error::SpeakerError;

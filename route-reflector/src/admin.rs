@@ -307,6 +307,7 @@ pub fn peer_text(p: &PeerStatus) -> String {
                 p.accepted, p.accepted_v4, p.accepted_v6
             ),
         ),
+        ("Suppressed (damping)", p.suppressed.to_string()),
         ("UPDATEs received", p.updates_received.to_string()),
         ("UPDATEs sent", p.updates_sent.to_string()),
     ];

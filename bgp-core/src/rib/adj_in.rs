@@ -1,10 +1,12 @@
 //! Routes in (the Adj-RIBs-In): loop checks, import policy, and the copies kept before
 //! policy for soft reconfiguration.
 
+use std::time::Instant;
+
 use ipnet::IpNet;
 
 use super::export::route_type;
-use super::{Attrs, BestChange, Changes, LOCAL, PeerId, Rib, RibError};
+use super::{Attrs, BestChange, Changes, DampingConfig, LOCAL, PeerId, Rib, RibError, damping};
 use crate::policy::{Outcome, PolicyRef, RouteRef};
 use crate::types::{Family, PathId};
 use crate::wire::attributes::MpNlri;
@@ -15,6 +17,26 @@ impl Rib {
 
     /// Applies an UPDATE received from `peer` (whose session is up).
     pub fn apply_update(&mut self, peer: PeerId, update: &Update) -> Result<Changes, RibError> {
+        self.apply(peer, update, None)
+    }
+
+    /// [`Rib::apply_update`] at `now`: the routes of peers with route-flap damping are
+    /// damped (without the time they are not).
+    pub fn apply_update_at(
+        &mut self,
+        peer: PeerId,
+        update: &Update,
+        now: Instant,
+    ) -> Result<Changes, RibError> {
+        self.apply(peer, update, Some(now))
+    }
+
+    fn apply(
+        &mut self,
+        peer: PeerId,
+        update: &Update,
+        now: Option<Instant>,
+    ) -> Result<Changes, RibError> {
         let state = self.peer(peer)?;
         if state.session.is_none() {
             return Err(RibError::PeerDown);
@@ -24,7 +46,7 @@ impl Rib {
             for e in block {
                 changes
                     .best
-                    .extend(self.unlearn(peer, e.prefix, e.path_id.unwrap_or(0)));
+                    .extend(self.unlearn(peer, e.prefix, e.path_id.unwrap_or(0), now));
             }
         }
         if update.is_treat_as_withdraw() {
@@ -32,7 +54,7 @@ impl Rib {
                 for e in block {
                     changes
                         .best
-                        .extend(self.unlearn(peer, e.prefix, e.path_id.unwrap_or(0)));
+                        .extend(self.unlearn(peer, e.prefix, e.path_id.unwrap_or(0), now));
                 }
             }
         } else {
@@ -68,6 +90,7 @@ impl Rib {
                         e.prefix,
                         e.path_id.unwrap_or(0),
                         &attrs,
+                        now,
                     ));
                 }
             }
@@ -102,13 +125,81 @@ impl Rib {
         peer: PeerId,
         prefix: IpNet,
         path_id: PathId,
+        now: Option<Instant>,
     ) -> Option<BestChange> {
         if let Some(Some(ps)) = self.peers.get_mut(peer as usize)
             && let Some(pre) = &mut ps.adj_in_pre
         {
             pre.remove(&(prefix, path_id));
         }
+        if let (Some(cfg), Some(now)) = (self.damping_of(peer), now) {
+            self.damping.withdraw(&cfg, (peer, prefix, path_id), now);
+        }
         self.change(peer, prefix, path_id, None)
+    }
+
+    /// The peer's damping parameters, where its routes are damped (external peers).
+    fn damping_of(&self, peer: PeerId) -> Option<DampingConfig> {
+        let p = self.peer(peer).ok()?;
+        p.cfg.damping.filter(|_| p.cfg.kind == PeerKind::External)
+    }
+
+    /// What damping makes of a route accepted (or refused) by import policy.
+    fn damp(
+        &mut self,
+        peer: PeerId,
+        prefix: IpNet,
+        path_id: PathId,
+        accepted: Option<Attrs>,
+        now: Option<Instant>,
+    ) -> Option<Attrs> {
+        let (Some(cfg), Some(now)) = (self.damping_of(peer), now) else {
+            return accepted;
+        };
+        let key = (peer, prefix, path_id);
+        match accepted {
+            Some(a) => match self.damping.announce(&cfg, key, &a, now) {
+                damping::Verdict::Use => Some(a),
+                damping::Verdict::Suppress => None,
+            },
+            None => {
+                // Refused by policy: to the table a withdrawal.
+                self.damping.withdraw(&cfg, key, now);
+                None
+            }
+        }
+    }
+
+    /// When damping next has something to do: call [`Rib::damping_timeout`] then.
+    pub fn damping_due(&self) -> Option<Instant> {
+        self.damping.next_due()
+    }
+
+    /// Suppressed routes whose merit decayed below the reuse threshold at `now` go back
+    /// into the decision; histories decayed enough are forgotten.
+    pub fn damping_timeout(&mut self, now: Instant) -> Changes {
+        let peers = &self.peers;
+        let cfg_of = |peer: PeerId| {
+            peers
+                .get(peer as usize)
+                .and_then(Option::as_ref)
+                .and_then(|p| p.cfg.damping)
+        };
+        let reused = self.damping.due(cfg_of, now);
+        let mut changes = Changes::default();
+        for ((peer, prefix, path_id), attrs) in reused {
+            if let Some(a) = attrs {
+                changes
+                    .best
+                    .extend(self.change(peer, prefix, path_id, Some(a)));
+            }
+        }
+        changes
+    }
+
+    /// Routes of the peer held out by damping now.
+    pub fn suppressed(&self, peer: PeerId) -> u64 {
+        self.damping.suppressed_of(peer)
     }
 
     /// Loop checks, import policy, then the table.
@@ -118,6 +209,7 @@ impl Rib {
         prefix: IpNet,
         path_id: PathId,
         attrs: &Attrs,
+        now: Option<Instant>,
     ) -> Option<BestChange> {
         let p = self.peer(peer).ok()?;
         let local_as = p.cfg.local_as.unwrap_or(self.cfg.local_as);
@@ -141,6 +233,7 @@ impl Rib {
         } else {
             self.run_import_policy(peer, &prefix, attrs)
         };
+        let accepted = self.damp(peer, prefix, path_id, accepted, now);
         self.change(peer, prefix, path_id, accepted)
     }
 

@@ -48,6 +48,7 @@ impl Rib {
             resolver,
             scratch,
             export_cache,
+            ..
         } = self;
         let dest = table.get_mut(prefix)?;
         let change = settle_dest(
@@ -85,6 +86,7 @@ impl Rib {
             resolver,
             scratch,
             export_cache,
+            ..
         } = self;
         let dest = match &new {
             Some(_) => table.entry(&prefix),

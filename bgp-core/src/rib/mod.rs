@@ -25,6 +25,7 @@ mod adj_out;
 mod attr_store;
 pub mod batch;
 pub mod best_path;
+mod damping;
 mod export;
 mod loc;
 mod path;
@@ -45,6 +46,7 @@ pub use adj_out::GroupId;
 pub use attr_store::{AttrStore, Attrs};
 pub use batch::{Batch, Encoded, Flush};
 pub use best_path::{Candidate, Decision, DecisionConfig, Reason};
+pub use damping::DampingConfig;
 pub use path::{Dest, Path};
 
 use best_path::Key;
@@ -130,6 +132,8 @@ pub struct PeerConfig {
     pub soft_reconfig_inbound: bool,
     /// Which paths go to the peer where the session sends several (ADD-PATH).
     pub add_path_send: PathSelection,
+    /// Route-flap damping of the peer's routes (RFC 2439); applied to external peers.
+    pub damping: Option<DampingConfig>,
 }
 
 impl PeerConfig {
@@ -149,6 +153,7 @@ impl PeerConfig {
             allow_own_as: 0,
             soft_reconfig_inbound: false,
             add_path_send: PathSelection::All,
+            damping: None,
         }
     }
 
@@ -284,6 +289,7 @@ pub struct Rib {
     /// look at the prefix. The key's set is referenced weakly: its address cannot be reused
     /// while cached, and entries of sets that are gone are dropped by the garbage collection.
     export_cache: ExportCache,
+    damping: damping::Damping,
 }
 
 /// Exported attributes by (group, source, received set address, IPv6).
@@ -342,6 +348,7 @@ impl Rib {
             resolver: Box::new(AllReachable),
             scratch: Scratch::default(),
             export_cache: HashMap::default(),
+            damping: damping::Damping::default(),
         }
     }
 
@@ -378,6 +385,7 @@ impl Rib {
     /// Removes a peer and its routes.
     pub fn remove_peer(&mut self, peer: PeerId) -> Changes {
         let changes = self.peer_down(peer, false);
+        self.damping.forget_peer(peer);
         if peer != LOCAL
             && let Some(slot) = self.peers.get_mut(peer as usize)
         {
@@ -498,6 +506,7 @@ impl Rib {
         if let Some(g) = p.group.take() {
             self.groups.leave(g, id);
         }
+        self.damping.peer_down(id);
         // The copies before policy are of this session: the next one sends its own (stale
         // routes kept meanwhile are in the table, and swept from there).
         if let Some(pre) = &mut p.adj_in_pre {

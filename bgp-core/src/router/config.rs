@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use crate::policy::PolicyRef;
-use crate::rib::PathSelection;
+use crate::rib::{DampingConfig, PathSelection};
 
 #[cfg(feature = "serde")]
 use serde::Deserialize;
@@ -201,6 +201,9 @@ pub struct PeerSettings {
     /// IPv6 session, IPv4 routes then go with an IPv6 next hop.
     #[cfg_attr(feature = "serde", serde(default))]
     pub extended_next_hop: bool,
+    /// Route-flap damping (RFC 2439) of the routes of an external peer; none: off.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub damping: Option<DampingConfig>,
     /// ADD-PATH (RFC 7911) for the session's unicast families.
     #[cfg_attr(feature = "serde", serde(default))]
     pub add_path: AddPath,
@@ -351,6 +354,7 @@ impl PeerSettings {
             soft_reconfig_inbound: false,
             extended_next_hop: false,
             add_path: AddPath::default(),
+            damping: None,
             graceful_restart: None,
             long_lived_stale_time: None,
             password: None,
@@ -394,6 +398,9 @@ impl PeerSettings {
             && (k == 0 || k >= self.hold_time)
         {
             return Err("the keepalive time is at least 1 and below the hold time");
+        }
+        if let Some(d) = &self.damping {
+            d.validate()?;
         }
         if self.long_lived_stale_time.is_some_and(|t| t > 0x00ff_ffff) {
             return Err("the long-lived stale time is at most 16777215 seconds (24 bits)");

@@ -194,7 +194,7 @@ impl Router {
         let Some(e) = self.entry_mut(id) else { return };
         e.stats.count_received(u);
         let peer = e.address();
-        match self.rib.apply_update(id, u) {
+        match self.rib.apply_update_at(id, u, now) {
             Ok(ch) => self.publish(ch.best),
             Err(err) => warn!(%peer, %err, "update"),
         }

@@ -60,7 +60,7 @@ use tracing::debug;
 use crate::rib::{PeerId, Rib, RibConfig};
 use crate::session::{Action, Conn};
 
-pub use crate::rib::PathSelection;
+pub use crate::rib::{DampingConfig, PathSelection};
 pub use config::{
     AddPath, BGP_PORT, DynamicPeers, ErrorWait, LimitFamily, MAX_PASSWORD_LEN, MaxPrefixes,
     NextHopSetting, Password, PeerSettings, RouterConfig,
@@ -229,7 +229,9 @@ impl Router {
             .flatten()
             .map(|e| {
                 let counts = self.rib.peer_counts_by_family(e.id).unwrap_or((0, 0));
-                e.status(&self.cfg, counts, now)
+                let mut st = e.status(&self.cfg, counts, now);
+                st.suppressed = self.rib.suppressed(e.id);
+                st
             })
             .collect();
         v.sort_by_key(|s| s.address);
@@ -436,6 +438,10 @@ impl Router {
             self.refresh_timeouts(id, now);
             self.after(id, now);
         }
+        if self.rib.damping_due().is_some_and(|t| t <= now) {
+            let ch = self.rib.damping_timeout(now);
+            self.publish(ch.best);
+        }
         self.check_deferral(now);
         self.check_settled(now, false);
     }
@@ -447,6 +453,7 @@ impl Router {
             self.deferring,
             self.settle_by,
             self.flush_at,
+            self.rib.damping_due(),
         ]
         .into_iter()
         .flatten()

@@ -239,6 +239,7 @@ impl PeerEntry {
             accepted: v4 + v6,
             accepted_v4: v4,
             accepted_v6: v6,
+            suppressed: 0,
             updates_received: self.stats.updates_received(),
             updates_sent: self.stats.updates_sent(),
             refresh_received: self.stats.refresh_received,
@@ -263,6 +264,7 @@ pub(super) fn rib_config(p: &PeerSettings, cfg: &RouterConfig) -> PeerConfig {
     pc.export.clone_from(&p.export);
     pc.soft_reconfig_inbound = p.soft_reconfig_inbound;
     pc.add_path_send = p.add_path.send.unwrap_or_default();
+    pc.damping = p.damping;
     match p.local_address {
         Some(IpAddr::V4(a)) => pc.local_v4 = Some(a),
         Some(IpAddr::V6(a)) => pc.local_v6 = Some(a),

@@ -42,6 +42,8 @@ pub struct PeerStatus {
     pub accepted: u64,
     pub accepted_v4: u64,
     pub accepted_v6: u64,
+    /// Routes of the peer held out by route-flap damping.
+    pub suppressed: u64,
     /// UPDATE messages received from and sent to the peer.
     pub updates_received: u64,
     pub updates_sent: u64,

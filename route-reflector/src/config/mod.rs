@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bgp_core::policy::{Policy, PolicyRef};
-use bgp_speaker::{DynamicPeers, SpeakerConfig};
+use bgp_speaker::{DampingConfig, DynamicPeers, SpeakerConfig};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -302,6 +302,7 @@ impl Builder<'_> {
             asn,
             timers: &raw.timers,
             gr: &raw.graceful_restart,
+            damping: self.damping(&raw.damping),
             policies: &policies,
         };
         let mut seen: HashSet<IpAddr> = HashSet::new();
@@ -418,6 +419,25 @@ impl Builder<'_> {
         if let Some(t) = &gr.long_lived_stale_time {
             self.long_lived_stale_time(t);
         }
+    }
+
+    /// `[damping]` as the core takes it, checked at its position.
+    fn damping(&self, d: &Option<Spanned<DampingRaw>>) -> DampingConfig {
+        let Some(d) = d else {
+            return DampingConfig::default();
+        };
+        let r = d.get_ref();
+        let cfg = DampingConfig {
+            half_life: std::time::Duration::from_secs(r.half_life.saturating_mul(60)),
+            reuse: r.reuse,
+            suppress: r.suppress,
+            max_suppress: std::time::Duration::from_secs(r.max_suppress.saturating_mul(60)),
+            ..DampingConfig::default()
+        };
+        if let Err(why) = cfg.validate() {
+            self.fail(d.span(), why);
+        }
+        cfg
     }
 
     /// A long-lived stale time: 24 bits of seconds (RFC 9494 3).
@@ -544,7 +564,7 @@ mod policy;
 mod raw;
 
 use peer::{Kind, PeerCtx};
-use raw::{GracefulRestartRaw, LogRaw, Raw, Timers};
+use raw::{DampingRaw, GracefulRestartRaw, LogRaw, Raw, Timers};
 
 /// Settings that a reload cannot change: the names of those that differ.
 pub fn fixed_differences(old: &Config, new: &Config) -> Vec<&'static str> {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use bgp_core::policy::PolicyRef;
-use bgp_speaker::{AddPath, MaxPrefixes, Password, PeerSettings};
+use bgp_speaker::{AddPath, DampingConfig, MaxPrefixes, Password, PeerSettings};
 use toml::Spanned;
 
 use super::policy::names;
@@ -166,6 +166,15 @@ impl Builder<'_> {
         p.soft_reconfig_inbound = r.soft_reconfig_inbound;
         p.extended_next_hop = r.extended_next_hop;
         p.add_path = self.add_path(r)?;
+        if let Some(d) = &r.damping {
+            if kind != Kind::Ebgp && *d.get_ref() {
+                return Err(self.err(
+                    d.span(),
+                    "damping applies to routes from other ASes: only an [[ebgp]] peer takes it",
+                ));
+            }
+            p.damping = d.get_ref().then_some(ctx.damping);
+        }
         p.local_as = r.local_as;
         p.allow_own_as = r.allow_own_as;
         Ok(p)
@@ -285,5 +294,6 @@ pub(super) struct PeerCtx<'a> {
     pub(super) asn: u32,
     pub(super) timers: &'a Timers,
     pub(super) gr: &'a GracefulRestartRaw,
+    pub(super) damping: DampingConfig,
     pub(super) policies: &'a HashMap<String, PolicyRef>,
 }

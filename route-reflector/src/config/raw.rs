@@ -84,6 +84,50 @@ pub(super) struct GracefulRestartRaw {
     pub(super) state_file: Option<PathBuf>,
 }
 
+/// `[damping]`: the parameters of route-flap damping where a peer has `damping = true`
+/// (RFC 2439; the defaults are RFC 7196's).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DampingRaw {
+    /// Minutes for the figure of merit to halve.
+    #[serde(default = "half_life")]
+    pub(super) half_life: u64,
+    #[serde(default = "reuse")]
+    pub(super) reuse: u32,
+    #[serde(default = "suppress")]
+    pub(super) suppress: u32,
+    /// Minutes at most a route stays suppressed.
+    #[serde(default = "max_suppress")]
+    pub(super) max_suppress: u64,
+}
+
+impl Default for DampingRaw {
+    fn default() -> Self {
+        DampingRaw {
+            half_life: half_life(),
+            reuse: reuse(),
+            suppress: suppress(),
+            max_suppress: max_suppress(),
+        }
+    }
+}
+
+fn half_life() -> u64 {
+    15
+}
+
+fn reuse() -> u32 {
+    750
+}
+
+fn suppress() -> u32 {
+    6000
+}
+
+fn max_suppress() -> u64 {
+    60
+}
+
 impl Default for GracefulRestartRaw {
     fn default() -> Self {
         GracefulRestartRaw {
@@ -140,6 +184,8 @@ pub(super) struct Raw {
     #[serde(default)]
     pub(super) graceful_restart: GracefulRestartRaw,
     #[serde(default)]
+    pub(super) damping: Option<Spanned<DampingRaw>>,
+    #[serde(default)]
     pub(super) fib: Option<FibConfig>,
     #[serde(default)]
     pub(super) client: Vec<Spanned<PeerRaw>>,
@@ -182,6 +228,8 @@ pub(super) struct PeerRaw {
     pub(super) ttl_security: Option<u8>,
     pub(super) multihop: Option<u8>,
     pub(super) graceful_restart: Option<bool>,
+    /// Route-flap damping of the peer's routes ([[ebgp]] only).
+    pub(super) damping: Option<Spanned<bool>>,
     /// The peer's own long-lived stale time (0: none for the peer).
     pub(super) long_lived_stale_time: Option<Spanned<u32>>,
     pub(super) max_prefixes: Option<u64>,

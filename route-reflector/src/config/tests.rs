@@ -27,7 +27,7 @@ fn errors_name_line_column_and_what_was_expected() {
         ),
         (
             "router_id = \"192.168.1.1\"\nasn = 65001\n[[client]]\naddress = \"192.168.1.11\"\nhold_tme = 30\n",
-            "rr.toml:5:1: unknown field `hold_tme`, expected one of `address`, `range`, `max`, `asn`, `description`, `port`, `local_address`, `passive`, `hold_time`, `keepalive`, `connect_retry`, `connect_delay`, `error_wait`, `password`, `password_file`, `password_env`, `ttl_security`, `multihop`, `graceful_restart`, `long_lived_stale_time`, `max_prefixes`, `max_prefixes_warn_only`, `max_prefixes_restart`, `import`, `export`, `next_hop`, `soft_reconfig_inbound`, `extended_next_hop`, `add_path`, `add_path_send`, `local_as`, `allow_own_as`\n  |\n5 | hold_tme = 30\n  | ^^^^^^^^",
+            "rr.toml:5:1: unknown field `hold_tme`, expected one of `address`, `range`, `max`, `asn`, `description`, `port`, `local_address`, `passive`, `hold_time`, `keepalive`, `connect_retry`, `connect_delay`, `error_wait`, `password`, `password_file`, `password_env`, `ttl_security`, `multihop`, `graceful_restart`, `damping`, `long_lived_stale_time`, `max_prefixes`, `max_prefixes_warn_only`, `max_prefixes_restart`, `import`, `export`, `next_hop`, `soft_reconfig_inbound`, `extended_next_hop`, `add_path`, `add_path_send`, `local_as`, `allow_own_as`\n  |\n5 | hold_tme = 30\n  | ^^^^^^^^",
         ),
         (
             "router_id = \"192.168.1.1\"\nasn = 65001\n[[client]]\naddress = \"192.168.1.11\"\nnext_hop = \"me\"\n",
@@ -435,6 +435,46 @@ fn long_lived_stale_time_for_every_peer_or_one() {
         (
             "[[client]]\naddress = \"192.168.1.11\"\nlong_lived_stale_time = 16777216\n",
             "rr.toml:5:25: long_lived_stale_time 16777216 is too long: at most 16777215 seconds (24 bits)\n  |\n5 | long_lived_stale_time = 16777216\n  |                         ^^^^^^^^",
+        ),
+    ];
+    for (body, want) in cases {
+        let src = format!("{HEAD}{body}");
+        assert_eq!(err(&src), *want, "for:\n{src}");
+    }
+}
+
+#[test]
+fn damping_on_ebgp_peers_with_the_rfc_7196_parameters_or_others() {
+    use bgp_speaker::DampingConfig;
+    use std::time::Duration;
+    let ebgp = "[[ebgp]]\naddress = \"10.0.0.2\"\nasn = 65002\n";
+    let damping = |body: &str| {
+        let src = format!("{HEAD}{body}");
+        Config::parse("rr.toml", &src).unwrap().speaker.router.peers[0].damping
+    };
+    assert_eq!(damping(ebgp), None, "off by default");
+    assert_eq!(
+        damping(&format!("{ebgp}damping = true\n")),
+        Some(DampingConfig::default())
+    );
+    assert_eq!(
+        damping(&format!(
+            "[damping]\nhalf_life = 5\nmax_suppress = 30\n{ebgp}damping = true\n"
+        )),
+        Some(DampingConfig {
+            half_life: Duration::from_secs(300),
+            max_suppress: Duration::from_secs(1800),
+            ..DampingConfig::default()
+        })
+    );
+    let cases: &[(&str, &str)] = &[
+        (
+            "[[client]]\naddress = \"192.168.1.11\"\ndamping = true\n",
+            "rr.toml:5:11: damping applies to routes from other ASes: only an [[ebgp]] peer takes it\n  |\n5 | damping = true\n  |           ^^^^",
+        ),
+        (
+            "[damping]\nreuse = 7000\n",
+            "rr.toml:3:1: the damping reuse threshold is above 0 and below the suppress threshold\n  |\n3 | [damping]\n  | ^^^^^^^^^",
         ),
     ];
     for (body, want) in cases {
