@@ -491,7 +491,7 @@ netns_test!(
         assert!(lost.is_empty(), "withdrawn during the restart: {lost:?}");
         let log = racks.reflectors[0].log();
         assert!(
-            log.contains("selection deferral over; sending tables all_in=true"),
+            log.contains("selection deferral over: every graceful-restart peer's table is in"),
             "{log}"
         );
         for (_, _, s) in &racks.nodes {

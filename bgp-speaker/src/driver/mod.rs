@@ -334,6 +334,11 @@ impl Driver {
                 Output::Event(e) => self.event(e),
             }
         }
+        // Best-path changes need not come as events (none are asked for without a FIB or
+        // a subscriber), so the gauge follows the router's count after every round.
+        self.metrics
+            .best_routes
+            .set(self.router.best_count() as i64);
     }
 
     fn event(&mut self, e: Event) {
@@ -396,7 +401,6 @@ impl Driver {
             }
             Event::Refused { .. } => m.connections_refused.inc(),
         }
-        m.best_routes.set(self.router.best_count() as i64);
     }
 
     fn command(&mut self, c: Command) {
