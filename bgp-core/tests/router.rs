@@ -1649,3 +1649,48 @@ fn an_internal_peers_flaps_are_not_damped_and_a_withdrawn_suppressed_route_stays
     assert_eq!(from(&mut w), ["10.0.0.3"]);
     assert_eq!(w.peers(r)[0].suppressed, 0);
 }
+
+#[test]
+fn a_link_local_session_carries_both_families_and_its_next_hops_stay_on_the_link() {
+    // a and b peer over link-local addresses (an unnumbered link); b also has an iBGP
+    // client c over global addresses.
+    let mut w = World::new();
+    let mut ca = config(65001, "10.0.0.1", &[("fe80::2", 65000)]);
+    let mut cb = config(65000, "10.0.0.2", &[("fe80::1", 65001), ("fd00::3", 65000)]);
+    let mut cc = config(65000, "10.0.0.3", &[("fd00::2", 65000)]);
+    ca.peers[0].interface = Some("eth1".into());
+    cb.peers[0].interface = Some("eth1".into());
+    for c in [&mut ca, &mut cb, &mut cc] {
+        for p in &mut c.peers {
+            p.extended_next_hop = true;
+        }
+        c.ebgp_without_policy = true;
+    }
+    let a = w.add("fe80::1", ca);
+    let b = w.add("fe80::2", cb);
+    w.alias(b, "fd00::2");
+    let c = w.add("fd00::3", cc);
+    w.until(5 * SEC, "up", |w| w.established(b) == 2);
+    for p in ["172.17.1.0/24", "2001:db8:1::/48"] {
+        w.router(a)
+            .announce(p.parse().unwrap(), &Announcement::default())
+            .unwrap();
+    }
+    w.drive();
+    let at_b = w.call(b, |r, _| r.best_routes());
+    assert_eq!(at_b.len(), 2, "{at_b:?}");
+    for r in &at_b {
+        assert_eq!(r.next_hops, [ip("fe80::1")], "{r:?}");
+    }
+    // Passed on over iBGP, where the next hop would stay as it is, a link-local one
+    // becomes b's own address on that session.
+    let at_c = w.call(c, |r, _| r.best_routes());
+    assert_eq!(at_c.len(), 2, "{at_c:?}");
+    for r in &at_c {
+        assert_eq!(r.next_hops, [ip("fd00::2")], "{r:?}");
+    }
+    let peers = w.peers(b);
+    let st = peers.iter().find(|p| p.address == ip("fe80::1")).unwrap();
+    assert_eq!(st.interface.as_deref(), Some("eth1"));
+    assert!(st.established);
+}

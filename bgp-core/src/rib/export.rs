@@ -272,7 +272,22 @@ pub(super) fn set_next_hop(
     key: &adj_out::GroupKey,
 ) {
     let addr = match nh {
-        NextHopAction::Unchanged => return,
+        // A link-local next hop means something only on the link it was learned on (RFC
+        // 2545 3): passed on, it becomes ours; a global one goes on without its link-local
+        // companion.
+        NextHopAction::Unchanged => match out.mp_reach.as_mut() {
+            Some(m) if m.next_hop.is_link_local() => {
+                return set_next_hop(out, prefix, NextHopAction::SelfAddr, key);
+            }
+            Some(MpReach {
+                next_hop: NextHop::Ipv6 { link_local, .. },
+                ..
+            }) => {
+                *link_local = None;
+                return;
+            }
+            _ => return,
+        },
         NextHopAction::Addr(a) => Some(a),
         NextHopAction::SelfAddr => match prefix {
             // Ourselves over an IPv6-only session is an IPv6 address: usable for IPv4
@@ -296,6 +311,7 @@ pub(super) fn set_next_hop(
         (_, a) => {
             let next_hop = match a {
                 IpAddr::V4(v4) => NextHop::Ipv4(v4),
+                IpAddr::V6(v6) if v6.is_unicast_link_local() => NextHop::link_local_only(v6),
                 IpAddr::V6(v6) => NextHop::Ipv6 {
                     global: v6,
                     link_local: None,

@@ -225,6 +225,12 @@ pub struct PeerSettings {
     /// The TTL of what we send (eBGP multihop), when not using GTSM.
     #[cfg_attr(feature = "serde", serde(default))]
     pub ttl: Option<u8>,
+    /// The interface the peer is on: the scope of a link-local `address` (RFC 4007), and
+    /// the device of the session's link-local next hops in the kernel. With `address`
+    /// `::`, the speaker finds the peer on the interface (unnumbered: the first router
+    /// advertising there, or the first link-local address connecting from there).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub interface: Option<String>,
     /// Passive on whichever side has the higher address (with `local_address`), so that
     /// two nodes configured alike never race to connect.
     #[cfg_attr(feature = "serde", serde(default))]
@@ -358,6 +364,7 @@ impl PeerSettings {
             graceful_restart: None,
             long_lived_stale_time: None,
             password: None,
+            interface: None,
             ttl_security: None,
             ttl: None,
             passive_auto: false,
@@ -407,6 +414,20 @@ impl PeerSettings {
         }
         if self.graceful_restart.is_some_and(|t| t > 0x0fff) {
             return Err("the restart time is at most 4095 seconds (12 bits)");
+        }
+        let link_local = matches!(self.address, IpAddr::V6(a) if a.is_unicast_link_local());
+        if link_local && self.interface.is_none() {
+            return Err("a link-local address needs the interface it is on");
+        }
+        if self.address.is_unspecified() {
+            return Err("a peer needs an address (one found on an interface is the driver's)");
+        }
+        if self
+            .interface
+            .as_ref()
+            .is_some_and(|i| i.is_empty() || i.len() > 15)
+        {
+            return Err("an interface name has 1 to 15 characters");
         }
         Ok(())
     }

@@ -121,6 +121,8 @@ pub struct Transport {
     pub ttl_security: Option<u8>,
     /// The TTL of what we send, when not using GTSM (eBGP multihop).
     pub ttl: Option<u8>,
+    /// The device of the session: the scope of a link-local `remote`.
+    pub interface: Option<String>,
 }
 
 /// What the driver must do, from [`Router::poll_output`](super::Router::poll_output).

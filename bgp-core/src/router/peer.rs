@@ -177,6 +177,7 @@ impl PeerEntry {
             password: s.password.clone(),
             ttl_security: s.ttl_security,
             ttl: s.ttl,
+            interface: s.interface.clone(),
         }
     }
 
@@ -207,6 +208,7 @@ impl PeerEntry {
         let (v4, v6) = counts;
         PeerStatus {
             address: s.address,
+            interface: s.interface.clone(),
             asn: s.asn,
             kind: if s.asn == local_as { "ibgp" } else { "ebgp" }.into(),
             rr_client: s.rr_client,

@@ -11,6 +11,8 @@ use crate::wire::attributes::MpNlri;
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PeerStatus {
     pub address: IpAddr,
+    /// The interface of an unnumbered or link-local peer.
+    pub interface: Option<String>,
     pub asn: u32,
     /// `ibgp` or `ebgp`.
     pub kind: String,

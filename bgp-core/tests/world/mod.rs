@@ -42,6 +42,8 @@ struct Link {
 
 pub struct Node {
     pub addr: IpAddr,
+    /// Further addresses (another link's), from [`World::alias`].
+    pub aliases: Vec<IpAddr>,
     pub router: Router,
     pub events: Vec<Event>,
     pub up: bool,
@@ -97,11 +99,29 @@ impl World {
         assert!(errors.is_empty(), "{errors:?}");
         self.nodes.push(Node {
             addr: addr.parse().unwrap(),
+            aliases: Vec::new(),
             router,
             events: Vec::new(),
             up: true,
         });
         self.nodes.len() - 1
+    }
+
+    /// Gives router `n` a further address, as on a second link.
+    pub fn alias(&mut self, n: usize, addr: &str) {
+        self.nodes[n].aliases.push(addr.parse().unwrap());
+    }
+
+    /// The address router `n` connects from towards `to`: one of the same family and
+    /// scope (link-local or not) where it has several.
+    fn source_for(&self, n: usize, to: IpAddr) -> IpAddr {
+        let node = &self.nodes[n];
+        let link_local = |a: &IpAddr| matches!(a, IpAddr::V6(v) if v.is_unicast_link_local());
+        std::iter::once(&node.addr)
+            .chain(&node.aliases)
+            .find(|a| a.is_ipv4() == to.is_ipv4() && link_local(a) == link_local(&to))
+            .copied()
+            .unwrap_or(node.addr)
     }
 
     /// Adds a scripted session at `addr` (it connects out unless `cfg.passive`); returns its
@@ -151,7 +171,10 @@ impl World {
 
     pub fn node(&self, addr: &str) -> usize {
         let a: IpAddr = addr.parse().unwrap();
-        self.nodes.iter().position(|n| n.addr == a).unwrap()
+        self.nodes
+            .iter()
+            .position(|n| n.addr == a || n.aliases.contains(&a))
+            .unwrap()
     }
 
     pub fn router(&mut self, n: usize) -> &mut Router {
@@ -253,7 +276,11 @@ impl World {
 
     /// A connection from `from` (at `from_addr`) to the router or session at `to`.
     fn connect(&mut self, from: Who, from_conn: ConnId, from_addr: IpAddr, to: IpAddr) -> bool {
-        let target = if let Some(t) = self.nodes.iter().position(|x| x.addr == to && x.up) {
+        let target = if let Some(t) = self
+            .nodes
+            .iter()
+            .position(|x| (x.addr == to || x.aliases.contains(&to)) && x.up)
+        {
             Who::Router(t)
         } else if let Some(r) = self.raws.iter().position(|x| x.addr == to) {
             if self.link_of(Who::Raw(r), None).is_some() {
@@ -334,7 +361,7 @@ impl World {
         match o {
             Output::Connect { peer, .. } => {
                 let conn = self.conn_id();
-                let addr = self.nodes[n].addr;
+                let addr = self.source_for(n, peer);
                 if self.connect(me, conn, addr, peer) {
                     let local = SocketAddr::new(addr, self.next_port);
                     self.input(n, Input::Connected { peer, conn, local });

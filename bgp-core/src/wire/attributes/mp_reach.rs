@@ -33,13 +33,33 @@ pub enum NextHop {
 }
 
 impl NextHop {
-    /// The address used for forwarding: the IPv4 address or the global IPv6 one.
+    /// The address used for forwarding: the IPv4 address, or the global IPv6 one unless
+    /// the sender gave only a link-local one. Speakers on a link-local session put it in
+    /// the global field (alone, or twice) or send `::` there with the link-local beside.
     pub fn addr(&self) -> Option<IpAddr> {
         match self {
             NextHop::Ipv4(a) => Some(IpAddr::V4(*a)),
+            NextHop::Ipv6 {
+                global,
+                link_local: Some(ll),
+            } if global.is_unspecified() || global.is_unicast_link_local() => Some(IpAddr::V6(*ll)),
             NextHop::Ipv6 { global, .. } => Some(IpAddr::V6(*global)),
             NextHop::Other(_) => None,
         }
+    }
+
+    /// The next hop for a link-local address of ours: in both fields, so that a receiver
+    /// that reads only the global one finds it too.
+    pub fn link_local_only(ll: Ipv6Addr) -> NextHop {
+        NextHop::Ipv6 {
+            global: ll,
+            link_local: Some(ll),
+        }
+    }
+
+    /// Whether forwarding to it needs the link it was learned on.
+    pub fn is_link_local(&self) -> bool {
+        matches!(self.addr(), Some(IpAddr::V6(a)) if a.is_unicast_link_local())
     }
 
     fn wire_len(&self) -> usize {
@@ -289,6 +309,44 @@ fn write_nlri(nlri: &MpNlri, family: Family, ctx: &Context, out: &mut BytesMut) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn next_hop_of(fields: &[&str]) -> NextHop {
+        let mut nh = Vec::new();
+        for f in fields {
+            nh.extend_from_slice(&f.parse::<Ipv6Addr>().unwrap().octets());
+        }
+        parse_next_hop(Family::IPV4_UNICAST, &nh).unwrap()
+    }
+
+    #[test]
+    fn a_link_local_next_hop_is_found_in_each_form_speakers_send() {
+        let ll: IpAddr = "fe80::1".parse().unwrap();
+        // Alone (16 bytes), twice, or after `::`.
+        for form in [
+            &["fe80::1"][..],
+            &["fe80::1", "fe80::1"],
+            &["::", "fe80::1"],
+        ] {
+            let nh = next_hop_of(form);
+            assert_eq!(nh.addr(), Some(ll), "{form:?}");
+            assert!(nh.is_link_local(), "{form:?}");
+        }
+        // With a global address the global one forwards.
+        let nh = next_hop_of(&["2001:db8::1", "fe80::1"]);
+        assert_eq!(nh.addr(), Some("2001:db8::1".parse().unwrap()));
+        assert!(!nh.is_link_local());
+    }
+
+    #[test]
+    fn our_link_local_next_hop_goes_in_both_fields() {
+        let ll: Ipv6Addr = "fe80::2".parse().unwrap();
+        let nh = NextHop::link_local_only(ll);
+        assert_eq!(nh.wire_len(), 32);
+        let mut out = BytesMut::new();
+        nh.write_to(&mut out);
+        assert_eq!(&out[..16], &ll.octets());
+        assert_eq!(&out[16..], &ll.octets());
+    }
 
     #[test]
     fn ipv6_with_link_local() {
