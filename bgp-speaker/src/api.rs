@@ -110,6 +110,14 @@ impl Speaker {
         self.ask(|tx| Command::RemovePeer(address, tx)).await?
     }
 
+    /// Removes a peer given by its interface alone (`address` `::` and `interface`), and
+    /// the peer at the neighbour found there.
+    pub async fn remove_interface_peer(&self, interface: &str) -> Result<(), SpeakerError> {
+        let name = interface.to_owned();
+        self.ask(|tx| Command::RemoveInterfacePeer(name, tx))
+            .await?
+    }
+
     /// Asks a peer to send its routes again (ROUTE-REFRESH, RFC 2918), for every family of
     /// the session: after an import policy change, say.
     pub async fn refresh(&self, address: IpAddr) -> Result<(), SpeakerError> {

@@ -19,6 +19,10 @@ pub enum SpeakerError {
     InvalidPeer(IpAddr, &'static str),
     #[error("no peer at {0}")]
     NoPeer(IpAddr),
+    #[error("a peer on interface {0} exists already")]
+    DuplicateInterface(String),
+    #[error("no peer on interface {0}")]
+    NoInterfacePeer(String),
     #[error("the session with {0} is not established")]
     NotEstablished(IpAddr),
     #[error("{0} did not announce the route refresh capability")]

@@ -50,6 +50,7 @@ pub use bgp_core::router::{
     RouteChange, Summary as SpeakerSummary,
 };
 pub use config::SpeakerConfig;
+pub use driver::by_interface;
 pub use error::SpeakerError;
 pub use kernel::fib;
 pub use kernel::learn as kernel_routes;

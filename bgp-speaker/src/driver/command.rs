@@ -20,6 +20,8 @@ pub(crate) enum Command {
     Withdraw(IpNet, Reply<()>),
     AddPeer(PeerSettings, Reply<Result<(), SpeakerError>>),
     RemovePeer(IpAddr, Reply<Result<(), SpeakerError>>),
+    /// A peer given by interface alone goes, with the peer at its neighbour.
+    RemoveInterfacePeer(String, Reply<Result<(), SpeakerError>>),
     UpdatePeer(PeerSettings, Reply<Result<PeerUpdate, SpeakerError>>),
     /// Stop (`true`: and stay down) or reset a peer's session with a message.
     PeerDown(IpAddr, bool, String, Reply<Result<(), SpeakerError>>),

@@ -17,6 +17,7 @@
 mod command;
 mod keys;
 mod stats;
+mod unnumbered;
 mod views;
 
 use std::collections::HashMap;
@@ -31,6 +32,7 @@ use tokio::task::JoinHandle;
 use tracing::{Instrument, warn};
 
 pub(crate) use command::Command;
+pub use unnumbered::by_interface;
 
 use crate::config::SpeakerConfig;
 use crate::error::SpeakerError;
@@ -75,14 +77,18 @@ pub(crate) async fn start(config: SpeakerConfig) -> Result<Started, SpeakerError
     }
     let keys = keys::Keys::new(fds);
     keys.ranges(&config.router.dynamic_peers)?;
-    for p in &config.router.peers {
+    // Peers by interface come to the router once found.
+    let mut router_config = config.router.clone();
+    let (by_iface, peers): (Vec<_>, Vec<_>) = router_config.peers.drain(..).partition(by_interface);
+    router_config.peers = peers;
+    for p in &router_config.peers {
         keys.peer(p)?;
     }
     let fib = match &config.fib {
         Some(f) => Some(fib_writer::start(f.clone(), metrics.clone()).await?),
         None => None,
     };
-    let (router, errors) = Router::new(config.router.clone(), now());
+    let (router, errors) = Router::new(router_config, now());
     if let Some(e) = errors.into_iter().next() {
         return Err(e.into());
     }
@@ -92,6 +98,7 @@ pub(crate) async fn start(config: SpeakerConfig) -> Result<Started, SpeakerError
     let (accept_tx, accept_rx) = mpsc::channel(256);
     let (connect_tx, connect_rx) = mpsc::unbounded_channel();
     let (learn_tx, learn_rx) = mpsc::channel(256);
+    let (seen_tx, seen_rx) = unnumbered::channel();
     // The router exists with its configured peers before the first connection is taken,
     // so that a listed peer is never taken for a dynamic one of a range holding it.
     let tasks: Vec<JoinHandle<()>> = listeners
@@ -120,7 +127,12 @@ pub(crate) async fn start(config: SpeakerConfig) -> Result<Started, SpeakerError
         connect_tx,
         tasks,
         closing: None,
+        interfaces: unnumbered::Interfaces::default(),
+        seen_tx,
     };
+    for p in by_iface {
+        driver.add_unnumbered(p)?;
+    }
     let inputs = Inputs {
         cmds: cmd_rx,
         net: net_rx,
@@ -128,6 +140,7 @@ pub(crate) async fn start(config: SpeakerConfig) -> Result<Started, SpeakerError
         accepted: accept_rx,
         connected: connect_rx,
         learned: learn_rx,
+        seen: seen_rx,
     };
     // The configured peers' first outputs (their series, their first connections) before
     // the handle is returned.
@@ -158,6 +171,9 @@ struct Driver {
     tasks: Vec<JoinHandle<()>>,
     /// While shutting down: the writers of closing connections, to wait for.
     closing: Option<Vec<JoinHandle<()>>>,
+    /// Peers by interface alone, and where their advertisers report.
+    interfaces: unnumbered::Interfaces,
+    seen_tx: mpsc::UnboundedSender<crate::net::nd::Seen>,
 }
 
 struct Inputs {
@@ -167,6 +183,7 @@ struct Inputs {
     accepted: mpsc::Receiver<Accepted>,
     connected: mpsc::UnboundedReceiver<(IpAddr, std::io::Result<TcpStream>)>,
     learned: mpsc::Receiver<Learned>,
+    seen: mpsc::UnboundedReceiver<crate::net::nd::Seen>,
 }
 
 impl Driver {
@@ -187,6 +204,7 @@ impl Driver {
                 Some((s, remote, local)) = i.accepted.recv() => self.accepted(s, remote, local),
                 Some((peer, r)) = i.connected.recv() => self.connect_result(peer, r),
                 Some(l) = i.learned.recv() => self.learned(l),
+                Some(x) = i.seen.recv() => self.seen(x),
                 c = i.cmds.recv() => match c {
                     Some(Command::Shutdown(msg, done)) => {
                         self.shutdown(&msg).await;
@@ -251,6 +269,7 @@ impl Driver {
     }
 
     fn accepted(&mut self, s: TcpStream, remote: SocketAddr, local: SocketAddr) {
+        self.accepting(remote);
         let conn = self.conn_id();
         self.conns
             .insert(conn, Handle::new(s, conn, self.done_tx.clone()));
@@ -346,6 +365,7 @@ impl Driver {
         match e {
             Event::PeerAdded(info) => self.peer_metrics.added(info, m),
             Event::PeerUp { peer } => {
+                self.link_local_up(peer);
                 let label = peer.to_string();
                 m.session_up.with_label_values(&[label.as_str()]).set(1);
                 m.session_state.with_label_values(&[label.as_str()]).set(6);
@@ -414,8 +434,25 @@ impl Driver {
                 r.withdraw(prefix);
                 let _ = done.send(());
             }
+            Command::AddPeer(p, done) if by_interface(&p) => {
+                let _ = done.send(self.add_unnumbered(p));
+            }
             Command::AddPeer(p, done) => {
                 let _ = done.send(self.add_peer(p));
+            }
+            Command::RemoveInterfacePeer(name, done) => {
+                let _ = done.send(self.remove_unnumbered(&name));
+            }
+            Command::UpdatePeer(p, done) if by_interface(&p) => {
+                let _ = done.send(self.update_unnumbered(p));
+            }
+            Command::RemovePeer(addr, done) if self.interfaces.interface_of(addr).is_some() => {
+                let name = self
+                    .interfaces
+                    .interface_of(addr)
+                    .unwrap_or_default()
+                    .to_owned();
+                let _ = done.send(self.remove_unnumbered(&name));
             }
             Command::RemovePeer(addr, done) => {
                 let had_key = r.peer_settings(addr).is_some_and(|p| p.password.is_some());

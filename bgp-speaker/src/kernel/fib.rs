@@ -13,8 +13,8 @@
 //! adds the missing, replaces the changed and deletes the stale, and never flushes.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::{Arc, Mutex, RwLock};
 
 use futures::TryStreamExt;
 use ipnet::IpNet;
@@ -165,9 +165,14 @@ pub struct Reconciled {
     pub unchanged: usize,
 }
 
+/// The devices of link-local next hops (fe80::/64 is on every interface): each is a peer's
+/// address on the interface it was configured or found on.
+pub type LinkLocalDevices = Arc<RwLock<HashMap<Ipv6Addr, u32>>>;
+
 /// The kernel routing table, as far as our routes go.
 #[derive(Debug)]
 pub struct Fib {
+    link_local: LinkLocalDevices,
     cfg: FibConfig,
     handle: Handle,
     /// Connected subnets and their devices.
@@ -184,6 +189,7 @@ impl Fib {
         let (conn, handle, _) = rtnetlink::new_connection()?;
         tokio::spawn(conn);
         let mut fib = Fib {
+            link_local: LinkLocalDevices::default(),
             cfg,
             handle,
             subnets: Vec::new(),
@@ -192,6 +198,11 @@ impl Fib {
         };
         fib.refresh_links().await?;
         Ok(fib)
+    }
+
+    /// Where link-local next hops lead; shared with whoever learns peers' interfaces.
+    pub fn link_local_devices(&self) -> LinkLocalDevices {
+        self.link_local.clone()
     }
 
     /// Whether the routes go when the speaker shuts down.
@@ -242,6 +253,15 @@ impl Fib {
             self.tunnel
                 .ok_or_else(|| FibError::NoTunnel(self.cfg.tunnel_device.clone()))
         };
+        if let IpAddr::V6(v6) = nh
+            && v6.is_unicast_link_local()
+        {
+            let devices = self
+                .link_local
+                .read()
+                .map_err(|_| FibError::Unreachable(*nh))?;
+            return devices.get(v6).copied().ok_or(FibError::Unreachable(*nh));
+        }
         match self.cfg.mode {
             TunnelMode::IpipAlways if nh.is_ipv4() => tunnel(),
             TunnelMode::IpipCrossSubnet if nh.is_ipv4() => match self.connected(nh) {

@@ -48,6 +48,7 @@ pub struct FibCounters {
 #[derive(Clone, Debug)]
 pub(crate) struct FibHandle {
     state: Arc<Mutex<FibState>>,
+    link_local: super::fib::LinkLocalDevices,
     wake: Arc<Notify>,
     metrics: Arc<crate::metrics::Metrics>,
 }
@@ -87,6 +88,13 @@ impl FibHandle {
         }
     }
 
+    /// Routes through the link-local `addr` go out of device `ifindex`.
+    pub(crate) fn set_link_local(&self, addr: std::net::Ipv6Addr, ifindex: u32) {
+        if let Ok(mut m) = self.link_local.write() {
+            m.insert(addr, ifindex);
+        }
+    }
+
     pub(crate) fn counters(&self) -> FibCounters {
         self.state
             .lock()
@@ -101,6 +109,7 @@ pub(crate) async fn start(
 ) -> Result<FibHandle, FibError> {
     let fib = Fib::new(cfg).await?;
     let h = FibHandle {
+        link_local: fib.link_local_devices(),
         state: Arc::default(),
         wake: Arc::new(Notify::new()),
         metrics,

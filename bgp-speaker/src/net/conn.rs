@@ -44,12 +44,38 @@ pub(crate) async fn connect(t: &Transport) -> std::io::Result<TcpStream> {
         sockopt::set_md5(fd, t.remote.ip(), pw.0.as_bytes())?;
     }
     sockopt::apply_ttl(fd, t.remote.is_ipv6(), t.ttl_security, t.ttl)?;
-    if let Some(local) = t.local {
-        socket.bind(SocketAddr::new(local, 0))?;
+    let ifindex = match &t.interface {
+        Some(name) => Some(sockopt::ifindex(name).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::NotFound, format!("no interface {name}"))
+        })?),
+        None => None,
+    };
+    if let (Some(name), false) = (&t.interface, is_link_local(t.remote.ip())) {
+        // A global address on a given interface: the session stays on that link.
+        socket2::SockRef::from(&socket).bind_device(Some(name.as_bytes()))?;
     }
-    match tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(t.remote)).await {
+    if let Some(local) = t.local {
+        socket.bind(scoped(SocketAddr::new(local, 0), ifindex))?;
+    }
+    let remote = scoped(t.remote, ifindex);
+    match tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(remote)).await {
         Ok(r) => r,
         Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+    }
+}
+
+fn is_link_local(a: std::net::IpAddr) -> bool {
+    matches!(a, std::net::IpAddr::V6(v) if v.is_unicast_link_local())
+}
+
+/// A link-local address with the interface as its scope (RFC 4007); others as they are.
+fn scoped(a: SocketAddr, ifindex: Option<u32>) -> SocketAddr {
+    match (a, ifindex) {
+        (SocketAddr::V6(mut v), Some(i)) if v.ip().is_unicast_link_local() => {
+            v.set_scope_id(i);
+            SocketAddr::V6(v)
+        }
+        _ => a,
     }
 }
 

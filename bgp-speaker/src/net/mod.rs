@@ -12,4 +12,5 @@
 
 pub(crate) mod conn;
 pub(crate) mod listen;
+pub(crate) mod nd;
 pub(crate) mod sockopt;

@@ -1,7 +1,9 @@
 //! Socket options that BGP needs and no safe wrapper offers: TCP-MD5 signatures (RFC 2385,
 //! `TCP_MD5SIG`), the minimum TTL of GTSM (RFC 5082, `IP_MINTTL` / `IPV6_MINHOPCOUNT`),
-//! and how much a connection still has to send (`SIOCOUTQ`). Each `unsafe` call with its reason (the only other `unsafe` of the
-//! workspace is the reflector's one `mallopt` call, and a benchmark's `getrusage`).
+//! how much a connection still has to send (`SIOCOUTQ`), and for neighbour discovery an
+//! interface's index and MAC address and a raw socket's reads. Each `unsafe` call with its
+//! reason (the only other `unsafe` of the workspace is the reflector's one `mallopt` call,
+//! and a benchmark's `getrusage`).
 
 #![allow(unsafe_code)]
 
@@ -147,4 +149,58 @@ pub fn apply_ttl(fd: RawFd, v6: bool, ttl_security: Option<u8>, ttl: Option<u8>)
         (None, Some(t)) => set_ttl(fd, v6, t),
         (None, None) => Ok(()),
     }
+}
+
+/// The index of the interface of this name, if it exists.
+pub(crate) fn ifindex(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (i != 0).then_some(i)
+}
+
+/// The interface's MAC address (`SIOCGIFHWADDR`), asked through any socket.
+pub(crate) fn hardware_address(fd: RawFd, interface: &str) -> io::Result<[u8; 6]> {
+    // SAFETY: an all-zero ifreq is a valid value.
+    let mut req: libc::ifreq = unsafe { zeroed() };
+    let name = interface.as_bytes();
+    if name.len() >= req.ifr_name.len() {
+        return Err(io::ErrorKind::InvalidInput.into());
+    }
+    for (d, s) in req.ifr_name.iter_mut().zip(name) {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: the name is NUL-terminated (zeroed and shorter than the field); the ioctl
+    // writes only into `req`.
+    let r = unsafe { libc::ioctl(fd, libc::SIOCGIFHWADDR, &mut req) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: after a successful SIOCGIFHWADDR the union holds the hardware address.
+    let data = unsafe { req.ifr_ifru.ifru_hwaddr.sa_data };
+    let mut mac = [0u8; 6];
+    for (d, s) in mac.iter_mut().zip(data.iter()) {
+        *d = *s as u8;
+    }
+    Ok(mac)
+}
+
+/// `recvfrom` into an initialised buffer.
+pub(crate) fn recv_from(
+    sock: &socket2::Socket,
+    buf: &mut [u8],
+) -> io::Result<(usize, socket2::SockAddr)> {
+    // SAFETY: u8 and MaybeUninit<u8> have the same layout, and recv_from only writes
+    // initialised bytes into the buffer.
+    let uninit = unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
+    sock.recv_from(uninit)
+}
+
+/// A socket for readiness-driven I/O on the runtime.
+pub(crate) fn register(
+    sock: socket2::Socket,
+) -> io::Result<tokio::io::unix::AsyncFd<socket2::Socket>> {
+    // SAFETY: the AsyncFd takes the socket by value: the descriptor stays open and is not
+    // replaced while registered.
+    unsafe { tokio::io::unix::AsyncFd::register(sock) }.map_err(io::Error::from)
 }
