@@ -190,6 +190,16 @@ pub fn duration(secs: u64) -> String {
     }
 }
 
+/// The peer's address, with its interface where it is a link-local one (`fe80::1%eth1`).
+fn address(p: &PeerStatus) -> String {
+    match &p.interface {
+        Some(i) if matches!(p.address, std::net::IpAddr::V6(a) if a.is_unicast_link_local()) => {
+            format!("{}%{i}", p.address)
+        }
+        _ => p.address.to_string(),
+    }
+}
+
 fn state(p: &PeerStatus) -> String {
     if p.admin_down {
         "Idle (Admin)".into()
@@ -210,7 +220,7 @@ pub fn peers_text(peers: &[PeerStatus]) -> String {
                 _ => "ibgp",
             };
             vec![
-                p.address.to_string(),
+                address(p),
                 p.asn.to_string(),
                 role.into(),
                 state(p),
@@ -284,7 +294,8 @@ pub fn summary_text(s: &SpeakerSummary, peers: &[PeerStatus]) -> String {
 pub fn peer_text(p: &PeerStatus) -> String {
     let opt = |o: Option<String>| o.unwrap_or_else(|| "-".into());
     let rows = [
-        ("Peer", p.address.to_string()),
+        ("Peer", address(p)),
+        ("Interface", opt(p.interface.clone())),
         ("AS", p.asn.to_string()),
         ("Type", p.kind.clone()),
         ("Route-reflector client", p.rr_client.to_string()),

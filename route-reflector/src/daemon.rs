@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use bgp_speaker::{PeerSettings, PeerUpdate, RouteQuery, Speaker};
+use bgp_speaker::{PeerSettings, PeerUpdate, RouteQuery, Speaker, by_interface};
 use http_body_util::Full;
 use hyper::body::Bytes;
 use prometheus::{Encoder, IntCounterVec, Opts, Registry, TextEncoder};
@@ -423,28 +423,31 @@ impl Daemon {
             warn!("log settings take effect at the next start");
         }
         let s = &self.speaker;
-        let old_peers: HashMap<IpAddr, &PeerSettings> = old
+        // Peers by interface alone all have the address `::`: their interface tells them
+        // apart.
+        let key = |p: &PeerSettings| (p.address, p.interface.clone().filter(|_| by_interface(p)));
+        let old_peers: HashMap<_, &PeerSettings> = old
             .speaker
             .router
             .peers
             .iter()
-            .map(|p| (p.address, p))
+            .map(|p| (key(p), p))
             .collect();
+        let new_keys: std::collections::HashSet<_> =
+            new.speaker.router.peers.iter().map(key).collect();
         let mut report = ReloadReport::default();
         for p in &old.speaker.router.peers {
-            if !new
-                .speaker
-                .router
-                .peers
-                .iter()
-                .any(|n| n.address == p.address)
-            {
-                s.remove_peer(p.address).await.map_err(|e| e.to_string())?;
+            if !new_keys.contains(&key(p)) {
+                match p.interface.as_deref().filter(|_| by_interface(p)) {
+                    Some(i) => s.remove_interface_peer(i).await,
+                    None => s.remove_peer(p.address).await,
+                }
+                .map_err(|e| e.to_string())?;
                 report.removed.push(p.address);
             }
         }
         for p in &new.speaker.router.peers {
-            if old_peers.contains_key(&p.address) {
+            if old_peers.contains_key(&key(p)) {
                 let r = s.update_peer(p.clone()).await.map_err(|e| e.to_string())?;
                 sort(&mut report, p.address, r);
             } else {

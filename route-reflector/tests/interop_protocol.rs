@@ -559,3 +559,125 @@ fn long_lived_graceful_restart_with_bird_and_frr_in_both_roles() {
     });
     let _ = (&bird_ns, &frr_ns);
 }
+
+/// A point-to-point link between `a` and `b` with only the given link-local addresses.
+fn link_local_link(a: &Ns, a_if: &str, a_ll: &str, b: &Ns, b_if: &str, b_ll: &str) {
+    netns::veth(a, a_if, b, b_if).unwrap();
+    for (ns, dev, ll) in [(a, a_if, a_ll), (b, b_if, b_ll)] {
+        ns.sh(&format!(
+            "ip -6 addr flush dev {dev} scope link && ip -6 addr add {ll}/64 dev {dev} nodad"
+        ))
+        .unwrap();
+    }
+}
+
+/// Unnumbered peering: our reflector (AS 65000) with FRR (AS 65003) over `eth1`, both given
+/// the interface alone (FRR's `neighbor eth1 interface`: each finds the other from router
+/// advertisements), and with BIRD (AS 65004) over `eth2` by link-local address and
+/// interface (`neighbor fe80::2%eth1`). No link has an address other than its link-local
+/// ones; IPv4 and IPv6 routes cross both with link-local next hops (RFC 8950 for IPv4).
+#[test]
+fn unnumbered_and_link_local_peering_with_frr_and_bird() {
+    if !can_run(true, true, false) {
+        return;
+    }
+    let seg = Segment::new("u");
+    let rr_ns = Ns::new(&format!("{}-rr", seg.tag)).unwrap();
+    let frr_ns = Ns::new(&format!("{}-frr", seg.tag)).unwrap();
+    let bird_ns = Ns::new(&format!("{}-bird", seg.tag)).unwrap();
+    link_local_link(&rr_ns, "eth1", "fe80::1", &frr_ns, "eth1", "fe80::3");
+    link_local_link(&rr_ns, "eth2", "fe80::2", &bird_ns, "eth1", "fe80::4");
+    let mut config = reflector_head("10.11.0.1", 65000, &seg.dir, "rr");
+    config.push_str(
+        r#"[fib]
+mode = "direct"
+[[ebgp]]
+interface = "eth1"
+asn = 65003
+import = "accept-all"
+export = "accept-all"
+extended_next_hop = true
+[[ebgp]]
+address = "fe80::4"
+interface = "eth2"
+asn = 65004
+import = "accept-all"
+export = "accept-all"
+extended_next_hop = true
+"#,
+    );
+    let rr = seg.reflector(&rr_ns, "rr", &config, false);
+    let frr = Frr::start(
+        &frr_ns,
+        &seg.path("frr"),
+        "::",
+        &frr_conf(
+            65003,
+            "10.11.0.3",
+            " no bgp ebgp-requires-policy\n no bgp network import-check\n timers bgp 3 9\n\
+             neighbor eth1 interface remote-as external\n neighbor eth1 timers connect 1\n\
+             address-family ipv4 unicast\n  network 172.18.0.0/24\n exit-address-family\n\
+             address-family ipv6 unicast\n  network 2001:db8:18::/48\n\
+             neighbor eth1 activate\n exit-address-family\n",
+        ),
+    )
+    .unwrap();
+    let bird = Bird::start(
+        &bird_ns,
+        &seg.path("bird"),
+        &bird_conf(
+            "router id 10.11.0.4;\n\
+             protocol static { ipv4; route 172.19.0.0/24 blackhole; }\n\
+             protocol static { ipv6; route 2001:db8:19::/48 blackhole; }\n\
+             protocol bgp upstream { local as 65004; neighbor fe80::2%eth1 as 65000;\n\
+             hold time 9; connect retry time 1;\n\
+             ipv4 { extended next hop on; import all; export all; };\n\
+             ipv6 { import all; export all; }; }\n",
+        ),
+    )
+    .unwrap();
+    seg.wait("the sessions with FRR (found on eth1) and BIRD", || {
+        rr.established("fe80::3") && rr.established("fe80::4")
+    });
+    let frr_peer = rr.peer("fe80::3");
+    assert_eq!(frr_peer["interface"], "eth1", "{frr_peer}");
+    let caps = frr_peer["capabilities"].clone();
+    let v4 = caps
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["family"] == "ipv4-unicast"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(v4["extended_next_hop"], true, "{caps}");
+    // Their routes are in our kernel via their link-local addresses, out of the right link.
+    seg.wait(
+        "FRR's and BIRD's prefixes via their link-local addresses",
+        || {
+            let v4 = rr_ns.sh("ip -4 route show proto bgp").unwrap_or_default();
+            let v6 = rr_ns.sh("ip -6 route show proto bgp").unwrap_or_default();
+            v4.contains("172.18.0.0/24 via inet6 fe80::3 dev eth1")
+                && v4.contains("172.19.0.0/24 via inet6 fe80::4 dev eth2")
+                && v6.contains("2001:db8:18::/48 via fe80::3 dev eth1")
+                && v6.contains("2001:db8:19::/48 via fe80::4 dev eth2")
+        },
+    );
+    // Each learns the other's routes with our link-local address on its link as next hop.
+    seg.wait("FRR learns BIRD's prefixes via fe80::1", || {
+        let v = frr.json("show bgp ipv4 unicast 172.19.0.0/24 json");
+        let w = frr.json("show bgp ipv6 unicast 2001:db8:19::/48 json");
+        let hops = |v: &serde_json::Value| v["paths"][0]["nexthops"].to_string();
+        hops(&v).contains("\"fe80::1\"") && hops(&w).contains("\"fe80::1\"")
+    });
+    seg.wait("BIRD learns FRR's prefixes via fe80::2", || {
+        ["172.18.0.0/24", "2001:db8:18::/48"].iter().all(|p| {
+            bird.birdc(&format!("show route {p} all"))
+                .is_ok_and(|o| o.contains("fe80::2"))
+        })
+    });
+    // FRR's kernel takes the route through our link-local address.
+    seg.wait("FRR installs BIRD's IPv4 prefix out of eth1", || {
+        frr_ns
+            .sh("ip route show 172.19.0.0/24")
+            .is_ok_and(|o| o.contains("dev eth1"))
+    });
+    let _ = &bird_ns;
+}

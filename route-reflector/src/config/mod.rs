@@ -306,6 +306,7 @@ impl Builder<'_> {
             policies: &policies,
         };
         let mut seen: HashSet<IpAddr> = HashSet::new();
+        let mut interfaces: HashSet<String> = HashSet::new();
         let listed = raw
             .client
             .iter()
@@ -316,7 +317,17 @@ impl Builder<'_> {
             let Some(p) = self.keep(self.peer(e, kind, &ctx)) else {
                 continue;
             };
-            if !seen.insert(p.address) {
+            if p.address.is_unspecified()
+                && let Some(i) = &p.interface
+            {
+                if !interfaces.insert(i.clone()) {
+                    self.fail(
+                        e.span(),
+                        format!("a peer on interface {i} alone is configured twice"),
+                    );
+                    continue;
+                }
+            } else if !seen.insert(p.address) {
                 self.fail(
                     e.get_ref().address.as_ref().map_or(e.span(), Spanned::span),
                     format!("peer {} is configured twice", p.address),

@@ -39,15 +39,43 @@ impl Builder<'_> {
                 if r.address.is_some() {
                     return Err(not_here("address"));
                 }
+                if r.interface.is_some() {
+                    return Err(not_here("interface"));
+                }
             }
         }
+        let interface = match &r.interface {
+            Some(i) if i.get_ref().is_empty() || i.get_ref().len() > 15 => {
+                return Err(self.err(i.span(), "an interface name has 1 to 15 characters"));
+            }
+            Some(i) => Some(i.get_ref().clone()),
+            None => None,
+        };
         let address = match (kind, &r.address) {
             (Kind::Range, _) => r
                 .range
                 .as_ref()
                 .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |n| n.get_ref().network()),
-            (_, Some(a)) => *a.get_ref(),
-            (_, None) => return Err(self.err(sp.span(), format!("a {table} needs `address`"))),
+            (_, Some(a)) if a.get_ref().is_unspecified() => {
+                return Err(self.err(a.span(), "`address` cannot be unspecified"));
+            }
+            (_, Some(a)) => match a.get_ref() {
+                IpAddr::V6(v) if v.is_unicast_link_local() && interface.is_none() => {
+                    return Err(self.err(
+                        a.span(),
+                        format!("link-local address {v} needs `interface`: the link it is on"),
+                    ));
+                }
+                addr => *addr,
+            },
+            // Unnumbered: the neighbour on the interface.
+            (_, None) if interface.is_some() => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+            (_, None) => {
+                return Err(self.err(
+                    sp.span(),
+                    format!("a {table} needs `address` (or `interface` alone, unnumbered)"),
+                ));
+            }
         };
         let asn = match (kind, &r.asn) {
             (Kind::Ebgp, None) => {
@@ -76,6 +104,7 @@ impl Builder<'_> {
             _ => ctx.asn,
         };
         let mut p = PeerSettings::new(address, asn);
+        p.interface = interface;
         p.rr_client = matches!(kind, Kind::Client | Kind::Range);
         if let Some(port) = r.port {
             p.port = port;

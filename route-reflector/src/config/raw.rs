@@ -208,6 +208,8 @@ pub(super) struct Raw {
 #[serde(deny_unknown_fields)]
 pub(super) struct PeerRaw {
     pub(super) address: Option<Spanned<IpAddr>>,
+    /// The peer's link: the scope of a link-local address; alone, the peer is found there.
+    pub(super) interface: Option<Spanned<String>>,
     pub(super) range: Option<Spanned<IpNet>>,
     pub(super) max: Option<usize>,
     pub(super) asn: Option<Spanned<u32>>,

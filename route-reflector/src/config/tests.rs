@@ -27,7 +27,7 @@ fn errors_name_line_column_and_what_was_expected() {
         ),
         (
             "router_id = \"192.168.1.1\"\nasn = 65001\n[[client]]\naddress = \"192.168.1.11\"\nhold_tme = 30\n",
-            "rr.toml:5:1: unknown field `hold_tme`, expected one of `address`, `range`, `max`, `asn`, `description`, `port`, `local_address`, `passive`, `hold_time`, `keepalive`, `connect_retry`, `connect_delay`, `error_wait`, `password`, `password_file`, `password_env`, `ttl_security`, `multihop`, `graceful_restart`, `damping`, `long_lived_stale_time`, `max_prefixes`, `max_prefixes_warn_only`, `max_prefixes_restart`, `import`, `export`, `next_hop`, `soft_reconfig_inbound`, `extended_next_hop`, `add_path`, `add_path_send`, `local_as`, `allow_own_as`\n  |\n5 | hold_tme = 30\n  | ^^^^^^^^",
+            "rr.toml:5:1: unknown field `hold_tme`, expected one of `address`, `interface`, `range`, `max`, `asn`, `description`, `port`, `local_address`, `passive`, `hold_time`, `keepalive`, `connect_retry`, `connect_delay`, `error_wait`, `password`, `password_file`, `password_env`, `ttl_security`, `multihop`, `graceful_restart`, `damping`, `long_lived_stale_time`, `max_prefixes`, `max_prefixes_warn_only`, `max_prefixes_restart`, `import`, `export`, `next_hop`, `soft_reconfig_inbound`, `extended_next_hop`, `add_path`, `add_path_send`, `local_as`, `allow_own_as`\n  |\n5 | hold_tme = 30\n  | ^^^^^^^^",
         ),
         (
             "router_id = \"192.168.1.1\"\nasn = 65001\n[[client]]\naddress = \"192.168.1.11\"\nnext_hop = \"me\"\n",
@@ -480,5 +480,53 @@ fn damping_on_ebgp_peers_with_the_rfc_7196_parameters_or_others() {
     for (body, want) in cases {
         let src = format!("{HEAD}{body}");
         assert_eq!(err(&src), *want, "for:\n{src}");
+    }
+}
+
+#[test]
+fn peers_by_link_local_address_and_interface_or_interface_alone() {
+    let src = format!(
+        "{HEAD}[[ebgp]]\ninterface = \"eth1\"\nasn = 65002\n[[ebgp]]\ninterface = \"eth2\"\nasn = 65003\n\
+         [[ebgp]]\naddress = \"fe80::4\"\ninterface = \"eth3\"\nasn = 65004\n"
+    );
+    let peers = Config::parse("rr.toml", &src).unwrap().speaker.router.peers;
+    let got: Vec<(String, Option<&str>)> = peers
+        .iter()
+        .map(|p| (p.address.to_string(), p.interface.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("::".to_string(), Some("eth1")),
+            ("::".to_string(), Some("eth2")),
+            ("fe80::4".to_string(), Some("eth3")),
+        ]
+    );
+    assert!(peers.iter().take(2).all(bgp_speaker::by_interface));
+    let cases: &[(&str, &str)] = &[
+        (
+            "[[ebgp]]\naddress = \"fe80::4\"\nasn = 65002\n",
+            "rr.toml:4:11: link-local address fe80::4 needs `interface`: the link it is on",
+        ),
+        (
+            "[[ebgp]]\ninterface = \"eth1\"\nasn = 65002\n[[ebgp]]\ninterface = \"eth1\"\nasn = 65003\n",
+            "rr.toml:6:1: a peer on interface eth1 alone is configured twice",
+        ),
+        (
+            "[[client_range]]\nrange = \"fe80::/10\"\ninterface = \"eth1\"\n",
+            "rr.toml:3:1: `interface` does not belong in a [[client_range]] table",
+        ),
+        (
+            "[[ebgp]]\ninterface = \"a-very-long-interface\"\nasn = 65002\n",
+            "rr.toml:4:13: an interface name has 1 to 15 characters",
+        ),
+        (
+            "[[ebgp]]\nasn = 65002\n",
+            "rr.toml:3:1: a [[ebgp]] needs `address` (or `interface` alone, unnumbered)",
+        ),
+    ];
+    for (body, want) in cases {
+        let got = err(&format!("{HEAD}{body}"));
+        assert!(got.starts_with(want), "{body}\n got: {got}\nwant: {want}");
     }
 }
