@@ -41,6 +41,8 @@ const BASE: u32 = 0x0b00_0000; // 11.0.0.0: prefix i is 11.0.0.0 + i * 256, a /2
 enum Dut {
     Ours,
     Bird,
+    /// BIRD 3 built from source (`--bird3 PATH`, see `benches/build-bird3.sh`).
+    Bird3,
     Frr,
     FrrTuned,
     Gobgp,
@@ -51,6 +53,7 @@ impl Dut {
         match self {
             Dut::Ours => "ours",
             Dut::Bird => "bird",
+            Dut::Bird3 => "bird3",
             Dut::Frr => "frr",
             Dut::FrrTuned => "frr-tuned",
             Dut::Gobgp => "gobgp",
@@ -58,9 +61,16 @@ impl Dut {
     }
 
     fn parse(s: &str) -> Option<Dut> {
-        [Dut::Ours, Dut::Bird, Dut::Frr, Dut::FrrTuned, Dut::Gobgp]
-            .into_iter()
-            .find(|d| d.name() == s)
+        [
+            Dut::Ours,
+            Dut::Bird,
+            Dut::Bird3,
+            Dut::Frr,
+            Dut::FrrTuned,
+            Dut::Gobgp,
+        ]
+        .into_iter()
+        .find(|d| d.name() == s)
     }
 }
 
@@ -286,9 +296,15 @@ fn start(dut: Dut, clients: usize, hold: u16) -> Result<Running, String> {
             c.arg("run").arg(cfg);
             c
         }
-        Dut::Bird => {
+        Dut::Bird | Dut::Bird3 => {
+            // BIRD 3 runs BGP in its worker thread group: as many threads as cores.
+            let threads = if dut == Dut::Bird3 {
+                "thread group worker { threads 2; default yes; }\n"
+            } else {
+                ""
+            };
             let mut text = format!(
-                "router id 127.0.0.1;\nprotocol device {{}}\n\
+                "{threads}router id 127.0.0.1;\nprotocol device {{}}\n\
                  template bgp c {{ local 10.254.0.1 port {PORT} as {ASN}; rr client; \
                  rr cluster id 127.0.0.1; passive on; hold time {hold}; \
                  ipv4 {{ import all; export all; }}; }}\n"
@@ -300,7 +316,10 @@ fn start(dut: Dut, clients: usize, hold: u16) -> Result<Running, String> {
                 ));
             }
             let cfg = w("bird.conf", text)?;
-            let mut c = Command::new("bird");
+            let mut c = Command::new(match dut {
+                Dut::Bird3 => bird3_path().unwrap_or_else(|| PathBuf::from("bird3")),
+                _ => PathBuf::from("bird"),
+            });
             c.arg("-f")
                 .arg("-c")
                 .arg(cfg)
@@ -773,9 +792,17 @@ fn ratio(x: f64, ours: f64) -> String {
     }
 }
 
+/// The BIRD 3 binary given with `--bird3 PATH`.
+static BIRD3: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+fn bird3_path() -> Option<PathBuf> {
+    BIRD3.get().cloned()
+}
+
 fn available(d: Dut) -> bool {
     let bin = match d {
         Dut::Ours => return tool("route-reflector").exists(),
+        Dut::Bird3 => return bird3_path().is_some_and(|p| p.exists()),
         Dut::Bird => "bird",
         Dut::Frr | Dut::FrrTuned => return Path::new("/usr/lib/frr/bgpd").exists(),
         Dut::Gobgp => "gobgpd",
@@ -829,6 +856,9 @@ async fn main() {
             .and_then(|i| args.get(i + 1).cloned())
     };
     let quick = args.iter().any(|a| a == "--quick");
+    if let Some(p) = arg("--bird3") {
+        let _ = BIRD3.set(PathBuf::from(p));
+    }
     let limit = Duration::from_secs(arg("--limit").and_then(|v| v.parse().ok()).unwrap_or(600));
     let keepalive: Option<usize> = arg("--keepalive").and_then(|v| v.parse().ok());
     let shapes: Vec<(usize, u32)> = match (arg("--shapes"), quick, keepalive) {
