@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use bgp_core::policy::{Outcome, Policy, RouteRef, RouteType};
 use bgp_core::router::{ErrorWait, NextHopSetting, Password};
 use bgp_core::wire::attributes::{AsPath, Community, LargeCommunity, Origin, PathAttributes};
-use bgp_speaker::fib::TunnelMode;
+use bgp_speaker::fib::{FibAction, TunnelMode};
 use ipnet::IpNet;
 use route_reflector::bird::ast::{ProtoKind, StaticDest};
 use route_reflector::bird::map::BgpProtocol;
@@ -442,12 +442,56 @@ fn kernel_filter_picks_the_tunnel_per_route() {
     assert_eq!(fib.mode, TunnelMode::IpipCrossSubnet);
     assert_eq!(fib.tunnel_device, "tunl0");
     assert!(!fib.flush_on_shutdown, "persist");
-    assert!(
-        cfg.notes
+    // The FIB follows the filter per pool.
+    let rule = |p: &str| {
+        fib.rules
             .iter()
-            .any(|n| n.message.contains("tunnel per prefix")),
-        "{:#?}",
-        cfg.notes
+            .find(|r| r.prefix == net(p))
+            .map(|r| r.action)
+    };
+    assert_eq!(
+        rule("172.16.0.0/16"),
+        Some(FibAction::Install(TunnelMode::IpipCrossSubnet))
+    );
+    assert_eq!(
+        rule("192.168.0.0/16"),
+        Some(FibAction::Install(TunnelMode::IpipAlways))
+    );
+    assert_eq!(
+        rule("0.0.0.0/0"),
+        Some(FibAction::Install(TunnelMode::Direct))
+    );
+    assert!(fib.rules.windows(2).all(|w| w[0].prefix.prefix_len() >= w[1].prefix.prefix_len()));
+}
+
+/// Pools whose routes Felix programs are rejected by the kernel filter: the FIB skips them.
+#[test]
+fn kernel_filter_rejects_become_fib_skips() {
+    let cfg = load("cluster_routes/ipip-only", Family::V4);
+    let fib = cfg.speaker.fib.as_ref().unwrap();
+    let rule = |p: &str| {
+        fib.rules
+            .iter()
+            .find(|r| r.prefix == net(p))
+            .map(|r| r.action)
+    };
+    assert_eq!(rule("172.17.0.0/16"), Some(FibAction::Skip));
+    assert_eq!(
+        rule("172.16.0.0/16"),
+        Some(FibAction::Install(TunnelMode::IpipCrossSubnet))
+    );
+    assert_eq!(
+        rule("192.168.0.0/16"),
+        Some(FibAction::Install(TunnelMode::IpipAlways))
+    );
+    let cfg = load("mesh/ipip-always", Family::V4);
+    let fib = cfg.speaker.fib.as_ref().unwrap();
+    assert!(
+        fib.rules
+            .iter()
+            .any(|r| r.prefix == net("192.168.0.0/16") && r.action == FibAction::Skip),
+        "{:?}",
+        fib.rules
     );
 }
 
@@ -504,9 +548,11 @@ fn approximations_are_noted_with_their_position() {
     assert_eq!(at("`preference`"), "bird.cfg:66:7");
     assert_eq!(at("interface names"), "bird_ipam.cfg:14:11");
     assert_eq!(at("comparison of bgp_local_pref"), "bird_aggr.cfg:16:33");
-    assert_eq!(
-        at("keeps BGP routes inside 192.168.0.0/16"),
-        "bird.cfg:28:3"
+    // The kernel filter's reject of the pool is carried (a FIB skip), so not noted.
+    assert!(
+        !cfg.notes.iter().any(|n| n.message.contains("no FIB filter")),
+        "{:#?}",
+        cfg.notes
     );
 }
 

@@ -282,7 +282,7 @@ fn include_errors_name_the_file_and_the_line() {
     assert_eq!(
         e[0].to_string(),
         format!(
-            "{m}:3:1: Unable to open included file {}: No such file or directory (os error 2)",
+            "{m}:3:1: Unable to open included file {}: No such file or directory",
             d.join("nope.cfg").display()
         ),
         "(not {nope})"

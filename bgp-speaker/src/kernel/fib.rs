@@ -43,6 +43,25 @@ pub enum TunnelMode {
     IpipCrossSubnet,
 }
 
+/// What the FIB does with the routes inside a prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FibAction {
+    /// Not written (and deleted if it was): another agent programs these (Calico's
+    /// Felix), or they are the node's own blocks.
+    Skip,
+    /// Written with this next-hop mode.
+    Install(TunnelMode),
+}
+
+/// A per-prefix choice of the FIB: routes equal to or inside `prefix` take `action`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FibRule {
+    pub prefix: IpNet,
+    pub action: FibAction,
+}
+
 /// Where and how routes are installed.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,6 +86,11 @@ pub struct FibConfig {
     /// reconciles them.
     #[serde(default)]
     pub flush_on_shutdown: bool,
+    /// Per-prefix choices, the most specific prefix holding a route first; routes no rule
+    /// holds take `mode`. A daemon's kernel export filter becomes these (BIRD's
+    /// `krt_tunnel` and `reject` per pool).
+    #[serde(default)]
+    pub rules: Vec<FibRule>,
 }
 
 fn main_table() -> u32 {
@@ -95,6 +119,7 @@ impl Default for FibConfig {
             tunnel_device: tunnel_device(),
             batch: batch(),
             flush_on_shutdown: false,
+            rules: Vec::new(),
         }
     }
 }
@@ -247,8 +272,28 @@ impl Fib {
             .map(|(_, i)| *i)
     }
 
+    /// What the rules say for a route to `prefix`: `None` to leave it out of the table,
+    /// else the next-hop mode.
+    pub fn action_for(&self, prefix: &IpNet) -> Option<TunnelMode> {
+        let rule = self
+            .cfg
+            .rules
+            .iter()
+            .filter(|r| r.prefix.contains(prefix))
+            .max_by_key(|r| r.prefix.prefix_len());
+        match rule.map(|r| r.action) {
+            None => Some(self.cfg.mode),
+            Some(FibAction::Skip) => None,
+            Some(FibAction::Install(m)) => Some(m),
+        }
+    }
+
     /// The device for a next hop under the configured mode.
     pub fn device_for(&self, nh: &IpAddr) -> Result<u32, FibError> {
+        self.device_in(self.cfg.mode, nh)
+    }
+
+    fn device_in(&self, mode: TunnelMode, nh: &IpAddr) -> Result<u32, FibError> {
         let tunnel = || {
             self.tunnel
                 .ok_or_else(|| FibError::NoTunnel(self.cfg.tunnel_device.clone()))
@@ -262,7 +307,7 @@ impl Fib {
                 .map_err(|_| FibError::Unreachable(*nh))?;
             return devices.get(v6).copied().ok_or(FibError::Unreachable(*nh));
         }
-        match self.cfg.mode {
+        match mode {
             TunnelMode::IpipAlways if nh.is_ipv4() => tunnel(),
             TunnelMode::IpipCrossSubnet if nh.is_ipv4() => match self.connected(nh) {
                 Some(i) => Ok(i),
@@ -272,13 +317,13 @@ impl Fib {
         }
     }
 
-    fn hops(&self, next_hops: &[IpAddr]) -> Result<Vec<Hop>, FibError> {
+    fn hops(&self, mode: TunnelMode, next_hops: &[IpAddr]) -> Result<Vec<Hop>, FibError> {
         let mut v = next_hops
             .iter()
             .map(|nh| {
                 Ok(Hop {
                     via: *nh,
-                    ifindex: self.device_for(nh)?,
+                    ifindex: self.device_in(mode, nh)?,
                 })
             })
             .collect::<Result<Vec<_>, FibError>>()?;
@@ -334,16 +379,17 @@ impl Fib {
 
     /// Installs (or replaces) routes and deletes the prefixes with no next hops, many
     /// writes per netlink datagram; every route's acknowledgement is checked and its
-    /// outcome is in the report.
+    /// outcome is in the report. A route the rules skip is deleted instead.
     pub async fn apply(&self, changes: &[(IpNet, Vec<IpAddr>)]) -> Report {
         let mut report = Report::default();
         // Messages first (devices chosen), so that each request future owns what it sends.
         let mut prepared: Vec<(IpNet, RouteMessage, bool)> = Vec::with_capacity(changes.len());
         for (prefix, nhs) in changes {
-            if nhs.is_empty() {
+            let mode = self.action_for(prefix);
+            if nhs.is_empty() || mode.is_none() {
                 prepared.push((*prefix, self.message(prefix, &[]), true));
-            } else {
-                match self.hops(nhs) {
+            } else if let Some(mode) = mode {
+                match self.hops(mode, nhs) {
                     Ok(h) => prepared.push((*prefix, self.message(prefix, &h), false)),
                     Err(e) => report.errors.push((*prefix, e)),
                 }
@@ -433,7 +479,10 @@ impl Fib {
         let mut counts = Reconciled::default();
         let mut changes: Vec<(IpNet, Vec<IpAddr>)> = Vec::new();
         for (prefix, nhs) in desired {
-            let want = match self.hops(nhs) {
+            let Some(mode) = self.action_for(prefix) else {
+                continue;
+            };
+            let want = match self.hops(mode, nhs) {
                 Ok(h) => h,
                 Err(_) => {
                     // Reported by apply below.
@@ -454,7 +503,7 @@ impl Fib {
             }
         }
         for prefix in present.keys() {
-            if !desired.contains_key(prefix) {
+            if !desired.contains_key(prefix) || self.action_for(prefix).is_none() {
                 counts.deleted += 1;
                 changes.push((*prefix, Vec::new()));
             }

@@ -140,10 +140,23 @@ pub fn lex_file(sources: &mut Sources, path: &Path, family: Family) -> Result<Ve
     let text = std::fs::read_to_string(path).map_err(|e| {
         Error::file(
             path,
-            format!("Unable to open configuration file {}: {e}", path.display()),
+            format!(
+                "Unable to open configuration file {}: {}",
+                path.display(),
+                os_message(&e)
+            ),
         )
     })?;
     lex_text(sources, path.to_path_buf(), text, family)
+}
+
+/// An I/O error as C's `%m` prints it: the system's text without Rust's "(os error N)".
+pub fn os_message(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
 }
 
 /// Tokens of `text`, named `path` in errors (includes are read relative to it).
@@ -502,7 +515,7 @@ impl Lexer<'_> {
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 self.sources.error(
                     at,
-                    format!("Unable to open included file {}: {e}", path.display()),
+                    format!("Unable to open included file {}: {}", path.display(), os_message(&e)),
                 )
             })?;
             let id = self.sources.add(path, text);

@@ -16,11 +16,15 @@
 //! through netlink instead of scanning it), `gateway recursive` (next hops are installed as
 //! they come, onlink), and the `device` protocol (interfaces are watched anyway).
 
+pub mod args;
 pub mod ast;
 pub mod compile;
+pub mod ctl;
+pub mod daemon;
 pub mod lexer;
 pub mod map;
 pub mod parser;
+pub mod show;
 pub mod source;
 
 use std::path::Path;

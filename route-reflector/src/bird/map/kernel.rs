@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use bgp_core::policy::{Match, RouteRef, RouteType, Verdict};
 use bgp_core::wire::attributes::PathAttributes;
-use bgp_speaker::fib::{FibConfig, TunnelMode};
+use bgp_speaker::fib::{FibAction, FibConfig, FibRule, TunnelMode};
 use ipnet::IpNet;
 
 use super::super::ast::*;
@@ -32,6 +32,7 @@ impl<'a> Mapper<'a> {
             metric: 0,
             import: true,
             export: Vec::new(),
+            reject: Vec::new(),
         };
         let mut export: Option<(&FilterRef, Span)> = None;
         for o in opts {
@@ -118,29 +119,19 @@ impl<'a> Mapper<'a> {
             .flat_map(|(_, paths)| paths.iter())
             .filter(|p| p.verdict == Verdict::Reject)
             .collect::<Vec<&PathOut>>();
-        if let Some((_, span)) = export {
-            let nets: Vec<String> = rejected
+        for p in rejected {
+            let nets: Vec<IpNet> = p
+                .guard
                 .iter()
-                .flat_map(|p| {
-                    p.guard.iter().filter_map(|(m, b)| match (m, b) {
-                        (Match::Prefix(r), true) if r.len() == 1 => Some(r[0].prefix.to_string()),
-                        _ => None,
-                    })
+                .filter_map(|(m, b)| match (m, b) {
+                    (Match::Prefix(r), true) if r.len() == 1 => Some(r[0].prefix),
+                    _ => None,
                 })
-                .fold(Vec::new(), |mut v, n| {
-                    if !v.contains(&n) {
-                        v.push(n);
-                    }
-                    v
-                });
-            if !nets.is_empty() {
-                self.note(
-                    span,
-                    format!(
-                        "the FIB writes every best route: BIRD's kernel filter keeps BGP routes inside {} out of the kernel (bgp-speaker has no FIB filter)",
-                        nets.join(", ")
-                    ),
-                );
+                .collect();
+            for n in nets {
+                if !k.reject.contains(&n) {
+                    k.reject.push(n);
+                }
             }
         }
         Some(k)
@@ -206,20 +197,14 @@ impl<'a> Mapper<'a> {
             } else {
                 TunnelMode::IpipAlways
             };
-            let direct_rules = k.export.iter().filter(|r| r.tunnel.is_none()).count();
-            let mixed = tunnels.iter().any(|t| t != dev)
-                || (!next_hop_test && direct_rules > 0)
-                || (next_hop_test && direct_rules > tunnels.len());
-            if mixed {
+            if tunnels.iter().any(|t| t != dev) {
                 self.note(
                     kp.span,
-                    format!(
-                        "the kernel filter picks the tunnel per prefix; the FIB has one mode for all routes: {:?} through {dev}",
-                        fib.mode
-                    ),
+                    format!("the kernel filter names several tunnel devices; the FIB uses one, {dev}"),
                 );
             }
         }
+        fib.rules = rules(k, super::any(self.family));
         if k.metric != 0 {
             fib.metric = Some(k.metric);
         } else {
@@ -239,6 +224,66 @@ impl<'a> Mapper<'a> {
         }
         Some(fib)
     }
+}
+
+/// The FIB's per-prefix rules from the kernel filter's ways for BGP routes: a pool
+/// whose ways all pick the tunnel is IPIP always, all none direct, both (on a next-hop
+/// test) IPIP cross-subnet; rejected pools are skipped. Ways with no prefix test set the
+/// default (`::/0` or `0.0.0.0/0`), and without one routes are not written.
+fn rules(k: &KernelProtocol, zero: IpNet) -> Vec<FibRule> {
+    let mut by_prefix: Vec<(Option<IpNet>, bool, bool)> = Vec::new();
+    for r in &k.export {
+        let prefix = r.matches.iter().find_map(|m| match m {
+            Match::Prefix(ranges) if ranges.len() == 1 => Some(ranges[0].prefix),
+            _ => None,
+        });
+        let tunnel = r.tunnel.as_deref().is_some_and(|t| !t.is_empty());
+        match by_prefix.iter_mut().find(|(p, _, _)| *p == prefix) {
+            Some(e) => {
+                e.1 |= tunnel;
+                e.2 |= !tunnel;
+            }
+            None => by_prefix.push((prefix, tunnel, !tunnel)),
+        }
+    }
+    let mode = |t: bool, d: bool| match (t, d) {
+        (true, true) => TunnelMode::IpipCrossSubnet,
+        (true, false) => TunnelMode::IpipAlways,
+        _ => TunnelMode::Direct,
+    };
+    let mut out: Vec<FibRule> = Vec::new();
+    let mut has_default = false;
+    for (p, t, d) in by_prefix {
+        match p {
+            Some(prefix) => out.push(FibRule {
+                prefix,
+                action: FibAction::Install(mode(t, d)),
+            }),
+            None => {
+                has_default = true;
+                out.push(FibRule {
+                    prefix: zero,
+                    action: FibAction::Install(mode(t, d)),
+                });
+            }
+        }
+    }
+    for prefix in &k.reject {
+        if !out.iter().any(|r| r.prefix == *prefix) {
+            out.push(FibRule {
+                prefix: *prefix,
+                action: FibAction::Skip,
+            });
+        }
+    }
+    if !has_default {
+        out.push(FibRule {
+            prefix: zero,
+            action: FibAction::Skip,
+        });
+    }
+    out.sort_by_key(|r| std::cmp::Reverse(r.prefix.prefix_len()));
+    out
 }
 
 /// Whether rules match a route of our own with no attributes (a static route).

@@ -99,6 +99,8 @@ pub struct KernelProtocol {
     pub import: bool,
     /// The export filter for BGP routes.
     pub export: Vec<KernelRule>,
+    /// Prefixes whose BGP routes the export filter rejects (kept out of the kernel).
+    pub reject: Vec<IpNet>,
 }
 
 /// A route of a static protocol.

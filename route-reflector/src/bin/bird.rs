@@ -1,0 +1,6 @@
+//! `bird`: the speaker in BIRD's place for IPv4, as calico-node runs it (see
+//! `route_reflector::bird::daemon`).
+
+fn main() -> std::process::ExitCode {
+    route_reflector::bird::daemon::main(route_reflector::bird::Family::V4)
+}

@@ -1,0 +1,729 @@
+//! The `bird` and `bird6` daemons: BIRD's command line, the configuration mapped onto the
+//! speaker, the control socket, SIGHUP reload and SIGTERM stop.
+//!
+//! Started as calico-node starts BIRD (`bird -R -s /var/run/calico/bird.ctl -d -c
+//! bird.cfg`), it reads and maps the configuration (errors as `bird: FILE:LINE:COL MSG`,
+//! exit 1), binds the control socket, forks into the background unless `-d` or `-f`,
+//! writes the pid file, starts the speaker (with `-R`: as a graceful restart, deferring
+//! its updates until the peers' End-of-RIB or 240 s) and announces the static routes.
+//!
+//! A reload (SIGHUP or `configure`) reads the file again and applies the difference:
+//! peers that went are removed, new ones added, changed ones updated (policy changes in
+//! place, others by restarting that session only), static routes withdrawn or announced;
+//! other sessions are not touched. A file that does not read, or a change the running
+//! speaker cannot take (router id, AS, listen address, kernel settings), is refused and
+//! the running configuration stays, with the reason logged and replied.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use bgp_speaker::{Announcement, PeerSettings, PeerStatus, RouteQuery, Speaker};
+use ipnet::IpNet;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+use super::args::{self, Args, Exit};
+use super::ast::ProtoKind;
+use super::ctl::{self, Command, Reply};
+use super::show::{self, Origin, ProtoRow, Status};
+use super::{BirdConfig, Family};
+
+/// How long a restart waits for the peers' End-of-RIB (BIRD's `graceful restart wait`).
+pub const GR_WAIT: u64 = 240;
+
+/// Runs `bird` (V4) or `bird6` (V6) with the process's arguments.
+pub fn main(family: Family) -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let a = match args::parse(family, &argv) {
+        Ok(a) => a,
+        Err(Exit::Info(m)) => {
+            eprintln!("{m}");
+            return ExitCode::SUCCESS;
+        }
+        Err(Exit::Usage(m)) => {
+            eprintln!("{m}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let name = args::name(family);
+    let cfg = match super::load(&a.config, family) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{name}: {}", e.bird_line());
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    if a.parse_only {
+        return ExitCode::SUCCESS;
+    }
+    let listener = match ctl::bind_std(&a.socket) {
+        Ok(l) => l,
+        Err(m) => {
+            eprintln!("{name}: {m}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if !a.foreground
+        && let Err(m) = daemonize()
+    {
+        eprintln!("{name}: {m}");
+        return ExitCode::FAILURE;
+    }
+    init_logging(&a);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(a, cfg, listener)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(m) => {
+            tracing::error!(error = %m, "stopped");
+            eprintln!("{name}: {m}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// BIRD's background start: fork, the parent exits, the child leaves the terminal (its
+/// standard streams on /dev/null) and keeps the working directory, so that relative paths
+/// still resolve on reload.
+fn daemonize() -> Result<(), String> {
+    nix::unistd::daemon(true, false).map_err(|e| format!("fork: {e}"))
+}
+
+fn init_logging(a: &Args) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        if a.debug || a.debug_file.is_some() {
+            "debug".into()
+        } else {
+            "info".into()
+        }
+    });
+    let file = a
+        .debug_file
+        .as_ref()
+        .and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
+    let b = tracing_subscriber::fmt().with_env_filter(filter);
+    match file {
+        Some(f) => b.with_writer(std::sync::Mutex::new(f)).with_ansi(false).init(),
+        None => b
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
+}
+
+async fn run(
+    a: Args,
+    cfg: BirdConfig,
+    listener: std::os::unix::net::UnixListener,
+) -> Result<(), String> {
+    for n in &cfg.notes {
+        tracing::info!(note = %n, "configuration carried over approximately");
+    }
+    let mut sc = cfg.speaker.clone();
+    sc.router.restarting = a.recovery;
+    if a.recovery {
+        sc.router.selection_deferral = GR_WAIT;
+    }
+    let speaker = Speaker::start(sc).await.map_err(|e| e.to_string())?;
+    if let Some(p) = &a.pid_file {
+        std::fs::write(p, format!("{}\n", std::process::id()))
+            .map_err(|e| format!("Cannot write PID file {}: {e}", p.display()))?;
+    }
+    let listener = tokio::net::UnixListener::from_std(listener).map_err(|e| e.to_string())?;
+    let hello = format!("BIRD {} ready.", args::version());
+    let (tx, mut rx) = mpsc::channel(16);
+    tokio::spawn(ctl::serve(listener, hello, tx));
+    let mut d = Daemon::new(a, cfg, speaker);
+    d.sync_statics(&[]).await;
+    tracing::info!(socket = %d.args.socket.display(), recovery = d.args.recovery, "Started");
+    let (mut hup, mut term, mut int) = match (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(h), Ok(t), Ok(i)) => (h, t, i),
+        _ => return Err("cannot handle signals".into()),
+    };
+    loop {
+        tokio::select! {
+            req = rx.recv() => {
+                let Some((cmd, reply)) = req else { break };
+                let down = cmd == Command::Down;
+                let r = d.command(cmd).await;
+                let _ = reply.send(r);
+                if down { break; }
+            }
+            _ = hup.recv() => {
+                tracing::info!("Reconfiguration requested by SIGHUP");
+                let r = d.configure(None, false).await;
+                tracing::info!(reply = r.text().trim_end(), "reconfiguration");
+            }
+            _ = term.recv() => { tracing::info!("Shutdown requested by SIGTERM"); break; }
+            _ = int.recv() => { tracing::info!("Shutdown requested by SIGINT"); break; }
+        }
+    }
+    d.stopping = true;
+    let r = d.speaker.shutdown("BIRD-compatible daemon stopping").await;
+    let _ = std::fs::remove_file(&d.args.socket);
+    if let Some(p) = &d.args.pid_file {
+        let _ = std::fs::remove_file(p);
+    }
+    tracing::info!("Shutdown completed");
+    r.map_err(|e| e.to_string())
+}
+
+struct Daemon {
+    args: Args,
+    cfg: BirdConfig,
+    speaker: Speaker,
+    booted: SystemTime,
+    reconfigured: SystemTime,
+    /// BGP protocols down by `disable` or `disabled` in the file.
+    disabled: HashSet<String>,
+    /// Peers the speaker has.
+    present: HashSet<IpAddr>,
+    stopping: bool,
+}
+
+impl Daemon {
+    fn new(args: Args, cfg: BirdConfig, speaker: Speaker) -> Daemon {
+        let now = SystemTime::now();
+        let disabled = cfg
+            .bgp
+            .iter()
+            .filter(|b| b.disabled)
+            .map(|b| b.name.clone())
+            .collect();
+        let present = cfg.speaker.router.peers.iter().map(|p| p.address).collect();
+        Daemon {
+            args,
+            cfg,
+            speaker,
+            booted: now,
+            reconfigured: now,
+            disabled,
+            present,
+            stopping: false,
+        }
+    }
+
+    async fn command(&mut self, cmd: Command) -> Reply {
+        match cmd {
+            Command::ShowStatus => self.status().await,
+            Command::ShowProtocols { all, name } => self.protocols(all, name.as_deref()).await,
+            Command::ShowRoute {
+                all,
+                for_addr,
+                prefix,
+                protocol,
+            } => self.routes(all, for_addr, prefix, protocol).await,
+            Command::Configure { check, file } => self.configure(file, check).await,
+            Command::Down => Reply::one(7, "Shutdown requested"),
+            Command::Enable(n) => self.switch(&n, Switch::Enable).await,
+            Command::Disable(n) => self.switch(&n, Switch::Disable).await,
+            Command::Restart(n) => self.switch(&n, Switch::Restart).await,
+        }
+    }
+
+    async fn status(&self) -> Reply {
+        let recovery = match self.speaker.summary().await {
+            Ok(s) if s.deferring => {
+                let gone = self.booted.elapsed().unwrap_or_default().as_secs();
+                Some((s.waiting_for.len(), GR_WAIT.saturating_sub(gone), GR_WAIT))
+            }
+            _ => None,
+        };
+        show::status(&Status {
+            version: args::version(),
+            router_id: self.cfg.router_id,
+            booted: self.booted,
+            reconfigured: self.reconfigured,
+            recovery,
+            stopping: self.stopping,
+        })
+    }
+
+    async fn protocols(&self, all: bool, name: Option<&str>) -> Reply {
+        let peers: HashMap<IpAddr, PeerStatus> = self
+            .speaker
+            .peers()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| (p.address, p))
+            .collect();
+        let rows: Vec<ProtoRow> = self
+            .cfg
+            .protocols
+            .iter()
+            .filter(|p| name.is_none_or(|n| glob(n, &p.name)))
+            .map(|p| self.row(p, &peers))
+            .collect();
+        show::protocols(&rows, all)
+    }
+
+    fn row(&self, p: &super::map::ProtocolInfo, peers: &HashMap<IpAddr, PeerStatus>) -> ProtoRow {
+        let mut row = ProtoRow {
+            name: p.name.clone(),
+            proto: match p.kind {
+                ProtoKind::Bgp => "BGP",
+                ProtoKind::Kernel => "Kernel",
+                ProtoKind::Device => "Device",
+                ProtoKind::Direct => "Direct",
+                ProtoKind::Static => "Static",
+            },
+            state: if p.disabled { "down" } else { "up" },
+            since: self.reconfigured,
+            info: String::new(),
+            details: Vec::new(),
+        };
+        if let Some(d) = &p.description {
+            row.details.push(format!("  Description:    {d}"));
+        }
+        let pref = match p.kind {
+            ProtoKind::Bgp => 100,
+            ProtoKind::Static => 200,
+            ProtoKind::Direct => 240,
+            ProtoKind::Kernel => 10,
+            ProtoKind::Device => 0,
+        };
+        if p.kind != ProtoKind::Device {
+            row.details.push(format!("  Preference:     {pref}"));
+        }
+        if p.kind != ProtoKind::Bgp {
+            return row;
+        }
+        let Some(b) = self.cfg.bgp.iter().find(|b| b.name == p.name) else {
+            return row;
+        };
+        let filter = |f: &Option<String>| f.clone().unwrap_or_else(|| "(unnamed)".into());
+        row.details
+            .push(format!("  Input filter:   {}", filter(&b.import_filter)));
+        row.details
+            .push(format!("  Output filter:  {}", filter(&b.export_filter)));
+        let st = peers.get(&b.peer.address);
+        if let Some(s) = st {
+            row.since = SystemTime::now() - Duration::from_secs(s.since_secs);
+        }
+        let disabled = self.disabled.contains(&p.name);
+        let state = st.map_or("Idle", |s| s.state.as_str());
+        let error = st.and_then(|s| s.last_error.clone());
+        (row.state, row.info) = match (disabled, st) {
+            (true, _) => ("down", String::new()),
+            (false, Some(s)) if s.established => ("up", format!("{:<14}", "Established")),
+            (false, _) => (
+                "start",
+                format!(
+                    "{state:<14}{}",
+                    error.as_deref().map(|e| format!("Error: {e}")).unwrap_or_default()
+                ),
+            ),
+        };
+        if let Some(s) = st {
+            row.details
+                .push(format!("  Routes:         {} imported", s.accepted));
+        }
+        row.details
+            .push(format!("  BGP state:          {}", if disabled { "Down" } else { state }));
+        row.details
+            .push(format!("    Neighbor address: {}", b.peer.address));
+        row.details
+            .push(format!("    Neighbor AS:      {}", b.peer.asn));
+        if let Some(s) = st.filter(|s| s.established) {
+            if let Some(id) = s.router_id {
+                row.details.push(format!("    Neighbor ID:      {id}"));
+            }
+            let mut session = vec![if b.internal { "internal" } else { "external" }];
+            if b.peer.ttl.is_some_and(|t| t > 1) {
+                session.push("multihop");
+            }
+            if b.peer.rr_client {
+                session.push("route-reflector");
+            }
+            session.push("AS4");
+            row.details
+                .push(format!("    Session:          {}", session.join(" ")));
+            if let Some(src) = b.peer.local_address {
+                row.details.push(format!("    Source address:   {src}"));
+            }
+            if let Some(h) = s.hold_time {
+                row.details.push(format!("    Hold time:        {h}"));
+            }
+        }
+        if let Some(e) = error.filter(|_| !disabled) {
+            row.details.push(format!("    Last error:       {e}"));
+        }
+        row
+    }
+
+    async fn routes(
+        &self,
+        all: bool,
+        for_addr: Option<IpNet>,
+        prefix: Option<IpNet>,
+        protocol: Option<String>,
+    ) -> Reply {
+        let mut query = RouteQuery {
+            prefix,
+            ..RouteQuery::default()
+        };
+        let mut only_own: Option<ProtoKind> = None;
+        if let Some(p) = &protocol {
+            match self.cfg.protocols.iter().find(|x| &x.name == p) {
+                None => return Reply::one(9002, &format!("{p} is not a protocol")),
+                Some(info) if info.kind == ProtoKind::Bgp => query.peer = info.neighbor,
+                Some(info) => only_own = Some(info.kind),
+            }
+        }
+        let Ok(mut list) = self.speaker.routes(query).await else {
+            return Reply::one(8004, "Stopped due to reconfiguration");
+        };
+        if let Some(exact) = prefix {
+            list.retain(|r| r.prefix == exact);
+        }
+        if let Some(addr) = for_addr {
+            list = show::longest_match(&list, &addr).into_iter().cloned().collect();
+        }
+        if (for_addr.is_some() || prefix.is_some()) && list.is_empty() {
+            return Reply::one(8001, "Network not in table");
+        }
+        let statics: HashSet<IpNet> = self.cfg.static_routes.iter().map(|s| s.prefix).collect();
+        let name_of = |k: ProtoKind| {
+            self.cfg
+                .protocols
+                .iter()
+                .find(|p| p.kind == k)
+                .map_or_else(String::new, |p| p.name.clone())
+        };
+        let by_neighbor: HashMap<IpAddr, &str> = self
+            .cfg
+            .bgp
+            .iter()
+            .map(|b| (b.peer.address, b.name.as_str()))
+            .collect();
+        let mut out = Vec::new();
+        for r in &list {
+            let mut paths = Vec::new();
+            for p in &r.paths {
+                let origin = match p.from {
+                    Some(f) => Origin {
+                        protocol: by_neighbor.get(&f).map_or_else(|| f.to_string(), |n| n.to_string()),
+                        dest: None,
+                        since: self.reconfigured,
+                        preference: 100,
+                        bgp: true,
+                    },
+                    None if statics.contains(&r.prefix) => Origin {
+                        protocol: name_of(ProtoKind::Static),
+                        dest: Some("blackhole"),
+                        since: self.reconfigured,
+                        preference: 200,
+                        bgp: false,
+                    },
+                    None => Origin {
+                        protocol: name_of(ProtoKind::Kernel),
+                        dest: None,
+                        since: self.reconfigured,
+                        preference: 10,
+                        bgp: false,
+                    },
+                };
+                let keep = match only_own {
+                    None => true,
+                    Some(ProtoKind::Static) => p.from.is_none() && origin.dest.is_some(),
+                    Some(ProtoKind::Kernel) => p.from.is_none() && origin.dest.is_none(),
+                    Some(_) => false,
+                };
+                if keep {
+                    paths.push((p, origin));
+                }
+            }
+            if !paths.is_empty() {
+                out.push((r.prefix, paths));
+            }
+        }
+        let devices = interfaces();
+        show::routes(&out, all, |nh| device_for(&devices, nh))
+    }
+
+    /// `configure [check] ["FILE"]` and SIGHUP.
+    async fn configure(&mut self, file: Option<PathBuf>, check: bool) -> Reply {
+        let path = file.unwrap_or_else(|| self.args.config.clone());
+        let mut r = Reply::new();
+        r.more(2, &format!("Reading configuration from {}", path.display()));
+        let new = match super::load(&path, self.args.family) {
+            Ok(c) => c,
+            Err(errors) => {
+                for e in &errors {
+                    tracing::warn!(error = %e, "configuration refused, the running one stays");
+                }
+                return r.end(8002, &errors[0].bird_line());
+            }
+        };
+        if check {
+            return r.end(20, "Configuration OK");
+        }
+        match self.apply(new).await {
+            Ok(()) => r.end(3, "Reconfigured"),
+            Err(m) => {
+                tracing::warn!(error = %m, "reconfiguration refused");
+                r.end(8002, &format!("{}: {m}", path.display()))
+            }
+        }
+    }
+
+    /// Takes a new configuration: the speaker gets the difference.
+    async fn apply(&mut self, new: BirdConfig) -> Result<(), String> {
+        if let Some(why) = needs_restart(&self.cfg, &new) {
+            return Err(format!(
+                "{why}: the running speaker cannot take this without a restart; the running configuration is kept"
+            ));
+        }
+        let old_peers = enabled_peers(&self.cfg);
+        let new_peers = enabled_peers(&new);
+        let mut errors = Vec::new();
+        for (addr, _) in old_peers.iter().filter(|(a, _)| !new_peers.contains_key(*a)) {
+            tracing::info!(peer = %addr, "peer removed");
+            if let Err(e) = self.speaker.remove_peer(*addr).await {
+                errors.push(format!("removing {addr}: {e}"));
+            }
+            self.present.remove(addr);
+        }
+        for (addr, p) in &new_peers {
+            match old_peers.get(addr) {
+                None => {
+                    tracing::info!(peer = %addr, "peer added");
+                    match self.speaker.add_peer((*p).clone()).await {
+                        Ok(()) => {
+                            self.present.insert(*addr);
+                        }
+                        Err(e) => errors.push(format!("adding {addr}: {e}")),
+                    }
+                }
+                Some(old) if old != p => {
+                    match self.speaker.update_peer((*p).clone()).await {
+                        Ok(u) => tracing::info!(peer = %addr, update = ?u, "peer changed"),
+                        Err(e) => errors.push(format!("changing {addr}: {e}")),
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        let old_statics = self.cfg.static_routes.clone();
+        let names: HashSet<String> = new.bgp.iter().map(|b| b.name.clone()).collect();
+        self.disabled.retain(|n| names.contains(n));
+        self.disabled
+            .extend(new.bgp.iter().filter(|b| b.disabled).map(|b| b.name.clone()));
+        self.cfg = new;
+        self.reconfigured = SystemTime::now();
+        self.sync_statics(&old_statics).await;
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    /// Announces the static routes of the configuration not in `before`, withdraws those
+    /// of `before` no longer there.
+    async fn sync_statics(&self, before: &[super::map::StaticRouteInfo]) {
+        for s in before.iter().filter(|s| !self.cfg.static_routes.contains(s)) {
+            if let Err(e) = self.speaker.withdraw(s.prefix).await {
+                tracing::warn!(prefix = %s.prefix, error = %e, "static route withdraw failed");
+            }
+        }
+        for s in self.cfg.static_routes.iter().filter(|s| !before.contains(s)) {
+            if let Err(e) = self.speaker.announce(s.prefix, Announcement::default()).await {
+                tracing::warn!(prefix = %s.prefix, error = %e, "static route not announced");
+            }
+        }
+    }
+
+    async fn switch(&mut self, name: &str, what: Switch) -> Reply {
+        let targets: Vec<(String, IpAddr, PeerSettings)> = self
+            .cfg
+            .bgp
+            .iter()
+            .filter(|b| name == "all" || b.name == name)
+            .map(|b| (b.name.clone(), b.peer.address, b.peer.clone()))
+            .collect();
+        if targets.is_empty() {
+            return match self.cfg.protocols.iter().find(|p| p.name == name) {
+                Some(_) => Reply::one(
+                    9002,
+                    &format!("{name}: only BGP protocols can be enabled, disabled or restarted"),
+                ),
+                None => Reply::one(9002, &format!("{name} is not a protocol")),
+            };
+        }
+        let mut r = Reply::new();
+        for (n, addr, peer) in targets {
+            let off = self.disabled.contains(&n);
+            let result = match (what, off) {
+                (Switch::Disable, true) | (Switch::Restart, true) => {
+                    r.more(8, &format!("{n}: already disabled"));
+                    continue;
+                }
+                (Switch::Enable, false) => {
+                    r.more(10, &format!("{n}: already enabled"));
+                    continue;
+                }
+                (Switch::Disable, false) => self
+                    .speaker
+                    .shutdown_peer(addr, "protocol disabled")
+                    .await
+                    .map(|()| (9, "disabled")),
+                (Switch::Enable, true) if !self.present.contains(&addr) => {
+                    self.speaker.add_peer(peer).await.map(|()| (11, "enabled"))
+                }
+                (Switch::Enable, true) => self
+                    .speaker
+                    .reset_peer(addr, "protocol enabled")
+                    .await
+                    .map(|()| (11, "enabled")),
+                (Switch::Restart, false) => self
+                    .speaker
+                    .reset_peer(addr, "protocol restarted")
+                    .await
+                    .map(|()| (12, "restarted")),
+            };
+            match result {
+                Ok((code, done)) => {
+                    tracing::info!(protocol = %n, action = done, "protocol switched");
+                    self.present.insert(addr);
+                    match code {
+                        9 => {
+                            self.disabled.insert(n.clone());
+                        }
+                        11 => {
+                            self.disabled.remove(&n);
+                        }
+                        _ => {}
+                    }
+                    r.more(code, &format!("{n}: {done}"));
+                }
+                Err(e) => {
+                    r.more(8006, &format!("{n}: {e}"));
+                }
+            }
+        }
+        r.end(0, "")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Switch {
+    Enable,
+    Disable,
+    Restart,
+}
+
+fn enabled_peers(c: &BirdConfig) -> HashMap<IpAddr, &PeerSettings> {
+    c.speaker.router.peers.iter().map(|p| (p.address, p)).collect()
+}
+
+/// Why `new` cannot be applied to a speaker running `old`, if it cannot.
+fn needs_restart(old: &BirdConfig, new: &BirdConfig) -> Option<String> {
+    let (o, n) = (&old.speaker, &new.speaker);
+    if old.router_id != new.router_id {
+        return Some(format!("router id changed from {} to {}", old.router_id, new.router_id));
+    }
+    if o.router.asn != n.router.asn {
+        return Some(format!("local AS changed from {} to {}", o.router.asn, n.router.asn));
+    }
+    if o.router.cluster_id != n.router.cluster_id {
+        return Some(format!(
+            "rr cluster id changed from {:?} to {:?}",
+            o.router.cluster_id, n.router.cluster_id
+        ));
+    }
+    if o.listen != n.listen {
+        return Some(format!("listen address changed from {:?} to {:?}", o.listen, n.listen));
+    }
+    if o.fib != n.fib || o.router.max_paths != n.router.max_paths {
+        return Some("the kernel protocol's export, table, metric, persist or merge paths changed".into());
+    }
+    if o.learn != n.learn {
+        return Some("the kernel routes learned changed (learn, or the prefixes the BGP filters export)".into());
+    }
+    None
+}
+
+/// BIRD's protocol patterns: `*` any run, `?` one character.
+fn glob(pattern: &str, name: &str) -> bool {
+    fn go(p: &[u8], n: &[u8]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &n[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), name.as_bytes())
+}
+
+/// Interface subnets and names, to name the device of a next hop.
+fn interfaces() -> Vec<(IpNet, String)> {
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for a in addrs {
+        let (Some(addr), Some(mask)) = (a.address, a.netmask) else {
+            continue;
+        };
+        let net = match (addr.as_sockaddr_in(), mask.as_sockaddr_in()) {
+            (Some(ip), Some(m)) => {
+                let len = u32::from(m.ip()).count_ones() as u8;
+                IpNet::new(IpAddr::V4(ip.ip()), len).ok()
+            }
+            _ => match (addr.as_sockaddr_in6(), mask.as_sockaddr_in6()) {
+                (Some(ip), Some(m)) => {
+                    let len = u128::from(m.ip()).count_ones() as u8;
+                    IpNet::new(IpAddr::V6(ip.ip()), len).ok()
+                }
+                _ => None,
+            },
+        };
+        if let Some(n) = net {
+            out.push((n.trunc(), a.interface_name));
+        }
+    }
+    out
+}
+
+fn device_for(devices: &[(IpNet, String)], nh: &IpAddr) -> String {
+    devices
+        .iter()
+        .filter(|(n, _)| n.contains(nh))
+        .max_by_key(|(n, _)| n.prefix_len())
+        .map_or_else(|| "?".into(), |(_, d)| d.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        assert!(glob("Mesh_*", "Mesh_10_0_0_1"));
+        assert!(glob("kernel?", "kernel1"));
+        assert!(!glob("Node_*", "Mesh_10_0_0_1"));
+        assert!(glob("Mesh_10_0_0_1", "Mesh_10_0_0_1"));
+    }
+}
