@@ -461,7 +461,11 @@ fn kernel_filter_picks_the_tunnel_per_route() {
         rule("0.0.0.0/0"),
         Some(FibAction::Install(TunnelMode::Direct))
     );
-    assert!(fib.rules.windows(2).all(|w| w[0].prefix.prefix_len() >= w[1].prefix.prefix_len()));
+    assert!(
+        fib.rules
+            .windows(2)
+            .all(|w| w[0].prefix.prefix_len() >= w[1].prefix.prefix_len())
+    );
 }
 
 /// Pools whose routes Felix programs are rejected by the kernel filter: the FIB skips them.
@@ -550,7 +554,9 @@ fn approximations_are_noted_with_their_position() {
     assert_eq!(at("comparison of bgp_local_pref"), "bird_aggr.cfg:16:33");
     // The kernel filter's reject of the pool is carried (a FIB skip), so not noted.
     assert!(
-        !cfg.notes.iter().any(|n| n.message.contains("no FIB filter")),
+        !cfg.notes
+            .iter()
+            .any(|n| n.message.contains("no FIB filter")),
         "{:#?}",
         cfg.notes
     );

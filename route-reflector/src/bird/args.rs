@@ -53,7 +53,10 @@ pub const BIRD_VERSION: &str = "1.6.8";
 
 /// The version as the control socket and `--version` give it.
 pub fn version() -> String {
-    format!("v{}+birdv{BIRD_VERSION}-route-reflector", env!("CARGO_PKG_VERSION"))
+    format!(
+        "v{}+birdv{BIRD_VERSION}-route-reflector",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 fn usage(family: Family) -> String {
@@ -236,8 +239,12 @@ mod tests {
     #[test]
     fn refusals() {
         assert!(matches!(p(&["-x"]), Err(Exit::Usage(m)) if m.contains("invalid option -- 'x'")));
-        assert!(matches!(p(&["-c"]), Err(Exit::Usage(m)) if m.contains("requires an argument -- 'c'")));
-        assert!(matches!(p(&["-u", "bird"]), Err(Exit::Usage(m)) if m.contains("-u is not supported")));
+        assert!(
+            matches!(p(&["-c"]), Err(Exit::Usage(m)) if m.contains("requires an argument -- 'c'"))
+        );
+        assert!(
+            matches!(p(&["-u", "bird"]), Err(Exit::Usage(m)) if m.contains("-u is not supported"))
+        );
         assert!(matches!(p(&["extra"]), Err(Exit::Usage(_))));
         assert!(matches!(p(&["--version"]), Err(Exit::Info(m)) if m.starts_with("BIRD version")));
     }

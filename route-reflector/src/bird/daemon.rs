@@ -111,13 +111,19 @@ fn init_logging(a: &Args) {
             "info".into()
         }
     });
-    let file = a
-        .debug_file
-        .as_ref()
-        .and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
+    let file = a.debug_file.as_ref().and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    });
     let b = tracing_subscriber::fmt().with_env_filter(filter);
     match file {
-        Some(f) => b.with_writer(std::sync::Mutex::new(f)).with_ansi(false).init(),
+        Some(f) => b
+            .with_writer(std::sync::Mutex::new(f))
+            .with_ansi(false)
+            .init(),
         None => b
             .with_writer(std::io::stderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -329,7 +335,10 @@ impl Daemon {
                 "start",
                 format!(
                     "{state:<14}{}",
-                    error.as_deref().map(|e| format!("Error: {e}")).unwrap_or_default()
+                    error
+                        .as_deref()
+                        .map(|e| format!("Error: {e}"))
+                        .unwrap_or_default()
                 ),
             ),
         };
@@ -337,8 +346,10 @@ impl Daemon {
             row.details
                 .push(format!("  Routes:         {} imported", s.accepted));
         }
-        row.details
-            .push(format!("  BGP state:          {}", if disabled { "Down" } else { state }));
+        row.details.push(format!(
+            "  BGP state:          {}",
+            if disabled { "Down" } else { state }
+        ));
         row.details
             .push(format!("    Neighbor address: {}", b.peer.address));
         row.details
@@ -396,7 +407,10 @@ impl Daemon {
             list.retain(|r| r.prefix == exact);
         }
         if let Some(addr) = for_addr {
-            list = show::longest_match(&list, &addr).into_iter().cloned().collect();
+            list = show::longest_match(&list, &addr)
+                .into_iter()
+                .cloned()
+                .collect();
         }
         if (for_addr.is_some() || prefix.is_some()) && list.is_empty() {
             return Reply::one(8001, "Network not in table");
@@ -421,7 +435,9 @@ impl Daemon {
             for p in &r.paths {
                 let origin = match p.from {
                     Some(f) => Origin {
-                        protocol: by_neighbor.get(&f).map_or_else(|| f.to_string(), |n| n.to_string()),
+                        protocol: by_neighbor
+                            .get(&f)
+                            .map_or_else(|| f.to_string(), |n| n.to_string()),
                         dest: None,
                         since: self.reconfigured,
                         preference: 100,
@@ -496,7 +512,10 @@ impl Daemon {
         let old_peers = enabled_peers(&self.cfg);
         let new_peers = enabled_peers(&new);
         let mut errors = Vec::new();
-        for (addr, _) in old_peers.iter().filter(|(a, _)| !new_peers.contains_key(*a)) {
+        for (addr, _) in old_peers
+            .iter()
+            .filter(|(a, _)| !new_peers.contains_key(*a))
+        {
             tracing::info!(peer = %addr, "peer removed");
             if let Err(e) = self.speaker.remove_peer(*addr).await {
                 errors.push(format!("removing {addr}: {e}"));
@@ -514,20 +533,22 @@ impl Daemon {
                         Err(e) => errors.push(format!("adding {addr}: {e}")),
                     }
                 }
-                Some(old) if old != p => {
-                    match self.speaker.update_peer((*p).clone()).await {
-                        Ok(u) => tracing::info!(peer = %addr, update = ?u, "peer changed"),
-                        Err(e) => errors.push(format!("changing {addr}: {e}")),
-                    }
-                }
+                Some(old) if old != p => match self.speaker.update_peer((*p).clone()).await {
+                    Ok(u) => tracing::info!(peer = %addr, update = ?u, "peer changed"),
+                    Err(e) => errors.push(format!("changing {addr}: {e}")),
+                },
                 Some(_) => {}
             }
         }
         let old_statics = self.cfg.static_routes.clone();
         let names: HashSet<String> = new.bgp.iter().map(|b| b.name.clone()).collect();
         self.disabled.retain(|n| names.contains(n));
-        self.disabled
-            .extend(new.bgp.iter().filter(|b| b.disabled).map(|b| b.name.clone()));
+        self.disabled.extend(
+            new.bgp
+                .iter()
+                .filter(|b| b.disabled)
+                .map(|b| b.name.clone()),
+        );
         self.cfg = new;
         self.reconfigured = SystemTime::now();
         self.sync_statics(&old_statics).await;
@@ -541,13 +562,25 @@ impl Daemon {
     /// Announces the static routes of the configuration not in `before`, withdraws those
     /// of `before` no longer there.
     async fn sync_statics(&self, before: &[super::map::StaticRouteInfo]) {
-        for s in before.iter().filter(|s| !self.cfg.static_routes.contains(s)) {
+        for s in before
+            .iter()
+            .filter(|s| !self.cfg.static_routes.contains(s))
+        {
             if let Err(e) = self.speaker.withdraw(s.prefix).await {
                 tracing::warn!(prefix = %s.prefix, error = %e, "static route withdraw failed");
             }
         }
-        for s in self.cfg.static_routes.iter().filter(|s| !before.contains(s)) {
-            if let Err(e) = self.speaker.announce(s.prefix, Announcement::default()).await {
+        for s in self
+            .cfg
+            .static_routes
+            .iter()
+            .filter(|s| !before.contains(s))
+        {
+            if let Err(e) = self
+                .speaker
+                .announce(s.prefix, Announcement::default())
+                .await
+            {
                 tracing::warn!(prefix = %s.prefix, error = %e, "static route not announced");
             }
         }
@@ -633,17 +666,28 @@ enum Switch {
 }
 
 fn enabled_peers(c: &BirdConfig) -> HashMap<IpAddr, &PeerSettings> {
-    c.speaker.router.peers.iter().map(|p| (p.address, p)).collect()
+    c.speaker
+        .router
+        .peers
+        .iter()
+        .map(|p| (p.address, p))
+        .collect()
 }
 
 /// Why `new` cannot be applied to a speaker running `old`, if it cannot.
 fn needs_restart(old: &BirdConfig, new: &BirdConfig) -> Option<String> {
     let (o, n) = (&old.speaker, &new.speaker);
     if old.router_id != new.router_id {
-        return Some(format!("router id changed from {} to {}", old.router_id, new.router_id));
+        return Some(format!(
+            "router id changed from {} to {}",
+            old.router_id, new.router_id
+        ));
     }
     if o.router.asn != n.router.asn {
-        return Some(format!("local AS changed from {} to {}", o.router.asn, n.router.asn));
+        return Some(format!(
+            "local AS changed from {} to {}",
+            o.router.asn, n.router.asn
+        ));
     }
     if o.router.cluster_id != n.router.cluster_id {
         return Some(format!(
@@ -652,13 +696,21 @@ fn needs_restart(old: &BirdConfig, new: &BirdConfig) -> Option<String> {
         ));
     }
     if o.listen != n.listen {
-        return Some(format!("listen address changed from {:?} to {:?}", o.listen, n.listen));
+        return Some(format!(
+            "listen address changed from {:?} to {:?}",
+            o.listen, n.listen
+        ));
     }
     if o.fib != n.fib || o.router.max_paths != n.router.max_paths {
-        return Some("the kernel protocol's export, table, metric, persist or merge paths changed".into());
+        return Some(
+            "the kernel protocol's export, table, metric, persist or merge paths changed".into(),
+        );
     }
     if o.learn != n.learn {
-        return Some("the kernel routes learned changed (learn, or the prefixes the BGP filters export)".into());
+        return Some(
+            "the kernel routes learned changed (learn, or the prefixes the BGP filters export)"
+                .into(),
+        );
     }
     None
 }

@@ -515,7 +515,11 @@ impl Lexer<'_> {
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 self.sources.error(
                     at,
-                    format!("Unable to open included file {}: {}", path.display(), os_message(&e)),
+                    format!(
+                        "Unable to open included file {}: {}",
+                        path.display(),
+                        os_message(&e)
+                    ),
                 )
             })?;
             let id = self.sources.add(path, text);

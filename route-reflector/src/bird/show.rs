@@ -127,7 +127,11 @@ pub fn routes(
                 if p.stale {
                     info.push('s');
                 }
-                let last_as = p.as_path.split_whitespace().last().map(|a| format!("AS{a}"));
+                let last_as = p
+                    .as_path
+                    .split_whitespace()
+                    .last()
+                    .map(|a| format!("AS{a}"));
                 let origin = match p.origin.as_deref() {
                     Some("igp") => "i",
                     Some("egp") => "e",
@@ -157,7 +161,11 @@ pub fn routes(
 
 fn attributes(r: &mut Reply, p: &PathDetail, o: &Origin) {
     if !o.bgp {
-        let kind = if o.dest.is_some() { "static" } else { "inherit" };
+        let kind = if o.dest.is_some() {
+            "static"
+        } else {
+            "inherit"
+        };
         r.more(1008, &format!("\tType: {kind} unicast univ"));
         return;
     }
@@ -238,14 +246,20 @@ mod tests {
         ];
         let r = protocols(&rows, false);
         let lines: Vec<&str> = r.text().lines().collect();
-        assert_eq!(lines[0], "2002-name     proto    table    state  since       info");
+        assert_eq!(
+            lines[0],
+            "2002-name     proto    table    state  since       info"
+        );
         assert!(lines[1].starts_with("1002-kernel1  Kernel   master   up     "));
         let cols: Vec<&str> = lines[2][1..].split_whitespace().collect();
         assert_eq!(cols[..4], ["Mesh_10_0_0_2", "BGP", "master", "up"]);
         assert_eq!(cols[5], "Established");
         assert_eq!(lines[3], "0000 ");
         let r = protocols(&rows, true);
-        assert!(r.text().contains("1006-  BGP state:          Established\n \n"));
+        assert!(
+            r.text()
+                .contains("1006-  BGP state:          Established\n \n")
+        );
         assert_eq!(protocols(&[], false).text(), "8003 No protocols match\n");
     }
 

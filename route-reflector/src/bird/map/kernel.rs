@@ -200,7 +200,9 @@ impl<'a> Mapper<'a> {
             if tunnels.iter().any(|t| t != dev) {
                 self.note(
                     kp.span,
-                    format!("the kernel filter names several tunnel devices; the FIB uses one, {dev}"),
+                    format!(
+                        "the kernel filter names several tunnel devices; the FIB uses one, {dev}"
+                    ),
                 );
             }
         }

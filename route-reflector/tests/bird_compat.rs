@@ -1,0 +1,500 @@
+//! Our `bird` in calico-node's place: started as calico-node starts BIRD, with a
+//! configuration Calico's confd rendered (its addresses moved onto the test segment), it
+//! peers with real BIRD 2 and FRR nodes as a node-to-node mesh, writes their routes into
+//! its namespace's kernel as Calico's kernel filter says, answers `birdcl`/`birdc` on its
+//! control socket so that calico-node's liveness and readiness rules (re-implemented
+//! below from `node/pkg/health/` of projectcalico/calico) pass, reloads on SIGHUP with a
+//! changed peer set, refuses a broken reload keeping what runs, and stops on SIGTERM.
+
+mod segment;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use segment::*;
+
+const BIRD: &str = env!("CARGO_BIN_EXE_bird");
+
+fn data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/calico")
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(data().join(rel)).unwrap()
+}
+
+/// Calico's node 10.192.0.2 becomes 10.11.0.1, its mesh peers .3 and .4 become .2 and .3.
+fn moved(text: &str) -> String {
+    text.replace("10.192.0.0/16", "10.11.0.0/16")
+        .replace("10.192.0.2", "10.11.0.1")
+        .replace("10.192.0.3", "10.11.0.2")
+        .replace("10.192.0.4", "10.11.0.3")
+        .replace("10_192_0_3", "10_11_0_2")
+        .replace("10_192_0_4", "10_11_0_3")
+}
+
+/// `bird.cfg` of Calico's ipip-always mesh scenario on the segment, with mesh peers at the
+/// given hosts of 10.11.0.0/24 (each protocol block as Calico renders it).
+fn bird_cfg(peers: &[u8]) -> String {
+    let text = moved(&read("mesh/ipip-always/bird.cfg"));
+    let first = text.find("protocol bgp Mesh_").unwrap();
+    let block_end = text[first..].find("\n}\n").unwrap() + first + 3;
+    let block = &text[first..block_end];
+    let mut out = text[..first].to_string();
+    for p in peers {
+        out.push_str(
+            &block
+                .replace("10_11_0_2", &format!("10_11_0_{p}"))
+                .replace("neighbor 10.11.0.2", &format!("neighbor 10.11.0.{p}")),
+        );
+    }
+    out
+}
+
+/// Writes the three files our daemon reads: `bird.cfg`, and the `bird_aggr.cfg` (the
+/// node's blocks as static blackholes) and `bird_ipam.cfg` (pools: 172.16/16 IPIP across
+/// subnets, 172.17/16 left to Felix, 192.168/16 IPIP always) it includes.
+fn write_config(dir: &Path, peers: &[u8]) -> PathBuf {
+    std::fs::write(
+        dir.join("bird_aggr.cfg"),
+        moved(&read("mesh/ipip-always/bird_aggr.cfg")),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("bird_ipam.cfg"),
+        moved(&read("cluster_routes/ipip-only/bird_ipam.cfg")),
+    )
+    .unwrap();
+    let path = dir.join("bird.cfg");
+    std::fs::write(&path, bird_cfg(peers)).unwrap();
+    path
+}
+
+/// A BIRD 2 node of the mesh at 10.11.0.HOST announcing a block of each pool.
+fn bird_node_conf(host: u8) -> String {
+    bird_conf(&format!(
+        "router id 10.11.0.{host};\n\
+         protocol direct {{ ipv4; interface \"eth0\"; }}\n\
+         protocol static {{ ipv4; route 172.16.{host}.0/26 blackhole; \
+           route 172.17.{host}.0/26 blackhole; route 192.168.{host}.0/26 blackhole; }}\n\
+         protocol bgp Mesh_10_11_0_1 {{ local 10.11.0.{host} as 64512; \
+           neighbor 10.11.0.1 as 64512; graceful restart; connect delay time 1; \
+           connect retry time 1; error wait time 1,2;\n\
+           ipv4 {{ import all; export where proto = \"static1\"; }}; }}\n"
+    ))
+}
+
+/// calico-node's liveness rule for BIRD: `birdcl -s SOCK show status` prints a reply that
+/// starts with `BIRD`.
+fn live(socket: &Path) -> bool {
+    let out = Command::new("birdcl")
+        .arg("-s")
+        .arg(socket)
+        .args(["show", "status"])
+        .output()
+        .unwrap();
+    out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("BIRD")
+}
+
+/// Sends `cmd` on a connection of our own and reads reply lines until `last` says the
+/// reply is over (as calico-node reads the socket, with a 2 s read timeout).
+fn ask(socket: &Path, cmd: &str, last: impl Fn(&str) -> bool) -> Result<Vec<String>, String> {
+    let mut s = UnixStream::connect(socket).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    s.write_all(format!("{cmd}\n").as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut lines = Vec::new();
+    for l in BufReader::new(s).lines() {
+        let l = l.map_err(|e| e.to_string())?;
+        let done = last(&l);
+        lines.push(l);
+        if done {
+            break;
+        }
+    }
+    Ok(lines)
+}
+
+/// A BGP peer row of `show protocols` as calico-node reads it.
+#[derive(Debug)]
+struct Peer {
+    ip: String,
+    bgp_state: String,
+}
+
+/// calico-node's reading of `show protocols`: hello `0001`, heading `2002` with exactly
+/// the columns name, proto, table, state, since, info; rows `1002-` or continuation
+/// lines; `0000` ends it; any other line is an error. Rows count when they have six
+/// columns or more, proto `BGP` and a name `Global_`, `Node_` or `Mesh_` then the address
+/// with `_` for its separators; the sixth column is the BGP state.
+fn peers(socket: &Path, sep: char) -> Result<Vec<Peer>, String> {
+    let lines = ask(socket, "show protocols", |l| l.starts_with("0000"))?;
+    let mut out = Vec::new();
+    for l in &lines {
+        let row = if l.starts_with("0000") || l.starts_with("0001") {
+            continue;
+        } else if let Some(h) = l.strip_prefix("2002") {
+            let cols: Vec<&str> = h[1..].split_whitespace().collect();
+            if cols != ["name", "proto", "table", "state", "since", "info"] {
+                return Err(format!("unknown BIRD table output format: {l}"));
+            }
+            continue;
+        } else if l.starts_with("1002") {
+            &l[5..]
+        } else if let Some(r) = l.strip_prefix(' ') {
+            r
+        } else {
+            return Err(format!("unexpected output line from BIRD: '{l}'"));
+        };
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        if cols.len() < 6 || cols[1] != "BGP" {
+            continue;
+        }
+        let Some((kind, ip)) = cols[0].split_once('_') else {
+            continue;
+        };
+        if !["Global", "Node", "Mesh"].contains(&kind) {
+            continue;
+        }
+        out.push(Peer {
+            ip: ip.replace('_', &sep.to_string()),
+            bgp_state: cols[5].to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// calico-node's reading of `show status`: `0013` ends it, `0024` means graceful restart
+/// recovery in progress; `0001`, `1000`, `1011` and continuation lines pass; anything else
+/// is an error.
+fn graceful_restart_in_progress(socket: &Path) -> Result<bool, String> {
+    let lines = ask(socket, "show status", |l| {
+        l.starts_with("0013") || l.starts_with("0024")
+    })?;
+    for l in &lines {
+        if l.starts_with("0024") {
+            return Ok(true);
+        }
+        let known = ["0013", "0001", "1000", "1011", " "];
+        if !known.iter().any(|k| l.starts_with(k)) {
+            return Err(format!("unexpected output line from BIRD: '{l}'"));
+        }
+    }
+    Ok(false)
+}
+
+/// calico-node's readiness for BIRD. `startup`: the node started less than the threshold
+/// ago (its nodename file is recent): every peer must be Established and no graceful
+/// restart in progress. Later one Established peer is enough. No peers: ready.
+fn ready(socket: &Path, startup: bool) -> Result<(), String> {
+    let peers = peers(socket, '.')?;
+    let down: Vec<&str> = peers
+        .iter()
+        .filter(|p| p.bgp_state != "Established")
+        .map(|p| p.ip.as_str())
+        .collect();
+    if peers.is_empty() {
+        return Ok(());
+    }
+    if startup {
+        if !down.is_empty() {
+            return Err(format!("BGP not established with {}", down.join(",")));
+        }
+        if graceful_restart_in_progress(socket)? {
+            return Err("graceful restart in progress".into());
+        }
+        return Ok(());
+    }
+    if down.len() < peers.len() {
+        Ok(())
+    } else {
+        Err(format!("BGP not established with {}", down.join(",")))
+    }
+}
+
+/// Our routes in `ns`'s kernel (protocol bird), one `ip route` line each.
+fn bird_routes(ns: &Ns) -> Vec<String> {
+    ns.sh("ip -4 route show proto bird")
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+fn birdcl(socket: &Path, cmd: &str) -> String {
+    let out = Command::new("birdcl")
+        .arg("-s")
+        .arg(socket)
+        .args(cmd.split_whitespace())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The `since` column of a protocol in a `birdc show protocols` listing.
+fn since(listing: &str, name: &str) -> Option<String> {
+    listing
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().nth(4).map(str::to_string))
+}
+
+fn frr_node_conf() -> String {
+    frr_conf(
+        64512,
+        "10.11.0.3",
+        " no bgp ebgp-requires-policy\n no bgp network import-check\n bgp graceful-restart\n\
+         neighbor 10.11.0.1 remote-as 64512\n neighbor 10.11.0.1 timers connect 1\n\
+         address-family ipv4 unicast\n  network 172.16.3.0/26\n  network 192.168.3.0/26\n\
+         exit-address-family\n",
+    )
+}
+
+/// The whole calico-node life: start with -R before the peers are up (recovery shown),
+/// mesh with BIRD and FRR, kernel routes, health rules, birdc, reloads, stop.
+#[test]
+fn calico_node_runs_our_bird_in_a_mesh_with_bird_and_frr() {
+    if !can_run(true, true, false) {
+        return;
+    }
+    let seg = Segment::new("bc");
+    let ours = seg.host("ours", 1);
+    let bird_ns = seg.host("bird", 2);
+    let frr_ns = seg.host("frr", 3);
+    let bird2_ns = seg.host("bird2", 4);
+    // The IPIP device Calico creates; a veth stands in (the kernel here has no ipip).
+    ours.sh("ip link add tunl0 type veth peer name tunl0p && ip link set tunl0p up && ip link set tunl0 up")
+        .unwrap();
+    let cfg = write_config(&seg.dir, &[2, 3]);
+    let socket = seg.path("bird.ctl");
+    let pid_file = seg.path("bird.pid");
+    let mut cmd = Command::new(BIRD);
+    cmd.arg("-R")
+        .arg("-s")
+        .arg(&socket)
+        .arg("-d")
+        .arg("-c")
+        .arg(&cfg)
+        .arg("-P")
+        .arg(&pid_file);
+    let mut proc = ours.spawn("bird", &mut cmd, &seg.path("bird.log")).unwrap();
+    seg.wait("the control socket", || live(&socket));
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(proc.pid(), Some(pid), "the pid file names the daemon");
+
+    // Before any peer is up: restarting, recovery shown, not ready at startup.
+    assert_eq!(graceful_restart_in_progress(&socket), Ok(true));
+    let status = birdcl(&socket, "show status");
+    assert!(
+        status.contains("Graceful restart recovery in progress"),
+        "{status}"
+    );
+    assert!(ready(&socket, true).is_err());
+
+    let bird = Bird::start(&bird_ns, &seg.path("bird-node"), &bird_node_conf(2)).unwrap();
+    let _frr = Frr::start(&frr_ns, &seg.path("frr"), "0.0.0.0", &frr_node_conf()).unwrap();
+    seg.wait("calico-node readiness", || ready(&socket, true).is_ok());
+    let ps = peers(&socket, '.').unwrap();
+    assert_eq!(ps.len(), 2, "{ps:?}");
+    assert!(ps.iter().all(|p| p.bgp_state == "Established"), "{ps:?}");
+    assert_eq!(graceful_restart_in_progress(&socket), Ok(false));
+    assert!(live(&socket));
+
+    // The kernel as Calico's filter wants it: 172.16/16 direct on the segment, 192.168/16
+    // through tunl0, 172.17/16 left to Felix; onlink, protocol bird.
+    let mut seen = Vec::new();
+    seg.wait("kernel routes", || {
+        let r = bird_routes(&ours);
+        if r != seen {
+            eprintln!("kernel: {r:?}");
+            seen = r.clone();
+        }
+        r.contains(&"172.16.2.0/26 via 10.11.0.2 dev eth0 onlink".to_string())
+            && r.contains(&"192.168.2.0/26 via 10.11.0.2 dev tunl0 onlink".to_string())
+            && r.contains(&"172.16.3.0/26 via 10.11.0.3 dev eth0 onlink".to_string())
+            && r.contains(&"192.168.3.0/26 via 10.11.0.3 dev tunl0 onlink".to_string())
+    });
+    assert!(
+        !bird_routes(&ours).iter().any(|r| r.starts_with("172.17.")),
+        "{:?}",
+        bird_routes(&ours)
+    );
+    // Our blocks (the static blackholes of bird_aggr.cfg) reach the peers.
+    seg.wait("our block at the BIRD node", || {
+        bird.birdc("show route 192.168.221.64/26")
+            .is_ok_and(|o| o.contains("192.168.221.64/26"))
+    });
+
+    // birdcl with a command, birdc interactive.
+    let protocols = birdcl(&socket, "show protocols");
+    assert!(protocols.starts_with("BIRD "), "{protocols}");
+    for name in [
+        "kernel1",
+        "device1",
+        "direct1",
+        "static1",
+        "Mesh_10_11_0_2",
+        "Mesh_10_11_0_3",
+    ] {
+        assert!(protocols.contains(name), "{protocols}");
+    }
+    let mut birdc = Command::new("birdc")
+        .arg("-s")
+        .arg(&socket)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    birdc
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"show protocols all Mesh_10_11_0_2\nshow route for 172.16.2.9\nshow route protocol static1\nshow nonsense\nquit\n")
+        .unwrap();
+    let out = birdc.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Neighbor address: 10.11.0.2"), "{text}");
+    assert!(text.contains("172.16.2.0/26"), "{text}");
+    assert!(
+        text.contains("via 10.11.0.2 on eth0 [Mesh_10_11_0_2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("192.168.221.64/26") && text.contains("blackhole [static1"),
+        "{text}"
+    );
+
+    // SIGHUP with FRR's peer removed and a second BIRD node added; the first BIRD
+    // session is not touched.
+    let before = bird.birdc("show protocols").unwrap();
+    let bird2 = Bird::start(&bird2_ns, &seg.path("bird-node2"), &bird_node_conf(4)).unwrap();
+    write_config(&seg.dir, &[2, 4]);
+    ours.sh(&format!("kill -HUP {pid}")).unwrap();
+    seg.wait("the new peer", || {
+        peers(&socket, '.').is_ok_and(|ps| {
+            ps.iter()
+                .any(|p| p.ip == "10.11.0.4" && p.bgp_state == "Established")
+                && !ps.iter().any(|p| p.ip == "10.11.0.3")
+        })
+    });
+    seg.wait("FRR's routes gone, the new node's in", || {
+        let r = bird_routes(&ours);
+        !r.iter().any(|l| l.contains("via 10.11.0.3"))
+            && r.contains(&"172.16.4.0/26 via 10.11.0.4 dev eth0 onlink".to_string())
+    });
+    assert!(bird2.birdc("show route 192.168.221.64/26").is_ok());
+    let after = bird.birdc("show protocols").unwrap();
+    assert_eq!(
+        since(&before, "Mesh_10_11_0_1"),
+        since(&after, "Mesh_10_11_0_1"),
+        "the untouched session stayed up\n{before}\n{after}"
+    );
+
+    // A broken file: refused with its position, the running configuration stays.
+    std::fs::write(&cfg, "router id 10.11.0.1;\nprotocol bgp Mesh_x {\n").unwrap();
+    ours.sh(&format!("kill -HUP {pid}")).unwrap();
+    let reply = birdcl(&socket, "configure");
+    assert!(reply.contains("bird.cfg:3:1"), "{reply}");
+    let check = birdcl(&socket, "configure check");
+    assert!(check.contains("bird.cfg:3:1"), "{check}");
+    assert!(proc.running());
+    assert!(ready(&socket, true).is_ok(), "{:?}", ready(&socket, true));
+    write_config(&seg.dir, &[2, 4]);
+    assert!(birdcl(&socket, "configure check").contains("Configuration OK"));
+
+    // Disable and enable a protocol as birdc does.
+    assert!(birdcl(&socket, "disable Mesh_10_11_0_4").contains("Mesh_10_11_0_4: disabled"));
+    // A disabled protocol's row is `down` with an empty info column, as in BIRD, which
+    // calico-node's reader passes over (fewer than six columns).
+    seg.wait("the disabled peer down", || {
+        birdcl(&socket, "show protocols Mesh_10_11_0_4")
+            .lines()
+            .any(|l| l.starts_with("Mesh_10_11_0_4") && l.split_whitespace().nth(3) == Some("down"))
+            && peers(&socket, '.').is_ok_and(|ps| !ps.iter().any(|p| p.ip == "10.11.0.4"))
+    });
+    seg.wait("the BIRD node sees the session gone", || {
+        !bird2
+            .birdc("show protocols Mesh_10_11_0_1")
+            .unwrap_or_default()
+            .contains("Established")
+    });
+    assert!(
+        ready(&socket, false).is_ok(),
+        "one peer up is enough later on"
+    );
+    assert!(birdcl(&socket, "enable Mesh_10_11_0_4").contains("Mesh_10_11_0_4: enabled"));
+    seg.wait("the peer back", || ready(&socket, true).is_ok());
+
+    // SIGTERM: a graceful stop; `persist` keeps the kernel routes, the socket and the pid
+    // file go.
+    assert!(proc.stop(), "exit status 0 on SIGTERM\n{}", seg.logs());
+    assert!(!socket.exists() && !pid_file.exists());
+    assert!(
+        bird_routes(&ours).contains(&"172.16.2.0/26 via 10.11.0.2 dev eth0 onlink".to_string()),
+        "{:?}",
+        bird_routes(&ours)
+    );
+}
+
+/// `bird -p -c FILE`: silent exit 0 for Calico's files, exit 1 with BIRD's message for a
+/// broken or missing one.
+#[test]
+fn parse_only_exit_codes_and_messages() {
+    let run = |args: &[&str]| {
+        let o = Command::new(BIRD).args(args).output().unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let good = data().join("mesh/ipip-always/bird.cfg");
+    assert_eq!(
+        run(&["-p", "-c", good.to_str().unwrap()]),
+        (Some(0), String::new(), String::new())
+    );
+    let dir = std::env::temp_dir().join(format!("bird-p-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.cfg");
+    std::fs::write(
+        &bad,
+        "router id 10.0.0.1;\nprotocol bgp x {\n  neighbor 10.0.0.2 as 1;\n  frobnicate;\n}\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(&["-p", "-c", bad.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(out.is_empty());
+    assert!(
+        err.starts_with(&format!("bird: {}:4:3 ", bad.display())),
+        "{err}"
+    );
+    let (code, _, err) = run(&["-pc", dir.join("none.cfg").to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "bird: Unable to open configuration file {}: No such file or directory",
+            dir.join("none.cfg").display()
+        )
+    );
+    let (code, _, err) = run(&["-p", "-u", "nobody", "-c", good.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("-u is not supported"), "{err}");
+    let (code, _, err) = run(&["-q"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("invalid option -- 'q'"), "{err}");
+    let six = Command::new(env!("CARGO_BIN_EXE_bird6"))
+        .args(["-p", "-c"])
+        .arg(data().join("mesh/ipip-always/bird6.cfg"))
+        .status()
+        .unwrap();
+    assert!(six.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
