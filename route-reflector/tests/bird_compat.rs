@@ -79,7 +79,8 @@ fn bird_node_conf(host: u8) -> String {
         "router id 10.11.0.{host};\n\
          protocol direct {{ ipv4; interface \"eth0\"; }}\n\
          protocol static {{ ipv4; route 172.16.{host}.0/26 blackhole; \
-           route 172.17.{host}.0/26 blackhole; route 192.168.{host}.0/26 blackhole; }}\n\
+           route 172.17.{host}.0/26 blackhole; route 192.168.{host}.0/26 blackhole; \
+           route 172.16.99.0/26 blackhole; }}\n\
          protocol bgp Mesh_10_11_0_1 {{ local 10.11.0.{host} as 64512; \
            neighbor 10.11.0.1 as 64512; graceful restart; connect delay time 1; \
            connect retry time 1; error wait time 1,2;\n\
@@ -253,87 +254,110 @@ fn frr_node_conf() -> String {
     )
 }
 
-/// The whole calico-node life: start with -R before the peers are up (recovery shown),
-/// mesh with BIRD and FRR, kernel routes, health rules, birdc, reloads, stop.
-#[test]
-fn calico_node_runs_our_bird_in_a_mesh_with_bird_and_frr() {
-    if !can_run(true, true, false) {
-        return;
-    }
-    let seg = Segment::new("bc");
-    let ours = seg.host("ours", 1);
-    let bird_ns = seg.host("bird", 2);
-    let frr_ns = seg.host("frr", 3);
-    let bird2_ns = seg.host("bird2", 4);
-    // The IPIP device Calico creates; a veth stands in (the kernel here has no ipip).
-    ours.sh("ip link add tunl0 type veth peer name tunl0p && ip link set tunl0p up && ip link set tunl0 up")
-        .unwrap();
-    let cfg = write_config(&seg.dir, &[2, 3]);
-    let socket = seg.path("bird.ctl");
-    let pid_file = seg.path("bird.pid");
-    let mut cmd = Command::new(BIRD);
-    cmd.arg("-R")
-        .arg("-s")
-        .arg(&socket)
-        .arg("-d")
-        .arg("-c")
-        .arg(&cfg)
-        .arg("-P")
-        .arg(&pid_file);
-    let mut proc = ours.spawn("bird", &mut cmd, &seg.path("bird.log")).unwrap();
-    seg.wait("the control socket", || live(&socket));
-    let pid: u32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert_eq!(proc.pid(), Some(pid), "the pid file names the daemon");
+/// Our daemon in its namespace, as calico-node runs it.
+struct Node {
+    seg: Segment,
+    ns: Ns,
+    cfg: PathBuf,
+    socket: PathBuf,
+    pid_file: PathBuf,
+    pid: u32,
+    proc: Proc,
+}
 
-    // Before any peer is up: restarting, recovery shown, not ready at startup.
-    assert_eq!(graceful_restart_in_progress(&socket), Ok(true));
-    let status = birdcl(&socket, "show status");
-    assert!(
-        status.contains("Graceful restart recovery in progress"),
-        "{status}"
-    );
-    assert!(ready(&socket, true).is_err());
-
-    let bird = Bird::start(&bird_ns, &seg.path("bird-node"), &bird_node_conf(2)).unwrap();
-    let _frr = Frr::start(&frr_ns, &seg.path("frr"), "0.0.0.0", &frr_node_conf()).unwrap();
-    seg.wait("calico-node readiness", || ready(&socket, true).is_ok());
-    let ps = peers(&socket, '.').unwrap();
-    assert_eq!(ps.len(), 2, "{ps:?}");
-    assert!(ps.iter().all(|p| p.bgp_state == "Established"), "{ps:?}");
-    assert_eq!(graceful_restart_in_progress(&socket), Ok(false));
-    assert!(live(&socket));
-
-    // The kernel as Calico's filter wants it: 172.16/16 direct on the segment, 192.168/16
-    // through tunl0, 172.17/16 left to Felix; onlink, protocol bird.
-    let mut seen = Vec::new();
-    seg.wait("kernel routes", || {
-        let r = bird_routes(&ours);
-        if r != seen {
-            eprintln!("kernel: {r:?}");
-            seen = r.clone();
+impl Node {
+    /// `bird -R -s SOCK -d -c bird.cfg -P PIDFILE` at 10.11.0.1 with mesh peers `peers`.
+    fn start(seg: Segment, peers: &[u8]) -> Node {
+        let ns = seg.host("ours", 1);
+        // The IPIP device Calico creates; a veth stands in (the kernel here has no ipip).
+        ns.sh("ip link add tunl0 type veth peer name tunl0p && ip link set tunl0p up && ip link set tunl0 up")
+            .unwrap();
+        let cfg = write_config(&seg.dir, peers);
+        let socket = seg.path("bird.ctl");
+        let pid_file = seg.path("bird.pid");
+        let mut cmd = Command::new(BIRD);
+        cmd.arg("-R")
+            .arg("-s")
+            .arg(&socket)
+            .arg("-d")
+            .arg("-c")
+            .arg(&cfg);
+        cmd.arg("-P").arg(&pid_file);
+        let proc = ns.spawn("bird", &mut cmd, &seg.path("bird.log")).unwrap();
+        seg.wait("the control socket", || live(&socket));
+        let pid: u32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(proc.pid(), Some(pid), "the pid file names the daemon");
+        Node {
+            seg,
+            ns,
+            cfg,
+            socket,
+            pid_file,
+            pid,
+            proc,
         }
-        r.contains(&"172.16.2.0/26 via 10.11.0.2 dev eth0 onlink".to_string())
-            && r.contains(&"192.168.2.0/26 via 10.11.0.2 dev tunl0 onlink".to_string())
-            && r.contains(&"172.16.3.0/26 via 10.11.0.3 dev eth0 onlink".to_string())
-            && r.contains(&"192.168.3.0/26 via 10.11.0.3 dev tunl0 onlink".to_string())
+    }
+
+    fn routes(&self) -> Vec<String> {
+        bird_routes(&self.ns)
+    }
+
+    fn has(&self, route: &str) -> bool {
+        self.routes().iter().any(|r| r == route)
+    }
+
+    fn wait(&self, what: &str, f: impl FnMut() -> bool) {
+        self.seg.wait(what, f);
+    }
+
+    fn hup(&self) {
+        self.ns.sh(&format!("kill -HUP {}", self.pid)).unwrap();
+    }
+}
+
+/// The kernel as Calico's filter wants it: 172.16/16 direct on the segment, 192.168/16
+/// through tunl0, 172.17/16 left to Felix; onlink, protocol bird.
+fn kernel_follows_the_filter(n: &Node) {
+    n.wait("kernel routes", || {
+        [
+            "172.16.2.0/26 via 10.11.0.2 dev eth0 onlink",
+            "192.168.2.0/26 via 10.11.0.2 dev tunl0 onlink",
+            "172.16.3.0/26 via 10.11.0.3 dev eth0 onlink",
+            "192.168.3.0/26 via 10.11.0.3 dev tunl0 onlink",
+        ]
+        .iter()
+        .all(|r| n.has(r))
     });
     assert!(
-        !bird_routes(&ours).iter().any(|r| r.starts_with("172.17.")),
+        !n.routes().iter().any(|r| r.starts_with("172.17.")),
         "{:?}",
-        bird_routes(&ours)
+        n.routes()
     );
-    // Our blocks (the static blackholes of bird_aggr.cfg) reach the peers.
-    seg.wait("our block at the BIRD node", || {
-        bird.birdc("show route 192.168.221.64/26")
-            .is_ok_and(|o| o.contains("192.168.221.64/26"))
-    });
+}
 
-    // birdcl with a command, birdc interactive.
-    let protocols = birdcl(&socket, "show protocols");
+/// Our blocks (the static blackholes of bird_aggr.cfg) and what the kernel protocol
+/// learns (a block's blackhole, a workload route on a cali device) reach the peers.
+fn announcements_reach_the_peers(n: &Node, bird: &Bird) {
+    n.ns.sh("ip route add blackhole 172.16.77.0/26 && \
+             ip link add cali1234 type veth peer name cali1234p && \
+             ip link set cali1234p up && ip link set cali1234 up && \
+             ip route add 172.16.1.5/32 dev cali1234")
+        .unwrap();
+    for prefix in ["192.168.221.64/26", "172.16.77.0/26", "172.16.1.5/32"] {
+        n.wait(&format!("{prefix} at the BIRD node"), || {
+            bird.birdc(&format!("show route {prefix}"))
+                .is_ok_and(|o| o.contains(prefix) && o.contains("Mesh_10_11_0_1"))
+        });
+    }
+}
+
+/// `birdcl -s SOCK CMD` and `birdc -s SOCK` fed on stdin.
+fn clients_work(n: &Node) {
+    let protocols = birdcl(&n.socket, "show protocols");
     assert!(protocols.starts_with("BIRD "), "{protocols}");
     for name in [
         "kernel1",
@@ -347,7 +371,7 @@ fn calico_node_runs_our_bird_in_a_mesh_with_bird_and_frr() {
     }
     let mut birdc = Command::new("birdc")
         .arg("-s")
-        .arg(&socket)
+        .arg(&n.socket)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -356,38 +380,46 @@ fn calico_node_runs_our_bird_in_a_mesh_with_bird_and_frr() {
         .stdin
         .take()
         .unwrap()
-        .write_all(b"show protocols all Mesh_10_11_0_2\nshow route for 172.16.2.9\nshow route protocol static1\nshow nonsense\nquit\n")
+        .write_all(
+            b"show protocols all Mesh_10_11_0_2\nshow route for 172.16.2.9\n\
+              show route protocol static1\nshow nonsense\nquit\n",
+        )
         .unwrap();
     let out = birdc.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Neighbor address: 10.11.0.2"), "{text}");
-    assert!(text.contains("172.16.2.0/26"), "{text}");
     assert!(
         text.contains("via 10.11.0.2 on eth0 [Mesh_10_11_0_2"),
         "{text}"
     );
-    assert!(
-        text.contains("192.168.221.64/26") && text.contains("blackhole [static1"),
-        "{text}"
-    );
+    assert!(text.contains("172.16.2.0/26"), "{text}");
+    assert!(text.contains("192.168.221.64/26"), "{text}");
+    assert!(text.contains("blackhole [static1"), "{text}");
+}
 
-    // SIGHUP with FRR's peer removed and a second BIRD node added; the first BIRD
-    // session is not touched.
+/// SIGHUP with FRR's peer removed and a second BIRD node added: the first BIRD session is
+/// not touched, FRR's routes go, the new node's come, and a prefix both BIRD nodes
+/// announce is written as ECMP (`merge paths on`).
+fn reload_swaps_a_peer(n: &Node, bird: &Bird, bird2: &Bird) {
     let before = bird.birdc("show protocols").unwrap();
-    let bird2 = Bird::start(&bird2_ns, &seg.path("bird-node2"), &bird_node_conf(4)).unwrap();
-    write_config(&seg.dir, &[2, 4]);
-    ours.sh(&format!("kill -HUP {pid}")).unwrap();
-    seg.wait("the new peer", || {
-        peers(&socket, '.').is_ok_and(|ps| {
+    write_config(&n.seg.dir, &[2, 4]);
+    n.hup();
+    n.wait("the new peer", || {
+        peers(&n.socket, '.').is_ok_and(|ps| {
             ps.iter()
                 .any(|p| p.ip == "10.11.0.4" && p.bgp_state == "Established")
                 && !ps.iter().any(|p| p.ip == "10.11.0.3")
         })
     });
-    seg.wait("FRR's routes gone, the new node's in", || {
-        let r = bird_routes(&ours);
-        !r.iter().any(|l| l.contains("via 10.11.0.3"))
-            && r.contains(&"172.16.4.0/26 via 10.11.0.4 dev eth0 onlink".to_string())
+    n.wait("FRR's routes gone, the new node's in", || {
+        !n.routes().iter().any(|l| l.contains("via 10.11.0.3"))
+            && n.has("172.16.4.0/26 via 10.11.0.4 dev eth0 onlink")
+    });
+    n.wait("ECMP over both BIRD nodes", || {
+        let r =
+            n.ns.sh("ip route show 172.16.99.0/26 proto bird")
+                .unwrap_or_default();
+        r.contains("nexthop via 10.11.0.2 dev eth0") && r.contains("nexthop via 10.11.0.4 dev eth0")
     });
     assert!(bird2.birdc("show route 192.168.221.64/26").is_ok());
     let after = bird.birdc("show protocols").unwrap();
@@ -396,50 +428,97 @@ fn calico_node_runs_our_bird_in_a_mesh_with_bird_and_frr() {
         since(&after, "Mesh_10_11_0_1"),
         "the untouched session stayed up\n{before}\n{after}"
     );
+}
 
-    // A broken file: refused with its position, the running configuration stays.
-    std::fs::write(&cfg, "router id 10.11.0.1;\nprotocol bgp Mesh_x {\n").unwrap();
-    ours.sh(&format!("kill -HUP {pid}")).unwrap();
-    let reply = birdcl(&socket, "configure");
+/// A broken file: refused with its position, the running configuration stays.
+fn broken_reload_is_refused(n: &mut Node) {
+    std::fs::write(&n.cfg, "router id 10.11.0.1;\nprotocol bgp Mesh_x {\n").unwrap();
+    n.hup();
+    let reply = birdcl(&n.socket, "configure");
     assert!(reply.contains("bird.cfg:3:1"), "{reply}");
-    let check = birdcl(&socket, "configure check");
+    let check = birdcl(&n.socket, "configure check");
     assert!(check.contains("bird.cfg:3:1"), "{check}");
-    assert!(proc.running());
-    assert!(ready(&socket, true).is_ok(), "{:?}", ready(&socket, true));
-    write_config(&seg.dir, &[2, 4]);
-    assert!(birdcl(&socket, "configure check").contains("Configuration OK"));
+    assert!(n.proc.running());
+    assert_eq!(ready(&n.socket, true), Ok(()));
+    write_config(&n.seg.dir, &[2, 4]);
+    assert!(birdcl(&n.socket, "configure check").contains("Configuration OK"));
+}
 
-    // Disable and enable a protocol as birdc does.
-    assert!(birdcl(&socket, "disable Mesh_10_11_0_4").contains("Mesh_10_11_0_4: disabled"));
-    // A disabled protocol's row is `down` with an empty info column, as in BIRD, which
-    // calico-node's reader passes over (fewer than six columns).
-    seg.wait("the disabled peer down", || {
-        birdcl(&socket, "show protocols Mesh_10_11_0_4")
+/// `disable` and `enable` as birdc sends them. A disabled protocol's row is `down` with an
+/// empty info column, as in BIRD, which calico-node's reader passes over (fewer than six
+/// columns).
+fn disable_and_enable(n: &Node, bird2: &Bird) {
+    let reply = birdcl(&n.socket, "disable Mesh_10_11_0_4");
+    assert!(reply.contains("Mesh_10_11_0_4: disabled"), "{reply}");
+    n.wait("the disabled peer down", || {
+        birdcl(&n.socket, "show protocols Mesh_10_11_0_4")
             .lines()
             .any(|l| l.starts_with("Mesh_10_11_0_4") && l.split_whitespace().nth(3) == Some("down"))
-            && peers(&socket, '.').is_ok_and(|ps| !ps.iter().any(|p| p.ip == "10.11.0.4"))
+            && peers(&n.socket, '.').is_ok_and(|ps| !ps.iter().any(|p| p.ip == "10.11.0.4"))
     });
-    seg.wait("the BIRD node sees the session gone", || {
+    n.wait("the BIRD node sees the session gone", || {
         !bird2
             .birdc("show protocols Mesh_10_11_0_1")
             .unwrap_or_default()
             .contains("Established")
     });
-    assert!(
-        ready(&socket, false).is_ok(),
+    assert_eq!(
+        ready(&n.socket, false),
+        Ok(()),
         "one peer up is enough later on"
     );
-    assert!(birdcl(&socket, "enable Mesh_10_11_0_4").contains("Mesh_10_11_0_4: enabled"));
-    seg.wait("the peer back", || ready(&socket, true).is_ok());
+    let reply = birdcl(&n.socket, "enable Mesh_10_11_0_4");
+    assert!(reply.contains("Mesh_10_11_0_4: enabled"), "{reply}");
+    n.wait("the peer back", || ready(&n.socket, true).is_ok());
+}
+
+/// The whole calico-node life: start with -R before the peers are up (recovery shown),
+/// mesh with BIRD and FRR, kernel routes, health rules, birdc, reloads, stop.
+#[test]
+fn calico_node_runs_our_bird_in_a_mesh_with_bird_and_frr() {
+    if !can_run(true, true, false) {
+        return;
+    }
+    let seg = Segment::new("bc");
+    let bird_ns = seg.host("bird", 2);
+    let frr_ns = seg.host("frr", 3);
+    let bird2_ns = seg.host("bird2", 4);
+    let mut n = Node::start(seg, &[2, 3]);
+
+    // Before any peer is up: restarting, recovery shown, not ready at startup.
+    assert_eq!(graceful_restart_in_progress(&n.socket), Ok(true));
+    let status = birdcl(&n.socket, "show status");
+    assert!(
+        status.contains("Graceful restart recovery in progress"),
+        "{status}"
+    );
+    assert!(ready(&n.socket, true).is_err());
+
+    let bird = Bird::start(&bird_ns, &n.seg.path("bird-node"), &bird_node_conf(2)).unwrap();
+    let _frr = Frr::start(&frr_ns, &n.seg.path("frr"), "0.0.0.0", &frr_node_conf()).unwrap();
+    n.wait("calico-node readiness", || ready(&n.socket, true).is_ok());
+    let ps = peers(&n.socket, '.').unwrap();
+    assert_eq!(ps.len(), 2, "{ps:?}");
+    assert!(ps.iter().all(|p| p.bgp_state == "Established"), "{ps:?}");
+    assert_eq!(graceful_restart_in_progress(&n.socket), Ok(false));
+    assert!(live(&n.socket));
+
+    kernel_follows_the_filter(&n);
+    announcements_reach_the_peers(&n, &bird);
+    clients_work(&n);
+    let bird2 = Bird::start(&bird2_ns, &n.seg.path("bird-node2"), &bird_node_conf(4)).unwrap();
+    reload_swaps_a_peer(&n, &bird, &bird2);
+    broken_reload_is_refused(&mut n);
+    disable_and_enable(&n, &bird2);
 
     // SIGTERM: a graceful stop; `persist` keeps the kernel routes, the socket and the pid
     // file go.
-    assert!(proc.stop(), "exit status 0 on SIGTERM\n{}", seg.logs());
-    assert!(!socket.exists() && !pid_file.exists());
+    assert!(n.proc.stop(), "exit status 0 on SIGTERM\n{}", n.seg.logs());
+    assert!(!n.socket.exists() && !n.pid_file.exists());
     assert!(
-        bird_routes(&ours).contains(&"172.16.2.0/26 via 10.11.0.2 dev eth0 onlink".to_string()),
+        n.has("172.16.2.0/26 via 10.11.0.2 dev eth0 onlink"),
         "{:?}",
-        bird_routes(&ours)
+        n.routes()
     );
 }
 

@@ -121,8 +121,7 @@ pub fn parse(family: Family, argv: &[String]) -> Result<Args, Exit> {
             // getopt stops at the first operand; BIRD takes none.
             return Err(Exit::Usage(usage(family)));
         };
-        let mut chars = flags.char_indices();
-        while let Some((at, c)) = chars.next() {
+        for (at, c) in flags.char_indices() {
             let takes_value = matches!(c, 'c' | 'D' | 's' | 'P' | 'u' | 'g');
             let value = if takes_value {
                 let rest = &flags[at + c.len_utf8()..];
