@@ -73,16 +73,32 @@ fn write_config(dir: &Path, peers: &[u8]) -> PathBuf {
     path
 }
 
+/// Calico's route reflector node of the explicit-peering scenario moved onto the segment:
+/// its two route reflector clients (`rr client`, cluster ID 10.0.0.1) at .2 and .3, its
+/// eBGP peer elsewhere left out.
+fn write_reflector_config(dir: &Path) -> PathBuf {
+    let scenario = "explicit_peering/route_reflector";
+    for f in ["bird_aggr.cfg", "bird_ipam.cfg"] {
+        std::fs::write(dir.join(f), moved(&read(&format!("{scenario}/{f}")))).unwrap();
+    }
+    let text = moved(&read(&format!("{scenario}/bird.cfg")));
+    let cut = text.find("protocol bgp Node_172_19_4_87").unwrap();
+    let end = text[cut..].find("\n}\n").unwrap() + cut + 3;
+    let path = dir.join("bird.cfg");
+    std::fs::write(&path, format!("{}{}", &text[..cut], &text[end..])).unwrap();
+    path
+}
+
 /// A BIRD 2 node of the mesh at 10.11.0.HOST announcing a block of each pool.
-fn bird_node_conf(host: u8) -> String {
+fn bird_node_conf(host: u8, asn: u32) -> String {
     bird_conf(&format!(
         "router id 10.11.0.{host};\n\
          protocol direct {{ ipv4; interface \"eth0\"; }}\n\
          protocol static {{ ipv4; route 172.16.{host}.0/26 blackhole; \
            route 172.17.{host}.0/26 blackhole; route 192.168.{host}.0/26 blackhole; \
-           route 172.16.99.0/26 blackhole; }}\n\
-         protocol bgp Mesh_10_11_0_1 {{ local 10.11.0.{host} as 64512; \
-           neighbor 10.11.0.1 as 64512; graceful restart; connect delay time 1; \
+           route 172.16.99.0/26 blackhole; route 10.50.{host}.0/24 blackhole; }}\n\
+         protocol bgp Mesh_10_11_0_1 {{ local 10.11.0.{host} as {asn}; \
+           neighbor 10.11.0.1 as {asn}; graceful restart; connect delay time 1; \
            connect retry time 1; error wait time 1,2;\n\
            ipv4 {{ import all; export where proto = \"static1\"; }}; }}\n"
     ))
@@ -243,14 +259,16 @@ fn since(listing: &str, name: &str) -> Option<String> {
         .and_then(|l| l.split_whitespace().nth(4).map(str::to_string))
 }
 
-fn frr_node_conf() -> String {
+fn frr_node_conf(asn: u32) -> String {
     frr_conf(
-        64512,
+        asn,
         "10.11.0.3",
-        " no bgp ebgp-requires-policy\n no bgp network import-check\n bgp graceful-restart\n\
-         neighbor 10.11.0.1 remote-as 64512\n neighbor 10.11.0.1 timers connect 1\n\
-         address-family ipv4 unicast\n  network 172.16.3.0/26\n  network 192.168.3.0/26\n\
-         exit-address-family\n",
+        &format!(
+            " no bgp ebgp-requires-policy\n no bgp network import-check\n bgp graceful-restart\n\
+             neighbor 10.11.0.1 remote-as {asn}\n neighbor 10.11.0.1 timers connect 1\n\
+             address-family ipv4 unicast\n  network 172.16.3.0/26\n  network 192.168.3.0/26\n\
+             exit-address-family\n"
+        ),
     )
 }
 
@@ -266,13 +284,14 @@ struct Node {
 }
 
 impl Node {
-    /// `bird -R -s SOCK -d -c bird.cfg -P PIDFILE` at 10.11.0.1 with mesh peers `peers`.
-    fn start(seg: Segment, peers: &[u8]) -> Node {
+    /// `bird -R -s SOCK -d -c bird.cfg -P PIDFILE` at 10.11.0.1, the files written by
+    /// `write` (which returns the main one).
+    fn start(seg: Segment, write: impl FnOnce(&Path) -> PathBuf) -> Node {
         let ns = seg.host("ours", 1);
         // The IPIP device Calico creates; a veth stands in (the kernel here has no ipip).
         ns.sh("ip link add tunl0 type veth peer name tunl0p && ip link set tunl0p up && ip link set tunl0 up")
             .unwrap();
-        let cfg = write_config(&seg.dir, peers);
+        let cfg = write(&seg.dir);
         let socket = seg.path("bird.ctl");
         let pid_file = seg.path("bird.pid");
         let mut cmd = Command::new(BIRD);
@@ -483,7 +502,7 @@ fn calico_node_runs_our_bird_in_a_mesh_with_bird_and_frr() {
     let bird_ns = seg.host("bird", 2);
     let frr_ns = seg.host("frr", 3);
     let bird2_ns = seg.host("bird2", 4);
-    let mut n = Node::start(seg, &[2, 3]);
+    let mut n = Node::start(seg, |dir| write_config(dir, &[2, 3]));
 
     // Before any peer is up: restarting, recovery shown, not ready at startup.
     assert_eq!(graceful_restart_in_progress(&n.socket), Ok(true));
@@ -494,8 +513,19 @@ fn calico_node_runs_our_bird_in_a_mesh_with_bird_and_frr() {
     );
     assert!(ready(&n.socket, true).is_err());
 
-    let bird = Bird::start(&bird_ns, &n.seg.path("bird-node"), &bird_node_conf(2)).unwrap();
-    let _frr = Frr::start(&frr_ns, &n.seg.path("frr"), "0.0.0.0", &frr_node_conf()).unwrap();
+    let bird = Bird::start(
+        &bird_ns,
+        &n.seg.path("bird-node"),
+        &bird_node_conf(2, 64512),
+    )
+    .unwrap();
+    let _frr = Frr::start(
+        &frr_ns,
+        &n.seg.path("frr"),
+        "0.0.0.0",
+        &frr_node_conf(64512),
+    )
+    .unwrap();
     n.wait("calico-node readiness", || ready(&n.socket, true).is_ok());
     let ps = peers(&n.socket, '.').unwrap();
     assert_eq!(ps.len(), 2, "{ps:?}");
@@ -506,7 +536,12 @@ fn calico_node_runs_our_bird_in_a_mesh_with_bird_and_frr() {
     kernel_follows_the_filter(&n);
     announcements_reach_the_peers(&n, &bird);
     clients_work(&n);
-    let bird2 = Bird::start(&bird2_ns, &n.seg.path("bird-node2"), &bird_node_conf(4)).unwrap();
+    let bird2 = Bird::start(
+        &bird2_ns,
+        &n.seg.path("bird-node2"),
+        &bird_node_conf(4, 64512),
+    )
+    .unwrap();
     reload_swaps_a_peer(&n, &bird, &bird2);
     broken_reload_is_refused(&mut n);
     disable_and_enable(&n, &bird2);
@@ -519,6 +554,76 @@ fn calico_node_runs_our_bird_in_a_mesh_with_bird_and_frr() {
         n.has("172.16.2.0/26 via 10.11.0.2 dev eth0 onlink"),
         "{:?}",
         n.routes()
+    );
+}
+
+/// Our bird as Calico's route reflector node (`rr client` peers named `Node_...`) with a
+/// BIRD 2 and an FRR client: each client's pool routes reach the other reflected
+/// (originator ID and cluster list as RFC 4456 says), routes outside the pools are not
+/// exported but do reach our kernel (the filter leaves 192.168/16 to Felix), and
+/// calico-node's readiness passes with the `Node_` rows.
+#[test]
+fn calico_route_reflector_with_bird_and_frr_clients() {
+    if !can_run(true, true, false) {
+        return;
+    }
+    let seg = Segment::new("br");
+    let bird_ns = seg.host("bird", 2);
+    let frr_ns = seg.host("frr", 3);
+    let n = Node::start(seg, write_reflector_config);
+    let bird = Bird::start(
+        &bird_ns,
+        &n.seg.path("bird-node"),
+        &bird_node_conf(2, 64532),
+    )
+    .unwrap();
+    let frr = Frr::start(
+        &frr_ns,
+        &n.seg.path("frr"),
+        "0.0.0.0",
+        &frr_node_conf(64532),
+    )
+    .unwrap();
+    n.wait("calico-node readiness", || ready(&n.socket, true).is_ok());
+    let names: Vec<String> = peers(&n.socket, '.')
+        .unwrap()
+        .into_iter()
+        .map(|p| p.ip)
+        .collect();
+    assert_eq!(names, ["10.11.0.2", "10.11.0.3"]);
+    let protocols = birdcl(&n.socket, "show protocols");
+    assert!(
+        protocols.contains("Node_10_11_0_2") && protocols.contains("Node_10_11_0_3"),
+        "{protocols}"
+    );
+
+    n.wait("BIRD's pool block reflected to FRR", || {
+        let v = frr.json("show bgp ipv4 unicast 192.168.2.0/26 json");
+        v["paths"][0]["originatorId"] == "10.11.0.2"
+            && v["paths"][0]["clusterList"]["list"][0] == "10.0.0.1"
+    });
+    n.wait("FRR's pool block reflected to BIRD", || {
+        bird.birdc("show route all 192.168.3.0/26").is_ok_and(|o| {
+            o.contains("BGP.originator_id: 10.11.0.3") && o.contains("BGP.cluster_list: 10.0.0.1")
+        })
+    });
+    n.wait("the route outside the pools in our kernel", || {
+        n.has("10.50.2.0/24 via 10.11.0.2 dev eth0 onlink")
+    });
+    assert!(
+        !n.routes().iter().any(|r| r.starts_with("192.168.")),
+        "{:?}",
+        n.routes()
+    );
+    let v = frr.json("show bgp ipv4 unicast 10.50.2.0/24 json");
+    assert!(
+        v["paths"].as_array().is_none_or(|p| p.is_empty()),
+        "not exported: {v}"
+    );
+    let detail = birdcl(&n.socket, "show protocols all Node_10_11_0_3");
+    assert!(
+        detail.contains("Session:          internal multihop route-reflector AS4"),
+        "{detail}"
     );
 }
 
