@@ -625,6 +625,25 @@ fn calico_route_reflector_with_bird_and_frr_clients() {
         detail.contains("Session:          internal multihop route-reflector AS4"),
         "{detail}"
     );
+
+    // A kernel filter change (one more pool left to Felix) cannot be applied in place:
+    // the speaker restarts gracefully; the clients keep the reflected routes meanwhile,
+    // the sessions come back, and the pool's route leaves our kernel.
+    let ipam = n.seg.path("bird_ipam.cfg");
+    let text = std::fs::read_to_string(&ipam).unwrap().replace(
+        "  if (net ~ 192.168.0.0/16) then { reject; }",
+        "  if (net ~ 10.50.0.0/16) then { reject; }\n  if (net ~ 192.168.0.0/16) then { reject; }",
+    );
+    std::fs::write(&ipam, text).unwrap();
+    n.hup();
+    n.wait("the pool's route out of our kernel", || {
+        !n.routes().iter().any(|r| r.starts_with("10.50."))
+    });
+    n.wait("readiness after the restart", || {
+        ready(&n.socket, true).is_ok()
+    });
+    let v = frr.json("show bgp ipv4 unicast 192.168.2.0/26 json");
+    assert_eq!(v["paths"][0]["originatorId"], "10.11.0.2", "{v}");
 }
 
 /// `bird -p -c FILE`: silent exit 0 for Calico's files, exit 1 with BIRD's message for a

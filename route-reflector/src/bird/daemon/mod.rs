@@ -10,9 +10,10 @@
 //! A reload (SIGHUP or `configure`) reads the file again and applies the difference:
 //! peers that went are removed, new ones added, changed ones updated (policy changes in
 //! place, others by restarting that session only), static routes withdrawn or announced;
-//! other sessions are not touched. A file that does not read, or a change the running
-//! speaker cannot take (router id, AS, listen address, kernel settings), is refused and
-//! the running configuration stays, with the reason logged and replied.
+//! other sessions are not touched. A file that does not read is refused and the running
+//! configuration stays, with the reason logged and replied. A change the running speaker
+//! cannot take in place (router id, AS, cluster ID, listen address, kernel protocol, the
+//! pools learned) restarts the speaker gracefully with the new configuration.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -171,25 +172,33 @@ async fn run(
                 let down = cmd == Command::Down;
                 let r = d.command(cmd).await;
                 let _ = reply.send(r);
-                if down { break; }
+                if down || d.lost.is_some() { break; }
             }
             _ = hup.recv() => {
                 tracing::info!("Reconfiguration requested by SIGHUP");
                 let r = d.configure(None, false).await;
                 tracing::info!(reply = r.text().trim_end(), "reconfiguration");
+                if d.lost.is_some() { break; }
             }
             _ = term.recv() => { tracing::info!("Shutdown requested by SIGTERM"); break; }
             _ = int.recv() => { tracing::info!("Shutdown requested by SIGINT"); break; }
         }
     }
     d.stopping = true;
-    let r = d.speaker.shutdown("BIRD-compatible daemon stopping").await;
+    let r = match d.lost.take() {
+        Some(why) => Err(why),
+        None => d
+            .speaker
+            .shutdown("BIRD-compatible daemon stopping")
+            .await
+            .map_err(|e| e.to_string()),
+    };
     let _ = std::fs::remove_file(&d.args.socket);
     if let Some(p) = &d.args.pid_file {
         let _ = std::fs::remove_file(p);
     }
     tracing::info!("Shutdown completed");
-    r.map_err(|e| e.to_string())
+    r
 }
 
 pub(super) struct Daemon {
@@ -198,6 +207,10 @@ pub(super) struct Daemon {
     speaker: Speaker,
     booted: SystemTime,
     reconfigured: SystemTime,
+    /// When the speaker last started (the graceful restart wait counts from there).
+    started: SystemTime,
+    /// The speaker is gone and could not be started again: why (the daemon exits).
+    lost: Option<String>,
     /// BGP protocols down by `disable` or `disabled` in the file.
     disabled: HashSet<String>,
     /// Peers the speaker has.
@@ -221,6 +234,8 @@ impl Daemon {
             speaker,
             booted: now,
             reconfigured: now,
+            started: now,
+            lost: None,
             disabled,
             present,
             stopping: false,
@@ -274,9 +289,7 @@ impl Daemon {
     /// Takes a new configuration: the speaker gets the difference.
     async fn apply(&mut self, new: BirdConfig) -> Result<(), String> {
         if let Some(why) = needs_restart(&self.cfg, &new) {
-            return Err(format!(
-                "{why}: the running speaker cannot take this without a restart; the running configuration is kept"
-            ));
+            return self.restart_with(new, &why).await;
         }
         let old_peers = enabled_peers(&self.cfg);
         let new_peers = enabled_peers(&new);
@@ -326,6 +339,43 @@ impl Daemon {
         } else {
             Err(errors.join("; "))
         }
+    }
+
+    /// A change the running speaker cannot take: it stops gracefully (peers with graceful
+    /// restart keep our routes, `persist` keeps the kernel's) and starts again with the new
+    /// configuration as a graceful restart, as with `-R`.
+    async fn restart_with(&mut self, new: BirdConfig, why: &str) -> Result<(), String> {
+        tracing::warn!(
+            reason = why,
+            "the change needs the speaker restarted: restarting it gracefully"
+        );
+        if let Err(e) = self.speaker.shutdown("configuration change").await {
+            tracing::warn!(error = %e, "graceful stop before the restart failed");
+        }
+        let mut sc = new.speaker.clone();
+        sc.router.restarting = true;
+        sc.router.selection_deferral = GR_WAIT;
+        let speaker = match Speaker::start(sc).await {
+            Ok(s) => s,
+            Err(e) => {
+                let m = format!("restarting the speaker for the new configuration ({why}): {e}");
+                self.lost = Some(m.clone());
+                return Err(m);
+            }
+        };
+        self.speaker = speaker;
+        self.started = SystemTime::now();
+        self.reconfigured = self.started;
+        self.present = new.speaker.router.peers.iter().map(|p| p.address).collect();
+        self.disabled = new
+            .bgp
+            .iter()
+            .filter(|b| b.disabled)
+            .map(|b| b.name.clone())
+            .collect();
+        self.cfg = new;
+        self.sync_statics(&[]).await;
+        Ok(())
     }
 
     /// Announces the static routes of the configuration not in `before`, withdraws those
@@ -443,7 +493,7 @@ fn enabled_peers(c: &BirdConfig) -> HashMap<IpAddr, &PeerSettings> {
         .collect()
 }
 
-/// Why `new` cannot be applied to a speaker running `old`, if it cannot.
+/// Why `new` cannot be applied to a speaker running `old` in place, if it cannot.
 fn needs_restart(old: &BirdConfig, new: &BirdConfig) -> Option<String> {
     let (o, n) = (&old.speaker, &new.speaker);
     if old.router_id != new.router_id {

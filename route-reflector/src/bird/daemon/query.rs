@@ -18,7 +18,7 @@ impl Daemon {
     pub(super) async fn status(&self) -> Reply {
         let recovery = match self.speaker.summary().await {
             Ok(s) if s.deferring => {
-                let gone = self.booted.elapsed().unwrap_or_default().as_secs();
+                let gone = self.started.elapsed().unwrap_or_default().as_secs();
                 Some((s.waiting_for.len(), GR_WAIT.saturating_sub(gone), GR_WAIT))
             }
             _ => None,
