@@ -207,7 +207,12 @@ fn graceful_restart_in_progress(socket: &Path) -> Result<bool, String> {
 /// ago (its nodename file is recent): every peer must be Established and no graceful
 /// restart in progress. Later one Established peer is enough. No peers: ready.
 fn ready(socket: &Path, startup: bool) -> Result<(), String> {
-    let peers = peers(socket, '.')?;
+    readiness(socket, '.', startup)
+}
+
+/// The same for BIRD6: `:` for `_` in the names.
+fn readiness(socket: &Path, sep: char, startup: bool) -> Result<(), String> {
+    let peers = peers(socket, sep)?;
     let down: Vec<&str> = peers
         .iter()
         .filter(|p| p.bgp_state != "Established")
@@ -234,7 +239,7 @@ fn ready(socket: &Path, startup: bool) -> Result<(), String> {
 
 /// Our routes in `ns`'s kernel (protocol bird), one `ip route` line each.
 fn bird_routes(ns: &Ns) -> Vec<String> {
-    ns.sh("ip -4 route show proto bird")
+    ns.sh("ip -4 route show proto bird; ip -6 route show proto bird")
         .unwrap_or_default()
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -287,6 +292,11 @@ impl Node {
     /// `bird -R -s SOCK -d -c bird.cfg -P PIDFILE` at 10.11.0.1, the files written by
     /// `write` (which returns the main one).
     fn start(seg: Segment, write: impl FnOnce(&Path) -> PathBuf) -> Node {
+        Node::start_program(seg, BIRD, write)
+    }
+
+    /// `program` (`bird` or `bird6`) started so.
+    fn start_program(seg: Segment, program: &str, write: impl FnOnce(&Path) -> PathBuf) -> Node {
         let ns = seg.host("ours", 1);
         // The IPIP device Calico creates; a veth stands in (the kernel here has no ipip).
         ns.sh("ip link add tunl0 type veth peer name tunl0p && ip link set tunl0p up && ip link set tunl0 up")
@@ -294,7 +304,7 @@ impl Node {
         let cfg = write(&seg.dir);
         let socket = seg.path("bird.ctl");
         let pid_file = seg.path("bird.pid");
-        let mut cmd = Command::new(BIRD);
+        let mut cmd = Command::new(program);
         cmd.arg("-R")
             .arg("-s")
             .arg(&socket)
@@ -644,6 +654,89 @@ fn calico_route_reflector_with_bird_and_frr_clients() {
     });
     let v = frr.json("show bgp ipv4 unicast 192.168.2.0/26 json");
     assert_eq!(v["paths"][0]["originatorId"], "10.11.0.2", "{v}");
+}
+
+/// Calico's IPv6 mesh (VXLAN pool `dead:beef::/64` left to Felix) moved onto the
+/// segment's fd00:11::/64, run by our `bird6` with BIRD 2 and FRR nodes over IPv6:
+/// calico-node's IPv6 readiness (names with `_` for `:`), routes outside the pool in our
+/// kernel, none of the pool, a learned block blackhole announced.
+#[test]
+fn calico_ipv6_mesh_with_bird6() {
+    if !can_run(true, true, false) {
+        return;
+    }
+    let moved6 = |t: &str| {
+        t.replace("router id 10.192.0.2", "router id 10.11.0.1")
+            .replace("fdf5:10::2", "fd00:11::1")
+            .replace("fdf5:10::3", "fd00:11::2")
+            .replace("fdf5:10::4", "fd00:11::3")
+            .replace("Mesh_fdf5_10__3", "Mesh_fd00_11__2")
+            .replace("Mesh_fdf5_10__4", "Mesh_fd00_11__3")
+    };
+    let seg = Segment::new("b6");
+    let bird_ns = seg.host("bird", 2);
+    let frr_ns = seg.host("frr", 3);
+    let n = Node::start_program(seg, env!("CARGO_BIN_EXE_bird6"), |dir| {
+        for f in ["bird6.cfg", "bird6_aggr.cfg", "bird6_ipam.cfg"] {
+            let text = moved6(&read(&format!("mesh/vxlan-always/{f}")));
+            std::fs::write(dir.join(f), text).unwrap();
+        }
+        dir.join("bird6.cfg")
+    });
+    let bird = Bird::start(
+        &bird_ns,
+        &n.seg.path("bird-node"),
+        &bird_conf(
+            "router id 10.11.0.2;\n\
+             protocol direct { ipv6; interface \"eth0\"; }\n\
+             protocol static { ipv6; route fd00:99:2::/64 blackhole; \
+               route dead:beef::80/122 blackhole; }\n\
+             protocol bgp Mesh_fd00_11__1 { local fd00:11::2 as 64512; \
+               neighbor fd00:11::1 as 64512; graceful restart; connect delay time 1; \
+               connect retry time 1; error wait time 1,2;\n\
+               ipv6 { import all; export where proto = \"static1\"; }; }\n",
+        ),
+    )
+    .unwrap();
+    let _frr = Frr::start(
+        &frr_ns,
+        &n.seg.path("frr"),
+        "::",
+        &frr_conf(
+            64512,
+            "10.11.0.3",
+            " no bgp default ipv4-unicast\n no bgp network import-check\n bgp graceful-restart\n\
+             neighbor fd00:11::1 remote-as 64512\n neighbor fd00:11::1 timers connect 1\n\
+             address-family ipv6 unicast\n  network fd00:99:3::/64\n\
+             neighbor fd00:11::1 activate\n exit-address-family\n",
+        ),
+    )
+    .unwrap();
+    n.wait("calico-node IPv6 readiness", || {
+        readiness(&n.socket, ':', true).is_ok()
+    });
+    let ips: Vec<String> = peers(&n.socket, ':')
+        .unwrap()
+        .into_iter()
+        .map(|p| p.ip)
+        .collect();
+    assert_eq!(ips, ["fd00:11::2", "fd00:11::3"]);
+    assert!(live(&n.socket));
+    n.wait("IPv6 routes in our kernel", || {
+        n.has("fd00:99:2::/64 via fd00:11::2 dev eth0 metric 1024 onlink pref medium")
+            && n.has("fd00:99:3::/64 via fd00:11::3 dev eth0 metric 1024 onlink pref medium")
+    });
+    assert!(
+        !n.routes().iter().any(|r| r.starts_with("dead:beef")),
+        "{:?}",
+        n.routes()
+    );
+    n.ns.sh("ip -6 route add blackhole dead:beef::40/122")
+        .unwrap();
+    n.wait("the learned block at the BIRD node", || {
+        bird.birdc("show route dead:beef::40/122")
+            .is_ok_and(|o| o.contains("Mesh_fd00_11__1"))
+    });
 }
 
 /// `bird -p -c FILE`: silent exit 0 for Calico's files, exit 1 with BIRD's message for a
