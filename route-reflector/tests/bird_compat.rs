@@ -305,6 +305,7 @@ impl Node {
         let socket = seg.path("bird.ctl");
         let pid_file = seg.path("bird.pid");
         let mut cmd = Command::new(program);
+        cmd.env("BIRD_METRICS_LISTEN", "127.0.0.1:9180");
         cmd.arg("-R")
             .arg("-s")
             .arg(&socket)
@@ -341,6 +342,13 @@ impl Node {
 
     fn wait(&self, what: &str, f: impl FnMut() -> bool) {
         self.seg.wait(what, f);
+    }
+
+    /// The daemon's Prometheus metrics.
+    fn metrics(&self) -> String {
+        self.ns
+            .sh("curl -sf http://127.0.0.1:9180/metrics")
+            .unwrap_or_default()
     }
 
     fn hup(&self) {
@@ -451,6 +459,15 @@ fn reload_swaps_a_peer(n: &Node, bird: &Bird, bird2: &Bird) {
         r.contains("nexthop via 10.11.0.2 dev eth0") && r.contains("nexthop via 10.11.0.4 dev eth0")
     });
     assert!(bird2.birdc("show route 192.168.221.64/26").is_ok());
+    let m = n.metrics();
+    assert!(
+        m.contains("bgp_best_routes") && m.contains("\"10.11.0.4\""),
+        "{m}"
+    );
+    assert!(
+        !m.contains("\"10.11.0.3\""),
+        "the removed peer's series go\n{m}"
+    );
     let after = bird.birdc("show protocols").unwrap();
     assert_eq!(
         since(&before, "Mesh_10_11_0_1"),

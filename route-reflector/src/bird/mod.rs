@@ -23,6 +23,7 @@ pub mod ctl;
 pub mod daemon;
 pub mod lexer;
 pub mod map;
+pub mod metrics;
 pub mod parser;
 pub mod show;
 pub mod source;

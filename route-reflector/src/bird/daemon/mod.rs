@@ -23,7 +23,7 @@ use std::time::SystemTime;
 
 use bgp_speaker::{Announcement, PeerSettings, Speaker};
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::args::{self, Args, Exit};
 use super::ctl::{self, Command, Reply};
@@ -145,7 +145,16 @@ async fn run(
     if a.recovery {
         sc.router.selection_deferral = GR_WAIT;
     }
+    let metrics = super::metrics::listen_from_env()?;
     let speaker = Speaker::start(sc).await.map_err(|e| e.to_string())?;
+    let (speaker_tx, speaker_rx) = watch::channel(speaker.clone());
+    if let Some(addr) = metrics {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("metrics endpoint {addr}: {e}"))?;
+        tracing::info!(%addr, "metrics at http://{addr}/metrics");
+        tokio::spawn(super::metrics::serve(l, speaker_rx));
+    }
     if let Some(p) = &a.pid_file {
         std::fs::write(p, format!("{}\n", std::process::id()))
             .map_err(|e| format!("Cannot write PID file {}: {e}", p.display()))?;
@@ -154,7 +163,7 @@ async fn run(
     let hello = format!("BIRD {} ready.", args::version());
     let (tx, mut rx) = mpsc::channel(16);
     tokio::spawn(ctl::serve(listener, hello, tx));
-    let mut d = Daemon::new(a, cfg, speaker);
+    let mut d = Daemon::new(a, cfg, speaker, speaker_tx);
     d.sync_statics(&[]).await;
     tracing::info!(socket = %d.args.socket.display(), recovery = d.args.recovery, "Started");
     let (mut hup, mut term, mut int) = match (
@@ -205,6 +214,8 @@ pub(super) struct Daemon {
     args: Args,
     cfg: BirdConfig,
     speaker: Speaker,
+    /// Where the metrics endpoint finds the speaker.
+    speaker_tx: watch::Sender<Speaker>,
     booted: SystemTime,
     reconfigured: SystemTime,
     /// When the speaker last started (the graceful restart wait counts from there).
@@ -219,7 +230,7 @@ pub(super) struct Daemon {
 }
 
 impl Daemon {
-    fn new(args: Args, cfg: BirdConfig, speaker: Speaker) -> Daemon {
+    fn new(args: Args, cfg: BirdConfig, speaker: Speaker, tx: watch::Sender<Speaker>) -> Daemon {
         let now = SystemTime::now();
         let disabled = cfg
             .bgp
@@ -232,6 +243,7 @@ impl Daemon {
             args,
             cfg,
             speaker,
+            speaker_tx: tx,
             booted: now,
             reconfigured: now,
             started: now,
@@ -363,7 +375,8 @@ impl Daemon {
                 return Err(m);
             }
         };
-        self.speaker = speaker;
+        self.speaker = speaker.clone();
+        let _ = self.speaker_tx.send(speaker);
         self.started = SystemTime::now();
         self.reconfigured = self.started;
         self.present = new.speaker.router.peers.iter().map(|p| p.address).collect();
