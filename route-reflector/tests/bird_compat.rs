@@ -756,6 +756,119 @@ fn calico_ipv6_mesh_with_bird6() {
     });
 }
 
+/// Sends each command on one connection, as birdc does: the hello, then each reply up to
+/// its last line (`CODE ` with a space).
+fn session(socket: &Path, cmds: &[&str]) -> (String, Vec<Vec<String>>) {
+    let s = UnixStream::connect(socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    let mut hello = String::new();
+    r.read_line(&mut hello).unwrap();
+    let mut replies = Vec::new();
+    for c in cmds {
+        w.write_all(format!("{c}\n").as_bytes()).unwrap();
+        let mut lines = Vec::new();
+        loop {
+            let mut l = String::new();
+            assert!(r.read_line(&mut l).unwrap() > 0, "closed during {c}");
+            let l = l.trim_end_matches('\n').to_string();
+            let last = l.len() >= 5
+                && l.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+                && l.as_bytes()[4] == b' ';
+            lines.push(l);
+            if last {
+                break;
+            }
+        }
+        replies.push(lines);
+    }
+    (hello.trim_end().to_string(), replies)
+}
+
+/// The codes of a reply in order (continuation lines add none), each line checked for
+/// BIRD's framing: `CODE-`, `CODE ` or a leading space.
+fn codes(reply: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for l in reply {
+        if l.starts_with(' ') {
+            assert!(!out.is_empty(), "a continuation line first: {reply:?}");
+            continue;
+        }
+        let (code, sep) = (&l[..4], l.as_bytes()[4]);
+        assert!(
+            code.bytes().all(|b| b.is_ascii_digit()) && (sep == b'-' || sep == b' '),
+            "{l:?}"
+        );
+        if out.last().map(String::as_str) != Some(code) {
+            out.push(code.to_string());
+        }
+    }
+    out
+}
+
+/// The control socket's framing and reply codes, command by command, against real BIRD
+/// 2's on equivalent configurations (a static blackhole, a BGP protocol whose neighbor
+/// is absent): what birdc relies on.
+#[test]
+fn control_socket_replies_as_bird_2_does() {
+    if !can_run(false, true, false) {
+        return;
+    }
+    let seg = Segment::new("bs");
+    let bird_ns = seg.host("bird", 2);
+    let n = Node::start(seg, |dir| {
+        let path = dir.join("bird.cfg");
+        std::fs::write(
+            &path,
+            "router id 10.11.0.1;\nprotocol kernel { learn; persist; export all; }\n\
+             protocol device { scan time 2; }\nprotocol direct { interface \"*\"; }\n\
+             protocol static { route 10.60.0.0/24 blackhole; }\n\
+             protocol bgp Mesh_10_11_0_9 { local as 64512; neighbor 10.11.0.9 as 64512; \
+             export all; }\n",
+        )
+        .unwrap();
+        path
+    });
+    let bird = Bird::start(
+        &bird_ns,
+        &n.seg.path("bird2"),
+        "router id 10.11.0.2;\nprotocol device {}\nprotocol direct { ipv4; }\n\
+         protocol kernel { ipv4 { export all; }; learn; persist; }\n\
+         protocol static { ipv4; route 10.60.0.0/24 blackhole; }\n\
+         protocol bgp Mesh_10_11_0_9 { local as 64512; neighbor 10.11.0.9 as 64512; \
+         ipv4 { export all; }; }\n",
+    )
+    .unwrap();
+    let cmds = [
+        "show status",
+        "show protocols",
+        "show protocols all Mesh_10_11_0_9",
+        "show protocols nosuch",
+        "show route",
+        "show route for 10.60.0.1",
+        "show route for 10.99.0.1",
+        "show route protocol static1",
+        "configure check",
+        "disable Mesh_10_11_0_9",
+        "disable Mesh_10_11_0_9",
+        "enable Mesh_10_11_0_9",
+        "restart Mesh_10_11_0_9",
+        "frobnicate",
+        "configure",
+    ];
+    let (ours_hello, ours) = session(&n.socket, &cmds);
+    let (theirs_hello, theirs) = session(&bird.dir.join("bird.ctl"), &cmds);
+    for h in [&ours_hello, &theirs_hello] {
+        assert!(h.starts_with("0001 BIRD ") && h.ends_with(" ready."), "{h}");
+    }
+    for ((c, o), t) in cmds.iter().zip(&ours).zip(&theirs) {
+        assert_eq!(codes(o), codes(t), "{c}\nours:   {o:#?}\nBIRD 2: {t:#?}");
+    }
+    // The tables end as BIRD's do, `0000 ` with its space.
+    assert_eq!(ours[1].last().unwrap(), "0000 ");
+}
+
 /// `bird -p -c FILE`: silent exit 0 for Calico's files, exit 1 with BIRD's message for a
 /// broken or missing one.
 #[test]

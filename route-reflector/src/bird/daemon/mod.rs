@@ -432,7 +432,8 @@ impl Daemon {
                     9002,
                     &format!("{name}: only BGP protocols can be enabled, disabled or restarted"),
                 ),
-                None => Reply::one(9002, &format!("{name} is not a protocol")),
+                // An undefined name is a parse error in BIRD.
+                None => Reply::one(9001, &format!("syntax error, unknown protocol `{name}`")),
             };
         }
         let mut r = Reply::new();

@@ -49,7 +49,14 @@ impl Daemon {
             .filter(|p| name.is_none_or(|n| glob(n, &p.name)))
             .map(|p| self.row(p, &peers))
             .collect();
-        show::protocols(&rows, all)
+        match name {
+            // A name no protocol has is an undefined symbol, a parse error in BIRD; a
+            // pattern that matches nothing is `8003 No protocols match`.
+            Some(n) if rows.is_empty() && !n.contains(['*', '?']) => {
+                Reply::one(9001, &format!("syntax error, unknown protocol `{n}`"))
+            }
+            _ => show::protocols(&rows, all),
+        }
     }
 
     fn row(&self, p: &ProtocolInfo, peers: &HashMap<IpAddr, PeerStatus>) -> ProtoRow {
@@ -168,7 +175,9 @@ impl Daemon {
         let mut only_own: Option<ProtoKind> = None;
         if let Some(p) = &protocol {
             match self.cfg.protocols.iter().find(|x| &x.name == p) {
-                None => return Reply::one(9002, &format!("{p} is not a protocol")),
+                None => {
+                    return Reply::one(9001, &format!("syntax error, unknown protocol `{p}`"));
+                }
                 Some(info) if info.kind == ProtoKind::Bgp => query.peer = info.neighbor,
                 Some(info) => only_own = Some(info.kind),
             }
