@@ -15,7 +15,7 @@ use std::process::Command;
 
 use common::ip_route;
 
-use bgp_speaker::fib::{Fib, FibConfig, FibError, Hop, TunnelMode};
+use bgp_speaker::fib::{Fib, FibAction, FibConfig, FibError, FibRule, Hop, TunnelMode};
 use ipnet::IpNet;
 
 fn ifindex(name: &str) -> u32 {
@@ -139,6 +139,74 @@ netns_test!(ecmp_keeps_a_device_per_next_hop, inner_ecmp, {
             },
         ]
     );
+});
+
+netns_test!(rules_per_prefix, inner_rules_per_prefix, {
+    // As a kernel filter says: one pool left to another agent, one through the tunnel,
+    // one across subnets, inside the first a more specific prefix written after all;
+    // everything else direct.
+    let rule = |prefix: &str, action| FibRule {
+        prefix: p(prefix),
+        action,
+    };
+    let f = Fib::new(FibConfig {
+        mode: TunnelMode::Direct,
+        rules: vec![
+            rule("172.17.5.0/24", FibAction::Install(TunnelMode::Direct)),
+            rule("172.17.0.0/16", FibAction::Skip),
+            rule("172.18.0.0/16", FibAction::Install(TunnelMode::IpipAlways)),
+            rule(
+                "172.19.0.0/16",
+                FibAction::Install(TunnelMode::IpipCrossSubnet),
+            ),
+        ],
+        ..FibConfig::default()
+    })
+    .await
+    .unwrap();
+    // Left from before the rule: skipped prefixes are deleted, on apply and on reconcile.
+    common::run("ip route add 172.17.9.0/24 via 192.168.100.50 dev eth0 proto 186 onlink");
+    common::run("ip route add 172.17.10.0/24 via 192.168.100.50 dev eth0 proto 186 onlink");
+    let nh = vec![a("192.168.100.101")];
+    let far = vec![a("192.168.200.101")];
+    let r = f
+        .apply(&[
+            (p("172.17.9.0/24"), nh.clone()),
+            (p("172.17.5.0/24"), nh.clone()),
+            (p("172.18.1.0/24"), nh.clone()),
+            (p("172.19.1.0/24"), nh.clone()),
+            (p("172.19.2.0/24"), far.clone()),
+            (p("10.9.0.0/24"), nh.clone()),
+        ])
+        .await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let text = ip_route();
+    assert!(!text.contains("172.17.9.0/24"), "{text}");
+    for want in [
+        "172.17.5.0/24 via 192.168.100.101 dev eth0 onlink",
+        "172.18.1.0/24 via 192.168.100.101 dev tunl0 onlink",
+        "172.19.1.0/24 via 192.168.100.101 dev eth0 onlink",
+        "172.19.2.0/24 via 192.168.200.101 dev tunl0 onlink",
+        "10.9.0.0/24 via 192.168.100.101 dev eth0 onlink",
+    ] {
+        assert!(text.contains(want), "{want}\n{text}");
+    }
+    let desired: HashMap<IpNet, Vec<IpAddr>> = [
+        (p("172.17.10.0/24"), nh.clone()),
+        (p("172.17.5.0/24"), nh.clone()),
+    ]
+    .into_iter()
+    .collect();
+    let (counts, report) = f.reconcile(&desired).await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(!ip_route().contains("172.17.10.0/24"), "{}", ip_route());
+    assert_eq!(counts.added, 0, "{counts:?}");
+    assert_eq!(f.action_for(&p("172.17.200.0/24")), None);
+    assert_eq!(
+        f.action_for(&p("172.17.5.128/25")),
+        Some(TunnelMode::Direct)
+    );
+    assert_eq!(f.action_for(&p("10.0.0.0/8")), Some(TunnelMode::Direct));
 });
 
 netns_test!(reconcile_after_a_restart, inner_reconcile, {
