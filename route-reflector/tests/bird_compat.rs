@@ -869,6 +869,72 @@ fn control_socket_replies_as_bird_2_does() {
     assert_eq!(ours[1].last().unwrap(), "0000 ");
 }
 
+/// Without `-d` or `-f` the daemons fork into the background as BIRD does: the command
+/// returns 0 at once, the pid file names the daemon. `bird` and `bird6` run side by side
+/// in one namespace (as in calico-node: both listen on port 179, IPv4 and IPv6), a second
+/// daemon on a socket that answers is refused, SIGTERM by the pid file stops each.
+#[test]
+fn background_start_side_by_side_and_one_per_socket() {
+    if !can_run(false, false, false) {
+        return;
+    }
+    let seg = Segment::new("bd");
+    let ns = seg.host("ours", 1);
+    let v4 = seg.path("b4.cfg");
+    let v6 = seg.path("b6.cfg");
+    std::fs::write(
+        &v4,
+        "router id 10.11.0.1;\nprotocol device {}\n\
+         protocol bgp Mesh_10_11_0_9 { local as 64512; neighbor 10.11.0.9 as 64512; }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &v6,
+        "router id 10.11.0.1;\nprotocol device {}\n\
+         protocol bgp Mesh_fd00_11__9 { local as 64512; neighbor fd00:11::9 as 64512; }\n",
+    )
+    .unwrap();
+    let start = |program: &str, cfg: &Path, name: &str| {
+        let out = ns
+            .cmd(program)
+            .arg("-c")
+            .arg(cfg)
+            .arg("-s")
+            .arg(seg.path(&format!("{name}.ctl")))
+            .arg("-P")
+            .arg(seg.path(&format!("{name}.pid")))
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let six = env!("CARGO_BIN_EXE_bird6");
+    assert_eq!(start(BIRD, &v4, "b4"), (Some(0), String::new()));
+    assert_eq!(start(six, &v6, "b6"), (Some(0), String::new()));
+    for name in ["b4", "b6"] {
+        seg.wait(&format!("{name} answering"), || {
+            live(&seg.path(&format!("{name}.ctl")))
+        });
+    }
+    let listening = ns.sh("ss -Hltn 'sport = :179'").unwrap();
+    assert!(
+        listening.contains("0.0.0.0:179") && listening.contains("[::]:179"),
+        "{listening}"
+    );
+    let (code, err) = start(BIRD, &v4, "b4");
+    assert_eq!(code, Some(1));
+    assert!(err.contains("I found another BIRD running."), "{err}");
+    for name in ["b4", "b6"] {
+        let pid = std::fs::read_to_string(seg.path(&format!("{name}.pid"))).unwrap();
+        ns.sh(&format!("kill -TERM {}", pid.trim())).unwrap();
+        seg.wait(&format!("{name} stopped"), || {
+            !seg.path(&format!("{name}.ctl")).exists() && !seg.path(&format!("{name}.pid")).exists()
+        });
+    }
+}
+
 /// `bird -p -c FILE`: silent exit 0 for Calico's files, exit 1 with BIRD's message for a
 /// broken or missing one.
 #[test]
