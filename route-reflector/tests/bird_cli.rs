@@ -71,6 +71,10 @@ fn control_socket_replies_as_bird_2_does() {
     }
     // The tables end as BIRD's do, `0000 ` with its space.
     assert_eq!(ours[1].last().unwrap(), "0000 ");
+    // A line longer than BIRD's limit is refused; nothing of it is kept.
+    let long = format!("show protocols {}", "x".repeat(4000));
+    let (_, r) = session(&n.socket, &[&long]);
+    assert_eq!(r[0], ["9000 Command too long"]);
 }
 
 /// Without `-d` or `-f` the daemons fork into the background as BIRD does: the command

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use ipnet::IpNet;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 use tokio::sync::{mpsc, oneshot};
 
@@ -281,7 +281,14 @@ async fn client(
     let mut line = String::new();
     loop {
         line.clear();
-        if lines.read_line(&mut line).await? == 0 {
+        // At most one line's worth is read: a client cannot make us buffer more.
+        let limit = (MAX_LINE + 2) as u64;
+        if (&mut lines).take(limit).read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        if !line.ends_with('\n') && line.len() as u64 >= limit {
+            w.write_all(Reply::one(9000, "Command too long").text().as_bytes())
+                .await?;
             return Ok(());
         }
         let text = line.trim_end_matches(['\n', '\r']);

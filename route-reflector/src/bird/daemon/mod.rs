@@ -303,35 +303,57 @@ impl Daemon {
         if let Some(why) = needs_restart(&self.cfg, &new) {
             return self.restart_with(new, &why).await;
         }
-        let old_peers = enabled_peers(&self.cfg);
+        // What the speaker has now (`enable` may have added a peer the file disables),
+        // with the settings it was given.
+        let old: HashMap<IpAddr, PeerSettings> = self
+            .cfg
+            .bgp
+            .iter()
+            .map(|b| (b.peer.address, b.peer.clone()))
+            .collect();
         let new_peers = enabled_peers(&new);
         let mut errors = Vec::new();
-        for (addr, _) in old_peers
+        let mut gone: Vec<IpAddr> = self
+            .present
             .iter()
-            .filter(|(a, _)| !new_peers.contains_key(*a))
-        {
+            .filter(|a| !new_peers.contains_key(*a))
+            .copied()
+            .collect();
+        gone.sort();
+        for addr in gone {
             tracing::info!(peer = %addr, "peer removed");
-            if let Err(e) = self.speaker.remove_peer(*addr).await {
+            if let Err(e) = self.speaker.remove_peer(addr).await {
                 errors.push(format!("removing {addr}: {e}"));
             }
-            self.present.remove(addr);
+            self.present.remove(&addr);
         }
+        let mut changed = HashSet::new();
         for (addr, p) in &new_peers {
-            match old_peers.get(addr) {
-                None => {
-                    tracing::info!(peer = %addr, "peer added");
-                    match self.speaker.add_peer((*p).clone()).await {
-                        Ok(()) => {
-                            self.present.insert(*addr);
-                        }
-                        Err(e) => errors.push(format!("adding {addr}: {e}")),
+            if !self.present.contains(addr) {
+                tracing::info!(peer = %addr, "peer added");
+                match self.speaker.add_peer((*p).clone()).await {
+                    Ok(()) => {
+                        self.present.insert(*addr);
                     }
+                    Err(e) => errors.push(format!("adding {addr}: {e}")),
                 }
-                Some(old) if old != p => match self.speaker.update_peer((*p).clone()).await {
-                    Ok(u) => tracing::info!(peer = %addr, update = ?u, "peer changed"),
+            } else if old.get(addr) != Some(*p) {
+                match self.speaker.update_peer((*p).clone()).await {
+                    Ok(u) => {
+                        tracing::info!(peer = %addr, update = ?u, "peer changed");
+                        changed.insert(*addr);
+                    }
                     Err(e) => errors.push(format!("changing {addr}: {e}")),
-                },
-                Some(_) => {}
+                }
+            }
+        }
+        // A protocol disabled at run time stays down across the reload.
+        for b in new.bgp.iter().filter(|b| !b.disabled) {
+            if self.disabled.contains(&b.name) && changed.contains(&b.peer.address) {
+                let _ = self
+                    .speaker
+                    .shutdown_peer(b.peer.address, "protocol disabled")
+                    .await;
             }
         }
         let old_statics = self.cfg.static_routes.clone();
