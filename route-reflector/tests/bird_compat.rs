@@ -135,6 +135,38 @@ fn reload_swaps_a_peer(n: &Node, bird: &Bird, bird2: &Bird) {
     );
 }
 
+/// IPAM gives the node a new block: confd renders `bird_aggr.cfg` with one more static
+/// blackhole and one more accept in `calico_aggr()`, then SIGHUP. The block is announced
+/// and the export filter change is applied in place: the sessions stay up.
+fn new_block_in_place(n: &Node, bird: &Bird) {
+    let before = bird.birdc("show protocols").unwrap();
+    let aggr = n.seg.path("bird_aggr.cfg");
+    let text = std::fs::read_to_string(&aggr)
+        .unwrap()
+        .replace(
+            "   route 192.168.221.64/26 blackhole;",
+            "   route 192.168.221.64/26 blackhole;\n   route 192.168.222.0/26 blackhole;",
+        )
+        .replace(
+            "      # Block 192.168.221.64/26 is confirmed",
+            "      if ( net = 192.168.222.0/26 ) then { accept; }\n      \
+             if ( net ~ 192.168.222.0/26 ) then { reject; }\n      \
+             # Block 192.168.221.64/26 is confirmed",
+        );
+    std::fs::write(&aggr, text).unwrap();
+    n.hup();
+    n.wait("the new block at the BIRD node", || {
+        bird.birdc("show route 192.168.222.0/26")
+            .is_ok_and(|o| o.contains("Mesh_10_11_0_1"))
+    });
+    let after = bird.birdc("show protocols").unwrap();
+    assert_eq!(
+        since(&before, "Mesh_10_11_0_1"),
+        since(&after, "Mesh_10_11_0_1"),
+        "the session stayed up\n{before}\n{after}"
+    );
+}
+
 /// A broken file: refused with its position, the running configuration stays.
 fn broken_reload_is_refused(n: &mut Node) {
     std::fs::write(&n.cfg, "router id 10.11.0.1;\nprotocol bgp Mesh_x {\n").unwrap();
@@ -229,6 +261,7 @@ fn calico_node_runs_our_bird_in_a_mesh_with_bird_and_frr() {
     )
     .unwrap();
     reload_swaps_a_peer(&n, &bird, &bird2);
+    new_block_in_place(&n, &bird);
     broken_reload_is_refused(&mut n);
     disable_and_enable(&n, &bird2);
 
