@@ -137,6 +137,16 @@ async fn run(
     cfg: BirdConfig,
     listener: std::os::unix::net::UnixListener,
 ) -> Result<(), String> {
+    // First of all, so that a SIGHUP from confd during the start is kept for the loop
+    // instead of ending the process.
+    let (mut hup, mut term, mut int) = match (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(h), Ok(t), Ok(i)) => (h, t, i),
+        _ => return Err("cannot handle signals".into()),
+    };
     for n in &cfg.notes {
         tracing::info!(note = %n, "configuration carried over approximately");
     }
@@ -166,14 +176,6 @@ async fn run(
     let mut d = Daemon::new(a, cfg, speaker, speaker_tx);
     d.sync_statics(&[]).await;
     tracing::info!(socket = %d.args.socket.display(), recovery = d.args.recovery, "Started");
-    let (mut hup, mut term, mut int) = match (
-        signal(SignalKind::hangup()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(h), Ok(t), Ok(i)) => (h, t, i),
-        _ => return Err("cannot handle signals".into()),
-    };
     loop {
         tokio::select! {
             req = rx.recv() => {
