@@ -187,6 +187,21 @@ fn parse_only_exit_codes_and_messages() {
     let (code, _, err) = run(&["-p", "-u", "nobody", "-c", good.to_str().unwrap()]);
     assert_eq!(code, Some(1));
     assert!(err.contains("-u is not supported"), "{err}");
+    let sock = dir.join("b.ctl");
+    let (code, _, err) = run(&[
+        "-D",
+        "/nonexistent/dir/bird.log",
+        "-c",
+        good.to_str().unwrap(),
+        "-s",
+        sock.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err.trim_end(),
+        "bird: Unable to open debug file /nonexistent/dir/bird.log: No such file or directory"
+    );
+    assert!(!sock.exists(), "no socket left behind");
     let (code, _, err) = run(&["-q"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("invalid option -- 'q'"), "{err}");

@@ -62,6 +62,24 @@ pub fn main(family: Family) -> ExitCode {
     if a.parse_only {
         return ExitCode::SUCCESS;
     }
+    let debug_file = match &a.debug_file {
+        None => None,
+        Some(p) => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+        {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!(
+                    "{name}: Unable to open debug file {}: {}",
+                    p.display(),
+                    super::lexer::os_message(&e)
+                );
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     let listener = match ctl::bind_std(&a.socket) {
         Ok(l) => l,
         Err(m) => {
@@ -75,7 +93,7 @@ pub fn main(family: Family) -> ExitCode {
         eprintln!("{name}: {m}");
         return ExitCode::FAILURE;
     }
-    init_logging(&a);
+    init_logging(debug_file);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -104,23 +122,18 @@ fn daemonize() -> Result<(), String> {
     nix::unistd::daemon(true, false).map_err(|e| format!("fork: {e}"))
 }
 
-fn init_logging(a: &Args) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        if a.debug || a.debug_file.is_some() {
-            "debug".into()
-        } else {
-            "info".into()
-        }
-    });
-    let file = a.debug_file.as_ref().and_then(|p| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .ok()
-    });
+fn init_logging(debug_file: Option<std::fs::File>) {
+    // `-d` is how calico-node always runs BIRD: the log at info (RUST_LOG for more);
+    // `-D FILE` asks for debug messages.
+    let level = if debug_file.is_some() {
+        "debug"
+    } else {
+        "info"
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into());
     let b = tracing_subscriber::fmt().with_env_filter(filter);
-    match file {
+    match debug_file {
         Some(f) => b
             .with_writer(std::sync::Mutex::new(f))
             .with_ansi(false)
