@@ -8,6 +8,11 @@
 //! the speaker's configuration with what the daemon needs beside it (protocol names for
 //! `show protocols`, the kernel protocol's settings, static routes).
 //!
+//! The `bird` and `bird6` binaries run it in BIRD's place: [`args`] reads BIRD's command
+//! line, [`daemon`] runs the speaker with the mapped configuration (reload on SIGHUP,
+//! graceful stop on SIGTERM), [`ctl`] speaks BIRD's control socket protocol with the
+//! replies of [`show`], and [`metrics`] serves the speaker's Prometheus metrics.
+//!
 //! Anything outside the subset of the language the Calico files use is refused with
 //! `FILE:LINE:COLUMN: found ..., expected ...`. What maps only approximately is reported
 //! in [`BirdConfig::notes`], each note with its position; nothing is dropped silently.
