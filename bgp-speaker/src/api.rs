@@ -150,6 +150,13 @@ impl Speaker {
         self.ask(Command::FibCounters).await
     }
 
+    /// Replaces the blackhole routes the FIB holds (see
+    /// [`FibConfig::blackholes`](crate::fib::FibConfig::blackholes)); without a FIB,
+    /// nothing.
+    pub async fn set_blackholes(&self, prefixes: Vec<IpNet>) -> Result<(), SpeakerError> {
+        self.ask(|tx| Command::SetBlackholes(prefixes, tx)).await
+    }
+
     /// Stops every session. Peers with graceful restart keep our routes while we restart
     /// (RFC 4724): with RFC 8538 they get an administrative shutdown carrying `message`
     /// (RFC 8203), without it the connection is closed with no NOTIFICATION; the others get

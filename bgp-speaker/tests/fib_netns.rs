@@ -209,6 +209,47 @@ netns_test!(rules_per_prefix, inner_rules_per_prefix, {
     assert_eq!(f.action_for(&p("10.0.0.0/8")), Some(TunnelMode::Direct));
 });
 
+netns_test!(blackholes_of_our_own, inner_blackholes, {
+    let mut f = Fib::new(FibConfig {
+        blackholes: vec![p("172.17.64.0/26")],
+        ..FibConfig::default()
+    })
+    .await
+    .unwrap();
+    let r = f.set_blackholes(f.blackholes().to_vec()).await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert!(
+        ip_route().contains("blackhole 172.17.64.0/26"),
+        "{}",
+        ip_route()
+    );
+    // A learned route for the block is not written over it, nor is it deleted.
+    let r = f
+        .apply(&[
+            (p("172.17.64.0/26"), vec![a("192.168.100.101")]),
+            (p("172.17.65.0/26"), vec![a("192.168.100.101")]),
+        ])
+        .await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert!(
+        ip_route().contains("blackhole 172.17.64.0/26"),
+        "{}",
+        ip_route()
+    );
+    let _ = f.apply(&[(p("172.17.64.0/26"), vec![])]).await;
+    let (_, report) = f.reconcile(&HashMap::new()).await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let text = ip_route();
+    assert!(text.contains("blackhole 172.17.64.0/26"), "{text}");
+    assert!(!text.contains("172.17.65.0/26"), "{text}");
+    // Replaced: the old one goes, the new one comes.
+    let r = f.set_blackholes(vec![p("172.17.128.0/26")]).await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let text = ip_route();
+    assert!(!text.contains("172.17.64.0/26"), "{text}");
+    assert!(text.contains("blackhole 172.17.128.0/26"), "{text}");
+});
+
 netns_test!(reconcile_after_a_restart, inner_reconcile, {
     // What a previous run left: a stale route, a changed one; and a static route that is
     // not ours.

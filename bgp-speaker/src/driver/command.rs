@@ -35,5 +35,7 @@ pub(crate) enum Command {
     Refresh(IpAddr, Reply<Result<(), SpeakerError>>),
     Routes(Reply<Vec<RouteChange>>),
     FibCounters(Reply<Option<FibCounters>>),
+    /// The FIB's blackhole routes from now on.
+    SetBlackholes(Vec<IpNet>, Reply<()>),
     Shutdown(String, Reply<()>),
 }

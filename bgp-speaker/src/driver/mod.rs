@@ -500,6 +500,12 @@ impl Driver {
             Command::FibCounters(done) => {
                 let _ = done.send(self.fib.as_ref().map(FibHandle::counters));
             }
+            Command::SetBlackholes(prefixes, done) => {
+                if let Some(fib) = &self.fib {
+                    fib.set_blackholes(prefixes);
+                }
+                let _ = done.send(());
+            }
             Command::Shutdown(..) => {}
         }
     }

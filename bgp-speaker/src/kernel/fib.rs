@@ -91,6 +91,11 @@ pub struct FibConfig {
     /// `krt_tunnel` and `reject` per pool).
     #[serde(default)]
     pub rules: Vec<FibRule>,
+    /// Our own prefixes written as blackhole routes (a node's blocks, as BIRD writes its
+    /// static blackholes); learned routes for them are not written over them. Changed at
+    /// run time with [`Fib::set_blackholes`].
+    #[serde(default)]
+    pub blackholes: Vec<IpNet>,
 }
 
 fn main_table() -> u32 {
@@ -120,6 +125,7 @@ impl Default for FibConfig {
             batch: batch(),
             flush_on_shutdown: false,
             rules: Vec::new(),
+            blackholes: Vec::new(),
         }
     }
 }
@@ -341,7 +347,12 @@ impl Fib {
         m.header.destination_prefix_length = prefix.prefix_len();
         m.header.protocol = RouteProtocol::from(self.cfg.protocol);
         m.header.scope = RouteScope::Universe;
-        m.header.kind = RouteType::Unicast;
+        // A delete matches our route of the prefix whatever its type (a blackhole too).
+        m.header.kind = if hops.is_empty() {
+            RouteType::Unspec
+        } else {
+            RouteType::Unicast
+        };
         if self.cfg.table < 256 {
             m.header.table = self.cfg.table as u8;
         } else {
@@ -385,6 +396,10 @@ impl Fib {
         // Messages first (devices chosen), so that each request future owns what it sends.
         let mut prepared: Vec<(IpNet, RouteMessage, bool)> = Vec::with_capacity(changes.len());
         for (prefix, nhs) in changes {
+            if self.cfg.blackholes.contains(prefix) {
+                // The blackhole stays (as BIRD's static route wins over BGP).
+                continue;
+            }
             let mode = self.action_for(prefix);
             if nhs.is_empty() || mode.is_none() {
                 prepared.push((*prefix, self.message(prefix, &[]), true));
@@ -400,6 +415,15 @@ impl Fib {
         // and again (100,000 /24s deleted in address order cost twice the kernel time of the
         // same deletes scattered). Scatter them, in an order fixed by the prefixes alone;
         // writes to one prefix keep their order.
+        self.write(prepared, report).await
+    }
+
+    /// Sends prepared writes (`true`: a delete) and adds their outcomes to `report`.
+    async fn write(
+        &self,
+        mut prepared: Vec<(IpNet, RouteMessage, bool)>,
+        mut report: Report,
+    ) -> Report {
         prepared.sort_by_cached_key(|(prefix, _, _)| scatter(prefix));
         // Replace, so that a changed route is one write; delete matches on prefix, table
         // and protocol only, never another daemon's route.
@@ -448,6 +472,27 @@ impl Fib {
         report
     }
 
+    /// The blackholes written, and the prefixes learned routes are not written for.
+    pub fn blackholes(&self) -> &[IpNet] {
+        &self.cfg.blackholes
+    }
+
+    /// Writes `prefixes` as blackhole routes (replacing what the table has for them) and
+    /// deletes the blackholes written before that are not among them.
+    pub async fn set_blackholes(&mut self, prefixes: Vec<IpNet>) -> Report {
+        let mut prepared = Vec::new();
+        for old in self.cfg.blackholes.iter().filter(|p| !prefixes.contains(p)) {
+            prepared.push((*old, self.message(old, &[]), true));
+        }
+        for p in &prefixes {
+            let mut m = self.message(p, &[]);
+            m.header.kind = RouteType::BlackHole;
+            prepared.push((*p, m, false));
+        }
+        self.cfg.blackholes = prefixes;
+        self.write(prepared, Report::default()).await
+    }
+
     /// Our routes in the table: prefix and next hops (address, device).
     pub async fn routes(&self) -> Result<HashMap<IpNet, Vec<Hop>>, FibError> {
         let mut out = HashMap::new();
@@ -479,6 +524,9 @@ impl Fib {
         let mut counts = Reconciled::default();
         let mut changes: Vec<(IpNet, Vec<IpAddr>)> = Vec::new();
         for (prefix, nhs) in desired {
+            if self.cfg.blackholes.contains(prefix) {
+                continue;
+            }
             let Some(mode) = self.action_for(prefix) else {
                 continue;
             };
@@ -503,6 +551,10 @@ impl Fib {
             }
         }
         for prefix in present.keys() {
+            if self.cfg.blackholes.contains(prefix) {
+                // Written by `set_blackholes`, which keeps them.
+                continue;
+            }
             if !desired.contains_key(prefix) || self.action_for(prefix).is_none() {
                 counts.deleted += 1;
                 changes.push((*prefix, Vec::new()));

@@ -29,6 +29,8 @@ struct FibState {
     pending: HashMap<IpNet, Vec<IpAddr>>,
     /// The best routes when the tables settled, to reconcile the kernel table with once.
     reconcile: Option<HashMap<IpNet, Vec<IpAddr>>>,
+    /// New blackhole prefixes, not written yet.
+    blackholes: Option<Vec<IpNet>>,
     counters: FibCounters,
     /// Set by a shutdown: no more writes; the task answers on the sender once done.
     close: Option<tokio::sync::oneshot::Sender<()>>,
@@ -88,6 +90,14 @@ impl FibHandle {
         }
     }
 
+    /// The blackhole routes to hold from now on (see [`FibConfig::blackholes`]).
+    pub(crate) fn set_blackholes(&self, prefixes: Vec<IpNet>) {
+        if let Ok(mut s) = self.state.lock() {
+            s.blackholes = Some(prefixes);
+        }
+        self.wake.notify_one();
+    }
+
     /// Routes through the link-local `addr` go out of device `ifindex`.
     pub(crate) fn set_link_local(&self, addr: std::net::Ipv6Addr, ifindex: u32) {
         if let Ok(mut m) = self.link_local.write() {
@@ -121,6 +131,7 @@ pub(crate) async fn start(
 /// What the task takes at a wake-up.
 enum Work {
     Close(tokio::sync::oneshot::Sender<()>),
+    Blackholes(Vec<IpNet>),
     Reconcile(HashMap<IpNet, Vec<IpAddr>>),
     Apply(Vec<(IpNet, Vec<IpAddr>)>),
     Idle,
@@ -135,6 +146,9 @@ fn next_work(h: &FibHandle) -> Option<Work> {
         // The shutdown is handled at the next wake-up.
         return Some(Work::Idle);
     }
+    if let Some(b) = s.blackholes.take() {
+        return Some(Work::Blackholes(b));
+    }
     if let Some(r) = s.reconcile.take() {
         return Some(Work::Reconcile(r));
     }
@@ -144,16 +158,29 @@ fn next_work(h: &FibHandle) -> Option<Work> {
     Some(Work::Apply(s.pending.drain().collect()))
 }
 
-async fn run(fib: Fib, h: FibHandle) {
+async fn run(mut fib: Fib, h: FibHandle) {
     let mut backoff = Duration::from_millis(100);
+    if !fib.blackholes().is_empty() {
+        let report = fib.set_blackholes(fib.blackholes().to_vec()).await;
+        record(&h, &report);
+    }
     loop {
         h.wake.notified().await;
         loop {
             let Some(work) = next_work(&h) else { return };
             match work {
                 Work::Idle => break,
+                Work::Blackholes(prefixes) => {
+                    let report = fib.set_blackholes(prefixes).await;
+                    for (p, e) in &report.errors {
+                        warn!(prefix = %p, error = %e, "blackhole route not written");
+                    }
+                    record(&h, &report);
+                }
                 Work::Close(done) => {
                     if fib.flushes_on_shutdown() {
+                        let report = fib.set_blackholes(Vec::new()).await;
+                        record(&h, &report);
                         match fib.reconcile(&HashMap::new()).await {
                             Ok((counts, report)) => {
                                 info!(
