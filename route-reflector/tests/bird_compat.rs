@@ -24,6 +24,11 @@ fn kernel_follows_the_filter(n: &Node) {
             "192.168.2.0/26 via 10.11.0.2 dev tunl0 onlink",
             "172.16.3.0/26 via 10.11.0.3 dev eth0 onlink",
             "192.168.3.0/26 via 10.11.0.3 dev tunl0 onlink",
+            // The node's blocks (bird_aggr.cfg's static blackholes), which the kernel
+            // filter accepts, as BIRD writes them.
+            "blackhole 192.168.221.64/26",
+            "blackhole 192.168.221.192/26",
+            "blackhole 10.0.0.0/30",
         ]
         .iter()
         .all(|r| n.has(r))
@@ -155,6 +160,9 @@ fn new_block_in_place(n: &Node, bird: &Bird) {
         );
     std::fs::write(&aggr, text).unwrap();
     n.hup();
+    n.wait("the new block's blackhole in our kernel", || {
+        n.has("blackhole 192.168.222.0/26")
+    });
     n.wait("the new block at the BIRD node", || {
         bird.birdc("show route 192.168.222.0/26")
             .is_ok_and(|o| o.contains("Mesh_10_11_0_1"))
@@ -270,7 +278,8 @@ fn calico_node_runs_our_bird_in_a_mesh_with_bird_and_frr() {
     assert!(n.proc.stop(), "exit status 0 on SIGTERM\n{}", n.seg.logs());
     assert!(!n.socket.exists() && !n.pid_file.exists());
     assert!(
-        n.has("172.16.2.0/26 via 10.11.0.2 dev eth0 onlink"),
+        n.has("172.16.2.0/26 via 10.11.0.2 dev eth0 onlink")
+            && n.has("blackhole 192.168.221.64/26"),
         "{:?}",
         n.routes()
     );
@@ -330,10 +339,11 @@ fn calico_route_reflector_with_bird_and_frr_clients() {
         n.has("10.50.2.0/24 via 10.11.0.2 dev eth0 onlink")
     });
     assert!(
-        !n.routes().iter().any(|r| r.starts_with("192.168.")),
-        "{:?}",
+        !n.routes().iter().any(|r| r.contains("192.168.")),
+        "the pool is Felix's, blackholes too: {:?}",
         n.routes()
     );
+    assert!(n.has("blackhole 10.1.0.0/24"), "{:?}", n.routes());
     let v = frr.json("show bgp ipv4 unicast 10.50.2.0/24 json");
     assert!(
         v["paths"].as_array().is_none_or(|p| p.is_empty()),

@@ -371,6 +371,18 @@ impl Daemon {
                     .await;
             }
         }
+        let blackholes = |c: &BirdConfig| {
+            c.speaker
+                .fib
+                .as_ref()
+                .map(|f| f.blackholes.clone())
+                .unwrap_or_default()
+        };
+        if blackholes(&self.cfg) != blackholes(&new)
+            && let Err(e) = self.speaker.set_blackholes(blackholes(&new)).await
+        {
+            errors.push(format!("blackhole routes: {e}"));
+        }
         let old_statics = self.cfg.static_routes.clone();
         let names: HashSet<String> = new.bgp.iter().map(|b| b.name.clone()).collect();
         self.disabled.retain(|n| names.contains(n));
@@ -571,7 +583,13 @@ fn needs_restart(old: &BirdConfig, new: &BirdConfig) -> Option<String> {
             o.listen, n.listen
         ));
     }
-    if o.fib != n.fib || o.router.max_paths != n.router.max_paths {
+    let fib = |f: &Option<bgp_speaker::fib::FibConfig>| {
+        f.clone().map(|mut f| {
+            f.blackholes.clear();
+            f
+        })
+    };
+    if fib(&o.fib) != fib(&n.fib) || o.router.max_paths != n.router.max_paths {
         return Some(
             "the kernel protocol's export, table, metric, persist or merge paths changed".into(),
         );

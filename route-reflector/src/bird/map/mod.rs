@@ -437,6 +437,14 @@ impl<'a> Mapper<'a> {
             let kp = &self.cfg.protocols[kernels[0].0];
             speaker.router.max_paths = (k.merge_paths as usize).max(1);
             speaker.fib = self.fib(k, kp);
+            if let Some(fib) = speaker.fib.as_mut() {
+                // BIRD writes the static blackholes its kernel filter accepts.
+                fib.blackholes = static_routes
+                    .iter()
+                    .filter(|s| s.to_kernel && s.dest == StaticDest::Blackhole)
+                    .map(|s| s.prefix)
+                    .collect();
+            }
             if k.learn && k.import {
                 learn_within.sort_by_key(|n| (n.prefix_len(), *n));
                 let mut within: Vec<IpNet> = Vec::new();
