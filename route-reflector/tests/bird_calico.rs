@@ -497,6 +497,8 @@ fn kernel_filter_rejects_become_fib_skips() {
         "{:?}",
         fib.rules
     );
+    // The static blackholes the kernel filter accepts are written; the pool's are not.
+    assert_eq!(fib.blackholes, vec![net("10.0.0.0/30"), net("10.1.0.0/24")]);
 }
 
 #[test]
