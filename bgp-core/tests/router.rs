@@ -1193,6 +1193,40 @@ fn ipv4_routes_go_over_an_ipv6_session_with_an_ipv6_next_hop_only_with_rfc_8950(
 }
 
 #[test]
+fn an_ipv4_block_announced_with_an_ipv6_next_hop_goes_to_rfc_8950_peers() {
+    // A node with only an IPv6 address announces its IPv4 block with that address.
+    let mut w = World::new();
+    let mut ca = config(65000, "10.0.0.1", &[("fd00::2", 65000)]);
+    let mut cb = config(65000, "10.0.0.2", &[("fd00::1", 65000)]);
+    ca.peers[0].extended_next_hop = true;
+    cb.peers[0].extended_next_hop = true;
+    let a = w.add("fd00::1", ca);
+    let b = w.add("fd00::2", cb);
+    w.until(5 * SEC, "up", |w| w.established(b) == 1);
+    let block: ipnet::IpNet = "172.17.9.0/24".parse().unwrap();
+    let with_v6 = Announcement {
+        next_hop: Some(ip("fd00::1")),
+        ..Announcement::default()
+    };
+    w.router(a).announce(block, &with_v6).unwrap();
+    w.drive();
+    let routes = w.call(b, |r, _| r.best_routes());
+    let got: Vec<_> = routes.iter().filter(|r| r.prefix == block).collect();
+    assert_eq!(got.len(), 1, "{routes:?}");
+    assert_eq!(got[0].next_hops, [ip("fd00::1")]);
+    // An IPv6 block with an IPv4 next hop is still refused.
+    let v4 = Announcement {
+        next_hop: Some(ip("10.0.0.1")),
+        ..Announcement::default()
+    };
+    assert!(
+        w.router(a)
+            .announce("2001:db8:9::/48".parse().unwrap(), &v4)
+            .is_err()
+    );
+}
+
+#[test]
 fn a_reflector_sends_the_selected_paths_to_clients_that_take_several() {
     use bgp_core::router::PathSelection;
     let block: ipnet::IpNet = "172.30.0.0/24".parse().unwrap();

@@ -52,6 +52,9 @@ pub struct Metrics {
     pub accept_errors: IntCounterVec,
     /// Connections refused: from no peer's address, or to a full range.
     pub connections_refused: IntCounter,
+    /// Address or link changes that changed the FIB's view (connected subnets, tunnel
+    /// device), each followed by a re-decision of the devices of the kernel routes.
+    pub fib_link_changes: IntCounter,
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -104,6 +107,14 @@ impl Metrics {
         .expect("valid metric");
         registry
             .register(Box::new(connections_refused.clone()))
+            .expect("unique metric");
+        let fib_link_changes = IntCounter::with_opts(opts(
+            "fib_link_changes_total",
+            "Address or link changes that re-decided the devices of kernel routes",
+        ))
+        .expect("valid metric");
+        registry
+            .register(Box::new(fib_link_changes.clone()))
             .expect("unique metric");
         let build = gv(
             "build_info",
@@ -187,6 +198,7 @@ impl Metrics {
                 &["kind"],
             ),
             connections_refused,
+            fib_link_changes,
             registry,
         };
         for op in ["install", "delete"] {

@@ -131,12 +131,13 @@ async fn two_speakers_exchange_ipv4_and_ipv6_routes() {
     })
     .await;
     assert!(route(&b, "2001:db8:8::/64").await.is_some());
-    // A next hop of the wrong family is refused.
+    // A next hop of the wrong family is refused: an IPv4 one for an IPv6 block (an IPv6
+    // next hop for an IPv4 block is RFC 8950's, for peers with the extended next hop).
     let bad = a
         .announce(
-            "172.17.9.0/24".parse().unwrap(),
+            "2001:db8:9::/64".parse().unwrap(),
             Announcement {
-                next_hop: Some("2001:db8::1".parse().unwrap()),
+                next_hop: Some("192.0.2.1".parse().unwrap()),
                 ..Announcement::default()
             },
         )

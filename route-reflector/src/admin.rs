@@ -32,6 +32,8 @@ pub enum Request {
         message: Option<String>,
     },
     Reload,
+    /// The routes in the kernel table (node agent).
+    Fib,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]

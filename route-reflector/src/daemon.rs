@@ -48,7 +48,8 @@ pub fn load(path: Option<&std::path::Path>) -> Result<Config, config::ConfigErro
     }
 }
 
-fn init_logging(c: &config::LogConfig) {
+/// Logs to standard error in the configured format; `RUST_LOG` wins over the level.
+pub fn init_logging(c: &config::LogConfig) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let wanted = std::env::var("RUST_LOG")
@@ -72,6 +73,9 @@ fn init_logging(c: &config::LogConfig) {
 /// Runs until SIGTERM or SIGINT. `restarting`: this start is a graceful restart.
 pub async fn run(path: Option<PathBuf>, restarting: bool) -> Result<(), String> {
     let cfg = load(path.as_deref()).map_err(|e| e.to_string())?;
+    if cfg.node.is_some() {
+        return Err("the file has a [node] table: it is node-agent's, not the reflector's".into());
+    }
     init_logging(&cfg.log);
     if path.is_none() {
         info!("no configuration file given: running the embedded default (loopback only)");
@@ -125,35 +129,14 @@ pub async fn run(path: Option<PathBuf>, restarting: bool) -> Result<(), String> 
             .await
             .map_err(|e| format!("metrics endpoint {addr}: {e}"))?;
         info!(%addr, "metrics at http://{addr}/metrics");
-        tokio::spawn(serve_metrics(listener, d.clone()));
+        let d = d.clone();
+        tokio::spawn(serve_metrics(listener, Arc::new(move || d.metrics_text())));
     }
     {
         let d = d.clone();
-        tokio::spawn(async move {
-            let mut pause = std::time::Duration::from_millis(10);
-            loop {
-                let stream = match admin.accept().await {
-                    Ok((stream, _)) => {
-                        pause = std::time::Duration::from_millis(10);
-                        stream
-                    }
-                    Err(e) => {
-                        // Persistent errors (no file descriptors left) are waited out.
-                        warn!(error = %e, "admin socket accept failed; pausing");
-                        tokio::time::sleep(pause).await;
-                        pause = (pause * 2).min(std::time::Duration::from_secs(1));
-                        continue;
-                    }
-                };
-                let d = d.clone();
-                tokio::spawn(async move {
-                    admin::serve_conn(stream, |req| {
-                        let d = d.clone();
-                        async move { d.handle(req).await }
-                    })
-                    .await;
-                });
-            }
+        spawn_admin(admin, move |req| {
+            let d = d.clone();
+            async move { d.handle(req).await }
         });
     }
     notify_ready(&d.speaker);
@@ -202,9 +185,40 @@ pub async fn run(path: Option<PathBuf>, restarting: bool) -> Result<(), String> 
     Ok(())
 }
 
+/// Serves the admin socket: each connection in its own task, each request answered by
+/// `handle`.
+pub fn spawn_admin<F, Fut>(admin: tokio::net::UnixListener, handle: F)
+where
+    F: Fn(Request) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut pause = std::time::Duration::from_millis(10);
+        loop {
+            let stream = match admin.accept().await {
+                Ok((stream, _)) => {
+                    pause = std::time::Duration::from_millis(10);
+                    stream
+                }
+                Err(e) => {
+                    // Persistent errors (no file descriptors left) are waited out.
+                    warn!(error = %e, "admin socket accept failed; pausing");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                    continue;
+                }
+            };
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                admin::serve_conn(stream, handle).await;
+            });
+        }
+    });
+}
+
 /// Under systemd (`Type=notify`): ready now, and, when the unit has a watchdog, a ping every
 /// half interval for as long as the speaker answers (a wedged speaker is restarted).
-fn notify_ready(speaker: &Speaker) {
+pub fn notify_ready(speaker: &Speaker) {
     if let Err(e) = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]) {
         warn!(%e, "cannot tell systemd the reflector is ready");
     }
@@ -267,7 +281,11 @@ fn read_restart_state(path: &Path) -> Option<Vec<IpAddr>> {
     Some(peers)
 }
 
-async fn serve_metrics(listener: tokio::net::TcpListener, d: Arc<Daemon>) {
+/// A text producer for the metrics endpoint.
+pub type MetricsText = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// Serves `/metrics` (Prometheus text format) from `text`, answered at each scrape.
+pub async fn serve_metrics(listener: tokio::net::TcpListener, text: MetricsText) {
     let mut pause = std::time::Duration::from_millis(10);
     loop {
         let stream = match listener.accept().await {
@@ -282,15 +300,15 @@ async fn serve_metrics(listener: tokio::net::TcpListener, d: Arc<Daemon>) {
                 continue;
             }
         };
-        let d = d.clone();
+        let text = text.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req: hyper::Request<_>| {
-                let d = d.clone();
+                let text = text.clone();
                 async move {
                     let resp = if req.uri().path() == "/metrics" {
                         hyper::Response::builder()
                             .header("content-type", "text/plain; version=0.0.4")
-                            .body(Full::new(Bytes::from(d.metrics_text())))
+                            .body(Full::new(Bytes::from(text())))
                     } else {
                         hyper::Response::builder()
                             .status(404)
@@ -376,6 +394,7 @@ impl Daemon {
                     Err(e) => Response::error(e.to_string()),
                 }
             }
+            Request::Fib => Response::error("the reflector installs no kernel routes"),
             Request::Reload => match self.reload().await {
                 Ok(r) => Response::data(r),
                 Err(e) => Response::error(e),
@@ -422,54 +441,58 @@ impl Daemon {
         if old.log != new.log {
             warn!("log settings take effect at the next start");
         }
-        let s = &self.speaker;
-        // Peers by interface alone all have the address `::`: their interface tells them
-        // apart.
-        let key = |p: &PeerSettings| (p.address, p.interface.clone().filter(|_| by_interface(p)));
-        let old_peers: HashMap<_, &PeerSettings> = old
-            .speaker
-            .router
-            .peers
-            .iter()
-            .map(|p| (key(p), p))
-            .collect();
-        let new_keys: std::collections::HashSet<_> =
-            new.speaker.router.peers.iter().map(key).collect();
-        let mut report = ReloadReport::default();
-        for p in &old.speaker.router.peers {
-            if !new_keys.contains(&key(p)) {
-                match p.interface.as_deref().filter(|_| by_interface(p)) {
-                    Some(i) => s.remove_interface_peer(i).await,
-                    None => s.remove_peer(p.address).await,
-                }
-                .map_err(|e| e.to_string())?;
-                report.removed.push(p.address);
-            }
-        }
-        for p in &new.speaker.router.peers {
-            if old_peers.contains_key(&key(p)) {
-                let r = s.update_peer(p.clone()).await.map_err(|e| e.to_string())?;
-                sort(&mut report, p.address, r);
-            } else {
-                s.add_peer(p.clone()).await.map_err(|e| e.to_string())?;
-                report.added.push(p.address);
-            }
-        }
-        if old.speaker.router.dynamic_peers != new.speaker.router.dynamic_peers {
-            let dynamic = s
-                .set_dynamic_peers(new.speaker.router.dynamic_peers.clone())
-                .await
-                .map_err(|e| e.to_string())?;
-            for (addr, r) in dynamic {
-                sort(&mut report, addr, r);
-            }
-        }
+        let report = apply_peers(&self.speaker, &old.speaker, &new.speaker).await?;
         *self
             .config
             .lock()
             .map_err(|_| "configuration lock poisoned".to_string())? = new;
         Ok(report)
     }
+}
+
+/// Brings the speaker's peers from `old` to `new`: removes, adds, and updates in place
+/// (a session restarts only where a setting it negotiated changed).
+pub async fn apply_peers(
+    s: &Speaker,
+    old: &bgp_speaker::SpeakerConfig,
+    new: &bgp_speaker::SpeakerConfig,
+) -> Result<ReloadReport, String> {
+    // Peers by interface alone all have the address `::`: their interface tells them
+    // apart.
+    let key = |p: &PeerSettings| (p.address, p.interface.clone().filter(|_| by_interface(p)));
+    let old_peers: HashMap<_, &PeerSettings> =
+        old.router.peers.iter().map(|p| (key(p), p)).collect();
+    let new_keys: std::collections::HashSet<_> = new.router.peers.iter().map(key).collect();
+    let mut report = ReloadReport::default();
+    for p in &old.router.peers {
+        if !new_keys.contains(&key(p)) {
+            match p.interface.as_deref().filter(|_| by_interface(p)) {
+                Some(i) => s.remove_interface_peer(i).await,
+                None => s.remove_peer(p.address).await,
+            }
+            .map_err(|e| e.to_string())?;
+            report.removed.push(p.address);
+        }
+    }
+    for p in &new.router.peers {
+        if old_peers.contains_key(&key(p)) {
+            let r = s.update_peer(p.clone()).await.map_err(|e| e.to_string())?;
+            sort(&mut report, p.address, r);
+        } else {
+            s.add_peer(p.clone()).await.map_err(|e| e.to_string())?;
+            report.added.push(p.address);
+        }
+    }
+    if old.router.dynamic_peers != new.router.dynamic_peers {
+        let dynamic = s
+            .set_dynamic_peers(new.router.dynamic_peers.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        for (addr, r) in dynamic {
+            sort(&mut report, addr, r);
+        }
+    }
+    Ok(report)
 }
 
 fn sort(report: &mut ReloadReport, addr: IpAddr, r: PeerUpdate) {

@@ -4,11 +4,10 @@
 //! talk to a running reflector over its admin socket; `decode` turns BGP messages and MRT
 //! captures into JSON.
 
-mod admin;
-mod config;
-mod daemon;
 mod decode;
 mod memory;
+
+use route_reflector::{admin, config, daemon};
 
 use std::net::IpAddr;
 use std::path::PathBuf;

@@ -444,6 +444,18 @@ fn announcement_attrs(prefix: &IpNet, a: &Announcement) -> Result<PathAttributes
     match (prefix, a.next_hop) {
         (_, None) => {}
         (IpNet::V4(_), Some(IpAddr::V4(nh))) => attrs.next_hop = Some(nh),
+        // An IPv4 route with an IPv6 next hop (RFC 8950): sent only to peers that
+        // negotiated the extended next hop.
+        (IpNet::V4(_), Some(IpAddr::V6(nh))) => {
+            attrs.mp_reach = Some(MpReach {
+                family: Family::IPV4_UNICAST,
+                next_hop: NextHop::Ipv6 {
+                    global: nh,
+                    link_local: None,
+                },
+                nlri: MpNlri::Opaque(Default::default()),
+            })
+        }
         (IpNet::V6(_), Some(IpAddr::V6(nh))) => {
             attrs.mp_reach = Some(MpReach {
                 family: Family::IPV6_UNICAST,

@@ -194,7 +194,9 @@ impl Driver {
                 .router
                 .poll_timeout()
                 .map(tokio::time::Instant::from_std);
+            let relink = self.fib.as_ref().map(FibHandle::relink_signal);
             tokio::select! {
+                _ = signalled(relink.as_deref()) => self.relink_fib(),
                 Some(x) = i.done.recv() => {
                     self.input(x);
                 }
@@ -403,23 +405,35 @@ impl Driver {
                 // No subscriber is fine.
                 let _ = self.routes.send(c);
             }
-            Event::RoutesSettled => {
-                if let Some(fib) = &self.fib {
-                    let best = self
-                        .router
-                        .best_routes()
-                        .into_iter()
-                        .filter(|r| r.from.is_some())
-                        .map(|r| (r.prefix, r.next_hops));
-                    fib.reconcile(best);
-                }
-            }
+            Event::RoutesSettled => self.reconcile_fib(),
             Event::QueueOverflow { peer } => {
                 m.queue_overflows
                     .with_label_values(&[peer.to_string().as_str()])
                     .inc();
             }
             Event::Refused { .. } => m.connections_refused.inc(),
+        }
+    }
+
+    /// Hands the kernel writer every learned best route, to reconcile the table against.
+    fn reconcile_fib(&self) {
+        if let Some(fib) = &self.fib {
+            let best = self
+                .router
+                .best_routes()
+                .into_iter()
+                .filter(|r| r.from.is_some())
+                .map(|r| (r.prefix, r.next_hops));
+            fib.reconcile(best);
+        }
+    }
+
+    /// The links changed: the devices of the routes are decided again, against the whole
+    /// table (the kernel drops routes through a device that goes). Before the tables
+    /// settle, the settling reconcile does it.
+    fn relink_fib(&self) {
+        if self.closing.is_none() && self.fib.as_ref().is_some_and(FibHandle::settled) {
+            self.reconcile_fib();
         }
     }
 
@@ -582,6 +596,14 @@ impl Driver {
         if let Some(fib) = &self.fib {
             fib.close(Duration::from_secs(30)).await;
         }
+    }
+}
+
+/// Waits for `n`, or forever without one.
+async fn signalled(n: Option<&tokio::sync::Notify>) {
+    match n {
+        Some(n) => n.notified().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -270,6 +270,28 @@ impl Fib {
         Ok(())
     }
 
+    /// The names of the devices, by index (for display).
+    pub async fn device_names(&self) -> Result<HashMap<u32, String>, FibError> {
+        let mut names = HashMap::new();
+        let mut links = self.handle.link().get().execute();
+        while let Some(l) = links.try_next().await? {
+            for a in &l.attributes {
+                if let LinkAttribute::IfName(n) = a {
+                    names.insert(l.header.index, n.clone());
+                }
+            }
+        }
+        Ok(names)
+    }
+
+    /// What the device decisions rest on: the connected subnets and the tunnel device.
+    pub fn links(&self) -> (Vec<(IpNet, u32)>, Option<u32>) {
+        let mut subnets = self.subnets.clone();
+        subnets.sort();
+        subnets.dedup();
+        (subnets, self.tunnel)
+    }
+
     fn connected(&self, nh: &IpAddr) -> Option<u32> {
         self.subnets
             .iter()

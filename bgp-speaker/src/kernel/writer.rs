@@ -10,6 +10,12 @@
 //! against them: what was not learned again is deleted. Nothing is flushed wholesale. The
 //! router's RIB is the one copy of the best routes; this task holds only what is not
 //! written yet.
+//!
+//! The task also follows the node's addresses and links: when the connected subnets or
+//! the tunnel device change, the driver hands over the best routes again and the table is
+//! reconciled against them, so each route's device is decided anew (a next hop now on a
+//! connected subnet leaves the tunnel; routes through a device that went are written
+//! again). Routes whose device stays are not written.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -21,6 +27,7 @@ use tokio::sync::Notify;
 use tracing::{info, warn};
 
 use super::fib::{Fib, FibConfig, FibError, Report};
+use super::links::LinkWatch;
 
 /// What the driver shares with the FIB task.
 #[derive(Debug, Default)]
@@ -35,6 +42,8 @@ struct FibState {
     /// Set by a shutdown: no more writes; the task answers on the sender once done.
     close: Option<tokio::sync::oneshot::Sender<()>>,
     closed: bool,
+    /// The tables have settled once: the best routes are the whole desired table.
+    settled: bool,
 }
 
 /// FIB operation counters.
@@ -52,6 +61,9 @@ pub(crate) struct FibHandle {
     state: Arc<Mutex<FibState>>,
     link_local: super::fib::LinkLocalDevices,
     wake: Arc<Notify>,
+    /// Signalled when the addresses or links changed the device decisions: the driver
+    /// answers with the best routes to reconcile against.
+    relink: Arc<Notify>,
     metrics: Arc<crate::metrics::Metrics>,
 }
 
@@ -70,6 +82,7 @@ impl FibHandle {
         if let Ok(mut s) = self.state.lock() {
             s.pending.clear();
             s.reconcile = Some(best.into_iter().collect());
+            s.settled = true;
         }
         self.wake.notify_one();
     }
@@ -105,6 +118,16 @@ impl FibHandle {
         }
     }
 
+    /// Whether the tables have settled (before, the kernel keeps what it has).
+    pub(crate) fn settled(&self) -> bool {
+        self.state.lock().map(|s| s.settled).unwrap_or(false)
+    }
+
+    /// What the task signals when the links changed (see [`FibHandle::reconcile`]).
+    pub(crate) fn relink_signal(&self) -> Arc<Notify> {
+        self.relink.clone()
+    }
+
     pub(crate) fn counters(&self) -> FibCounters {
         self.state
             .lock()
@@ -117,15 +140,57 @@ pub(crate) async fn start(
     cfg: FibConfig,
     metrics: Arc<crate::metrics::Metrics>,
 ) -> Result<FibHandle, FibError> {
+    // Subscribed before the first read of the links: no change falls in between.
+    let watch = match LinkWatch::open() {
+        Ok(w) => Some(w),
+        Err(e) => {
+            warn!(%e, "cannot watch addresses and links: the devices are decided on the links at the start");
+            None
+        }
+    };
     let fib = Fib::new(cfg).await?;
     let h = FibHandle {
         link_local: fib.link_local_devices(),
         state: Arc::default(),
         wake: Arc::new(Notify::new()),
+        relink: Arc::new(Notify::new()),
         metrics,
     };
-    tokio::spawn(run(fib, h.clone()));
+    tokio::spawn(run(fib, h.clone(), watch));
     Ok(h)
+}
+
+/// The next address or link change; never, without a subscription.
+async fn link_change(watch: &mut Option<LinkWatch>) {
+    let Some(w) = watch else {
+        return std::future::pending::<()>().await;
+    };
+    if !w.changed().await {
+        warn!("the address and link subscription ended");
+        *watch = None;
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Re-reads the links; when the view changed, asks the driver for the table to
+/// re-decide the devices against (routes whose device is unchanged are not written).
+async fn relink(fib: &mut Fib, h: &FibHandle) {
+    let before = fib.links();
+    if let Err(e) = fib.refresh_links().await {
+        warn!(%e, "cannot re-read addresses and links");
+        return;
+    }
+    let (subnets, tunnel) = fib.links();
+    if (subnets.clone(), tunnel) == before {
+        return;
+    }
+    info!(
+        subnets = subnets.len(),
+        tunnel = ?tunnel,
+        "addresses or links changed: re-deciding the devices of the kernel routes"
+    );
+    h.metrics.fib_link_changes.inc();
+    h.relink.notify_one();
 }
 
 /// What the task takes at a wake-up.
@@ -158,14 +223,20 @@ fn next_work(h: &FibHandle) -> Option<Work> {
     Some(Work::Apply(s.pending.drain().collect()))
 }
 
-async fn run(mut fib: Fib, h: FibHandle) {
+async fn run(mut fib: Fib, h: FibHandle, mut watch: Option<LinkWatch>) {
     let mut backoff = Duration::from_millis(100);
     if !fib.blackholes().is_empty() {
         let report = fib.set_blackholes(fib.blackholes().to_vec()).await;
         record(&h, &report);
     }
     loop {
-        h.wake.notified().await;
+        tokio::select! {
+            _ = h.wake.notified() => {}
+            _ = link_change(&mut watch) => {
+                relink(&mut fib, &h).await;
+                continue;
+            }
+        }
         loop {
             let Some(work) = next_work(&h) else { return };
             match work {

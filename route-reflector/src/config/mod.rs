@@ -180,6 +180,8 @@ pub struct Config {
     pub restart_state: PathBuf,
     /// What is legal but likely a mistake (a policy no peer uses, say).
     pub warnings: Vec<ConfigError>,
+    /// `[node]`: the file is a node agent's.
+    pub node: Option<NodeConfig>,
 }
 
 /// Whether secrets (password files, environment variables) are read while checking.
@@ -351,6 +353,7 @@ impl Builder<'_> {
             }
         }
         self.unused(&raw);
+        let node = raw.node.as_ref().map(|n| self.node(n, &raw, &mut sc));
         let metrics = self.metrics(&raw.metrics.listen);
         let admin_mode = self.admin_mode(&raw.admin.mode);
         let admin_group = raw.admin.group.as_ref().and_then(|g| self.group(g));
@@ -372,7 +375,9 @@ impl Builder<'_> {
             admin_group,
             policies: raw.policies.len(),
             warnings: self.warnings.take(),
+            node,
         })
+        .map(node::finish)
     }
 
     /// AS, router ID, listeners and ECMP width.
@@ -570,9 +575,12 @@ impl Builder<'_> {
     }
 }
 
+mod node;
 mod peer;
 mod policy;
 mod raw;
+
+pub use node::{NODE_ADMIN_SOCKET, NODE_METRICS, NodeConfig};
 
 use peer::{Kind, PeerCtx};
 use raw::{DampingRaw, GracefulRestartRaw, LogRaw, Raw, Timers};

@@ -200,6 +200,9 @@ pub(super) struct Raw {
     pub(super) prefix_lists: BTreeMap<String, Vec<Spanned<String>>>,
     #[serde(default)]
     pub(super) policies: BTreeMap<String, Spanned<PolicyRaw>>,
+    /// A node agent's file (see `node.rs`).
+    #[serde(default)]
+    pub(super) node: Option<Spanned<super::node::NodeRaw>>,
 }
 
 /// One `[[client]]`, `[[client_range]]` or `[[ebgp]]` table; which fields a kind takes is
