@@ -423,3 +423,31 @@ netns_test!(
         assert_eq!(done.0.unchanged, 2, "{done:?}");
     }
 );
+
+netns_test!(
+    an_ecmp_set_keeps_the_next_hops_that_have_a_device,
+    inner_ecmp_partial,
+    {
+        // Cross-subnet with no tunnel device: 10.99.99.1 has no way; the direct hop stays.
+        let mut c = cfg(TunnelMode::IpipCrossSubnet);
+        c.tunnel_device = "nosuch0".into();
+        let f = Fib::new(c).await.unwrap();
+        let set = vec![a("192.168.100.101"), a("10.99.99.1")];
+        let r = f.apply(&[(p("172.17.12.0/24"), set)]).await;
+        assert_eq!((r.installed, r.errors.len()), (1, 0), "{:?}", r.errors);
+        let text = ip_route();
+        assert!(
+            text.contains("172.17.12.0/24 via 192.168.100.101 dev eth0"),
+            "{text}"
+        );
+        // With no next hop left, the route is refused and reported.
+        let r = f
+            .apply(&[(p("172.17.13.0/24"), vec![a("10.99.99.1")])])
+            .await;
+        assert!(
+            matches!(r.errors[0].1, FibError::NoTunnel(_)),
+            "{:?}",
+            r.errors
+        );
+    }
+);

@@ -345,16 +345,25 @@ impl Fib {
         }
     }
 
+    /// The next hops with their devices. In an ECMP set, a next hop with no device (the
+    /// tunnel is gone, say) is left out while others have one: the route keeps
+    /// forwarding on those, and gets it back when the links change again.
     fn hops(&self, mode: TunnelMode, next_hops: &[IpAddr]) -> Result<Vec<Hop>, FibError> {
-        let mut v = next_hops
-            .iter()
-            .map(|nh| {
-                Ok(Hop {
-                    via: *nh,
-                    ifindex: self.device_in(mode, nh)?,
-                })
-            })
-            .collect::<Result<Vec<_>, FibError>>()?;
+        let mut v = Vec::with_capacity(next_hops.len());
+        let mut first_error = None;
+        for nh in next_hops {
+            match self.device_in(mode, nh) {
+                Ok(ifindex) => v.push(Hop { via: *nh, ifindex }),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if v.is_empty()
+            && let Some(e) = first_error
+        {
+            return Err(e);
+        }
         v.sort();
         v.dedup();
         Ok(v)

@@ -273,7 +273,7 @@ async fn run(mut fib: Fib, h: FibHandle, mut watch: Option<LinkWatch>) {
                             replaced = counts.replaced,
                             deleted = counts.deleted,
                             unchanged = counts.unchanged,
-                            "kernel routes reconciled after the initial sync"
+                            "kernel routes reconciled with the best routes"
                         );
                         record(&h, &report);
                     }
