@@ -1193,6 +1193,36 @@ fn ipv4_routes_go_over_an_ipv6_session_with_an_ipv6_next_hop_only_with_rfc_8950(
 }
 
 #[test]
+fn a_connection_failure_reported_late_leaves_an_established_session_up() {
+    // A connect started before a reload re-created the peer ends after the session is up.
+    let mut w = World::new();
+    let a = w.add(
+        "10.0.0.1",
+        config(65000, "10.0.0.1", &[("10.0.0.2", 65000)]),
+    );
+    let b = w.add(
+        "10.0.0.2",
+        config(65000, "10.0.0.2", &[("10.0.0.1", 65000)]),
+    );
+    w.until(5 * SEC, "up", |w| w.established(b) == 1);
+    // Whichever side connected out: both hear of a failure.
+    for (n, peer) in [(a, "10.0.0.2"), (b, "10.0.0.1")] {
+        w.call(n, |r, now| {
+            r.handle(
+                now,
+                bgp_core::router::Input::ConnectFailed { peer: ip(peer) },
+            )
+        });
+    }
+    // Past the hold time: the session still carries KEEPALIVEs both ways.
+    w.advance(100 * SEC);
+    for n in [a, b] {
+        let p = &w.peers(n)[0];
+        assert!(p.established && p.established_count == 1, "{p:?}");
+    }
+}
+
+#[test]
 fn an_ipv4_block_announced_with_an_ipv6_next_hop_goes_to_rfc_8950_peers() {
     // A node with only an IPv6 address announces its IPv4 block with that address.
     let mut w = World::new();

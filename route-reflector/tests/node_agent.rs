@@ -274,6 +274,77 @@ fn ecmp_through_two_reflectors_with_a_direct_and_a_tunnel_next_hop_that_follow_t
 }
 
 #[test]
+fn reload_adds_and_removes_peers_and_md5_must_match() {
+    if !can_run(false, false, false) {
+        return;
+    }
+    let seg = Segment::new("nar");
+    let (r1, r2, n1) = (seg.host("rr1", 1), seg.host("rr2", 2), seg.host("n1", 11));
+    let mut c1 = reflector_head("10.11.0.1", 65000, &seg.dir, "rr1");
+    c1.push_str("[[client]]\naddress = \"10.11.0.11\"\npassword = \"rack-secret\"\n");
+    let mut c2 = reflector_head("10.11.0.2", 65000, &seg.dir, "rr2");
+    c2.push_str("[[client]]\naddress = \"10.11.0.11\"\n");
+    let rr1 = seg.reflector(&r1, "rr1", &c1, false);
+    let rr2 = seg.reflector(&r2, "rr2", &c2, false);
+    let key = seg.path("key");
+    std::fs::write(&key, "wrong-secret\n").unwrap();
+    let head = format!(
+        "{}[node]\naddress = \"10.11.0.11\"\npod_blocks = [\"172.17.11.0/24\"]\n",
+        node_head(65000, "10.11.0.11")
+    );
+    let md5_peer = format!(
+        "[[ibgp]]\naddress = \"10.11.0.1\"\npassword_file = \"{}\"\n",
+        key.display()
+    );
+    let plain_peer = "[[ibgp]]\naddress = \"10.11.0.2\"\n";
+    let a = Agent::start(&seg, &n1, "n1", &format!("{head}{md5_peer}"), &[]);
+    // A wrong key: no session for several connect retries.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    assert!(!a.established("10.11.0.1"), "{}", seg.logs());
+    assert!(!rr1.established("10.11.0.11"));
+    // The right key, a second reflector: a reload restarts one and adds the other.
+    std::fs::write(&key, "rack-secret\n").unwrap();
+    a.rewrite(&format!("{head}{md5_peer}{plain_peer}"));
+    let r = a.json(&["reload"]);
+    assert_eq!(r["added"], serde_json::json!(["10.11.0.2"]), "{r}");
+    assert_eq!(r["restarted"], serde_json::json!(["10.11.0.1"]), "{r}");
+    seg.wait("both sessions", || {
+        a.established("10.11.0.1") && a.established("10.11.0.2")
+    });
+    seg.wait("the block at rr1", || {
+        !rr1.paths("172.17.11.0/24").is_empty()
+    });
+    // A block added and the first reflector removed, by SIGHUP: rr2's session stays.
+    let before = a.peer("10.11.0.2")["established_count"].clone();
+    let head2 = head.replace("0/24\"]", "0/24\", \"172.17.111.0/24\"]");
+    a.rewrite(&format!("{head2}{plain_peer}"));
+    let pid = a.proc.pid().unwrap().to_string();
+    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    seg.wait("the peer removed", || {
+        a.json(&["show", "peers"])
+            .as_array()
+            .is_some_and(|p| p.len() == 1 && p[0]["address"] == "10.11.0.2")
+    });
+    seg.wait("the new block at rr2", || {
+        !rr2.paths("172.17.111.0/24").is_empty()
+    });
+    seg.wait("rr1 without the node", || !rr1.established("10.11.0.11"));
+    let after = a.peer("10.11.0.2");
+    assert_eq!(after["established"], true, "{after}");
+    assert_eq!(
+        after["established_count"], before,
+        "rr2's session untouched: {after}"
+    );
+    // A file that does not check is refused as a whole; the running one stays.
+    a.rewrite(&format!(
+        "{head2}{plain_peer}[[ibgp]]\naddress = \"10.11.0.300\"\n"
+    ));
+    let r = a.json(&["reload"]);
+    assert!(r.get("added").is_none(), "{r}");
+    assert!(a.established("10.11.0.2"));
+}
+
+#[test]
 fn check_names_the_file_line_and_column() {
     let dir = std::env::temp_dir().join(format!("na-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

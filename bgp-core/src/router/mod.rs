@@ -381,8 +381,11 @@ impl Router {
             } => self.accepted(now, conn, remote, local),
             Input::Connected { peer, conn, local } => self.connected(now, peer, conn, local),
             Input::ConnectFailed { peer } => {
+                // Only the attempt under way: one started before the peer was removed and
+                // added again (its settings changed) may end after the new one is up.
                 if let Some(id) = self.by_addr.get(&peer).copied()
                     && let Some(e) = self.entry_mut(id)
+                    && e.connecting
                 {
                     e.connecting = false;
                     e.fsm.handle_connect_failed(now);
