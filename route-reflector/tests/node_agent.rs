@@ -384,5 +384,11 @@ fn check_names_the_file_line_and_column() {
     let (code, _, err) = check("rr.toml", "asn = 65000\nrouter_id = \"10.0.0.1\"\n");
     assert_eq!(code, 1);
     assert!(err.contains("no [node] table"), "{err}");
+    // The shipped example, its secrets left unread.
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/node-agent.toml");
+    let (code, out, err) =
+        segment::netns::output(Command::new(AGENT).args(["check", "--no-secrets", example]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 peers, 2 pod blocks, max_paths 2"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -52,12 +52,15 @@ fn the_systemd_units_are_hardened() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let unit = std::fs::read_to_string(packaging("systemd/route-reflector.service")).unwrap();
-    assert!(unit.contains("Type=notify") && unit.contains("WatchdogSec="));
-    assert!(
-        !unit.lines().any(|l| l.starts_with("Environment=")),
-        "no secret in the environment"
-    );
+    for unit in ["route-reflector.service", "node-agent.service"] {
+        let unit = std::fs::read_to_string(packaging(&format!("systemd/{unit}"))).unwrap();
+        assert!(unit.contains("Type=notify") && unit.contains("WatchdogSec="));
+        assert!(unit.contains("ExecReload="), "reload is SIGHUP");
+        assert!(
+            !unit.lines().any(|l| l.starts_with("Environment")),
+            "no secret in the environment"
+        );
+    }
 }
 
 /// The documents of a YAML file, as JSON (through Python's yaml module).

@@ -365,7 +365,7 @@ impl Builder<'_> {
         if !self.errors.borrow().is_empty() {
             return None;
         }
-        Some(Config {
+        Some(node::finish(Config {
             speaker: sc,
             log,
             metrics: metrics?,
@@ -376,8 +376,7 @@ impl Builder<'_> {
             policies: raw.policies.len(),
             warnings: self.warnings.take(),
             node,
-        })
-        .map(node::finish)
+        }))
     }
 
     /// AS, router ID, listeners and ECMP width.

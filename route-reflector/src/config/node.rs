@@ -177,7 +177,7 @@ impl Builder<'_> {
             learn,
             workload_devices: r.workload_devices.clone(),
             metrics_default: raw.metrics.listen.span() == (0..0),
-            admin_default: raw.admin.socket == PathBuf::from(super::ADMIN_SOCKET),
+            admin_default: raw.admin.socket.as_path() == std::path::Path::new(super::ADMIN_SOCKET),
         }
     }
 }
