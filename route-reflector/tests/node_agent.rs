@@ -1,5 +1,5 @@
 //! The node agent as a node runs it, in network namespaces the tests create: dual stack
-//! with IPv6 sessions and RFC 8950, ECMP through two of our reflectors with one direct and
+//! with IPv6 sessions and RFC 8950, GTSM and an import policy, ECMP through two of our reflectors with one direct and
 //! one tunnel next hop (the cross-subnet case), the devices decided again as addresses
 //! and the tunnel come and go, reload adding and removing peers, TCP-MD5, metrics, JSON
 //! logs, and `check`.
@@ -87,11 +87,11 @@ fn dual_stack_nodes_over_ipv4_and_ipv6_sessions_and_an_ipv6_only_node() {
     let (n1, n2, n3) = (seg.host("n1", 11), seg.host("n2", 12), seg.host("n3", 13));
     let mut rr = reflector_head("10.11.0.1", 65000, &seg.dir, "rr");
     rr.push_str(
-        "[[client]]\naddress = \"10.11.0.12\"\n\
+        "[[client]]\naddress = \"10.11.0.12\"\nttl_security = 1\n\
          [[client]]\naddress = \"fd00:11::b\"\nextended_next_hop = true\n\
          [[client]]\naddress = \"fd00:11::d\"\nextended_next_hop = true\n",
     );
-    let _rr = seg.reflector(&rr_ns, "rr", &rr, false);
+    let rr = seg.reflector(&rr_ns, "rr", &rr, false);
     // n1: dual stack over an IPv6 session only; n2: dual stack over IPv4 only; n3: IPv6
     // only, its IPv4 block with an IPv6 next hop (RFC 8950).
     let a1 = Agent::start(
@@ -113,7 +113,10 @@ fn dual_stack_nodes_over_ipv4_and_ipv6_sessions_and_an_ipv6_only_node() {
         &format!(
             "{}[node]\naddress = \"10.11.0.12\"\naddress6 = \"fd00:11::c\"\n\
              pod_blocks = [\"172.17.12.0/24\", \"2001:db8:12::/64\"]\n\
-             [[ibgp]]\naddress = \"10.11.0.1\"\n",
+             [prefix_lists]\nn1v4 = [\"172.17.11.0/24\"]\n\
+             [policies.not-n1v4]\ndefault = \"accept\"\n\
+             [[policies.not-n1v4.term]]\nmatch.prefix_list = \"n1v4\"\nverdict = \"reject\"\n\
+             [[ibgp]]\naddress = \"10.11.0.1\"\nttl_security = 1\nimport = \"not-n1v4\"\n",
             node_head(65000, "10.11.0.12")
         ),
         &[],
@@ -142,6 +145,16 @@ fn dual_stack_nodes_over_ipv4_and_ipv6_sessions_and_an_ipv6_only_node() {
         ip_route(&n2, "-6 route show proto bgp")
             .contains("2001:db8:11::/64 via fd00:11::b dev eth0")
     });
+    // n2's session is GTSM-protected, and its import policy keeps n1's IPv4 block (which
+    // the reflector has) out.
+    seg.wait("n1's IPv4 block at the reflector", || {
+        !rr.paths("172.17.11.0/24").is_empty()
+    });
+    assert!(
+        !ip_route(&n2, "-4 route show proto bgp").contains("172.17.11.0/24"),
+        "{}",
+        ip_route(&n2, "-4 route show proto bgp")
+    );
     // The pods answer over both families. (The IPv6-only node has no IPv4 way back to
     // n1's eth0 address: its route is checked above, not pinged.)
     for (target, flag) in [("2001:db8:12::1", "-6"), ("172.17.12.1", "-4")] {

@@ -77,7 +77,7 @@ pub struct RunArgs {
     /// The Prometheus endpoint, address:port ("" turns it off; default 127.0.0.1:9180).
     #[arg(long)]
     pub metrics: Option<String>,
-    /// The admin socket (default /run/node-agent.sock).
+    /// The admin socket (with flags alone: none unless given).
     #[arg(long)]
     pub socket: Option<PathBuf>,
     /// This start is a restart: set the Restart State bit and wait for the peers' tables.

@@ -116,8 +116,15 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     }
     let mut sc = cfg.speaker.clone();
     sc.router.restarting = args.restarting;
-    let admin = crate::admin::bind(&cfg.admin_socket, cfg.admin_mode, cfg.admin_group)
-        .map_err(|e| format!("admin socket {}: {e}", cfg.admin_socket.display()))?;
+    // With flags alone, the socket is opened only when `--socket` names one (agents in
+    // several namespaces of one host would otherwise share the default path).
+    let admin = if args.config.is_some() || args.socket.is_some() {
+        let l = crate::admin::bind(&cfg.admin_socket, cfg.admin_mode, cfg.admin_group)
+            .map_err(|e| format!("admin socket {}: {e}", cfg.admin_socket.display()))?;
+        Some(l)
+    } else {
+        None
+    };
     let speaker = Speaker::start(sc).await.map_err(|e| e.to_string())?;
     for &block in &node(&cfg).pod_blocks {
         announce(&speaker, node(&cfg), block).await?;
@@ -131,7 +138,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         "node agent running"
     );
     let (registry, reloads, blocks) = registry().map_err(|e| e.to_string())?;
-    let socket_path = cfg.admin_socket.clone();
+    let socket_path = admin.as_ref().map(|_| cfg.admin_socket.clone());
     let metrics_addr = cfg.metrics;
     let a = Arc::new(Agent {
         args,
@@ -154,7 +161,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
             Arc::new(move || a.metrics_text()),
         ));
     }
-    {
+    if let Some(admin) = admin {
         let a = a.clone();
         daemon::spawn_admin(admin, move |req| {
             let a = a.clone();
@@ -166,7 +173,9 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     info!("stopping");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     let r = a.speaker.shutdown("node agent stopping").await;
-    let _ = std::fs::remove_file(&socket_path);
+    if let Some(p) = socket_path {
+        let _ = std::fs::remove_file(p);
+    }
     r.map_err(|e| e.to_string())
 }
 
