@@ -139,7 +139,8 @@ impl Builder<'_> {
         }
         sc.router.cluster_id = None;
         for p in &mut sc.router.peers {
-            if p.local_address.is_none() {
+            // A peer on a link (`interface`) has its link-local address as source.
+            if p.local_address.is_none() && p.interface.is_none() {
                 p.local_address = match p.address {
                     IpAddr::V4(_) => v4.map(|a| IpAddr::V4(*a.get_ref())),
                     IpAddr::V6(_) => v6.map(|a| IpAddr::V6(*a.get_ref())),
