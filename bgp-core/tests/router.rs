@@ -1193,6 +1193,34 @@ fn ipv4_routes_go_over_an_ipv6_session_with_an_ipv6_next_hop_only_with_rfc_8950(
 }
 
 #[test]
+fn next_hop_self_without_an_address_of_the_family_does_not_send_the_route() {
+    // An IPv6 route over an IPv4-only eBGP session: we have no IPv6 address there to put
+    // as next hop, and the route's own next hop means nothing to the peer.
+    let mut w = World::new();
+    let mut ca = config(65001, "10.0.0.1", &[("10.0.0.2", 65002)]);
+    ca.ebgp_without_policy = true;
+    let mut cb = config(65002, "10.0.0.2", &[("10.0.0.1", 65001)]);
+    cb.ebgp_without_policy = true;
+    let a = w.add("10.0.0.1", ca);
+    let b = w.add("10.0.0.2", cb);
+    w.until(5 * SEC, "up", |w| w.established(b) == 1);
+    let v6 = Announcement {
+        next_hop: Some(ip("fd00::9")),
+        ..Announcement::default()
+    };
+    w.router(a)
+        .announce("2001:db8:1::/48".parse().unwrap(), &v6)
+        .unwrap();
+    w.router(a)
+        .announce("172.17.1.0/24".parse().unwrap(), &Announcement::default())
+        .unwrap();
+    w.drive();
+    let routes = w.call(b, |r, _| r.best_routes());
+    let prefixes: Vec<String> = routes.iter().map(|r| r.prefix.to_string()).collect();
+    assert_eq!(prefixes, ["172.17.1.0/24"], "{routes:?}");
+}
+
+#[test]
 fn a_connection_failure_reported_late_leaves_an_established_session_up() {
     // A connect started before a reload re-created the peer ends after the session is up.
     let mut w = World::new();

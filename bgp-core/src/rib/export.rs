@@ -300,6 +300,13 @@ pub(super) fn set_next_hop(
         },
     };
     let Some(addr) = addr else {
+        // Ourselves, with no address of ours of the family on the session (an IPv6 route
+        // on an IPv4 session): the route does not go. Left unchanged, its next hop would
+        // send the peer to a router it may not reach, or one on another link.
+        if matches!(nh, NextHopAction::SelfAddr) {
+            out.next_hop = None;
+            out.mp_reach = None;
+        }
         return;
     };
     let family = family_of(prefix);
