@@ -25,6 +25,10 @@ fn binaries() -> Binaries {
 
 /// None (the test skips) when this machine cannot run the lab outside CI.
 fn lab(tag: &str, frr_rack_b: bool, ipip: bool) -> Option<Lab> {
+    lab_with(tag, frr_rack_b, ipip, false)
+}
+
+fn lab_with(tag: &str, frr_rack_b: bool, ipip: bool, dual_stack: bool) -> Option<Lab> {
     let ci = std::env::var("CI").is_ok();
     if !netns::netns_available() {
         assert!(!ci, "network namespaces are required under CI");
@@ -45,6 +49,7 @@ fn lab(tag: &str, frr_rack_b: bool, ipip: bool) -> Option<Lab> {
         hold_time: 9,
         ipip,
         tunnel_stand_in: ipip && !lab::kernel_has_ipip(&format!("lt{}{tag}", std::process::id())),
+        dual_stack,
     };
     Some(Lab::up(binaries(), opts).expect("lab up"))
 }
@@ -109,6 +114,31 @@ fn no_loss<const N: usize>(streams: [lab::PingStream; N], what: &str) {
 
 fn index_of(lab: &Lab, node: &str) -> usize {
     lab.nodes.iter().position(|n| n.name == node).unwrap()
+}
+
+/// The dual-stack variant: IPv6 blocks in every kernel (nodes and ToRs) and every pod
+/// reaching every other over IPv4 and over IPv6.
+#[test]
+fn the_dual_stack_lab() {
+    let Some(lab) = lab_with("d", false, false, true) else {
+        return;
+    };
+    converge(&lab, "start");
+    all_pods_reachable(&lab);
+    let (matrix, failed) = lab.ping_matrix6();
+    eprintln!("{matrix}");
+    if !failed.is_empty() {
+        fail(
+            &lab,
+            &format!("unreachable pod pairs over IPv6: {failed:?}"),
+        );
+    }
+    let a1 = lab.node_ns(0);
+    let routes = a1.sh("ip -6 route show proto bgp").unwrap_or_default();
+    assert!(
+        routes.contains("2001:db8:12::/64 via fd00:100::12 dev eth0"),
+        "{routes}"
+    );
 }
 
 #[test]

@@ -16,7 +16,8 @@
 //! block and installing the others into its kernel (`via NH dev eth0 onlink`); each pod is
 //! a namespace with a /32 on a veth pair, routed by the node with `POD dev pN scope link`.
 //! In-rack traffic goes node to node; cross-rack traffic node -> ToR -> ToR -> node.
-//! Optionally rack B's ToR runs FRR (bgpd + zebra) instead of our reflector.
+//! Optionally rack B's ToR runs FRR (bgpd + zebra) instead of our reflector; the dual-stack
+//! variant (`dual.rs`) adds IPv6 everywhere.
 
 #![allow(dead_code)]
 
@@ -29,6 +30,15 @@ use std::time::{Duration, Instant};
 
 use crate::daemons::Frr;
 use crate::netns::{Ns, Proc, veth, wait_for};
+
+#[path = "dual.rs"]
+mod dual;
+#[path = "ping.rs"]
+mod ping;
+
+// `Loss` is for the lab's test.
+#[allow(unused_imports)]
+pub use ping::{Loss, PingStream, ping_once};
 
 /// The programs the lab runs.
 #[derive(Clone, Debug)]
@@ -54,6 +64,9 @@ pub struct Options {
     /// In the IPIP variant on a kernel without ipip: `tunl0` is one end of a veth pair, so
     /// that the routes through it are programmed for real (cross-rack pings cannot pass).
     pub tunnel_stand_in: bool,
+    /// The dual-stack variant (see `dual.rs`): IPv6 as well, everywhere (our reflectors
+    /// only, not with `ipip`).
+    pub dual_stack: bool,
 }
 
 /// Rack `r`'s numbers.
@@ -82,6 +95,7 @@ fn link_addr(r: usize) -> Ipv4Addr {
 pub struct Pod {
     pub name: String,
     pub address: Ipv4Addr,
+    pub address6: Option<std::net::Ipv6Addr>,
     ns: Ns,
 }
 
@@ -90,6 +104,8 @@ pub struct Node {
     pub rack: usize,
     pub address: Ipv4Addr,
     pub block: ipnet::Ipv4Net,
+    pub address6: Option<std::net::Ipv6Addr>,
+    pub block6: Option<ipnet::Ipv6Net>,
     pub pods: Vec<Pod>,
     agent: Option<Proc>,
     ns: Ns,
@@ -169,6 +185,9 @@ impl Lab {
         veth(&lab.tors[0], "tor", &lab.tors[1], "tor")?;
         for r in 0..2 {
             lab.tors[r].sh(&format!("ip addr add {}/30 dev tor", link_addr(r)))?;
+        }
+        if lab.opts.dual_stack {
+            dual::tors(&lab.tors)?;
         }
         // Rack A's second reflector, on the rack's bridge.
         let rr2 = Ns::new(&lab.ns_name("rr-a2"))?;
@@ -263,7 +282,7 @@ impl Lab {
 router_id = "{me}"
 asn = {asn}
 cluster_id = "{cluster}"
-listen = ["0.0.0.0:179"]
+listen = {listen}
 
 [metrics]
 listen = ""
@@ -291,6 +310,11 @@ next_hop = "{client_nh}"
             socket = self.opts.dir.join(format!("{name}.sock")).display(),
             hold = self.opts.hold_time,
             client_nh = if ipip { "default" } else { "self-external" },
+            listen = if self.opts.dual_stack {
+                r#"["0.0.0.0:179", "[::]:179"]"#
+            } else {
+                r#"["0.0.0.0:179"]"#
+            },
         );
         if rack == 0 && !ipip {
             let other = if tor {
@@ -328,7 +352,7 @@ import = "pod-blocks"
 export = "pod-blocks"
 
 [prefix_lists]
-pods = ["172.17.0.0/16 le 32"]
+pods = ["172.17.0.0/16 le 32", "2001:db8::/32 le 128"]
 
 [policies.pod-blocks]
 default = "reject"
@@ -339,6 +363,9 @@ verdict = "accept"
 "#,
                 peer_asn = rack_asn(1 - rack),
             );
+        }
+        if self.opts.dual_stack && tor {
+            s.push_str(&dual::tor_config(rack, rack_asn(1 - rack)));
         }
         s
     }
@@ -427,11 +454,19 @@ verdict = "accept"
                 tun = Ipv4Addr::from(u32::from(block.network()) + 1),
             ))?;
         }
+        let (address6, block6) = if self.opts.dual_stack {
+            let (a, b) = dual::node(&ns, r, i, block.network().octets()[2])?;
+            (Some(a), Some(b))
+        } else {
+            (None, None)
+        };
         self.nodes.push(Node {
             name,
             rack: r,
             address,
             block,
+            address6,
+            block6,
             pods: Vec::new(),
             agent: None,
             ns,
@@ -459,9 +494,14 @@ verdict = "accept"
             "sysctl -qw net.ipv4.conf.{dev}.proxy_arp=1 net.ipv4.neigh.{dev}.proxy_delay=0 && \
              ip route add {address}/32 dev {dev} scope link"
         ))?;
+        let address6 = match node.block6 {
+            Some(b) => Some(dual::pod(&node.ns, &ns, &dev, b, k)?),
+            None => None,
+        };
         self.nodes[n].pods.push(Pod {
             name: name.clone(),
             address,
+            address6,
             ns,
         });
         Ok((address, name))
@@ -486,6 +526,11 @@ verdict = "accept"
             .args(["--connect-retry", "1"]);
         for p in self.node_peers(node.rack) {
             cmd.args(["--peer", &p.to_string()]);
+        }
+        if let (Some(a), Some(b)) = (node.address6, node.block6) {
+            cmd.args(["--address6", &a.to_string()])
+                .args(["--pod-block", &b.to_string()])
+                .args(["--peer", &dual::tor6(node.rack).to_string()]);
         }
         if restarting {
             cmd.arg("--restarting");
@@ -538,7 +583,12 @@ verdict = "accept"
 
     /// The routes of our protocol in `ns`'s main table: (prefix, gateway, device).
     pub fn bgp_routes(ns: &Ns) -> Vec<(String, String, String)> {
-        let Ok(out) = ns.sh("ip -4 route show proto bgp") else {
+        Self::bgp_routes_of(ns, "-4")
+    }
+
+    /// As [`Lab::bgp_routes`], for the family `-4` or `-6`.
+    pub fn bgp_routes_of(ns: &Ns, family: &str) -> Vec<(String, String, String)> {
+        let Ok(out) = ns.sh(&format!("ip {family} route show proto bgp")) else {
             return Vec::new();
         };
         out.lines()
@@ -597,9 +647,9 @@ verdict = "accept"
     /// namespace; empty when the lab has converged.
     pub fn differences(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let mut check = |ns: &Ns, want: BTreeSet<(String, String, String)>| {
+        let mut check = |ns: &Ns, want: BTreeSet<(String, String, String)>, family: &str| {
             let have: BTreeSet<(String, String, String)> =
-                Self::bgp_routes(ns).into_iter().collect();
+                Self::bgp_routes_of(ns, family).into_iter().collect();
             if have != want {
                 out.push(format!(
                     "{}: missing {:?}, unexpected {:?}",
@@ -610,10 +660,18 @@ verdict = "accept"
             }
         };
         for n in 0..self.nodes.len() {
-            check(&self.nodes[n].ns, self.expected_node_routes(n));
+            check(&self.nodes[n].ns, self.expected_node_routes(n), "-4");
         }
         for r in 0..self.tors.len() {
-            check(&self.tors[r], self.expected_tor_routes(r));
+            check(&self.tors[r], self.expected_tor_routes(r), "-4");
+        }
+        if self.opts.dual_stack {
+            for n in 0..self.nodes.len() {
+                check(&self.nodes[n].ns, self.expected_node_routes6(n), "-6");
+            }
+            for r in 0..self.tors.len() {
+                check(&self.tors[r], self.expected_tor_routes6(r), "-6");
+            }
         }
         out
     }
@@ -628,12 +686,20 @@ verdict = "accept"
     /// The route tables to show: each namespace's `ip route`, each reflector's routes.
     pub fn report_routes(&self) -> String {
         let mut s = String::new();
+        let dual = self.opts.dual_stack;
         let mut show = |title: &str, ns: &Ns| {
             let out = ns
                 .sh("ip -4 route show")
                 .unwrap_or_else(|e| format!("({e})\n"));
             let _ = writeln!(s, "--- {title} ({}) ip route", ns.name);
             s.push_str(&out);
+            if dual {
+                let out = ns
+                    .sh("ip -6 route show proto bgp")
+                    .unwrap_or_else(|e| format!("({e})\n"));
+                let _ = writeln!(s, "--- {title} ({}) ip -6 route show proto bgp", ns.name);
+                s.push_str(&out);
+            }
         };
         for (r, tor) in self.tors.iter().enumerate() {
             if self.opts.ipip {
@@ -659,46 +725,17 @@ verdict = "accept"
     /// Pings every pod from every other pod (one echo each, in parallel per source): the
     /// matrix as text and the failed pairs.
     pub fn ping_matrix(&self) -> (String, Vec<(String, String)>) {
-        let pods = self.pods();
-        let results: Vec<Vec<bool>> = std::thread::scope(|s| {
-            let handles: Vec<_> = pods
-                .iter()
-                .map(|(_, _, src_ns)| {
-                    let pods = &pods;
-                    s.spawn(move || {
-                        pods.iter()
-                            .map(|(_, dst, dst_ns)| dst_ns == src_ns || ping_once(src_ns, *dst))
-                            .collect::<Vec<bool>>()
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
-        let width = pods.iter().map(|p| p.0.len()).max().unwrap_or(4) + 1;
-        let mut s = format!("{:width$}", "from\\to");
-        for (name, _, _) in &pods {
-            let _ = write!(s, "{name:>width$}");
-        }
-        s.push('\n');
-        let mut failed = Vec::new();
-        for (i, (src, _, _)) in pods.iter().enumerate() {
-            let _ = write!(s, "{src:width$}");
-            for (j, (dst, _, _)) in pods.iter().enumerate() {
-                let cell = if i == j {
-                    "-"
-                } else if results[i][j] {
-                    "ok"
-                } else {
-                    failed.push((src.clone(), dst.clone()));
-                    "FAIL"
-                };
-                let _ = write!(s, "{cell:>width$}");
-            }
-            s.push('\n');
-        }
-        let total = pods.len() * pods.len().saturating_sub(1);
-        let _ = writeln!(s, "{} of {total} pod pairs reachable", total - failed.len());
-        (s, failed)
+        let pods = self
+            .pods()
+            .into_iter()
+            .map(|(n, a, ns)| (n, std::net::IpAddr::V4(a), ns))
+            .collect();
+        ping::matrix(pods)
+    }
+
+    /// The IPv6 ping matrix of the dual-stack variant.
+    pub fn ping_matrix6(&self) -> (String, Vec<(String, String)>) {
+        ping::matrix(self.pods6())
     }
 
     /// A ping stream from pod `src` (namespace name) to `dst`, one echo every 10 ms.
@@ -723,71 +760,6 @@ verdict = "accept"
         Ok(PingStream {
             proc: p?,
             started: Instant::now(),
-        })
-    }
-}
-
-/// One echo from the namespace `src_ns` to `dst`, waiting a second at most.
-pub fn ping_once(src_ns: &str, dst: Ipv4Addr) -> bool {
-    Command::new("ip")
-        .args([
-            "netns", "exec", src_ns, "ping", "-n", "-q", "-c", "1", "-W", "1",
-        ])
-        .arg(dst.to_string())
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// A running `ping -i 0.01`; [`PingStream::finish`] stops it and reads its statistics.
-pub struct PingStream {
-    proc: Proc,
-    started: Instant,
-}
-
-/// Echoes sent and answered.
-#[derive(Clone, Copy, Debug)]
-pub struct Loss {
-    pub sent: u64,
-    pub received: u64,
-    pub seconds: f64,
-}
-
-impl Loss {
-    pub fn lost(&self) -> u64 {
-        self.sent.saturating_sub(self.received)
-    }
-}
-
-impl std::fmt::Display for Loss {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} of {} echoes lost over {:.1} s",
-            self.lost(),
-            self.sent,
-            self.seconds
-        )
-    }
-}
-
-impl PingStream {
-    pub fn finish(mut self) -> Result<Loss, String> {
-        let seconds = self.started.elapsed().as_secs_f64();
-        self.proc.stop_with("-INT");
-        let log = self.proc.log();
-        let line = log
-            .lines()
-            .find(|l| l.contains("packets transmitted"))
-            .ok_or_else(|| format!("no ping statistics:\n{log}"))?;
-        let num = |word: &str| -> Option<u64> {
-            let w: Vec<&str> = line.split([' ', ',']).filter(|s| !s.is_empty()).collect();
-            let i = w.iter().position(|x| x.starts_with(word))?;
-            w.get(i.checked_sub(1)?)?.parse().ok()
-        };
-        Ok(Loss {
-            sent: num("packets").ok_or("no count of packets sent")?,
-            received: num("received").ok_or("no count of packets received")?,
-            seconds,
         })
     }
 }

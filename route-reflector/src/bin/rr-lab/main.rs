@@ -90,6 +90,7 @@ fn run(args: &Args) -> Result<bool, String> {
         hold_time: 9,
         ipip: false,
         tunnel_stand_in: false,
+        dual_stack: false,
     };
     step(&format!(
         "building 2 racks x 3 nodes x 2 pods; rack B's ToR runs {}; configs and logs in {}",
@@ -112,11 +113,26 @@ fn run(args: &Args) -> Result<bool, String> {
             ipip: true,
             frr_rack_b: false,
             dir: dir.join("ipip"),
-            ..opts
+            ..opts.clone()
         };
         passed &= run_lab(&bins, opts, false)?;
     } else {
         println!("not run: this kernel has no ipip device type (DESIGN.md section 10)");
+    }
+    step("dual-stack variant");
+    if args.frr_rack_b {
+        println!("not run with --frr-rack-b (our reflectors only)");
+    } else {
+        println!(
+            "IPv6 as well: nodes, pods and ToRs dual stack, IPv4 and IPv6 sessions, IPv6 blocks \
+             in every kernel; IPv4 and IPv6 ping matrices"
+        );
+        let opts = lab::Options {
+            dual_stack: true,
+            dir: dir.join("dual"),
+            ..opts
+        };
+        passed &= run_lab(&bins, opts, false)?;
     }
     if temp && !args.keep {
         let _ = std::fs::remove_dir_all(&dir);
@@ -161,8 +177,14 @@ fn run_lab(bins: &lab::Binaries, opts: lab::Options, keep: bool) -> Result<bool,
     print!("{}", lab.report_routes());
 
     step("pod-to-pod ping matrix");
-    let (matrix, failed) = lab.ping_matrix();
+    let (matrix, mut failed) = lab.ping_matrix();
     print!("{matrix}");
+    if lab.opts.dual_stack {
+        step("pod-to-pod ping matrix, IPv6");
+        let (matrix, failed6) = lab.ping_matrix6();
+        print!("{matrix}");
+        failed.extend(failed6);
+    }
 
     if keep {
         step("the lab stays up (Ctrl-C or SIGTERM tears it down)");
