@@ -136,7 +136,10 @@ impl RunArgs {
             .router_id
             .or(self.address)
             .ok_or("--router-id is needed without --address")?;
-        let q = |s: &dyn std::fmt::Display| format!("\"{s}\"");
+        // Quoted and escaped: a JSON string is a TOML basic string (the same escapes).
+        let q = |s: &dyn std::fmt::Display| {
+            serde_json::to_string(&s.to_string()).unwrap_or_else(|_| "\"\"".into())
+        };
         let list = |v: &[String]| format!("[{}]", v.join(", "));
         let mut t = format!("asn = {asn}\nrouter_id = {}\n", q(&id));
         if let Some(n) = self.max_paths {
@@ -245,6 +248,13 @@ mod tests {
             c.admin_socket,
             PathBuf::from(crate::config::NODE_ADMIN_SOCKET)
         );
+    }
+
+    #[test]
+    fn flag_values_are_escaped_in_the_file() {
+        let a = args(|a| a.socket = Some("/tmp/odd \"name\".sock".into()));
+        let c = Config::parse("<flags>", &a.to_toml().unwrap()).unwrap();
+        assert_eq!(c.admin_socket, PathBuf::from("/tmp/odd \"name\".sock"));
     }
 
     #[test]
