@@ -251,9 +251,19 @@ fn ecmp_through_two_reflectors_with_a_direct_and_a_tunnel_next_hop_that_follow_t
         let v6 = ip_route(&n1, "-6 route show 2001:db8:99::/64 proto bgp");
         v6.contains("via fd00:11::c dev eth0") && v6.contains("via fd00:11::d dev eth0")
     });
+    // `show routes`: both paths of the block, both in the ECMP set.
+    let r = a1.json(&["show", "routes", "172.17.99.0/24"]);
+    let paths = r[0]["paths"].as_array().cloned().unwrap_or_default();
+    assert_eq!(paths.len(), 2, "{r}");
+    assert!(paths.iter().all(|p| p["multipath"] == true), "{r}");
     // n1 gets an address on n3's subnet: n3 is now reached directly.
+    let t = std::time::Instant::now();
     n1.sh("ip addr add 10.12.0.11/24 dev eth0").unwrap();
     seg.wait("the far next hop moved to eth0", || both(&v4(), "eth0"));
+    eprintln!(
+        "address added: next hop re-decided within {:?}",
+        t.elapsed()
+    );
     n1.sh("ip addr del 10.12.0.11/24 dev eth0").unwrap();
     seg.wait("the far next hop back on the tunnel", || {
         both(&v4(), "tunl0")
@@ -263,10 +273,12 @@ fn ecmp_through_two_reflectors_with_a_direct_and_a_tunnel_next_hop_that_follow_t
     seg.wait("the route on its direct next hop alone", || {
         v4().contains("172.17.99.0/24 via 10.11.0.12 dev eth0")
     });
+    let t = std::time::Instant::now();
     n1.sh(tunnel).unwrap();
     seg.wait("both next hops again with the tunnel back", || {
         both(&v4(), "tunl0")
     });
+    eprintln!("tunnel back: route rewritten within {:?}", t.elapsed());
     let m = n1
         .sh("curl -sf http://127.0.0.1:9180/metrics")
         .unwrap_or_default();
