@@ -22,6 +22,7 @@
 //! - [`types`]: small shared value types.
 
 pub mod bfd;
+pub mod bmp;
 pub mod mrt;
 pub mod policy;
 pub mod rib;
