@@ -105,6 +105,7 @@ impl Router {
         }
         self.out
             .push_back(Output::Event(RouterEvent::PeerUp { peer }));
+        self.monitor_up(id, dir, n);
         let session = PeerSession {
             router_id: n.peer_id,
             families: n.families.clone(),
@@ -194,10 +195,12 @@ impl Router {
         let Some(e) = self.entry_mut(id) else { return };
         e.stats.count_received(u);
         let peer = e.address();
+        self.monitor_received(id, u);
         match self.rib.apply_update_at(id, u, now) {
             Ok(ch) => self.publish(ch.best),
             Err(err) => warn!(%peer, %err, "update"),
         }
+        self.monitor_accepted(id, u);
         self.check_limit(id, now);
         self.stats_changed(id);
     }
@@ -262,6 +265,7 @@ impl Router {
         // straight back as a new dynamic peer).
         let remove = e.dynamic && retain.is_none() && !e.admin_down;
         self.clear_outbox(id);
+        self.monitor_down(id, reason);
         self.out.push_back(Output::Event(RouterEvent::PeerDown {
             peer,
             reason: why,
@@ -279,6 +283,7 @@ impl Router {
 
     /// Best-path changes go out as events.
     pub(super) fn publish(&mut self, changes: Vec<BestChange>) {
+        self.monitor_best(&changes);
         for c in changes {
             match (c.had_best, c.best.is_some()) {
                 (false, true) => self.best_count += 1,

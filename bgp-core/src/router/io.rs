@@ -140,6 +140,10 @@ pub enum Output {
     Close { conn: ConnId },
     /// Something the driver may want to know or act on.
     Event(Event),
+    /// A BMP message for the monitoring stations (see
+    /// [`Router::set_monitoring`](super::Router::set_monitoring)); its per-peer header
+    /// has no time yet: the driver stamps it.
+    Monitor(crate::bmp::BmpMessage),
 }
 
 /// What happened, for the driver's logs, metrics, watchers and FIB.

@@ -43,6 +43,7 @@ mod admin;
 mod config;
 mod events;
 mod io;
+mod monitor;
 mod outbox;
 mod peer;
 mod restart;
@@ -69,6 +70,7 @@ pub use io::{
     Announcement, ConnId, Event, Input, Messages, Output, PeerInfo, PeerUpdate, RouteChange,
     RouterError, Transport,
 };
+pub use monitor::Monitoring;
 pub use outbox::WINDOW;
 pub use status::{
     FamilyCounts, PeerReport, PeerStats, PeerStatus, RefreshCounts, Summary, family_label,
@@ -89,6 +91,8 @@ struct ConnEntry {
     conn: Conn,
     /// Our address on it.
     local: SocketAddr,
+    /// The other end's.
+    remote: SocketAddr,
     /// Messages handed out for it, not yet reported written.
     in_flight: usize,
 }
@@ -134,6 +138,8 @@ pub struct Router {
     /// A peer is being removed only to be added again (new settings): no
     /// [`Event::PeerRemoved`] for it.
     quiet_removal: bool,
+    /// What is reported for monitoring (see `monitor`).
+    monitoring: Monitoring,
 }
 
 impl std::fmt::Debug for Router {
@@ -184,6 +190,7 @@ impl Router {
             stats_dirty: Vec::new(),
             stopping: false,
             quiet_removal: false,
+            monitoring: Monitoring::default(),
         };
         let errors = peers
             .into_iter()
@@ -602,6 +609,7 @@ impl Router {
                 peer: id,
                 conn: Conn::Outbound,
                 local,
+                remote: e.transport().remote,
                 in_flight: 0,
             },
         );
@@ -633,6 +641,7 @@ impl Router {
                 peer: id,
                 conn: Conn::Inbound,
                 local,
+                remote,
                 in_flight: 0,
             },
         );

@@ -102,6 +102,8 @@ pub(super) struct PeerEntry {
     /// On the router's list of peers whose counters changed.
     pub stats_dirty: bool,
     pub outbox: Outbox,
+    /// The established session, as monitoring reports it.
+    pub monitored: Option<Box<super::monitor::Monitored>>,
 }
 
 /// Which slot of [`PeerEntry::conns`] a connection is.
@@ -144,6 +146,7 @@ impl PeerEntry {
             stats: PeerStats::default(),
             stats_dirty: false,
             outbox: Outbox::default(),
+            monitored: None,
         }
     }
 

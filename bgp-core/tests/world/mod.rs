@@ -46,6 +46,8 @@ pub struct Node {
     pub aliases: Vec<IpAddr>,
     pub router: Router,
     pub events: Vec<Event>,
+    /// What the router reported for monitoring.
+    pub monitor: Vec<bgp_core::bmp::BmpMessage>,
     pub up: bool,
 }
 
@@ -102,6 +104,7 @@ impl World {
             aliases: Vec::new(),
             router,
             events: Vec::new(),
+            monitor: Vec::new(),
             up: true,
         });
         self.nodes.len() - 1
@@ -385,6 +388,7 @@ impl World {
                 }
             }
             Output::Event(e) => self.nodes[n].events.push(e),
+            Output::Monitor(m) => self.nodes[n].monitor.push(m),
         }
     }
 

@@ -353,6 +353,8 @@ impl Driver {
                     }
                 }
                 Output::Event(e) => self.event(e),
+                // Nothing asks for monitoring yet.
+                Output::Monitor(_) => {}
             }
         }
         // Best-path changes need not come as events (none are asked for without a FIB or

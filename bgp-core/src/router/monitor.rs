@@ -1,0 +1,354 @@
+//! What the router reports for monitoring (BMP stations, MRT logs), when asked to with
+//! [`Router::set_monitoring`]: sessions up and down with both OPENs, each UPDATE as
+//! received (pre-policy), the routes it left in the table (post-policy), and best-route
+//! changes (the Loc-RIB, RFC 9069). They come out as [`Output::Monitor`] BMP messages
+//! whose per-peer headers carry no time: the owner stamps them with its clock.
+//!
+//! Off (the default), nothing is encoded and nothing is looked up: the only cost is a
+//! check of a flag per UPDATE and per best-route change.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use bytes::{Bytes, BytesMut};
+use ipnet::IpNet;
+
+use super::Router;
+use super::io::Output;
+use super::peer::slot;
+use crate::bmp::{
+    BmpMessage, PeerDownReason, PeerHeader, PeerUp, Tlv, info_type, peer_flags, peer_type,
+};
+use crate::rib::{BestChange, PeerId, family_of};
+use crate::session::{Conn, DownReason, Negotiated};
+use crate::types::{Afi, Family, PathId};
+use crate::wire::attributes::{MpNlri, MpReach, MpUnreach};
+use crate::wire::{
+    Capability, Context, Message, NlriEntry, Open, PathAttributes, Prefixes, Update,
+};
+
+/// Which tables are reported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Monitoring {
+    /// Each UPDATE as received (pre-policy Adj-RIB-In).
+    pub pre_policy: bool,
+    /// The routes each UPDATE left in the table, after the import policy (post-policy
+    /// Adj-RIB-In, the L flag).
+    pub post_policy: bool,
+    /// Best-route changes (Loc-RIB, RFC 9069).
+    pub loc_rib: bool,
+}
+
+impl Monitoring {
+    pub fn is_on(&self) -> bool {
+        self.pre_policy || self.post_policy || self.loc_rib
+    }
+}
+
+/// What monitoring keeps of an established session.
+#[derive(Debug)]
+pub(super) struct Monitored {
+    header: PeerHeader,
+    /// For what the peer sent, encoded again: four-octet ASNs (the A flag clear), the
+    /// peer's ADD-PATH families, any length.
+    ctx: Context,
+    up: Box<PeerUp>,
+}
+
+/// The name of the Loc-RIB in its Peer Up (RFC 9069 4.3).
+const LOC_RIB_NAME: &str = "global";
+
+impl Router {
+    /// Turns the monitoring outputs on or off.
+    pub fn set_monitoring(&mut self, m: Monitoring) {
+        self.monitoring = m;
+    }
+
+    pub fn monitoring(&self) -> Monitoring {
+        self.monitoring
+    }
+
+    /// Keeps what a session's Peer Up says; reports it when monitoring is on.
+    pub(super) fn monitor_up(&mut self, id: PeerId, dir: Conn, n: &Negotiated) {
+        let Some(e) = super::peer_mut(&mut self.peers, id) else {
+            return;
+        };
+        let (local, remote) = e.conns[slot(dir)]
+            .and_then(|c| self.conns.get(&c))
+            .map_or_else(
+                || {
+                    let r = e.transport().remote;
+                    (SocketAddr::new(unspecified(r.ip()), 0), r)
+                },
+                |c| (c.local, c.remote),
+            );
+        let sent = e.fsm.session(dir).map(|s| s.config().open());
+        let header = PeerHeader::global(e.address(), n.peer_as, n.peer_id);
+        let up = Box::new(PeerUp {
+            peer: header.clone(),
+            local_address: local.ip(),
+            local_port: local.port(),
+            remote_port: remote.port(),
+            sent_open: sent.map(open_bytes).unwrap_or_default(),
+            received_open: open_bytes(n.peer_open.clone()),
+            information: Vec::new(),
+        });
+        let ctx = Context {
+            four_octet_as: true,
+            add_path: n.add_path_receive,
+            extended_message: true,
+            ..Context::default()
+        };
+        if self.monitoring.is_on() {
+            self.out
+                .push_back(Output::Monitor(BmpMessage::PeerUp(up.clone())));
+        }
+        e.monitored = Some(Box::new(Monitored { header, ctx, up }));
+    }
+
+    pub(super) fn monitor_down(&mut self, id: PeerId, reason: &DownReason) {
+        let Some(m) = self.entry_mut(id).and_then(|e| e.monitored.take()) else {
+            return;
+        };
+        if !self.monitoring.is_on() {
+            return;
+        }
+        let reason = match reason {
+            DownReason::Sent(n) => {
+                PeerDownReason::LocalNotification(message_bytes(Message::Notification(n.clone())))
+            }
+            DownReason::Received(n) => {
+                PeerDownReason::RemoteNotification(message_bytes(Message::Notification(n.clone())))
+            }
+            DownReason::ConnectionLost => PeerDownReason::RemoteNoData,
+        };
+        self.out.push_back(Output::Monitor(BmpMessage::PeerDown {
+            peer: m.header,
+            reason,
+        }));
+    }
+
+    /// An UPDATE as received, before the RIB takes it.
+    pub(super) fn monitor_received(&mut self, id: PeerId, u: &Update) {
+        if !self.monitoring.pre_policy {
+            return;
+        }
+        let Some(m) = self.entry(id).and_then(|e| e.monitored.as_deref()) else {
+            return;
+        };
+        let mut b = BytesMut::new();
+        if Message::Update(Box::new(u.clone()))
+            .encode(&m.ctx, &mut b)
+            .is_ok()
+        {
+            let msg = BmpMessage::RouteMonitoring {
+                peer: m.header.clone(),
+                update: b.freeze(),
+            };
+            self.out.push_back(Output::Monitor(msg));
+        }
+    }
+
+    /// What an UPDATE left in the table: each prefix's path from the peer after the
+    /// import policy, or its withdrawal when none is left.
+    pub(super) fn monitor_accepted(&mut self, id: PeerId, u: &Update) {
+        if !self.monitoring.post_policy {
+            return;
+        }
+        let Some(m) = self.entry(id).and_then(|e| e.monitored.as_deref()) else {
+            return;
+        };
+        let header = m.header.clone().with_flags(peer_flags::L);
+        let mut msgs = Vec::new();
+        let entries = u
+            .announced()
+            .chain(u.withdrawals())
+            .flat_map(|(_, p)| p.iter());
+        for NlriEntry { path_id, prefix } in entries {
+            let pid = path_id.unwrap_or(0);
+            let path = self.rib.get(&prefix).and_then(|d| {
+                d.paths()
+                    .iter()
+                    .find(|p| p.peer() == id && p.path_id() == pid)
+            });
+            let attrs = path.map(|p| &**p.attrs());
+            if let Some(update) = route_update(prefix, path_id, attrs, &m.ctx) {
+                msgs.push(BmpMessage::RouteMonitoring {
+                    peer: header.clone(),
+                    update,
+                });
+            }
+        }
+        self.out.extend(msgs.into_iter().map(Output::Monitor));
+    }
+
+    /// Best-route changes, for the Loc-RIB.
+    pub(super) fn monitor_best(&mut self, changes: &[BestChange]) {
+        if !self.monitoring.loc_rib {
+            return;
+        }
+        let header = self.loc_rib_header();
+        let ctx = Context {
+            extended_message: true,
+            ..Context::default()
+        };
+        for c in changes {
+            let attrs = c.best.as_ref().map(|p| &**p.attrs());
+            if let Some(update) = route_update(c.prefix, None, attrs, &ctx) {
+                self.out
+                    .push_back(Output::Monitor(BmpMessage::RouteMonitoring {
+                        peer: header.clone(),
+                        update,
+                    }));
+            }
+        }
+    }
+
+    fn loc_rib_header(&self) -> PeerHeader {
+        PeerHeader {
+            peer_type: peer_type::LOC_RIB,
+            flags: 0,
+            distinguisher: 0,
+            address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            asn: self.cfg.asn,
+            bgp_id: self.cfg.router_id,
+            seconds: 0,
+            micros: 0,
+        }
+    }
+
+    /// What a station that just connected is told of the present: a Peer Up for each
+    /// established session and its routes after the import policy (the L flag: the
+    /// routes as received are not kept), then, with the Loc-RIB monitored, its Peer Up
+    /// and the best routes.
+    pub fn monitor_snapshot(&self) -> Vec<BmpMessage> {
+        let mut out = Vec::new();
+        if self.monitoring.pre_policy || self.monitoring.post_policy {
+            for e in self.peers.iter().flatten() {
+                let Some(m) = e.monitored.as_deref() else {
+                    continue;
+                };
+                out.push(BmpMessage::PeerUp(m.up.clone()));
+                let header = m.header.clone().with_flags(peer_flags::L);
+                for (prefix, d) in self.rib.iter() {
+                    for p in d.paths().iter().filter(|p| p.peer() == e.id) {
+                        let ap = m.ctx.add_path(family_of(&prefix)).then_some(p.path_id());
+                        if let Some(update) = route_update(prefix, ap, Some(p.attrs()), &m.ctx) {
+                            out.push(BmpMessage::RouteMonitoring {
+                                peer: header.clone(),
+                                update,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        if self.monitoring.loc_rib {
+            self.loc_rib_snapshot(&mut out);
+        }
+        out
+    }
+
+    fn loc_rib_snapshot(&self, out: &mut Vec<BmpMessage>) {
+        let header = self.loc_rib_header();
+        let caps = vec![
+            Capability::Multiprotocol(Family::IPV4_UNICAST),
+            Capability::Multiprotocol(Family::IPV6_UNICAST),
+            Capability::FourOctetAs(self.cfg.asn),
+        ];
+        let open = open_bytes(Open::new(self.cfg.asn, 0, self.cfg.router_id, caps));
+        out.push(BmpMessage::PeerUp(Box::new(PeerUp {
+            peer: header.clone(),
+            local_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            local_port: 0,
+            remote_port: 0,
+            sent_open: open.clone(),
+            received_open: open,
+            information: vec![Tlv::string(info_type::VRF_TABLE_NAME, LOC_RIB_NAME)],
+        })));
+        let ctx = Context {
+            extended_message: true,
+            ..Context::default()
+        };
+        for (prefix, d) in self.rib.iter() {
+            let Some(best) = d.best() else { continue };
+            if let Some(update) = route_update(prefix, None, Some(best.attrs()), &ctx) {
+                out.push(BmpMessage::RouteMonitoring {
+                    peer: header.clone(),
+                    update,
+                });
+            }
+        }
+    }
+}
+
+fn unspecified(like: IpAddr) -> IpAddr {
+    match like {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+fn message_bytes(m: Message) -> Bytes {
+    let mut b = BytesMut::new();
+    let ctx = Context {
+        extended_message: true,
+        ..Context::default()
+    };
+    // An OPEN or NOTIFICATION always fits an extended message.
+    let _ = m.encode(&ctx, &mut b);
+    b.freeze()
+}
+
+fn open_bytes(o: Open) -> Bytes {
+    message_bytes(Message::Open(o))
+}
+
+/// An UPDATE announcing one route with `attrs`, or withdrawing it without; `None` for a
+/// route that cannot be written (an IPv6 route without an IPv6 next hop).
+pub(crate) fn route_update(
+    prefix: IpNet,
+    path_id: Option<PathId>,
+    attrs: Option<&PathAttributes>,
+    ctx: &Context,
+) -> Option<Bytes> {
+    let family = family_of(&prefix);
+    let ap = ctx.add_path(family);
+    let entry = match path_id.filter(|_| ap) {
+        Some(id) => NlriEntry::with_path_id(prefix, id),
+        None if ap => NlriEntry::with_path_id(prefix, 0),
+        None => NlriEntry::new(prefix),
+    };
+    let p = Prefixes::from_entries(family.afi, ap, [entry]).ok()?;
+    let empty = || Prefixes::empty(Afi::IPV4, false);
+    let v4 = family == Family::IPV4_UNICAST;
+    let u = match attrs {
+        None if v4 => Update::new(p, PathAttributes::default(), empty()),
+        None => {
+            let a = PathAttributes {
+                mp_unreach: Some(MpUnreach {
+                    family,
+                    nlri: MpNlri::Prefixes(p),
+                }),
+                ..PathAttributes::default()
+            };
+            Update::new(empty(), a, empty())
+        }
+        Some(a) if v4 && a.mp_reach.is_none() => Update::new(empty(), a.clone(), p),
+        Some(a) => {
+            let mut a = a.clone();
+            let next_hop = a.mp_reach.take()?.next_hop;
+            a.mp_reach = Some(MpReach {
+                family,
+                next_hop,
+                nlri: MpNlri::Prefixes(p),
+            });
+            if !v4 {
+                a.next_hop = None;
+            }
+            Update::new(empty(), a, empty())
+        }
+    };
+    let mut b = BytesMut::new();
+    Message::Update(Box::new(u)).encode(ctx, &mut b).ok()?;
+    Some(b.freeze())
+}
