@@ -8,7 +8,7 @@ mod world;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bgp_core::bmp::{BmpMessage, PeerDownReason, peer_flags, peer_type};
+use bgp_core::bmp::{BmpMessage, PeerDownReason, Stat, peer_flags, peer_type, stat_type};
 use bgp_core::policy::Policy;
 use bgp_core::router::{Announcement, Monitoring};
 use bgp_core::wire::{Context, Message};
@@ -134,6 +134,24 @@ fn sessions_updates_and_best_routes_are_reported() {
         "post-policy"
     );
     assert_eq!(routes(m, peer_type::LOC_RIB, 0).0, want, "Loc-RIB");
+    let stats = w.router(1).monitor_statistics();
+    let gauge = |kind: u8, stat: u16| {
+        stats.iter().find_map(|m| match m {
+            BmpMessage::StatisticsReport { peer, stats } if peer.peer_type == kind => {
+                stats.iter().find_map(|s| match s {
+                    Stat::Gauge(k, v) if *k == stat => Some(*v),
+                    _ => None,
+                })
+            }
+            _ => None,
+        })
+    };
+    assert_eq!(gauge(peer_type::GLOBAL, stat_type::ADJ_RIB_IN), Some(3));
+    assert_eq!(
+        gauge(peer_type::GLOBAL, stat_type::ADJ_RIB_OUT_POST),
+        Some(0)
+    );
+    assert_eq!(gauge(peer_type::LOC_RIB, stat_type::LOC_RIB), Some(3));
 
     w.nodes[1].monitor.clear();
     w.router(0).withdraw(want[0]);

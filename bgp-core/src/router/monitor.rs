@@ -16,7 +16,8 @@ use super::Router;
 use super::io::Output;
 use super::peer::slot;
 use crate::bmp::{
-    BmpMessage, PeerDownReason, PeerHeader, PeerUp, Tlv, info_type, peer_flags, peer_type,
+    BmpMessage, PeerDownReason, PeerHeader, PeerUp, Stat, Tlv, info_type, peer_flags, peer_type,
+    stat_type,
 };
 use crate::rib::{BestChange, PeerId, family_of};
 use crate::session::{Conn, DownReason, Negotiated};
@@ -244,6 +245,44 @@ impl Router {
         }
         if self.monitoring.loc_rib {
             self.loc_rib_snapshot(&mut out);
+        }
+        out
+    }
+
+    /// A Statistics Report per established session: routes from the peer (type 7: as
+    /// received where the routes before the import policy are kept, else as accepted;
+    /// type 9: accepted, per family), routes sent (type 15); and, with the Loc-RIB
+    /// monitored, its route count (type 8).
+    pub fn monitor_statistics(&self) -> Vec<BmpMessage> {
+        let mut out = Vec::new();
+        for e in self.peers.iter().flatten() {
+            let Some(m) = e.monitored.as_deref() else {
+                continue;
+            };
+            let (_, received) = self.rib.peer_counts(e.id).unwrap_or_default();
+            let (v4, v6) = self.rib.peer_counts_by_family(e.id).unwrap_or_default();
+            let (out4, out6) = self.rib.advertised(e.id);
+            let family = |f: Family, value| Stat::FamilyGauge {
+                kind: stat_type::ADJ_RIB_IN_FAMILY,
+                afi: f.afi.0,
+                safi: f.safi.0,
+                value,
+            };
+            out.push(BmpMessage::StatisticsReport {
+                peer: m.header.clone(),
+                stats: vec![
+                    Stat::Gauge(stat_type::ADJ_RIB_IN, received),
+                    family(Family::IPV4_UNICAST, v4),
+                    family(Family::IPV6_UNICAST, v6),
+                    Stat::Gauge(stat_type::ADJ_RIB_OUT_POST, out4 + out6),
+                ],
+            });
+        }
+        if self.monitoring.loc_rib {
+            out.push(BmpMessage::StatisticsReport {
+                peer: self.loc_rib_header(),
+                stats: vec![Stat::Gauge(stat_type::LOC_RIB, self.best_count)],
+            });
         }
         out
     }
