@@ -15,6 +15,8 @@ pub struct SpeakerConfig {
     pub fib: Option<crate::fib::FibConfig>,
     /// Announce routes learned from the kernel (the node agent's pod routes).
     pub learn: Option<crate::kernel_routes::LearnConfig>,
+    /// BMP stations to export to (RFC 7854).
+    pub bmp: Vec<crate::monitor::BmpConfig>,
 }
 
 impl SpeakerConfig {
@@ -24,6 +26,7 @@ impl SpeakerConfig {
             listen: Vec::new(),
             fib: None,
             learn: None,
+            bmp: Vec::new(),
         }
     }
 }

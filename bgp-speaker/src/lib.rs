@@ -39,11 +39,13 @@ mod driver;
 mod error;
 mod kernel;
 pub mod metrics;
+mod monitor;
 mod net;
 mod query;
 
 pub use api::Speaker;
 pub use bgp_core as core;
+pub use bgp_core::router::Monitoring;
 pub use bgp_core::router::{
     AddPath, Announcement, BGP_PORT, DampingConfig, DynamicPeers, ErrorWait, LimitFamily,
     MaxPrefixes, NextHopSetting, Password, PathSelection, PeerSettings, PeerStatus, PeerUpdate,
@@ -55,4 +57,5 @@ pub use error::SpeakerError;
 pub use kernel::fib;
 pub use kernel::learn as kernel_routes;
 pub use kernel::writer::FibCounters;
+pub use monitor::BmpConfig;
 pub use query::{PathDetail, RouteDetail, RouteQuery};

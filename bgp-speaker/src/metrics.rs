@@ -55,6 +55,16 @@ pub struct Metrics {
     /// Address or link changes that changed the FIB's view (connected subnets, tunnel
     /// device), each followed by a re-decision of the devices of the kernel routes.
     pub fib_link_changes: IntCounter,
+    /// 1 while the BMP station is connected and in sync, per station.
+    pub bmp_station_up: IntGaugeVec,
+    /// BMP messages written to the station.
+    pub bmp_messages: IntCounterVec,
+    /// BMP messages dropped (the station's queue was full, or it was not connected).
+    pub bmp_dropped: IntCounterVec,
+    /// Times the station was given the tables again after its queue overflowed.
+    pub bmp_resyncs: IntCounterVec,
+    /// Connections made to the station.
+    pub bmp_connects: IntCounterVec,
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -199,6 +209,31 @@ impl Metrics {
             ),
             connections_refused,
             fib_link_changes,
+            bmp_station_up: gv(
+                "bmp_station_up",
+                "1 while the BMP station is connected and in sync",
+                &["station"],
+            ),
+            bmp_messages: cv(
+                "bmp_messages_sent_total",
+                "BMP messages written to the station",
+                &["station"],
+            ),
+            bmp_dropped: cv(
+                "bmp_messages_dropped_total",
+                "BMP messages dropped: the station's queue was full",
+                &["station"],
+            ),
+            bmp_resyncs: cv(
+                "bmp_resyncs_total",
+                "Times the BMP station was sent the tables again after an overflow",
+                &["station"],
+            ),
+            bmp_connects: cv(
+                "bmp_connects_total",
+                "Connections made to the BMP station",
+                &["station"],
+            ),
             registry,
         };
         for op in ["install", "delete"] {
@@ -211,6 +246,15 @@ impl Metrics {
             m.accept_errors.with_label_values(&[k]);
         }
         m
+    }
+
+    /// A BMP station's series, at zero.
+    pub(crate) fn station_added(&self, station: &str) {
+        self.bmp_station_up.with_label_values(&[station]).set(0);
+        self.bmp_messages.with_label_values(&[station]);
+        self.bmp_dropped.with_label_values(&[station]);
+        self.bmp_resyncs.with_label_values(&[station]);
+        self.bmp_connects.with_label_values(&[station]);
     }
 
     /// A new peer's series, at zero.

@@ -39,6 +39,7 @@ use crate::error::SpeakerError;
 use crate::kernel::learn::{self, Learned};
 use crate::kernel::writer::{self as fib_writer, FibHandle};
 use crate::metrics::Metrics;
+use crate::monitor::Stations;
 use crate::net::conn::{self, Handle};
 use crate::net::listen::{self, Accepted, ListenFd};
 
@@ -88,10 +89,12 @@ pub(crate) async fn start(config: SpeakerConfig) -> Result<Started, SpeakerError
         Some(f) => Some(fib_writer::start(f.clone(), metrics.clone()).await?),
         None => None,
     };
-    let (router, errors) = Router::new(router_config, now());
+    let (mut router, errors) = Router::new(router_config, now());
     if let Some(e) = errors.into_iter().next() {
         return Err(e.into());
     }
+    let (stations, want_sync) = Stations::start(&config.bmp, metrics.clone());
+    router.set_monitoring(stations.monitoring());
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
     let (net_tx, net_rx) = mpsc::channel(1024);
     let (done_tx, done_rx) = mpsc::unbounded_channel();
@@ -129,6 +132,7 @@ pub(crate) async fn start(config: SpeakerConfig) -> Result<Started, SpeakerError
         closing: None,
         interfaces: unnumbered::Interfaces::default(),
         seen_tx,
+        stations,
     };
     for p in by_iface {
         driver.add_unnumbered(p)?;
@@ -141,6 +145,7 @@ pub(crate) async fn start(config: SpeakerConfig) -> Result<Started, SpeakerError
         connected: connect_rx,
         learned: learn_rx,
         seen: seen_rx,
+        want_sync,
     };
     // The configured peers' first outputs (their series, their first connections) before
     // the handle is returned.
@@ -174,6 +179,8 @@ struct Driver {
     /// Peers by interface alone, and where their advertisers report.
     interfaces: unnumbered::Interfaces,
     seen_tx: mpsc::UnboundedSender<crate::net::nd::Seen>,
+    /// BMP stations.
+    stations: Stations,
 }
 
 struct Inputs {
@@ -184,6 +191,8 @@ struct Inputs {
     connected: mpsc::UnboundedReceiver<(IpAddr, std::io::Result<TcpStream>)>,
     learned: mpsc::Receiver<Learned>,
     seen: mpsc::UnboundedReceiver<crate::net::nd::Seen>,
+    /// A BMP station connected and waits for the tables.
+    want_sync: mpsc::UnboundedReceiver<usize>,
 }
 
 impl Driver {
@@ -207,6 +216,7 @@ impl Driver {
                 Some((peer, r)) = i.connected.recv() => self.connect_result(peer, r),
                 Some(l) = i.learned.recv() => self.learned(l),
                 Some(x) = i.seen.recv() => self.seen(x),
+                Some(s) = i.want_sync.recv() => self.stations.sync(s, &self.router),
                 c = i.cmds.recv() => match c {
                     Some(Command::Shutdown(msg, done)) => {
                         self.shutdown(&msg).await;
@@ -220,7 +230,10 @@ impl Driver {
                     }
                 },
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(far)), if deadline.is_some() => {}
-                _ = tick.tick() => self.peer_metrics.tick(&self.router, now()),
+                _ = tick.tick() => {
+                    self.peer_metrics.tick(&self.router, now());
+                    self.stations.tick(&self.router);
+                }
             }
             let wanted = self.fib.is_some() || self.routes.receiver_count() > 0;
             self.router.set_best_change_events(wanted);
@@ -353,8 +366,7 @@ impl Driver {
                     }
                 }
                 Output::Event(e) => self.event(e),
-                // Nothing asks for monitoring yet.
-                Output::Monitor(_) => {}
+                Output::Monitor(m) => self.stations.send(m),
             }
         }
         // Best-path changes need not come as events (none are asked for without a FIB or
@@ -586,6 +598,8 @@ impl Driver {
         self.closing = Some(Vec::new());
         self.router.shutdown(now(), msg);
         self.perform();
+        // The stations hear of the sessions' ends, then Termination.
+        self.stations.close(SHUTDOWN_WRITE).await;
         // Give the sessions a moment to send their NOTIFICATIONs.
         let mut writers = self.closing.take().unwrap_or_default();
         writers.extend(self.conns.drain().map(|(_, h)| h.close()));

@@ -297,6 +297,7 @@ impl Builder<'_> {
         sc.router.client_to_client = raw.client_to_client;
         sc.router.max_paths = *raw.max_paths.get_ref();
         sc.fib = raw.fib.clone();
+        sc.bmp = self.bmp(&raw.bmp);
         sc.router.selection_deferral = raw.graceful_restart.selection_deferral;
         self.timers(&raw.timers);
         self.graceful_restart(&raw.graceful_restart);
@@ -574,6 +575,7 @@ impl Builder<'_> {
     }
 }
 
+mod monitor;
 mod node;
 mod peer;
 mod policy;
@@ -598,6 +600,7 @@ pub fn fixed_differences(old: &Config, new: &Config) -> Vec<&'static str> {
         ),
         ("max_paths", a.router.max_paths != b.router.max_paths),
         ("fib", a.fib != b.fib),
+        ("bmp", a.bmp != b.bmp),
         ("metrics", old.metrics != new.metrics),
         (
             "admin",

@@ -203,6 +203,8 @@ pub(super) struct Raw {
     /// A node agent's file (see `node.rs`).
     #[serde(default)]
     pub(super) node: Option<Spanned<super::node::NodeRaw>>,
+    #[serde(default)]
+    pub(super) bmp: Vec<Spanned<super::monitor::BmpRaw>>,
 }
 
 /// One `[[client]]`, `[[client_range]]` or `[[ebgp]]` table; which fields a kind takes is

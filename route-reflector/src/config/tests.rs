@@ -530,3 +530,58 @@ fn peers_by_link_local_address_and_interface_or_interface_alone() {
         assert!(got.starts_with(want), "{body}\n got: {got}\nwant: {want}");
     }
 }
+
+#[test]
+fn bmp_stations_are_read_with_defaults_and_checked_at_their_position() {
+    let src = format!(
+        "{HEAD}[[bmp]]\naddress = \"192.0.2.9\"\n[[bmp]]\naddress = \"2001:db8::9\"\nport = 5000\n\
+         monitoring = [\"loc-rib\", \"post-policy\"]\nstatistics_interval = 0\nqueue = 10\nsys_name = \"rr-a\"\n"
+    );
+    let c = Config::parse("rr.toml", &src).unwrap();
+    let b = &c.speaker.bmp;
+    assert_eq!(b.len(), 2);
+    assert_eq!(b[0].station, "192.0.2.9:11019".parse().unwrap());
+    assert!(b[0].monitoring.pre_policy && b[0].monitoring.post_policy);
+    assert!(!b[0].monitoring.loc_rib);
+    assert_eq!(
+        b[0].statistics_interval,
+        Some(std::time::Duration::from_secs(60))
+    );
+    assert_eq!(b[1].station, "[2001:db8::9]:5000".parse().unwrap());
+    assert!(!b[1].monitoring.pre_policy && b[1].monitoring.post_policy && b[1].monitoring.loc_rib);
+    assert_eq!((b[1].statistics_interval, b[1].queue), (None, 10));
+    assert_eq!(b[1].sys_name, "rr-a");
+
+    let cases: &[(&str, &str)] = &[
+        (
+            "[[bmp]]\naddress = \"192.0.2.9\"\nmonitoring = [\"pre\"]\n",
+            "rr.toml:5:15: bmp monitoring \"pre\": expected one of pre-policy, post-policy, loc-rib",
+        ),
+        (
+            "[[bmp]]\naddress = \"192.0.2.9\"\nmonitoring = []\n",
+            "rr.toml:5:14: bmp monitoring is empty: name at least one of pre-policy, post-policy, loc-rib",
+        ),
+        (
+            "[[bmp]]\naddress = \"192.0.2.9\"\n[[bmp]]\naddress = \"192.0.2.9\"\n",
+            "rr.toml:6:11: bmp station 192.0.2.9:11019 is configured twice",
+        ),
+        (
+            "[[bmp]]\naddress = \"192.0.2.9\"\nport = 0\nqueue = 0\n",
+            "rr.toml:5:8: bmp port 0 is not a port",
+        ),
+        (
+            "[[bmp]]\naddress = \"192.0.2.9\"\nstation = 1\n",
+            "rr.toml:5:1: unknown field `station`, expected one of `address`, `port`, `monitoring`, `statistics_interval`, `queue`, `sys_name`",
+        ),
+    ];
+    for (tail, want) in cases {
+        let got = err(&format!("{HEAD}{tail}"));
+        assert!(got.starts_with(want), "for:\n{tail}\ngot: {got}");
+    }
+    assert!(
+        err(&format!(
+            "{HEAD}[[bmp]]\naddress = \"192.0.2.9\"\nqueue = 0\n"
+        ))
+        .contains("rr.toml:5:9: bmp queue is at least 1 message")
+    );
+}

@@ -1,0 +1,123 @@
+//! `[[bmp]]`: the BMP stations the reflector exports to.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use bgp_speaker::{BmpConfig, Monitoring};
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::Builder;
+
+/// The port a station listens on when none is given (GoBGP's and pmacct's examples).
+pub const BMP_PORT: u16 = 11019;
+
+/// One `[[bmp]]` table.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BmpRaw {
+    pub(super) address: Spanned<IpAddr>,
+    #[serde(default = "bmp_port")]
+    pub(super) port: Spanned<u16>,
+    /// What is sent: any of `pre-policy`, `post-policy`, `loc-rib`.
+    #[serde(default = "monitoring")]
+    pub(super) monitoring: Spanned<Vec<Spanned<String>>>,
+    /// Seconds between Statistics Reports; 0: none.
+    #[serde(default = "statistics_interval")]
+    pub(super) statistics_interval: Spanned<u64>,
+    /// Messages queued for the station at most, before it is re-synchronized.
+    #[serde(default = "queue")]
+    pub(super) queue: Spanned<usize>,
+    /// The Initiation's sysName (default: the host name).
+    #[serde(default)]
+    pub(super) sys_name: Option<String>,
+}
+
+fn bmp_port() -> Spanned<u16> {
+    Spanned::new(0..0, BMP_PORT)
+}
+
+fn monitoring() -> Spanned<Vec<Spanned<String>>> {
+    let v = ["pre-policy", "post-policy"]
+        .map(|s| Spanned::new(0..0, s.to_string()))
+        .to_vec();
+    Spanned::new(0..0, v)
+}
+
+fn statistics_interval() -> Spanned<u64> {
+    Spanned::new(0..0, 60)
+}
+
+fn queue() -> Spanned<usize> {
+    Spanned::new(0..0, 65_536)
+}
+
+/// The kinds `monitoring` takes.
+const KINDS: [&str; 3] = ["pre-policy", "post-policy", "loc-rib"];
+
+impl Builder<'_> {
+    /// The stations, each checked at its position.
+    pub(super) fn bmp(&self, list: &[Spanned<BmpRaw>]) -> Vec<BmpConfig> {
+        let mut seen: HashSet<SocketAddr> = HashSet::new();
+        let host = host_name();
+        let mut out = Vec::new();
+        for b in list {
+            let r = b.get_ref();
+            let station = SocketAddr::new(*r.address.get_ref(), *r.port.get_ref());
+            if *r.port.get_ref() == 0 {
+                self.fail(r.port.span(), "bmp port 0 is not a port");
+            }
+            if !seen.insert(station) {
+                self.fail(
+                    r.address.span(),
+                    format!("bmp station {station} is configured twice"),
+                );
+            }
+            let mut m = Monitoring::default();
+            for k in r.monitoring.get_ref() {
+                match k.get_ref().as_str() {
+                    "pre-policy" => m.pre_policy = true,
+                    "post-policy" => m.post_policy = true,
+                    "loc-rib" => m.loc_rib = true,
+                    other => self.fail(
+                        k.span(),
+                        format!(
+                            "bmp monitoring {other:?}: expected one of {}",
+                            KINDS.join(", ")
+                        ),
+                    ),
+                }
+            }
+            if !m.is_on() && r.monitoring.get_ref().is_empty() {
+                self.fail(
+                    r.monitoring.span(),
+                    format!(
+                        "bmp monitoring is empty: name at least one of {}",
+                        KINDS.join(", ")
+                    ),
+                );
+            }
+            if *r.queue.get_ref() == 0 {
+                self.fail(r.queue.span(), "bmp queue is at least 1 message");
+            }
+            let mut c = BmpConfig::new(station);
+            c.monitoring = m;
+            c.statistics_interval = match *r.statistics_interval.get_ref() {
+                0 => None,
+                s => Some(Duration::from_secs(s)),
+            };
+            c.queue = *r.queue.get_ref();
+            c.sys_name = r.sys_name.clone().unwrap_or_else(|| host.clone());
+            c.sys_descr = concat!("route-reflector ", env!("CARGO_PKG_VERSION")).into();
+            out.push(c);
+        }
+        out
+    }
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
