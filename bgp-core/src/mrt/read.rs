@@ -1,10 +1,4 @@
-//! MRT captures (RFC 6396, with RFC 8050 ADD-PATH extensions).
-//!
-//! [`MrtReader`] walks the records of a capture held in memory; each record's body is
-//! split into its fields, and BGP messages and attribute blocks are left as bytes for
-//! [`crate::wire`] to decode with the context the record implies ([`Bgp4mpMessage::context`],
-//! [`rib_context`]). A damaged record ends the walk with an error; nothing is read past a
-//! length field.
+//! Reading: [`MrtReader`].
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
