@@ -244,3 +244,58 @@ fn only_what_is_asked_for_comes_out_and_nothing_when_off() {
     assert!(routes(m, peer_type::GLOBAL, peer_flags::L).0.is_empty());
     assert!(routes(m, peer_type::LOC_RIB, 0).0.is_empty());
 }
+
+#[test]
+fn a_table_dump_reads_back_with_every_path_and_its_peer() {
+    use bgp_core::mrt::{MrtReader, RecordBody, rib_context};
+    use bgp_core::wire::PathAttributes;
+    let mut w = pair(Monitoring::default(), false);
+    for p in prefixes(1, 2) {
+        w.router(0).announce(p, &via("10.0.0.1")).unwrap();
+    }
+    let own: IpNet = "10.2.0.0/24".parse().unwrap();
+    w.router(1).announce(own, &via("10.0.0.2")).unwrap();
+    w.drive();
+    w.advance(5 * SEC);
+    let now = w.now;
+    let records = w.router(1).table_dump(now, 1_800_000_000);
+    let mut bytes = bytes::BytesMut::new();
+    for r in &records {
+        r.encode(&mut bytes);
+    }
+    let back: Vec<_> = MrtReader::new(bytes.freeze()).map(Result::unwrap).collect();
+    assert_eq!(back, records);
+    let RecordBody::PeerIndexTable(t) = &back[0].body else {
+        panic!("{:?}", back[0]);
+    };
+    assert_eq!(t.collector_id.to_string(), "10.0.0.2");
+    assert_eq!(t.peers[1].ip.to_string(), "10.0.0.1");
+    let mut seen = Vec::new();
+    for r in &back[1..] {
+        let RecordBody::Rib(rib) = &r.body else {
+            panic!("{r:?}");
+        };
+        assert_eq!(r.subtype, 2, "IPv4 unicast, no ADD-PATH");
+        let e = &rib.entries[0];
+        let (attrs, errors) = PathAttributes::decode_block(&e.attributes, &rib_context()).unwrap();
+        assert!(errors.is_empty());
+        let from = &t.peers[usize::from(e.peer_index)];
+        let nh = attrs.next_hop.map(|a| a.to_string());
+        seen.push((rib.prefix.unwrap(), from.ip.to_string(), nh));
+        // Learned 5 s or more ago: the session came up before.
+        if e.peer_index == 1 {
+            assert!(e.originated <= 1_800_000_000 - 5, "{}", e.originated);
+        }
+    }
+    seen.sort();
+    let p = prefixes(1, 2);
+    let a = |s: &str| Some(s.to_string());
+    assert_eq!(
+        seen,
+        [
+            (p[0], "10.0.0.1".to_string(), a("10.0.0.1")),
+            (p[1], "10.0.0.1".to_string(), a("10.0.0.1")),
+            (own, "0.0.0.0".to_string(), a("10.0.0.2")),
+        ]
+    );
+}

@@ -6,8 +6,7 @@ use bytes::{BufMut, BytesMut};
 use ipnet::IpNet;
 
 use super::read::{
-    Bgp4mpMessage, Bgp4mpPeer, Bgp4mpStateChange, PeerIndexTable, Record, RecordBody, RibRecord,
-    record_type,
+    Bgp4mpMessage, Bgp4mpPeer, PeerIndexTable, Record, RecordBody, RibRecord, record_type,
 };
 use crate::types::Family;
 
@@ -189,7 +188,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::mrt::{MrtReader, PeerEntry, RibEntry};
+    use crate::mrt::{Bgp4mpStateChange, MrtReader, PeerEntry, RibEntry};
 
     fn read_all(b: Bytes) -> Vec<Record> {
         MrtReader::new(b).map(Result::unwrap).collect()

@@ -41,6 +41,7 @@
 
 mod admin;
 mod config;
+mod dump;
 mod events;
 mod io;
 mod monitor;

@@ -55,6 +55,13 @@ pub(super) struct Monitored {
     up: Box<PeerUp>,
 }
 
+impl Monitored {
+    /// The peer sends NLRI of `family` with path identifiers.
+    pub(super) fn receives_add_path(&self, family: Family) -> bool {
+        self.ctx.add_path(family)
+    }
+}
+
 /// The name of the Loc-RIB in its Peer Up (RFC 9069 4.3).
 const LOC_RIB_NAME: &str = "global";
 
