@@ -17,6 +17,8 @@ pub struct SpeakerConfig {
     pub learn: Option<crate::kernel_routes::LearnConfig>,
     /// BMP stations to export to (RFC 7854).
     pub bmp: Vec<crate::monitor::BmpConfig>,
+    /// MRT table dumps and update log (RFC 6396).
+    pub mrt: Option<crate::monitor::mrt::MrtConfig>,
 }
 
 impl SpeakerConfig {
@@ -27,6 +29,7 @@ impl SpeakerConfig {
             fib: None,
             learn: None,
             bmp: Vec::new(),
+            mrt: None,
         }
     }
 }

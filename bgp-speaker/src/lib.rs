@@ -58,4 +58,5 @@ pub use kernel::fib;
 pub use kernel::learn as kernel_routes;
 pub use kernel::writer::FibCounters;
 pub use monitor::BmpConfig;
+pub use monitor::mrt::MrtConfig;
 pub use query::{PathDetail, RouteDetail, RouteQuery};

@@ -65,6 +65,12 @@ pub struct Metrics {
     pub bmp_resyncs: IntCounterVec,
     /// Connections made to the station.
     pub bmp_connects: IntCounterVec,
+    /// MRT records written, per file (`updates`, `table`).
+    pub mrt_records: IntCounterVec,
+    /// MRT records (or whole table dumps) dropped: the writer was behind.
+    pub mrt_dropped: IntCounterVec,
+    /// MRT files that could not be opened or written.
+    pub mrt_errors: IntCounterVec,
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -233,6 +239,17 @@ impl Metrics {
                 "bmp_connects_total",
                 "Connections made to the BMP station",
                 &["station"],
+            ),
+            mrt_records: cv("mrt_records_total", "MRT records written", &["file"]),
+            mrt_dropped: cv(
+                "mrt_dropped_total",
+                "MRT records or table dumps dropped: the writer was behind",
+                &["file"],
+            ),
+            mrt_errors: cv(
+                "mrt_errors_total",
+                "MRT files not opened or written",
+                &["file"],
             ),
             registry,
         };

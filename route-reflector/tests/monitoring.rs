@@ -180,3 +180,131 @@ address = "fd00:11::3"
     );
     let _ = (&node_ns, &frr_ns);
 }
+
+/// The files of the directory whose names start with `prefix`, sorted.
+fn files(seg: &Segment, prefix: &str) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(&seg.dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".mrt"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// `bgpdump -m` of the files, one line per route or event.
+fn bgpdump(paths: &[std::path::PathBuf]) -> String {
+    let mut out = String::new();
+    for p in paths {
+        let o = Command::new("bgpdump").arg("-m").arg(p).output().unwrap();
+        out.push_str(&String::from_utf8_lossy(&o.stdout));
+    }
+    out
+}
+
+/// The reflector with the node agent and FRR as clients writes a table dump every two
+/// seconds and an update log rotated every two seconds: `bgpdump` reads the dump's routes
+/// (IPv4 and IPv6, with the peer each came from) and the log's session changes and
+/// announcements; our own `decode` reads the same files.
+#[test]
+fn bgpdump_reads_our_table_dumps_and_update_log() {
+    if !can_run(true, false, false) || !tools(&["bgpdump"]) {
+        return;
+    }
+    let seg = Segment::new("mrt");
+    let rr_ns = seg.host("rr", 1);
+    let node_ns = seg.host("node", 2);
+    let frr_ns = seg.host("frr", 3);
+    let mut config = reflector_head("10.11.0.1", 65000, &seg.dir, "rr");
+    config.push_str(&format!(
+        r#"[mrt]
+table_dump = "{0}/rib.%s.mrt"
+table_dump_interval = 2
+updates = "{0}/updates.%s.mrt"
+rotate_interval = 2
+[[client]]
+address = "10.11.0.2"
+[[client]]
+address = "10.11.0.3"
+[[client]]
+address = "fd00:11::3"
+"#,
+        seg.dir.display()
+    ));
+    let rr = seg.reflector(&rr_ns, "rr", &config, false);
+    let _agent = seg.agent(
+        &node_ns,
+        "agent",
+        65000,
+        "10.11.0.2",
+        "10.11.0.1",
+        "172.17.2.0/24",
+    );
+    let mut frr = Frr::start(
+        &frr_ns,
+        &seg.path("frr"),
+        "0.0.0.0",
+        &frr_client_conf(3, "172.18.3.0/24", "fd00:18:3::/48"),
+    )
+    .unwrap();
+    seg.wait("the sessions", || {
+        rr.established("10.11.0.2") && rr.established("10.11.0.3") && rr.established("fd00:11::3")
+    });
+    // A dump taken once every route is in: bgpdump lists each with the peer it came from.
+    let mut last = String::new();
+    seg.wait("a table dump with every route", || {
+        let Some(f) = files(&seg, "rib.").last().cloned() else {
+            return false;
+        };
+        last = bgpdump(&[f]);
+        [
+            "|10.11.0.2|65000|172.17.2.0/24|",
+            "|10.11.0.3|65000|172.18.3.0/24|",
+            "|fd00:11::3|65000|fd00:18:3::/48|",
+        ]
+        .iter()
+        .all(|l| {
+            last.lines()
+                .any(|x| x.starts_with("TABLE_DUMP2|") && x.contains(l))
+        })
+    });
+    assert!(
+        last.contains("|172.18.3.0/24||IGP|10.11.0.3|100|0|"),
+        "{last}"
+    );
+    frr.kill_bgpd();
+    seg.wait(
+        "the log has FRR's session up, its routes and its end",
+        || {
+            let log = bgpdump(&files(&seg, "updates."));
+            log.contains("|STATE|10.11.0.3|65000|5|6")
+                && log.contains("|A|10.11.0.3|65000|172.18.3.0/24|")
+                && log.contains("|A|fd00:11::3|65000|fd00:18:3::/48|")
+                && log.contains("|STATE|10.11.0.3|65000|6|1")
+        },
+    );
+    let updates = files(&seg, "updates.");
+    seg.wait("the update log rotated", || {
+        files(&seg, "updates.").len() >= 2
+    });
+    // Our decoder reads them too.
+    let out = Command::new(RR)
+        .arg("decode")
+        .arg(&updates[0])
+        .arg(files(&seg, "rib.").last().unwrap())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("172.17.2.0/24"), "{text}");
+    let _ = (&node_ns, &frr_ns);
+}

@@ -40,6 +40,7 @@ use crate::kernel::learn::{self, Learned};
 use crate::kernel::writer::{self as fib_writer, FibHandle};
 use crate::metrics::Metrics;
 use crate::monitor::Stations;
+use crate::monitor::mrt::Mrt;
 use crate::net::conn::{self, Handle};
 use crate::net::listen::{self, Accepted, ListenFd};
 
@@ -94,7 +95,10 @@ pub(crate) async fn start(config: SpeakerConfig) -> Result<Started, SpeakerError
         return Err(e.into());
     }
     let (stations, want_sync) = Stations::start(&config.bmp, metrics.clone());
-    router.set_monitoring(stations.monitoring());
+    let mrt = Mrt::start(config.mrt.clone(), config.router.asn, metrics.clone());
+    let mut monitoring = stations.monitoring();
+    monitoring.pre_policy |= mrt.wants_updates();
+    router.set_monitoring(monitoring);
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
     let (net_tx, net_rx) = mpsc::channel(1024);
     let (done_tx, done_rx) = mpsc::unbounded_channel();
@@ -133,6 +137,7 @@ pub(crate) async fn start(config: SpeakerConfig) -> Result<Started, SpeakerError
         interfaces: unnumbered::Interfaces::default(),
         seen_tx,
         stations,
+        mrt,
     };
     for p in by_iface {
         driver.add_unnumbered(p)?;
@@ -181,6 +186,8 @@ struct Driver {
     seen_tx: mpsc::UnboundedSender<crate::net::nd::Seen>,
     /// BMP stations.
     stations: Stations,
+    /// MRT dumps and update log.
+    mrt: Mrt,
 }
 
 struct Inputs {
@@ -233,6 +240,7 @@ impl Driver {
                 _ = tick.tick() => {
                     self.peer_metrics.tick(&self.router, now());
                     self.stations.tick(&self.router);
+                    self.mrt.tick(&self.router);
                 }
             }
             let wanted = self.fib.is_some() || self.routes.receiver_count() > 0;
@@ -366,7 +374,12 @@ impl Driver {
                     }
                 }
                 Output::Event(e) => self.event(e),
-                Output::Monitor(m) => self.stations.send(m),
+                Output::Monitor(mut m) => {
+                    crate::monitor::stamp(&mut m, std::time::SystemTime::now());
+                    let m = Arc::new(m);
+                    self.stations.send(&m);
+                    self.mrt.message(&m);
+                }
             }
         }
         // Best-path changes need not come as events (none are asked for without a FIB or
@@ -600,6 +613,7 @@ impl Driver {
         self.perform();
         // The stations hear of the sessions' ends, then Termination.
         self.stations.close(SHUTDOWN_WRITE).await;
+        self.mrt.close();
         // Give the sessions a moment to send their NOTIFICATIONs.
         let mut writers = self.closing.take().unwrap_or_default();
         writers.extend(self.conns.drain().map(|(_, h)| h.close()));

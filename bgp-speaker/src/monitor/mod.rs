@@ -7,6 +7,7 @@
 //! ([`Router::monitor_snapshot`]). Nothing grows without bound.
 
 pub(crate) mod bmp;
+pub(crate) mod mrt;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -136,11 +137,9 @@ impl Stations {
     }
 
     /// A router output, to every station in sync that asked for its kind.
-    pub(crate) fn send(&mut self, mut m: BmpMessage) {
-        stamp(&mut m, SystemTime::now());
-        let m = Arc::new(m);
+    pub(crate) fn send(&mut self, m: &Arc<BmpMessage>) {
         for s in &self.list {
-            if !wanted(&s.cfg.monitoring, &m) {
+            if !wanted(&s.cfg.monitoring, m) {
                 continue;
             }
             if !s.live.load(Ordering::Acquire) {
@@ -264,7 +263,7 @@ fn wanted(m: &Monitoring, msg: &BmpMessage) -> bool {
 }
 
 /// Sets the per-peer header's time.
-fn stamp(m: &mut BmpMessage, t: SystemTime) {
+pub(crate) fn stamp(m: &mut BmpMessage, t: SystemTime) {
     let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
     let peer = match m {
         BmpMessage::RouteMonitoring { peer, .. }

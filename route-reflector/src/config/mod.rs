@@ -298,6 +298,7 @@ impl Builder<'_> {
         sc.router.max_paths = *raw.max_paths.get_ref();
         sc.fib = raw.fib.clone();
         sc.bmp = self.bmp(&raw.bmp);
+        sc.mrt = self.mrt(&raw.mrt);
         sc.router.selection_deferral = raw.graceful_restart.selection_deferral;
         self.timers(&raw.timers);
         self.graceful_restart(&raw.graceful_restart);
@@ -601,6 +602,7 @@ pub fn fixed_differences(old: &Config, new: &Config) -> Vec<&'static str> {
         ("max_paths", a.router.max_paths != b.router.max_paths),
         ("fib", a.fib != b.fib),
         ("bmp", a.bmp != b.bmp),
+        ("mrt", a.mrt != b.mrt),
         ("metrics", old.metrics != new.metrics),
         (
             "admin",

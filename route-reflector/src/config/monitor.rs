@@ -121,3 +121,83 @@ fn host_name() -> String {
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
 }
+
+/// `[mrt]`: table dumps and the update log.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MrtRaw {
+    /// File name pattern of the TABLE_DUMP_V2 snapshots.
+    #[serde(default)]
+    pub(super) table_dump: Option<Spanned<std::path::PathBuf>>,
+    /// Seconds between snapshots.
+    #[serde(default = "table_dump_interval")]
+    pub(super) table_dump_interval: Spanned<u64>,
+    /// File name pattern of the BGP4MP_ET update log.
+    #[serde(default)]
+    pub(super) updates: Option<Spanned<std::path::PathBuf>>,
+    /// Seconds per update log file; 0: no rotation by time.
+    #[serde(default)]
+    pub(super) rotate_interval: u64,
+    /// Octets per update log file; 0: no rotation by size.
+    #[serde(default)]
+    pub(super) rotate_size: u64,
+}
+
+fn table_dump_interval() -> Spanned<u64> {
+    Spanned::new(0..0, 300)
+}
+
+impl Builder<'_> {
+    /// `[mrt]`, checked at its position.
+    pub(super) fn mrt(&self, m: &Option<Spanned<MrtRaw>>) -> Option<bgp_speaker::MrtConfig> {
+        let m = m.as_ref()?;
+        let r = m.get_ref();
+        if r.table_dump.is_none() && r.updates.is_none() {
+            self.warn(
+                m.span(),
+                "[mrt] names neither `table_dump` nor `updates`: nothing is written",
+            );
+            return None;
+        }
+        if r.table_dump.is_some() && *r.table_dump_interval.get_ref() == 0 {
+            self.fail(
+                r.table_dump_interval.span(),
+                "table_dump_interval is at least 1 second",
+            );
+        }
+        for f in [&r.table_dump, &r.updates].into_iter().flatten() {
+            let dir = f.get_ref().parent().filter(|d| !d.as_os_str().is_empty());
+            if dir.is_some_and(|d| !d.is_dir()) {
+                self.warn(
+                    f.span(),
+                    format!(
+                        "{}: no such directory (yet)",
+                        dir.unwrap_or(f.get_ref()).display()
+                    ),
+                );
+            }
+        }
+        if let Some(u) = &r.updates
+            && r.rotate_interval > 0
+            && !u.get_ref().to_string_lossy().contains('%')
+        {
+            self.warn(
+                u.span(),
+                "the update log rotates by time but its name has no time field (%Y, %s, ...): \
+                 each period appends to the same file",
+            );
+        }
+        let secs = |s: u64| (s > 0).then(|| Duration::from_secs(s));
+        Some(bgp_speaker::MrtConfig {
+            table_dump: r.table_dump.as_ref().map(|p| {
+                (
+                    p.get_ref().clone(),
+                    Duration::from_secs((*r.table_dump_interval.get_ref()).max(1)),
+                )
+            }),
+            updates: r.updates.as_ref().map(|p| p.get_ref().clone()),
+            rotate_interval: secs(r.rotate_interval),
+            rotate_size: (r.rotate_size > 0).then_some(r.rotate_size),
+        })
+    }
+}

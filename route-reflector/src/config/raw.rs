@@ -205,6 +205,8 @@ pub(super) struct Raw {
     pub(super) node: Option<Spanned<super::node::NodeRaw>>,
     #[serde(default)]
     pub(super) bmp: Vec<Spanned<super::monitor::BmpRaw>>,
+    #[serde(default)]
+    pub(super) mrt: Option<Spanned<super::monitor::MrtRaw>>,
 }
 
 /// One `[[client]]`, `[[client_range]]` or `[[ebgp]]` table; which fields a kind takes is

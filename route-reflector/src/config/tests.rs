@@ -585,3 +585,42 @@ fn bmp_stations_are_read_with_defaults_and_checked_at_their_position() {
         .contains("rr.toml:5:9: bmp queue is at least 1 message")
     );
 }
+
+#[test]
+fn mrt_files_are_read_and_checked() {
+    let dir = std::env::temp_dir();
+    let src = format!(
+        "{HEAD}[mrt]\ntable_dump = \"{0}/rib.%s.mrt\"\nupdates = \"{0}/updates.%Y%m%d.%H%M.mrt\"\n\
+         rotate_interval = 900\nrotate_size = 1000000\n",
+        dir.display()
+    );
+    let c = Config::parse("rr.toml", &src).unwrap();
+    let m = c.speaker.mrt.unwrap();
+    let (path, every) = m.table_dump.unwrap();
+    assert_eq!(path, dir.join("rib.%s.mrt"));
+    assert_eq!(every, std::time::Duration::from_secs(300));
+    assert_eq!(m.rotate_interval, Some(std::time::Duration::from_secs(900)));
+    assert_eq!(m.rotate_size, Some(1_000_000));
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+
+    assert!(
+        err(&format!(
+            "{HEAD}[mrt]\ntable_dump = \"/tmp/rib\"\ntable_dump_interval = 0\n"
+        ))
+        .starts_with("rr.toml:5:23: table_dump_interval is at least 1 second")
+    );
+    let c = Config::parse(
+        "rr.toml",
+        &format!("{HEAD}[mrt]\nupdates = \"/nonexistent-dir/u.mrt\"\nrotate_interval = 60\n"),
+    )
+    .unwrap();
+    let w: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(
+        w[0].starts_with("rr.toml:4:11: /nonexistent-dir: no such directory"),
+        "{w:?}"
+    );
+    assert!(
+        w[1].contains("rotates by time but its name has no time field"),
+        "{w:?}"
+    );
+}
