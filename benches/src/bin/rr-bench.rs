@@ -288,8 +288,13 @@ fn start(dut: Dut, clients: usize, hold: u16) -> Result<Running, String> {
                      [log]\nlevel = \"warn\"\n[metrics]\nlisten = \"\"\n\
                      [admin]\nsocket = \"{}/rr.sock\"\n[graceful_restart]\nenabled = false\n\
                      [timers]\nhold_time = {hold}\n\
-                     [[client_range]]\nrange = \"10.254.0.0/16\"\nmax = 100000\n",
-                    dir.display()
+                     [[client_range]]\nrange = \"10.254.0.0/16\"\nmax = 100000\n{}",
+                    dir.display(),
+                    // RR_BENCH_OURS_EXTRA: more of our configuration (monitoring, say),
+                    // `{dir}` standing for the run's directory.
+                    std::env::var("RR_BENCH_OURS_EXTRA")
+                        .unwrap_or_default()
+                        .replace("{dir}", &dir.display().to_string()),
                 ),
             )?;
             let mut c = Command::new(tool("route-reflector"));
