@@ -101,6 +101,15 @@ impl Speaker {
         self.ask(|tx| Command::Detail(query, tx)).await
     }
 
+    /// One of a peer's tables: its Adj-RIB-In, Adj-RIB-Out or filtered routes.
+    pub async fn peer_table(
+        &self,
+        peer: std::net::IpAddr,
+        table: crate::PeerTable,
+    ) -> Result<crate::PeerTableView, SpeakerError> {
+        self.ask(|tx| Command::PeerTable(peer, table, tx)).await?
+    }
+
     pub async fn summary(&self) -> Result<Summary, SpeakerError> {
         self.ask(Command::Summary).await
     }

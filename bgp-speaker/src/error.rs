@@ -35,6 +35,8 @@ pub enum SpeakerError {
     Fib(#[from] crate::fib::FibError),
     #[error("TCP-MD5 for {0}: {1}")]
     Md5(IpAddr, std::io::Error),
+    #[error("{0}'s routes before the import policy are not kept (soft_reconfig_inbound)")]
+    NotKept(IpAddr),
 }
 
 impl From<RouterError> for SpeakerError {

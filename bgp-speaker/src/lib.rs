@@ -59,4 +59,4 @@ pub use kernel::learn as kernel_routes;
 pub use kernel::writer::FibCounters;
 pub use monitor::BmpConfig;
 pub use monitor::mrt::MrtConfig;
-pub use query::{PathDetail, RouteDetail, RouteQuery};
+pub use query::{PathDetail, PeerTable, PeerTableView, RouteDetail, RouteQuery, TableRoute};

@@ -47,3 +47,37 @@ pub struct PathDetail {
     pub originator_id: Option<Ipv4Addr>,
     pub cluster_list: Vec<Ipv4Addr>,
 }
+
+/// Which of a peer's tables [`Speaker::peer_table`](crate::Speaker::peer_table) reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PeerTable {
+    /// The routes from the peer: as received where they are kept (soft reconfiguration
+    /// inbound), else as accepted by the import policy.
+    AdjRibIn,
+    /// The routes the peer is sent, after the export policy.
+    AdjRibOut,
+    /// The routes from the peer the import policy rejected (known only where the routes
+    /// as received are kept).
+    Filtered,
+}
+
+/// One of a peer's tables.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerTableView {
+    pub peer: IpAddr,
+    pub table: PeerTable,
+    /// The routes are as received, before the import policy.
+    pub pre_policy: bool,
+    pub routes: Vec<TableRoute>,
+}
+
+/// A route of a peer's table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableRoute {
+    pub prefix: IpNet,
+    /// For the Adj-RIB-In: the import policy accepted it (always, after the policy).
+    pub accepted: bool,
+    #[serde(flatten)]
+    pub path: PathDetail,
+}

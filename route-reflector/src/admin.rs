@@ -26,6 +26,11 @@ pub enum Request {
         peer: Option<IpAddr>,
         family: Option<FamilyArg>,
     },
+    /// A peer's Adj-RIB-In, Adj-RIB-Out or filtered routes.
+    PeerTable {
+        address: IpAddr,
+        table: bgp_speaker::PeerTable,
+    },
     PeerAction {
         address: IpAddr,
         action: PeerAction,
@@ -309,8 +314,17 @@ pub fn peer_text(p: &PeerStatus) -> String {
         ),
         ("Times established", p.established_count.to_string()),
         ("Last error", opt(p.last_error.clone())),
+        (
+            "Last NOTIFICATION sent",
+            opt(p.last_notification_sent.clone()),
+        ),
+        (
+            "Last NOTIFICATION rcvd",
+            opt(p.last_notification_received.clone()),
+        ),
         ("Router ID", opt(p.router_id.map(|r| r.to_string()))),
         ("Hold time", opt(p.hold_time.map(|h| h.to_string()))),
+        ("Keepalive", opt(p.keepalive_time.map(|k| k.to_string()))),
         ("Graceful restart", p.graceful_restart.to_string()),
         ("Families", p.families.join(" ")),
         (
@@ -318,6 +332,23 @@ pub fn peer_text(p: &PeerStatus) -> String {
             format!(
                 "{} (IPv4 {}, IPv6 {})",
                 p.accepted, p.accepted_v4, p.accepted_v6
+            ),
+        ),
+        (
+            "Routes received",
+            p.received
+                .map_or("- (kept with soft_reconfig_inbound)".into(), |n| {
+                    n.to_string()
+                }),
+        ),
+        ("Routes filtered", opt(p.filtered.map(|n| n.to_string()))),
+        (
+            "Routes sent",
+            format!(
+                "{} (IPv4 {}, IPv6 {})",
+                p.advertised_v4 + p.advertised_v6,
+                p.advertised_v4,
+                p.advertised_v6
             ),
         ),
         ("Suppressed (damping)", p.suppressed.to_string()),
@@ -345,16 +376,62 @@ pub fn peer_text(p: &PeerStatus) -> String {
     out
 }
 
+/// `show adj-rib-in`, `adj-rib-out`, `filtered`: a heading, then the routes as `show
+/// routes` prints them (`F` marks a route the import policy rejected).
+pub fn peer_table_text(t: &bgp_speaker::PeerTableView) -> String {
+    use bgp_speaker::PeerTable;
+    let what = match t.table {
+        PeerTable::AdjRibIn => "Adj-RIB-In",
+        PeerTable::AdjRibOut => "Adj-RIB-Out",
+        PeerTable::Filtered => "Filtered routes",
+    };
+    let policy = match (t.table, t.pre_policy) {
+        (PeerTable::AdjRibOut, _) => "after the export policy",
+        (_, true) => "as received, before the import policy",
+        (_, false) => "after the import policy (soft_reconfig_inbound keeps them as received)",
+    };
+    let routes: Vec<RouteDetail> = t
+        .routes
+        .iter()
+        .map(|r| RouteDetail {
+            prefix: r.prefix,
+            reason: None,
+            paths: vec![r.path.clone()],
+        })
+        .collect();
+    let rejected: Vec<bool> = t.routes.iter().map(|r| !r.accepted).collect();
+    format!(
+        "{what} of {}, {policy}: {} routes\n{}",
+        t.peer,
+        t.routes.len(),
+        routes_table(&routes, &rejected)
+    )
+}
+
 /// `show routes`: a line per path; `*` best, `=` ECMP, `S` stale.
 pub fn routes_text(routes: &[RouteDetail]) -> String {
+    routes_table(routes, &[])
+}
+
+/// The routes, a line per path; `F` marks the paths whose `rejected` entry is set.
+fn routes_table(routes: &[RouteDetail], rejected: &[bool]) -> String {
     let mut rows = Vec::new();
+    let mut n = 0;
     for r in routes {
         for p in &r.paths {
+            let filtered = rejected.get(n).copied().unwrap_or(false);
+            n += 1;
             let flags = format!(
                 "{}{}{}",
                 if p.best { "*" } else { " " },
                 if p.multipath && !p.best { "=" } else { " " },
-                if p.stale { "S" } else { " " },
+                if filtered {
+                    "F"
+                } else if p.stale {
+                    "S"
+                } else {
+                    " "
+                },
             );
             let mut extra = Vec::new();
             if let Some(o) = p.originator_id {

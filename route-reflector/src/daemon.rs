@@ -377,6 +377,10 @@ impl Daemon {
                     Err(e) => Response::error(e.to_string()),
                 }
             }
+            Request::PeerTable { address, table } => match s.peer_table(address, table).await {
+                Ok(t) => Response::data(t),
+                Err(e) => Response::error(e.to_string()),
+            },
             Request::PeerAction {
                 address,
                 action,

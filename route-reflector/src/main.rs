@@ -109,6 +109,13 @@ enum Show {
         #[arg(long)]
         family: Option<FamilyArg>,
     },
+    /// The routes from a peer: as received where kept (soft_reconfig_inbound), else as
+    /// accepted.
+    AdjRibIn { address: IpAddr },
+    /// The routes a peer is sent, after the export policy.
+    AdjRibOut { address: IpAddr },
+    /// The routes from a peer its import policy rejected (soft_reconfig_inbound).
+    Filtered { address: IpAddr },
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -190,6 +197,18 @@ fn main() -> ExitCode {
                     prefix: *prefix,
                     peer: *peer,
                     family: *family,
+                },
+                Show::AdjRibIn { address } => Request::PeerTable {
+                    address: *address,
+                    table: bgp_speaker::PeerTable::AdjRibIn,
+                },
+                Show::AdjRibOut { address } => Request::PeerTable {
+                    address: *address,
+                    table: bgp_speaker::PeerTable::AdjRibOut,
+                },
+                Show::Filtered { address } => Request::PeerTable {
+                    address: *address,
+                    table: bgp_speaker::PeerTable::Filtered,
                 },
             };
             ask(&client, &req, |data| print_show(&what, data))
@@ -296,5 +315,8 @@ fn print_show(what: &Show, data: serde_json::Value) -> Result<String, serde_json
         Show::Peers => admin::peers_text(&serde_json::from_value::<Vec<_>>(data)?),
         Show::Peer { .. } => admin::peer_text(&serde_json::from_value(data)?),
         Show::Routes { .. } => admin::routes_text(&serde_json::from_value::<Vec<_>>(data)?),
+        Show::AdjRibIn { .. } | Show::AdjRibOut { .. } | Show::Filtered { .. } => {
+            admin::peer_table_text(&serde_json::from_value(data)?)
+        }
     })
 }

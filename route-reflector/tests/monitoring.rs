@@ -308,3 +308,115 @@ address = "fd00:11::3"
     assert!(text.contains("172.17.2.0/24"), "{text}");
     let _ = (&node_ns, &frr_ns);
 }
+
+/// The show commands an operator expects, against FRR (10.11.0.3, soft reconfiguration
+/// inbound, an import policy that rejects its IPv4 prefix) and a node agent (10.11.0.2):
+/// the peer's timers, counts and last NOTIFICATION; its Adj-RIB-In as received with the
+/// rejected route marked; its filtered routes; what it is sent.
+#[test]
+fn show_peer_tables_and_notifications() {
+    if !can_run(true, false, false) {
+        return;
+    }
+    let seg = Segment::new("show");
+    let rr_ns = seg.host("rr", 1);
+    let node_ns = seg.host("node", 2);
+    let frr_ns = seg.host("frr", 3);
+    let mut config = reflector_head("10.11.0.1", 65000, &seg.dir, "rr");
+    config.push_str(
+        r#"[prefix_lists]
+frr-v4 = ["172.18.3.0/24"]
+[policies.no-frr-v4]
+default = "accept"
+[[policies.no-frr-v4.term]]
+match.prefix_list = "frr-v4"
+verdict = "reject"
+[[client]]
+address = "10.11.0.2"
+[[client]]
+address = "10.11.0.3"
+import = "no-frr-v4"
+soft_reconfig_inbound = true
+"#,
+    );
+    let rr = seg.reflector(&rr_ns, "rr", &config, false);
+    let _agent = seg.agent(
+        &node_ns,
+        "agent",
+        65000,
+        "10.11.0.2",
+        "10.11.0.1",
+        "172.17.2.0/24",
+    );
+    let frr = Frr::start(
+        &frr_ns,
+        &seg.path("frr"),
+        "0.0.0.0",
+        &frr_client_conf(3, "172.18.3.0/24", "fd00:18:3::/48"),
+    )
+    .unwrap();
+    seg.wait("FRR's route in, the node's block out", || {
+        let p = rr.peer("10.11.0.3");
+        p["received"] == 1 && p["advertised_v4"] == 1
+    });
+    let p = rr.peer("10.11.0.3");
+    assert_eq!(p["filtered"], 1, "{p}");
+    assert_eq!(p["accepted"], 0, "{p}");
+    assert_eq!(
+        (p["hold_time"].clone(), p["keepalive_time"].clone()),
+        (9.into(), 3.into()),
+        "{p}"
+    );
+
+    let t = rr.json(&["show", "adj-rib-in", "10.11.0.3"]);
+    assert_eq!(t["pre_policy"], true, "{t}");
+    assert_eq!(t["routes"][0]["prefix"], "172.18.3.0/24", "{t}");
+    assert_eq!(t["routes"][0]["accepted"], false, "{t}");
+    assert_eq!(t["routes"][0]["next_hop"], "10.11.0.3", "{t}");
+    let f = rr.json(&["show", "filtered", "10.11.0.3"]);
+    assert_eq!(f["routes"].as_array().map(Vec::len), Some(1), "{f}");
+    let text = rr.cli(&["show", "filtered", "10.11.0.3"]);
+    assert!(
+        text.contains("F") && text.contains("172.18.3.0/24"),
+        "{text}"
+    );
+    // The node keeps no routes as received: its Adj-RIB-In is the accepted routes.
+    let t = rr.json(&["show", "adj-rib-in", "10.11.0.2"]);
+    assert_eq!(t["pre_policy"], false, "{t}");
+    assert_eq!(t["routes"][0]["prefix"], "172.17.2.0/24", "{t}");
+    let (code, _, err) = netns::output(
+        Command::new(RR)
+            .args(["show", "filtered", "10.11.0.2", "--socket"])
+            .arg(&rr.socket),
+    );
+    assert!(
+        code != 0 && err.contains("soft_reconfig_inbound"),
+        "{code} {err}"
+    );
+    let out = rr.json(&["show", "adj-rib-out", "10.11.0.3"]);
+    assert_eq!(out["routes"][0]["prefix"], "172.17.2.0/24", "{out}");
+    assert_eq!(out["routes"][0]["from"], "10.11.0.2", "{out}");
+    assert!(
+        rr.json(&["show", "adj-rib-out", "10.11.0.2"])["routes"]
+            .as_array()
+            .is_some_and(Vec::is_empty),
+        "FRR's only IPv4 route was filtered, and the node has no IPv6 session"
+    );
+
+    frr.configure(&[
+        "router bgp 65000",
+        "neighbor 10.11.0.1 shutdown message maintenance",
+    ])
+    .unwrap();
+    // FRR wraps its shutdown in a Hard Reset (RFC 8538) when graceful restart is on.
+    seg.wait("the NOTIFICATION FRR sent", || {
+        rr.peer("10.11.0.3")["last_notification_received"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("Cease /"))
+    });
+    assert_eq!(
+        rr.peer("10.11.0.3")["last_notification_sent"],
+        serde_json::Value::Null
+    );
+    let _ = (&node_ns, &frr_ns);
+}

@@ -486,6 +486,22 @@ impl Groups {
         Batch::all(b.encode(&grp.key.context()).into())
     }
 
+    /// What a member is sent: each prefix, the path identifier it goes with (0 without
+    /// ADD-PATH) and the attributes after the export policy.
+    pub(crate) fn routes_for(&self, g: GroupId, peer: PeerId) -> Vec<(IpNet, u32, Attrs)> {
+        let Some(Some(grp)) = self.groups.get(g) else {
+            return Vec::new();
+        };
+        grp.out
+            .iter()
+            .flat_map(|(p, held)| {
+                held.iter()
+                    .filter(|e| e.source != peer)
+                    .map(move |e| (p, e.id, e.attrs.clone()))
+            })
+            .collect()
+    }
+
     /// The (prefix, path identifier) pairs a member holds from the group.
     pub(crate) fn view_for(&self, g: GroupId, peer: PeerId) -> Vec<(IpNet, u32)> {
         let Some(Some(grp)) = self.groups.get(g) else {

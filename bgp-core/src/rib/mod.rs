@@ -30,6 +30,7 @@ mod export;
 mod loc;
 mod path;
 mod table;
+mod tables;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;

@@ -235,6 +235,11 @@ impl Router {
     ) {
         let Some(e) = self.entry_mut(id) else { return };
         let why = describe_down(reason);
+        match reason {
+            DownReason::Sent(n) => e.last_notification[0] = Some(describe_notification(n)),
+            DownReason::Received(n) => e.last_notification[1] = Some(describe_notification(n)),
+            DownReason::ConnectionLost => {}
+        }
         if !was_established {
             debug!(peer = %e.address(), conn = conn_name(dir), reason = %why, "connection ended");
             return;
@@ -364,12 +369,17 @@ fn conn_name(c: Conn) -> &'static str {
     }
 }
 
-/// Why a session ended, for people: the NOTIFICATION's name and any shutdown message.
-pub fn describe_down(r: &DownReason) -> String {
-    let describe = |n: &crate::wire::Notification| match n.shutdown_message() {
+/// A NOTIFICATION for people: its name and any shutdown message.
+fn describe_notification(n: &crate::wire::Notification) -> String {
+    match n.shutdown_message() {
         Some(m) if !m.is_empty() => format!("{} ({m:?})", n.describe()),
         _ => n.describe(),
-    };
+    }
+}
+
+/// Why a session ended, for people: the NOTIFICATION's name and any shutdown message.
+pub fn describe_down(r: &DownReason) -> String {
+    let describe = describe_notification;
     match r {
         DownReason::Sent(n) => format!("sent {}", describe(n)),
         DownReason::Received(n) => format!("received {}", describe(n)),

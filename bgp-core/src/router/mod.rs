@@ -239,6 +239,13 @@ impl Router {
                 let counts = self.rib.peer_counts_by_family(e.id).unwrap_or((0, 0));
                 let mut st = e.status(&self.cfg, counts, now);
                 st.suppressed = self.rib.suppressed(e.id);
+                if e.settings.soft_reconfig_inbound
+                    && let Some((accepted, received)) = self.rib.peer_counts(e.id)
+                {
+                    st.received = Some(received);
+                    st.filtered = Some(received.saturating_sub(accepted));
+                }
+                (st.advertised_v4, st.advertised_v6) = self.rib.advertised(e.id);
                 st
             })
             .collect();

@@ -17,6 +17,7 @@ use crate::types::Family;
 pub(super) struct Up {
     pub router_id: std::net::Ipv4Addr,
     pub hold_time: u16,
+    pub keepalive_time: u16,
     pub families: Vec<Family>,
     pub route_refresh: bool,
     pub enhanced_refresh: bool,
@@ -30,6 +31,7 @@ impl Up {
         Up {
             router_id: n.peer_id,
             hold_time: n.hold_time,
+            keepalive_time: n.keepalive_time,
             families: n.families.clone(),
             route_refresh: n.route_refresh,
             enhanced_refresh: n.enhanced_route_refresh,
@@ -98,6 +100,8 @@ pub(super) struct PeerEntry {
     pub since: Instant,
     pub established_count: u64,
     pub last_error: Option<String>,
+    /// The last NOTIFICATION sent and received, described.
+    pub last_notification: [Option<String>; 2],
     pub stats: PeerStats,
     /// On the router's list of peers whose counters changed.
     pub stats_dirty: bool,
@@ -143,6 +147,7 @@ impl PeerEntry {
             since: now,
             established_count: 0,
             last_error: None,
+            last_notification: [None, None],
             stats: PeerStats::default(),
             stats_dirty: false,
             outbox: Outbox::default(),
@@ -222,8 +227,11 @@ impl PeerEntry {
             since_secs: now.saturating_duration_since(self.since).as_secs(),
             established_count: self.established_count,
             last_error: self.last_error.clone(),
+            last_notification_sent: self.last_notification[0].clone(),
+            last_notification_received: self.last_notification[1].clone(),
             router_id: self.up.as_ref().map(|u| u.router_id),
             hold_time: self.up.as_ref().map(|u| u.hold_time),
+            keepalive_time: self.up.as_ref().map(|u| u.keepalive_time),
             graceful_restart: self.up.as_ref().is_some_and(|u| u.graceful),
             families: self
                 .up
@@ -245,6 +253,10 @@ impl PeerEntry {
             accepted_v4: v4,
             accepted_v6: v6,
             suppressed: 0,
+            received: None,
+            filtered: None,
+            advertised_v4: 0,
+            advertised_v6: 0,
             updates_received: self.stats.updates_received(),
             updates_sent: self.stats.updates_sent(),
             refresh_received: self.stats.refresh_received,

@@ -31,9 +31,18 @@ pub struct PeerStatus {
     pub established_count: u64,
     /// Why the session last ended.
     pub last_error: Option<String>,
-    /// The peer's BGP identifier and the negotiated hold time, while Established.
+    /// The last NOTIFICATION we sent the peer and the last it sent us (name, subcode, any
+    /// shutdown message), kept across sessions.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub last_notification_sent: Option<String>,
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub last_notification_received: Option<String>,
+    /// The peer's BGP identifier, the negotiated hold time and our keepalive interval,
+    /// while Established.
     pub router_id: Option<Ipv4Addr>,
     pub hold_time: Option<u16>,
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub keepalive_time: Option<u16>,
     /// Graceful restart (RFC 4724) negotiated on the session.
     pub graceful_restart: bool,
     /// Negotiated families, e.g. `ipv4-unicast`.
@@ -46,6 +55,17 @@ pub struct PeerStatus {
     pub accepted_v6: u64,
     /// Routes of the peer held out by route-flap damping.
     pub suppressed: u64,
+    /// Routes received from the peer before the import policy, and those it rejected:
+    /// known only with soft reconfiguration inbound (else `None`).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub received: Option<u64>,
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub filtered: Option<u64>,
+    /// Routes the peer is sent (its Adj-RIB-Out), per family.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub advertised_v4: u64,
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub advertised_v6: u64,
     /// UPDATE messages received from and sent to the peer.
     pub updates_received: u64,
     pub updates_sent: u64,

@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 
 use crate::error::SpeakerError;
 use crate::kernel::writer::FibCounters;
-use crate::query::{RouteDetail, RouteQuery};
+use crate::query::{PeerTable, PeerTableView, RouteDetail, RouteQuery};
 
 type Reply<T> = oneshot::Sender<T>;
 
@@ -30,6 +30,11 @@ pub(crate) enum Command {
         Reply<Result<Vec<(IpAddr, PeerUpdate)>, SpeakerError>>,
     ),
     Detail(RouteQuery, Reply<Vec<RouteDetail>>),
+    PeerTable(
+        IpAddr,
+        PeerTable,
+        Reply<Result<PeerTableView, SpeakerError>>,
+    ),
     Summary(Reply<Summary>),
     Peers(Reply<Vec<PeerStatus>>),
     Refresh(IpAddr, Reply<Result<(), SpeakerError>>),

@@ -526,6 +526,9 @@ impl Driver {
             Command::Detail(q, done) => {
                 let _ = done.send(views::route_details(r, &q));
             }
+            Command::PeerTable(peer, t, done) => {
+                let _ = done.send(views::peer_table(r, peer, t));
+            }
             Command::Summary(done) => {
                 let _ = done.send(r.summary());
             }

@@ -1,10 +1,14 @@
 //! Routes as the API shows them: every path with its attributes, read from the router's RIB.
 
+use std::net::IpAddr;
+
 use bgp_core::rib::{Path, family_of, next_hop};
 use bgp_core::router::Router;
+use bgp_core::wire::PathAttributes;
 use bgp_core::wire::attributes::Origin;
 
-use crate::query::{PathDetail, RouteDetail, RouteQuery};
+use crate::error::SpeakerError;
+use crate::query::{PathDetail, PeerTable, PeerTableView, RouteDetail, RouteQuery, TableRoute};
 
 pub(super) fn route_details(r: &Router, q: &RouteQuery) -> Vec<RouteDetail> {
     let rib = r.rib();
@@ -42,13 +46,92 @@ pub(super) fn route_details(r: &Router, q: &RouteQuery) -> Vec<RouteDetail> {
 }
 
 fn path_detail(r: &Router, p: &Path, best: bool, multipath: bool) -> PathDetail {
-    let a = p.attrs();
+    let mut d = attrs_detail(r.peer_address(p.peer()), p.path_id(), p.attrs());
+    d.best = best;
+    d.multipath = multipath;
+    d.stale = p.stale();
+    d
+}
+
+/// A peer's table: see [`PeerTable`].
+pub(super) fn peer_table(
+    r: &Router,
+    peer: IpAddr,
+    table: PeerTable,
+) -> Result<PeerTableView, SpeakerError> {
+    let id = r.peer_index(peer).ok_or(SpeakerError::NoPeer(peer))?;
+    let rib = r.rib();
+    let pre = rib.adj_rib_in_pre(id);
+    let entry = |prefix, accepted, path| TableRoute {
+        prefix,
+        accepted,
+        path,
+    };
+    let (pre_policy, routes) = match (table, pre) {
+        (PeerTable::AdjRibOut, _) => {
+            let routes = rib
+                .adj_rib_out(id)
+                .into_iter()
+                .map(|(prefix, path_id, a)| {
+                    let from = route_source(r, &prefix, &a);
+                    entry(prefix, true, attrs_detail(from, path_id, &a))
+                })
+                .collect();
+            (false, routes)
+        }
+        (PeerTable::Filtered, None) => return Err(SpeakerError::NotKept(peer)),
+        (t, Some(pre)) => {
+            let routes = pre
+                .into_iter()
+                .map(|(prefix, path_id, a)| {
+                    let ok = rib.accepted(id, &prefix, path_id);
+                    entry(prefix, ok, attrs_detail(Some(peer), path_id, &a))
+                })
+                .filter(|e| t != PeerTable::Filtered || !e.accepted)
+                .collect();
+            (true, routes)
+        }
+        (_, None) => {
+            let q = RouteQuery {
+                peer: Some(peer),
+                ..RouteQuery::default()
+            };
+            let routes = route_details(r, &q)
+                .into_iter()
+                .flat_map(|d| {
+                    let prefix = d.prefix;
+                    d.paths.into_iter().map(move |p| entry(prefix, true, p))
+                })
+                .collect();
+            (false, routes)
+        }
+    };
+    Ok(PeerTableView {
+        peer,
+        table,
+        pre_policy,
+        routes,
+    })
+}
+
+/// The peer a route sent out came from: the table path with the same attributes.
+fn route_source(r: &Router, prefix: &ipnet::IpNet, a: &bgp_core::rib::Attrs) -> Option<IpAddr> {
+    let d = r.rib().get(prefix)?;
+    let p = d
+        .paths()
+        .iter()
+        .find(|p| std::sync::Arc::ptr_eq(p.attrs(), a))
+        .or_else(|| d.best())?;
+    r.peer_address(p.peer())
+}
+
+fn attrs_detail(from: Option<IpAddr>, path_id: u32, a: &PathAttributes) -> PathDetail {
     PathDetail {
-        from: r.peer_address(p.peer()),
-        best,
-        multipath,
-        stale: p.stale(),
-        path_id: p.path_id(),
+        from,
+        best: false,
+        multipath: false,
+        stale: false,
+        path_id,
         next_hop: next_hop(a),
         as_path: a
             .as_path
