@@ -9,7 +9,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
+use foldhash::HashMap;
 use ipnet::IpNet;
 
 use super::Router;
@@ -143,14 +144,10 @@ impl Router {
         let Some(m) = self.entry(id).and_then(|e| e.monitored.as_deref()) else {
             return;
         };
-        let mut b = BytesMut::new();
-        if Message::Update(Box::new(u.clone()))
-            .encode(&m.ctx, &mut b)
-            .is_ok()
-        {
+        if let Some(update) = update_message(u, &m.ctx) {
             let msg = BmpMessage::RouteMonitoring {
                 peer: m.header.clone(),
-                update: b.freeze(),
+                update,
             };
             self.out.push_back(Output::Monitor(msg));
         }
@@ -166,7 +163,7 @@ impl Router {
             return;
         };
         let header = m.header.clone().with_flags(peer_flags::L);
-        let mut msgs = Vec::new();
+        let mut batch = Batcher::default();
         let entries = u
             .announced()
             .chain(u.withdrawals())
@@ -178,15 +175,19 @@ impl Router {
                     .iter()
                     .find(|p| p.peer() == id && p.path_id() == pid)
             });
-            let attrs = path.map(|p| &**p.attrs());
-            if let Some(update) = route_update(prefix, path_id, attrs, &m.ctx) {
-                msgs.push(BmpMessage::RouteMonitoring {
+            batch.add(prefix, path_id, path.map(|p| &**p.attrs()));
+        }
+        let msgs: Vec<Output> = batch
+            .finish(&m.ctx)
+            .into_iter()
+            .map(|update| {
+                Output::Monitor(BmpMessage::RouteMonitoring {
                     peer: header.clone(),
                     update,
-                });
-            }
-        }
-        self.out.extend(msgs.into_iter().map(Output::Monitor));
+                })
+            })
+            .collect();
+        self.out.extend(msgs);
     }
 
     /// Best-route changes, for the Loc-RIB.
@@ -199,15 +200,16 @@ impl Router {
             extended_message: true,
             ..Context::default()
         };
+        let mut batch = Batcher::default();
         for c in changes {
-            let attrs = c.best.as_ref().map(|p| &**p.attrs());
-            if let Some(update) = route_update(c.prefix, None, attrs, &ctx) {
-                self.out
-                    .push_back(Output::Monitor(BmpMessage::RouteMonitoring {
-                        peer: header.clone(),
-                        update,
-                    }));
-            }
+            batch.add(c.prefix, None, c.best.as_ref().map(|p| &**p.attrs()));
+        }
+        for update in batch.finish(&ctx) {
+            self.out
+                .push_back(Output::Monitor(BmpMessage::RouteMonitoring {
+                    peer: header.clone(),
+                    update,
+                }));
         }
     }
 
@@ -237,17 +239,18 @@ impl Router {
                 };
                 out.push(BmpMessage::PeerUp(m.up.clone()));
                 let header = m.header.clone().with_flags(peer_flags::L);
+                let mut batch = Batcher::default();
                 for (prefix, d) in self.rib.iter() {
                     for p in d.paths().iter().filter(|p| p.peer() == e.id) {
-                        let ap = m.ctx.add_path(family_of(&prefix)).then_some(p.path_id());
-                        if let Some(update) = route_update(prefix, ap, Some(p.attrs()), &m.ctx) {
-                            out.push(BmpMessage::RouteMonitoring {
-                                peer: header.clone(),
-                                update,
-                            });
-                        }
+                        batch.add(prefix, Some(p.path_id()), Some(p.attrs()));
                     }
                 }
+                out.extend(batch.finish(&m.ctx).into_iter().map(|update| {
+                    BmpMessage::RouteMonitoring {
+                        peer: header.clone(),
+                        update,
+                    }
+                }));
             }
         }
         if self.monitoring.loc_rib {
@@ -315,15 +318,21 @@ impl Router {
             extended_message: true,
             ..Context::default()
         };
+        let mut batch = Batcher::default();
         for (prefix, d) in self.rib.iter() {
-            let Some(best) = d.best() else { continue };
-            if let Some(update) = route_update(prefix, None, Some(best.attrs()), &ctx) {
-                out.push(BmpMessage::RouteMonitoring {
-                    peer: header.clone(),
-                    update,
-                });
+            if let Some(best) = d.best() {
+                batch.add(prefix, None, Some(best.attrs()));
             }
         }
+        out.extend(
+            batch
+                .finish(&ctx)
+                .into_iter()
+                .map(|update| BmpMessage::RouteMonitoring {
+                    peer: header.clone(),
+                    update,
+                }),
+        );
     }
 }
 
@@ -349,22 +358,75 @@ fn open_bytes(o: Open) -> Bytes {
     message_bytes(Message::Open(o))
 }
 
-/// An UPDATE announcing one route with `attrs`, or withdrawing it without; `None` for a
-/// route that cannot be written (an IPv6 route without an IPv6 next hop).
-pub(crate) fn route_update(
-    prefix: IpNet,
-    path_id: Option<PathId>,
+/// An UPDATE as the peer sent it, encoded again with `ctx`.
+fn update_message(u: &Update, ctx: &Context) -> Option<Bytes> {
+    let mut b = BytesMut::with_capacity(64);
+    b.put_bytes(0xff, 16);
+    b.put_u16(0);
+    b.put_u8(crate::wire::msg_type::UPDATE);
+    u.write_body(ctx, &mut b).ok()?;
+    let len = u16::try_from(b.len()).ok()?;
+    b[16..18].copy_from_slice(&len.to_be_bytes());
+    Some(b.freeze())
+}
+
+/// Prefixes an UPDATE of monitoring carries at most (well within an extended message).
+const BATCH: usize = 1000;
+
+/// Routes gathered into UPDATEs: announcements by attribute set (the same set, by
+/// address), withdrawals by family, in the order first seen.
+#[derive(Default)]
+struct Batcher<'a> {
+    groups: Vec<(Family, Option<&'a PathAttributes>, Vec<NlriEntry>)>,
+    index: HashMap<(Family, usize), usize>,
+}
+
+impl<'a> Batcher<'a> {
+    /// A route with `attrs`, or its withdrawal without; `path_id` is written where the
+    /// context has ADD-PATH for the family (0 when none is given).
+    fn add(&mut self, prefix: IpNet, path_id: Option<PathId>, attrs: Option<&'a PathAttributes>) {
+        let family = family_of(&prefix);
+        let key = (
+            family,
+            attrs.map_or(0, |a| a as *const PathAttributes as usize),
+        );
+        let groups = &mut self.groups;
+        let i = *self.index.entry(key).or_insert_with(|| {
+            groups.push((family, attrs, Vec::new()));
+            groups.len() - 1
+        });
+        self.groups[i].2.push(NlriEntry { path_id, prefix });
+    }
+
+    fn finish(self, ctx: &Context) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        for (family, attrs, entries) in &self.groups {
+            for chunk in entries.chunks(BATCH) {
+                out.extend(routes_update(*family, chunk, *attrs, ctx));
+            }
+        }
+        out
+    }
+}
+
+/// An UPDATE announcing `entries` of `family` with `attrs`, or withdrawing them without;
+/// `None` for routes that cannot be written (IPv6 without an IPv6 next hop).
+fn routes_update(
+    family: Family,
+    entries: &[NlriEntry],
     attrs: Option<&PathAttributes>,
     ctx: &Context,
 ) -> Option<Bytes> {
-    let family = family_of(&prefix);
     let ap = ctx.add_path(family);
-    let entry = match path_id.filter(|_| ap) {
-        Some(id) => NlriEntry::with_path_id(prefix, id),
-        None if ap => NlriEntry::with_path_id(prefix, 0),
-        None => NlriEntry::new(prefix),
-    };
-    let p = Prefixes::from_entries(family.afi, ap, [entry]).ok()?;
+    let entries = entries.iter().map(|e| NlriEntry {
+        path_id: if ap {
+            Some(e.path_id.unwrap_or(0))
+        } else {
+            None
+        },
+        prefix: e.prefix,
+    });
+    let p = Prefixes::from_entries(family.afi, ap, entries).ok()?;
     let empty = || Prefixes::empty(Afi::IPV4, false);
     let v4 = family == Family::IPV4_UNICAST;
     let u = match attrs {
@@ -394,7 +456,5 @@ pub(crate) fn route_update(
             Update::new(empty(), a, empty())
         }
     };
-    let mut b = BytesMut::new();
-    Message::Update(Box::new(u)).encode(ctx, &mut b).ok()?;
-    Some(b.freeze())
+    update_message(&u, ctx)
 }
