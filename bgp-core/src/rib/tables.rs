@@ -15,7 +15,7 @@ impl Rib {
             .iter()
             .map(|((p, id), a)| (*p, *id, a.clone()))
             .collect();
-        v.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        v.sort_by_key(|a| (a.0, a.1));
         Some(v)
     }
 
@@ -37,7 +37,7 @@ impl Rib {
             return Vec::new();
         };
         let mut v = self.groups.routes_for(g, peer);
-        v.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        v.sort_by_key(|a| (a.0, a.1));
         v
     }
 }
