@@ -212,3 +212,20 @@ fn short_and_bad_input_is_an_error_not_a_panic() {
         Err(BmpError::Malformed("statistics count"))
     );
 }
+
+proptest::proptest! {
+    /// Any body under a well-formed common header: an error or a message that encodes back
+    /// to what decodes the same, never a panic.
+    #[test]
+    fn any_body_decodes_or_fails_cleanly(ty in 0u8..8, body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+        let mut b = vec![VERSION];
+        b.extend_from_slice(&((body.len() + COMMON_HEADER_LEN) as u32).to_be_bytes());
+        b.push(ty);
+        b.extend_from_slice(&body);
+        if let Ok((m, used)) = BmpMessage::decode(&b) {
+            proptest::prop_assert_eq!(used, b.len());
+            let again = BmpMessage::decode(&m.to_bytes()).map(|(m, _)| m);
+            proptest::prop_assert_eq!(again, Ok(m));
+        }
+    }
+}
