@@ -11,7 +11,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::time::{Duration, Instant, SystemTime};
 
 use bgp_core::bmp::{BmpMessage, PeerHeader, peer_flags, peer_type};
@@ -178,16 +178,24 @@ struct Writer {
 
 impl Writer {
     fn run(mut self, rx: Receiver<Job>) {
-        while let Ok(job) = rx.recv() {
+        loop {
+            let job = match rx.try_recv() {
+                Ok(j) => j,
+                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) => {
+                    // Flushed when nothing waits: a reader sees whole records soon.
+                    if let Some(f) = &mut self.file {
+                        let _ = f.file.flush();
+                    }
+                    match rx.recv() {
+                        Ok(j) => j,
+                        Err(_) => break,
+                    }
+                }
+            };
             match job {
                 Job::Message(m) => self.log(&m),
                 Job::Dump(records) => self.dump(&records),
-            }
-            // Flushed when nothing else waits: a reader sees whole records soon.
-            if let Ok(Job::Message(m)) = rx.try_recv() {
-                self.log(&m);
-            } else if let Some(f) = &mut self.file {
-                let _ = f.file.flush();
             }
         }
         if let Some(f) = &mut self.file {
