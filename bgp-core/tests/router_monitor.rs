@@ -20,6 +20,7 @@ const ALL: Monitoring = Monitoring {
     pre_policy: true,
     post_policy: true,
     loc_rib: true,
+    adj_rib_out: true,
 };
 
 /// A (10.0.0.1) and B (10.0.0.2), iBGP; B monitored with `m` from the start; B rejects
@@ -160,6 +161,25 @@ fn sessions_updates_and_best_routes_are_reported() {
     assert_eq!(routes(m, peer_type::GLOBAL, 0).1, [want[0]]);
     assert_eq!(routes(m, peer_type::GLOBAL, peer_flags::L).1, [want[0]]);
     assert_eq!(routes(m, peer_type::LOC_RIB, 0).1, [want[0]]);
+
+    // What B sends A (its own route) is its Adj-RIB-Out, post-policy (RFC 8671).
+    w.nodes[1].monitor.clear();
+    let own: IpNet = "10.2.0.0/24".parse().unwrap();
+    w.router(1).announce(own, &via("10.0.0.2")).unwrap();
+    w.drive();
+    let out = peer_flags::O | peer_flags::L;
+    assert_eq!(routes(&w.nodes[1].monitor, peer_type::GLOBAL, out).0, [own]);
+    assert!(
+        routes(&w.nodes[1].monitor, peer_type::GLOBAL, 0)
+            .0
+            .is_empty()
+    );
+    assert_eq!(
+        routes(&w.router(1).monitor_snapshot(), peer_type::GLOBAL, out).0,
+        [own]
+    );
+    w.router(1).withdraw(own);
+    w.drive();
 
     // A station connecting now is told of the session and the two routes left, both in
     // the peer's table (post-policy) and as best routes.

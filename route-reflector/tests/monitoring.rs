@@ -45,7 +45,7 @@ fn logged(seg: &Segment, f: impl Fn(&serde_json::Value) -> bool) -> bool {
 /// The reflector (10.11.0.1) with a node agent (10.11.0.2, 172.17.2.0/24) and FRR
 /// (10.11.0.3, 172.18.3.0/24 and fd00:18:3::/48) as clients, exporting to pmbmpd at
 /// 10.11.0.5: Peer Up for both with their OPENs, their routes (pre-policy, post-policy
-/// and the Loc-RIB), statistics, and Peer Down when FRR stops; after the reflector
+/// and the Loc-RIB), what they are sent (Adj-RIB-Out), statistics, and Peer Down when FRR stops; after the reflector
 /// restarts and a station that was down comes back, it is given the tables again.
 #[test]
 fn pmbmpd_sees_peers_routes_statistics_and_peer_down() {
@@ -79,7 +79,7 @@ fn pmbmpd_sees_peers_routes_statistics_and_peer_down() {
     config.push_str(
         r#"[[bmp]]
 address = "10.11.0.5"
-monitoring = ["pre-policy", "post-policy", "loc-rib"]
+monitoring = ["pre-policy", "post-policy", "adj-rib-out", "loc-rib"]
 statistics_interval = 2
 [[client]]
 address = "10.11.0.2"
@@ -129,6 +129,7 @@ address = "fd00:11::3"
                 && v["ip_prefix"] == prefix
                 && v["peer_ip"] == peer
                 && v["is_post"].as_i64().unwrap_or(0) == i64::from(post)
+                && v["is_out"] != 1
         }
     };
     for (prefix, peer) in [
@@ -145,6 +146,14 @@ address = "fd00:11::3"
     seg.wait("the Loc-RIB's routes", || {
         logged(&seg, |v| {
             msg(v, "route_monitor") && v["ip_prefix"] == "172.18.3.0/24" && v["is_loc"] == 1
+        })
+    });
+    seg.wait("what FRR is sent: the node's block (Adj-RIB-Out)", || {
+        logged(&seg, |v| {
+            msg(v, "route_monitor")
+                && v["ip_prefix"] == "172.17.2.0/24"
+                && v["peer_ip"] == "10.11.0.3"
+                && v["is_out"] == 1
         })
     });
     seg.wait("statistics", || logged(&seg, |v| msg(v, "stats")));

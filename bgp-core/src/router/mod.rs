@@ -485,6 +485,9 @@ impl Router {
     pub fn poll_output(&mut self, now: Instant) -> Option<Output> {
         loop {
             if let Some(o) = self.out.pop_front() {
+                if self.monitoring.adj_rib_out {
+                    self.monitor_sent(&o);
+                }
                 return Some(o);
             }
             if let Some(id) = self.ready.pop_front() {

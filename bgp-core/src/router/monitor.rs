@@ -38,11 +38,19 @@ pub struct Monitoring {
     pub post_policy: bool,
     /// Best-route changes (Loc-RIB, RFC 9069).
     pub loc_rib: bool,
+    /// The UPDATEs sent to each peer (post-policy Adj-RIB-Out, RFC 8671: the O and L
+    /// flags).
+    pub adj_rib_out: bool,
 }
 
 impl Monitoring {
     pub fn is_on(&self) -> bool {
-        self.pre_policy || self.post_policy || self.loc_rib
+        self.pre_policy || self.post_policy || self.loc_rib || self.adj_rib_out
+    }
+
+    /// Whether sessions (Peer Up and Down) are reported: some per-peer table is.
+    pub fn sessions(&self) -> bool {
+        self.pre_policy || self.post_policy || self.adj_rib_out
     }
 }
 
@@ -53,6 +61,10 @@ pub(super) struct Monitored {
     /// For what the peer sent, encoded again: four-octet ASNs (the A flag clear), the
     /// peer's ADD-PATH families, any length.
     ctx: Context,
+    /// For what is sent to the peer: its ADD-PATH families the other way.
+    send_ctx: Context,
+    /// The session has two-octet AS numbers: what is sent carries them (the A flag).
+    two_octet: bool,
     up: Box<PeerUp>,
 }
 
@@ -107,18 +119,28 @@ impl Router {
             extended_message: true,
             ..Context::default()
         };
-        if self.monitoring.is_on() {
+        let send_ctx = Context {
+            add_path: n.add_path_send,
+            ..ctx
+        };
+        if self.monitoring.sessions() {
             self.out
                 .push_back(Output::Monitor(BmpMessage::PeerUp(up.clone())));
         }
-        e.monitored = Some(Box::new(Monitored { header, ctx, up }));
+        e.monitored = Some(Box::new(Monitored {
+            header,
+            ctx,
+            send_ctx,
+            two_octet: !n.four_octet_as,
+            up,
+        }));
     }
 
     pub(super) fn monitor_down(&mut self, id: PeerId, reason: &DownReason) {
         let Some(m) = self.entry_mut(id).and_then(|e| e.monitored.take()) else {
             return;
         };
-        if !self.monitoring.is_on() {
+        if !self.monitoring.sessions() {
             return;
         }
         let reason = match reason {
@@ -190,6 +212,37 @@ impl Router {
         self.out.extend(msgs);
     }
 
+    /// The UPDATEs of a transmission, as sent (the Adj-RIB-Out after the export policy).
+    pub(super) fn monitor_sent(&mut self, o: &Output) {
+        let Output::Transmit { conn, messages } = o else {
+            return;
+        };
+        let Some(m) = self
+            .conns
+            .get(conn)
+            .and_then(|c| self.entry(c.peer))
+            .and_then(|e| e.monitored.as_deref())
+        else {
+            return;
+        };
+        let mut flags = peer_flags::O | peer_flags::L;
+        if m.two_octet {
+            flags |= peer_flags::A;
+        }
+        let header = m.header.clone().with_flags(flags);
+        let msgs: Vec<Output> = messages
+            .iter()
+            .filter(|b| b.get(18) == Some(&crate::wire::msg_type::UPDATE))
+            .map(|b| {
+                Output::Monitor(BmpMessage::RouteMonitoring {
+                    peer: header.clone(),
+                    update: b.clone(),
+                })
+            })
+            .collect();
+        self.out.extend(msgs);
+    }
+
     /// Best-route changes, for the Loc-RIB.
     pub(super) fn monitor_best(&mut self, changes: &[BestChange]) {
         if !self.monitoring.loc_rib {
@@ -228,16 +281,34 @@ impl Router {
 
     /// What a station that just connected is told of the present: a Peer Up for each
     /// established session and its routes after the import policy (the L flag: the
-    /// routes as received are not kept), then, with the Loc-RIB monitored, its Peer Up
-    /// and the best routes.
+    /// routes as received are not kept) and, with the Adj-RIB-Out monitored, what it is
+    /// sent; then, with the Loc-RIB monitored, its Peer Up and the best routes.
     pub fn monitor_snapshot(&self) -> Vec<BmpMessage> {
         let mut out = Vec::new();
-        if self.monitoring.pre_policy || self.monitoring.post_policy {
-            for e in self.peers.iter().flatten() {
-                let Some(m) = e.monitored.as_deref() else {
-                    continue;
-                };
-                out.push(BmpMessage::PeerUp(m.up.clone()));
+        for e in self.peers.iter().flatten() {
+            let Some(m) = e
+                .monitored
+                .as_deref()
+                .filter(|_| self.monitoring.sessions())
+            else {
+                continue;
+            };
+            out.push(BmpMessage::PeerUp(m.up.clone()));
+            if self.monitoring.adj_rib_out {
+                let header = m.header.clone().with_flags(peer_flags::O | peer_flags::L);
+                let sent = self.rib.adj_rib_out(e.id);
+                let mut batch = Batcher::default();
+                for (prefix, id, a) in &sent {
+                    batch.add(*prefix, Some(*id), Some(a));
+                }
+                out.extend(batch.finish(&m.send_ctx).into_iter().map(|update| {
+                    BmpMessage::RouteMonitoring {
+                        peer: header.clone(),
+                        update,
+                    }
+                }));
+            }
+            if self.monitoring.pre_policy || self.monitoring.post_policy {
                 let header = m.header.clone().with_flags(peer_flags::L);
                 let mut batch = Batcher::default();
                 for (prefix, d) in self.rib.iter() {

@@ -49,6 +49,7 @@ impl BmpConfig {
                 pre_policy: true,
                 post_policy: true,
                 loc_rib: false,
+                adj_rib_out: false,
             },
             statistics_interval: Some(Duration::from_secs(60)),
             sys_name: String::new(),
@@ -133,6 +134,7 @@ impl Stations {
                 pre_policy: a.pre_policy || s.cfg.monitoring.pre_policy,
                 post_policy: a.post_policy || s.cfg.monitoring.post_policy,
                 loc_rib: a.loc_rib || s.cfg.monitoring.loc_rib,
+                adj_rib_out: a.adj_rib_out || s.cfg.monitoring.adj_rib_out,
             })
     }
 
@@ -245,6 +247,8 @@ fn wanted(m: &Monitoring, msg: &BmpMessage) -> bool {
         BmpMessage::RouteMonitoring { peer, .. } => {
             return if peer.peer_type == peer_type::LOC_RIB {
                 m.loc_rib
+            } else if peer.flags & peer_flags::O != 0 {
+                m.adj_rib_out
             } else if peer.flags & peer_flags::L != 0 {
                 m.post_policy
             } else {
@@ -258,7 +262,7 @@ fn wanted(m: &Monitoring, msg: &BmpMessage) -> bool {
     if peer.peer_type == peer_type::LOC_RIB {
         m.loc_rib
     } else {
-        m.pre_policy || m.post_policy
+        m.sessions()
     }
 }
 

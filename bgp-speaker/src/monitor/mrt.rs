@@ -103,7 +103,8 @@ impl Mrt {
         }
         let wanted = match &**m {
             BmpMessage::RouteMonitoring { peer, .. } => {
-                peer.peer_type != peer_type::LOC_RIB && peer.flags & peer_flags::L == 0
+                peer.peer_type != peer_type::LOC_RIB
+                    && peer.flags & (peer_flags::L | peer_flags::O) == 0
             }
             BmpMessage::PeerUp(u) => u.peer.peer_type != peer_type::LOC_RIB,
             BmpMessage::PeerDown { .. } => true,

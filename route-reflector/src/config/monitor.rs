@@ -20,7 +20,7 @@ pub(super) struct BmpRaw {
     pub(super) address: Spanned<IpAddr>,
     #[serde(default = "bmp_port")]
     pub(super) port: Spanned<u16>,
-    /// What is sent: any of `pre-policy`, `post-policy`, `loc-rib`.
+    /// What is sent: any of `pre-policy`, `post-policy`, `adj-rib-out`, `loc-rib`.
     #[serde(default = "monitoring")]
     pub(super) monitoring: Spanned<Vec<Spanned<String>>>,
     /// Seconds between Statistics Reports; 0: none.
@@ -54,7 +54,7 @@ fn queue() -> Spanned<usize> {
 }
 
 /// The kinds `monitoring` takes.
-const KINDS: [&str; 3] = ["pre-policy", "post-policy", "loc-rib"];
+const KINDS: [&str; 4] = ["pre-policy", "post-policy", "adj-rib-out", "loc-rib"];
 
 impl Builder<'_> {
     /// The stations, each checked at its position.
@@ -80,6 +80,7 @@ impl Builder<'_> {
                     "pre-policy" => m.pre_policy = true,
                     "post-policy" => m.post_policy = true,
                     "loc-rib" => m.loc_rib = true,
+                    "adj-rib-out" => m.adj_rib_out = true,
                     other => self.fail(
                         k.span(),
                         format!(

@@ -555,11 +555,11 @@ fn bmp_stations_are_read_with_defaults_and_checked_at_their_position() {
     let cases: &[(&str, &str)] = &[
         (
             "[[bmp]]\naddress = \"192.0.2.9\"\nmonitoring = [\"pre\"]\n",
-            "rr.toml:5:15: bmp monitoring \"pre\": expected one of pre-policy, post-policy, loc-rib",
+            "rr.toml:5:15: bmp monitoring \"pre\": expected one of pre-policy, post-policy, adj-rib-out, loc-rib",
         ),
         (
             "[[bmp]]\naddress = \"192.0.2.9\"\nmonitoring = []\n",
-            "rr.toml:5:14: bmp monitoring is empty: name at least one of pre-policy, post-policy, loc-rib",
+            "rr.toml:5:14: bmp monitoring is empty: name at least one of pre-policy, post-policy, adj-rib-out, loc-rib",
         ),
         (
             "[[bmp]]\naddress = \"192.0.2.9\"\n[[bmp]]\naddress = \"192.0.2.9\"\n",
