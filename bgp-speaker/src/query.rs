@@ -46,6 +46,10 @@ pub struct PathDetail {
     pub large_communities: Vec<String>,
     pub originator_id: Option<Ipv4Addr>,
     pub cluster_list: Vec<Ipv4Addr>,
+    /// Why the path is not the best: the decision step at which the best path wins over
+    /// it (as `reason` names steps), or `Unreachable` (its next hop does not resolve).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_best: Option<String>,
 }
 
 /// Which of a peer's tables [`Speaker::peer_table`](crate::Speaker::peer_table) reads.

@@ -447,6 +447,9 @@ fn routes_table(routes: &[RouteDetail], rejected: &[bool]) -> String {
             if !p.large_communities.is_empty() {
                 extra.push(format!("large {}", p.large_communities.join(" ")));
             }
+            if let Some(w) = &p.not_best {
+                extra.push(format!("not best: {w}"));
+            }
             rows.push(vec![
                 flags,
                 r.prefix.to_string(),

@@ -49,6 +49,7 @@ pub use batch::{Batch, Encoded, Flush};
 pub use best_path::{Candidate, Decision, DecisionConfig, Reason};
 pub use damping::DampingConfig;
 pub use path::{Dest, Path};
+pub use tables::NotBest;
 
 use best_path::Key;
 use export::export_dest;

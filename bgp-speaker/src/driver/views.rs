@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use bgp_core::rib::{Path, family_of, next_hop};
+use bgp_core::rib::{NotBest, Path, family_of, next_hop};
 use bgp_core::router::Router;
 use bgp_core::wire::PathAttributes;
 use bgp_core::wire::attributes::Origin;
@@ -32,7 +32,14 @@ pub(super) fn route_details(r: &Router, q: &RouteQuery) -> Vec<RouteDetail> {
                 .iter()
                 .enumerate()
                 .filter(|(_, p)| peer_id.is_none_or(|id| p.peer() == id))
-                .map(|(i, p)| path_detail(r, p, i == 0 && d.best().is_some(), i < ecmp))
+                .map(|(i, p)| {
+                    let mut pd = path_detail(r, p, i == 0 && d.best().is_some(), i < ecmp);
+                    pd.not_best = rib.why_not_best(&prefix, i).map(|w| match w {
+                        NotBest::Unreachable => "Unreachable".to_string(),
+                        NotBest::Lost(reason) => format!("{reason:?}"),
+                    });
+                    pd
+                })
                 .collect();
             (!paths.is_empty()).then(|| RouteDetail {
                 prefix,
@@ -160,5 +167,6 @@ fn attrs_detail(from: Option<IpAddr>, path_id: u32, a: &PathAttributes) -> PathD
             .collect(),
         originator_id: a.originator_id,
         cluster_list: a.cluster_list.iter().flat_map(|l| l.iter()).collect(),
+        not_best: None,
     }
 }

@@ -13,6 +13,7 @@ use crate::wire::attributes::{AsPath, ClusterList, Community, Origin};
 use crate::wire::{Context, Message, Prefixes, Update};
 
 mod decision;
+mod tables;
 
 use decision::attrs;
 
