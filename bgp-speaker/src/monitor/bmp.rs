@@ -104,46 +104,14 @@ async fn session(t: &mut Task, s: TcpStream) -> End {
     if write(t, &mut wr, init.to_bytes(), 1).await.is_err() {
         return End::Again;
     }
-    // The tables; whatever was queued before them is stale.
-    let _ = t.want_sync.send(t.index);
-    let snapshot = tokio::time::timeout(SYNC_TIMEOUT, async {
-        loop {
-            match t.rx.recv().await {
-                Some(ToStation::Snapshot(s)) => return Some(s),
-                Some(ToStation::Terminate) | None => return None,
-                Some(ToStation::Message(_)) => {}
-            }
-        }
-    })
-    .await;
-    let snapshot = match snapshot {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            let _ = terminate(t, &mut wr, termination::ADMINISTRATIVELY_CLOSED).await;
-            return End::Stop;
-        }
-        Err(_) => return End::Again,
-    };
-    let mut buf = BytesMut::new();
-    let mut n = 0;
-    for m in &snapshot {
-        m.encode(&mut buf);
-        n += 1;
-        if buf.len() >= WRITE_CHUNK {
-            if write(t, &mut wr, buf.split().freeze(), n).await.is_err() {
-                return End::Again;
-            }
-            n = 0;
-        }
+    if let Err(end) = sync(t, &mut wr).await {
+        return end;
     }
-    if write(t, &mut wr, buf.split().freeze(), n).await.is_err() {
-        return End::Again;
-    }
-    drop(snapshot);
     t.metrics
         .bmp_station_up
         .with_label_values(&[t.label.as_str()])
         .set(1);
+    let mut buf = BytesMut::new();
     let mut sink = [0u8; 512];
     loop {
         if !t.live.load(Ordering::Acquire) {
@@ -191,6 +159,45 @@ async fn session(t: &mut Task, s: TcpStream) -> End {
             },
         }
     }
+}
+
+/// Asks the driver for the tables and writes them; whatever was queued before them is
+/// stale.
+async fn sync(t: &mut Task, wr: &mut OwnedWriteHalf) -> Result<(), End> {
+    let _ = t.want_sync.send(t.index);
+    let snapshot = tokio::time::timeout(SYNC_TIMEOUT, async {
+        loop {
+            match t.rx.recv().await {
+                Some(ToStation::Snapshot(s)) => return Some(s),
+                Some(ToStation::Terminate) | None => return None,
+                Some(ToStation::Message(_)) => {}
+            }
+        }
+    })
+    .await;
+    let snapshot = match snapshot {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            let _ = terminate(t, wr, termination::ADMINISTRATIVELY_CLOSED).await;
+            return Err(End::Stop);
+        }
+        Err(_) => return Err(End::Again),
+    };
+    let mut buf = BytesMut::new();
+    let mut n = 0;
+    for m in &snapshot {
+        m.encode(&mut buf);
+        n += 1;
+        if buf.len() >= WRITE_CHUNK {
+            write(t, wr, buf.split().freeze(), n)
+                .await
+                .map_err(|_| End::Again)?;
+            n = 0;
+        }
+    }
+    write(t, wr, buf.split().freeze(), n)
+        .await
+        .map_err(|_| End::Again)
 }
 
 async fn write(t: &Task, wr: &mut OwnedWriteHalf, b: Bytes, n: u64) -> std::io::Result<()> {
