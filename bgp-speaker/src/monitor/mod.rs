@@ -8,6 +8,8 @@
 
 pub(crate) mod bmp;
 pub(crate) mod mrt;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
