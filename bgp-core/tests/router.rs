@@ -1786,3 +1786,40 @@ fn a_link_local_session_carries_both_families_and_its_next_hops_stay_on_the_link
     assert_eq!(st.interface.as_deref(), Some("eth1"));
     assert!(st.established);
 }
+
+#[test]
+fn a_route_ages_from_its_last_change() {
+    let mut w = World::new();
+    let a = w.add(
+        "10.0.0.1",
+        config(65000, "10.0.0.1", &[("10.0.0.2", 65000)]),
+    );
+    let b = w.add(
+        "10.0.0.2",
+        config(65000, "10.0.0.2", &[("10.0.0.1", 65000)]),
+    );
+    w.until(5 * SEC, "up", |w| w.established(b) == 1);
+    let p: ipnet::IpNet = "172.17.1.0/24".parse().unwrap();
+    w.router(a).announce(p, &via("10.0.0.1")).unwrap();
+    w.drive();
+    assert_eq!(w.call(b, |r, now| r.route_age(now, &p)), Some(0));
+    w.advance(30 * SEC);
+    assert_eq!(w.call(b, |r, now| r.route_age(now, &p)), Some(30));
+    // A changed path starts it again; the unchanged prefix elsewhere ages on.
+    let mut changed = via("10.0.0.1");
+    changed.local_pref = Some(200);
+    // Calls without a time are dated by the router's last input: give it one.
+    w.call(a, |r, now| {
+        r.handle_timeout(now);
+        r.announce(p, &changed).unwrap()
+    });
+    w.drive();
+    w.advance(5 * SEC);
+    assert_eq!(w.call(b, |r, now| r.route_age(now, &p)), Some(5));
+    assert_eq!(w.call(a, |r, now| r.route_age(now, &p)), Some(5));
+    assert_eq!(
+        w.call(b, |r, now| r
+            .route_age(now, &"10.9.0.0/24".parse().unwrap())),
+        None
+    );
+}

@@ -22,6 +22,10 @@ pub struct RouteDetail {
     pub prefix: IpNet,
     /// The decision step that chose the best path, when there was a choice.
     pub reason: Option<String>,
+    /// Seconds since a path of the prefix last came, changed or went (none in a peer's
+    /// tables, which keep no times).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_secs: Option<u64>,
     pub paths: Vec<PathDetail>,
 }
 

@@ -396,6 +396,7 @@ pub fn peer_table_text(t: &bgp_speaker::PeerTableView) -> String {
         .map(|r| RouteDetail {
             prefix: r.prefix,
             reason: None,
+            age_secs: None,
             paths: vec![r.path.clone()],
         })
         .collect();
@@ -453,6 +454,7 @@ fn routes_table(routes: &[RouteDetail], rejected: &[bool]) -> String {
             rows.push(vec![
                 flags,
                 r.prefix.to_string(),
+                r.age_secs.map_or("-".into(), duration),
                 p.next_hop.map_or("-".into(), |n| n.to_string()),
                 p.from.map_or("local".into(), |f| f.to_string()),
                 p.local_pref.map_or(String::new(), |v| v.to_string()),
@@ -471,6 +473,7 @@ fn routes_table(routes: &[RouteDetail], rejected: &[bool]) -> String {
         &[
             "",
             "Prefix",
+            "Age",
             "Next hop",
             "From",
             "LocPrf",

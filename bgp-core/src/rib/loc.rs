@@ -86,6 +86,7 @@ impl Rib {
             resolver,
             scratch,
             export_cache,
+            clock,
             ..
         } = self;
         let dest = match &new {
@@ -97,6 +98,7 @@ impl Rib {
             .iter()
             .position(|p| p.peer() == peer && p.path_id == path_id);
         let mut delta: i64 = 0;
+        dest.changed = *clock;
         match (pos, new) {
             (Some(i), Some(a)) => {
                 if i < usize::from(dest.multipath) {

@@ -292,6 +292,8 @@ pub struct Rib {
     /// while cached, and entries of sets that are gone are dropped by the garbage collection.
     export_cache: ExportCache,
     damping: damping::Damping,
+    /// Seconds on the caller's clock, for the age of routes.
+    clock: u32,
 }
 
 /// Exported attributes by (group, source, received set address, IPv6).
@@ -351,6 +353,7 @@ impl Rib {
             scratch: Scratch::default(),
             export_cache: HashMap::default(),
             damping: damping::Damping::default(),
+            clock: 0,
         }
     }
 
@@ -405,6 +408,16 @@ impl Rib {
 
     pub fn peer_config(&self, id: PeerId) -> Option<&PeerConfig> {
         self.peer(id).ok().map(|p| &p.cfg)
+    }
+
+    /// The clock that dates route changes: seconds from any fixed start, set by the
+    /// caller as time goes on (the RIB reads no clock).
+    pub fn set_clock(&mut self, secs: u32) {
+        self.clock = secs;
+    }
+
+    pub fn clock(&self) -> u32 {
+        self.clock
     }
 
     /// Our address on a peer's connection, learned when the session came up, for
@@ -617,6 +630,7 @@ impl Rib {
                 released.push(p.attrs);
             });
             if any {
+                dest.changed = self.clock;
                 touched.push(prefix);
             }
         }

@@ -146,6 +146,9 @@ pub struct Dest {
     /// A path of the ECMP set was removed or replaced since the last decision.
     pub(super) touched: bool,
     pub(super) reason: Option<Reason>,
+    /// When a path of the prefix last came, changed or went: the RIB's clock then (it
+    /// fits in the entry's padding).
+    pub(super) changed: u32,
 }
 
 impl Dest {
@@ -165,6 +168,12 @@ impl Dest {
     /// Why the best path won.
     pub fn reason(&self) -> Option<Reason> {
         self.reason
+    }
+
+    /// The RIB's clock ([`Rib::set_clock`](super::Rib::set_clock)) when a path of the
+    /// prefix last came, changed or went.
+    pub fn changed(&self) -> u32 {
+        self.changed
     }
 
     pub(super) fn remove_at(&mut self, i: usize) -> Option<Path> {

@@ -130,6 +130,8 @@ pub struct Router {
     flush_at: Option<Instant>,
     /// Prefixes with a best path.
     best_count: u64,
+    /// The start of the RIB's clock (route ages count from here).
+    epoch: Instant,
     /// Whether best-route changes come out as events.
     best_events: bool,
     /// Peers whose counters changed since [`Router::take_changed_stats`].
@@ -187,6 +189,7 @@ impl Router {
             settle_by,
             flush_at: None,
             best_count: 0,
+            epoch: now,
             best_events: true,
             stats_dirty: Vec::new(),
             stopping: false,
@@ -334,6 +337,25 @@ impl Router {
     }
 
     /// Prefixes with a best path.
+    /// Seconds since a path of `prefix` last came, changed or went. Changes are dated by
+    /// the router's clock at its last input ([`Router::handle`] or
+    /// [`Router::handle_timeout`]): calls that take no time, such as `announce`, by that.
+    pub fn route_age(&self, now: Instant, prefix: &IpNet) -> Option<u64> {
+        let d = self.rib.get(prefix)?;
+        Some(u64::from(self.clock(now).saturating_sub(d.changed())))
+    }
+
+    /// The RIB's clock at `now`: whole seconds since the router was made.
+    pub fn clock(&self, now: Instant) -> u32 {
+        let secs = now.saturating_duration_since(self.epoch).as_secs();
+        u32::try_from(secs).unwrap_or(u32::MAX)
+    }
+
+    fn tick(&mut self, now: Instant) {
+        let c = self.clock(now);
+        self.rib.set_clock(c);
+    }
+
     pub fn best_count(&self) -> u64 {
         self.best_count
     }
@@ -388,6 +410,7 @@ impl Router {
 
     /// Something happened on the network.
     pub fn handle(&mut self, now: Instant, input: Input) {
+        self.tick(now);
         match input {
             Input::Accepted {
                 conn,
@@ -436,6 +459,7 @@ impl Router {
 
     /// Timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.tick(now);
         while let Some((at, id, incarnation)) = self.timers.pop_due(now) {
             let Some(e) = self.entry_mut(id) else {
                 continue;

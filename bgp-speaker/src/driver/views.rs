@@ -12,6 +12,7 @@ use crate::query::{PathDetail, PeerTable, PeerTableView, RouteDetail, RouteQuery
 
 pub(super) fn route_details(r: &Router, q: &RouteQuery) -> Vec<RouteDetail> {
     let rib = r.rib();
+    let clock = r.clock(super::now());
     let peer_id = match q.peer {
         None => None,
         Some(a) => match r.peer_index(a) {
@@ -44,6 +45,7 @@ pub(super) fn route_details(r: &Router, q: &RouteQuery) -> Vec<RouteDetail> {
             (!paths.is_empty()).then(|| RouteDetail {
                 prefix,
                 reason: d.reason().map(|r| format!("{r:?}")),
+                age_secs: Some(u64::from(clock.saturating_sub(d.changed()))),
                 paths,
             })
         })
