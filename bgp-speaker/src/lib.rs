@@ -39,6 +39,7 @@ mod driver;
 mod error;
 mod kernel;
 pub mod metrics;
+mod metrics_bfd;
 mod monitor;
 mod net;
 mod query;
@@ -51,12 +52,14 @@ pub use bgp_core::router::{
     MaxPrefixes, NextHopSetting, Password, PathSelection, PeerSettings, PeerStatus, PeerUpdate,
     RouteChange, Summary as SpeakerSummary,
 };
+pub use bgp_core::router::{BfdSettings, PeerBfdStatus};
 pub use config::SpeakerConfig;
 pub use driver::by_interface;
 pub use error::SpeakerError;
 pub use kernel::fib;
 pub use kernel::learn as kernel_routes;
 pub use kernel::writer::FibCounters;
+pub use metrics_bfd::BfdMetrics;
 pub use monitor::BmpConfig;
 pub use monitor::mrt::MrtConfig;
 pub use query::{PathDetail, PeerTable, PeerTableView, RouteDetail, RouteQuery, TableRoute};

@@ -71,6 +71,8 @@ pub struct Metrics {
     pub mrt_dropped: IntCounterVec,
     /// MRT files that could not be opened or written.
     pub mrt_errors: IntCounterVec,
+    /// BFD sessions, packets and timers.
+    pub bfd: crate::metrics_bfd::BfdMetrics,
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -251,6 +253,7 @@ impl Metrics {
                 "MRT files not opened or written",
                 &["file"],
             ),
+            bfd: crate::metrics_bfd::BfdMetrics::register(&registry),
             registry,
         };
         for op in ["install", "delete"] {

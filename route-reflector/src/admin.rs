@@ -215,8 +215,10 @@ fn state(p: &PeerStatus) -> String {
     }
 }
 
-/// `show peers`: one line per peer, like `birdc show protocols`.
+/// `show peers`: one line per peer, like `birdc show protocols`; a BFD column when a peer
+/// has BFD.
 pub fn peers_text(peers: &[PeerStatus]) -> String {
+    let bfd = peers.iter().any(|p| p.bfd.is_some());
     let rows: Vec<Vec<String>> = peers
         .iter()
         .map(|p| {
@@ -226,20 +228,26 @@ pub fn peers_text(peers: &[PeerStatus]) -> String {
                 (_, true, false) => "client",
                 _ => "ibgp",
             };
-            vec![
+            let mut row = vec![
                 address(p),
                 p.asn.to_string(),
                 role.into(),
                 state(p),
                 duration(p.since_secs),
-                p.last_error.clone().unwrap_or_default(),
-            ]
+            ];
+            if bfd {
+                row.push(p.bfd.as_ref().map_or("-".into(), |b| b.state.clone()));
+            }
+            row.push(p.last_error.clone().unwrap_or_default());
+            row
         })
         .collect();
-    table(
-        &["Peer", "AS", "Role", "State", "Since", "Last error"],
-        &rows,
-    )
+    let mut header = vec!["Peer", "AS", "Role", "State", "Since"];
+    if bfd {
+        header.push("BFD");
+    }
+    header.push("Last error");
+    table(&header, &rows)
 }
 
 /// `show summary`: the speaker, then a line per peer like FRR's `show bgp summary`.
@@ -373,7 +381,74 @@ pub fn peer_text(p: &PeerStatus) -> String {
         }
         out.push_str(&format!("{:<24}{}\n", c.family, what.join(", ")));
     }
+    if let Some(b) = &p.bfd {
+        out.push_str(&bfd_text(b));
+    }
     out
+}
+
+/// The BFD lines of `show peer ADDR`.
+fn bfd_text(b: &bgp_speaker::PeerBfdStatus) -> String {
+    let ms = |v: Option<u64>| v.map_or("-".into(), |v| format!("{v} ms"));
+    let diag = |d: &str| {
+        if d.is_empty() {
+            "-".to_string()
+        } else {
+            d.to_string()
+        }
+    };
+    let rows = [
+        (
+            "BFD",
+            format!(
+                "{} ({}{}), peer {}",
+                b.state,
+                b.hop,
+                if b.holding { ", BGP waits for it" } else { "" },
+                b.remote_state
+            ),
+        ),
+        (
+            "BFD configured",
+            format!(
+                "rx {} ms, tx {} ms, multiplier {}",
+                b.min_rx_ms, b.min_tx_ms, b.multiplier
+            ),
+        ),
+        (
+            "BFD negotiated",
+            format!(
+                "tx {}, detection {}",
+                ms(b.tx_interval_ms),
+                ms(b.detection_time_ms)
+            ),
+        ),
+        (
+            "BFD peer",
+            format!(
+                "rx {}, tx {}, multiplier {}",
+                ms(b.remote_min_rx_ms),
+                ms(b.remote_min_tx_ms),
+                b.remote_multiplier.map_or("-".into(), |m| m.to_string())
+            ),
+        ),
+        (
+            "BFD diagnostic",
+            format!(
+                "ours {}, peer's {}",
+                diag(&b.local_diag),
+                diag(&b.remote_diag)
+            ),
+        ),
+        (
+            "BFD counters",
+            format!(
+                "up {}, down {}, in {}, out {}, dropped {}",
+                b.up_count, b.down_count, b.packets_in, b.packets_out, b.packets_dropped
+            ),
+        ),
+    ];
+    rows.iter().map(|(k, v)| format!("{k:<24}{v}\n")).collect()
 }
 
 /// `show adj-rib-in`, `adj-rib-out`, `filtered`: a heading, then the routes as `show

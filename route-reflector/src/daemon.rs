@@ -27,6 +27,9 @@ pub struct ReloadReport {
     pub restarted: Vec<IpAddr>,
     /// Policies re-applied with the session up.
     pub policies_applied: Vec<IpAddr>,
+    /// BFD settings applied with the session up.
+    #[serde(default)]
+    pub bfd_applied: Vec<IpAddr>,
     pub unchanged: Vec<IpAddr>,
 }
 
@@ -419,6 +422,7 @@ impl Daemon {
                     removed = ?report.removed,
                     restarted = ?report.restarted,
                     policies_applied = ?report.policies_applied,
+                    bfd_applied = ?report.bfd_applied,
                     unchanged = report.unchanged.len(),
                     "configuration reloaded"
                 );
@@ -504,6 +508,7 @@ fn sort(report: &mut ReloadReport, addr: IpAddr, r: PeerUpdate) {
         PeerUpdate::Unchanged => report.unchanged.push(addr),
         PeerUpdate::PoliciesApplied => report.policies_applied.push(addr),
         PeerUpdate::Restarted => report.restarted.push(addr),
+        PeerUpdate::BfdApplied => report.bfd_applied.push(addr),
     }
 }
 

@@ -256,11 +256,12 @@ fn main() -> ExitCode {
                 }
             };
             Ok(format!(
-                "added:            {}\nremoved:          {}\nrestarted:        {}\npolicies applied: {}\nunchanged:        {}\n",
+                "added:            {}\nremoved:          {}\nrestarted:        {}\npolicies applied: {}\nBFD applied:      {}\nunchanged:        {}\n",
                 list(&r.added),
                 list(&r.removed),
                 list(&r.restarted),
                 list(&r.policies_applied),
+                list(&r.bfd_applied),
                 r.unchanged.len()
             ))
         }),

@@ -58,13 +58,18 @@ impl Router {
             dynamic,
         };
         self.out.push_back(Output::Event(Event::PeerAdded(info)));
-        e.fsm.start(now);
+        if e.settings.bfd.is_some_and(|b| b.wait_for_up) {
+            e.bfd_held = true;
+        } else {
+            e.fsm.start(now);
+        }
         let slot = id as usize;
         if self.peers.len() <= slot {
             self.peers.resize_with(slot + 1, || None);
         }
         self.by_addr.insert(e.address(), id);
         self.peers[slot] = Some(e);
+        self.bfd_attach(id, None, now);
         self.after(id, now);
         Ok(id)
     }
@@ -86,6 +91,9 @@ impl Router {
             return;
         };
         let addr = e.address();
+        if let Some(sid) = e.bfd {
+            self.bfd_detach(id, sid);
+        }
         for c in e.conns.iter().flatten() {
             if self.forget_conn(*c).is_some() {
                 self.out.push_back(Output::Close { conn: *c });
@@ -161,6 +169,10 @@ impl Router {
         same.export.clone_from(&p.export);
         if same == p {
             return Ok(self.apply_policies(id, p, now));
+        }
+        same.bfd = p.bfd;
+        if same == p && !e.bfd_held {
+            return Ok(self.apply_bfd(id, p, now));
         }
         // Cease / Other Configuration Change, then a new start with the new settings.
         let old = e.settings.clone();
@@ -360,6 +372,7 @@ impl Router {
             }
             self.after(id, now);
         }
+        self.bfd_shutdown(now);
     }
 
     // ---- dynamic peers ----

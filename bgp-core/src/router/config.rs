@@ -78,6 +78,10 @@ pub struct RouterConfig {
     /// 9.2.1.1); zero: as soon as the inputs at hand are decided.
     #[cfg_attr(feature = "serde", serde(default))]
     pub min_route_interval: Duration,
+    /// Seeds the BFD endpoint's discriminators, source ports and jitter (a driver draws it
+    /// from the OS; the same seed gives the same run).
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub bfd_seed: u64,
 }
 
 #[cfg(feature = "serde")]
@@ -133,6 +137,7 @@ impl RouterConfig {
             selection_deferral: selection_deferral(),
             expected_peers: None,
             min_route_interval: Duration::ZERO,
+            bfd_seed: 0,
         }
     }
 }
@@ -244,6 +249,87 @@ pub struct PeerSettings {
     /// Limits on the routes accepted from the peer: over all families or per family.
     #[cfg_attr(feature = "serde", serde(default))]
     pub max_prefixes: Vec<MaxPrefixes>,
+    /// BFD (RFC 5880) on the path to the peer; none: off.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub bfd: Option<BfdSettings>,
+}
+
+/// BFD on a peer's path: its session's intervals, whether it is single-hop (RFC 5881) or
+/// multihop (RFC 5883), and what its failure does to the BGP session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Deserialize), serde(deny_unknown_fields))]
+pub struct BfdSettings {
+    /// The slowest rate we want the peer's packets at (Required Min RX), in milliseconds in
+    /// a file.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default = "bfd_interval", deserialize_with = "millis")
+    )]
+    pub min_rx: Duration,
+    /// How often we would like to send (Desired Min TX).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default = "bfd_interval", deserialize_with = "millis")
+    )]
+    pub min_tx: Duration,
+    /// Missed packets before the session goes down (Detect Mult).
+    #[cfg_attr(feature = "serde", serde(default = "bfd_multiplier"))]
+    pub multiplier: u8,
+    /// Multihop (port 4784) or single hop (3784, TTL 255 both ways); none: multihop when
+    /// the peer is more than one hop away by its `ttl` (eBGP multihop) or `ttl_security`.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub multihop: Option<bool>,
+    /// The BGP session starts only once BFD is Up, and waits again after a BFD failure
+    /// (needs `local_address`: the session is made before any connection).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub wait_for_up: bool,
+    /// A BFD failure is taken for a restart of the peer, as a TCP failure is: with
+    /// graceful restart negotiated its routes are kept stale (BIRD's `bfd graceful`). Off:
+    /// the routes go at once, graceful restart or not.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub graceful: bool,
+}
+
+fn bfd_interval() -> Duration {
+    Duration::from_millis(300)
+}
+
+fn bfd_multiplier() -> u8 {
+    3
+}
+
+#[cfg(feature = "serde")]
+fn millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    u64::deserialize(d).map(Duration::from_millis)
+}
+
+impl Default for BfdSettings {
+    /// 300 ms both ways, multiplier 3 (a failure seen within 900 ms), hop kind from the
+    /// peer's TTL settings, no wait.
+    fn default() -> BfdSettings {
+        BfdSettings {
+            min_rx: bfd_interval(),
+            min_tx: bfd_interval(),
+            multiplier: bfd_multiplier(),
+            multihop: None,
+            wait_for_up: false,
+            graceful: false,
+        }
+    }
+}
+
+impl BfdSettings {
+    pub fn validate(&self) -> Result<(), &'static str> {
+        let ms = Duration::from_millis(1);
+        let max = Duration::from_secs(60);
+        if self.multiplier == 0 {
+            return Err("the BFD multiplier is at least 1");
+        }
+        if self.min_rx < ms || self.min_tx < ms || self.min_rx > max || self.min_tx > max {
+            return Err("BFD intervals are 1 ms to 60 s");
+        }
+        Ok(())
+    }
 }
 
 /// ADD-PATH (RFC 7911) on a session: whether we take several paths per prefix from the
@@ -371,7 +457,15 @@ impl PeerSettings {
             local_as: None,
             allow_own_as: 0,
             max_prefixes: Vec::new(),
+            bfd: None,
         }
+    }
+
+    /// Whether the peer's BFD session is multihop: as configured, or when the peer is
+    /// further than one hop by its TTL settings.
+    pub fn bfd_multihop(&self) -> bool {
+        let far = self.ttl.is_some_and(|t| t > 1) || self.ttl_security.is_some_and(|h| h > 1);
+        self.bfd.and_then(|b| b.multihop).unwrap_or(far)
     }
 
     /// Passive, or passive because ours is the higher address.
@@ -428,6 +522,12 @@ impl PeerSettings {
             .is_some_and(|i| i.is_empty() || i.len() > 15)
         {
             return Err("an interface name has 1 to 15 characters");
+        }
+        if let Some(b) = &self.bfd {
+            b.validate()?;
+            if b.wait_for_up && self.local_address.is_none() {
+                return Err("BFD wait_for_up needs local_address");
+            }
         }
         Ok(())
     }

@@ -2,10 +2,13 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use ipnet::IpNet;
 
 use super::config::Password;
+use crate::bfd::{Diag, Hop, SessionKey, State as BfdState};
 use crate::rib::batch::{Batch, Cursor};
 use crate::wire::attributes::{Community, LargeCommunity};
 
@@ -39,6 +42,19 @@ pub enum Input {
     /// `messages` messages of the [`Output::Transmit`]s of `conn` were written out (counted
     /// in messages, in the order they were given).
     Written { conn: ConnId, messages: usize },
+    /// A UDP datagram arrived on a BFD port: 3784 (`hop` Single) or 4784 (Multi).
+    Bfd {
+        /// The sender's address and port.
+        from: SocketAddr,
+        /// Its destination: our address and port.
+        to: SocketAddr,
+        /// The TTL or hop limit it arrived with.
+        ttl: u8,
+        hop: Hop,
+        /// The interface it arrived on, when known.
+        interface: Option<Arc<str>>,
+        bytes: Bytes,
+    },
 }
 
 /// Messages for one connection, in order: some built for it alone, and runs of an update
@@ -138,6 +154,18 @@ pub enum Output {
     /// Close the connection once what was given before is written (or cannot be); the
     /// router names it no more.
     Close { conn: ConnId },
+    /// Send a BFD control packet: one UDP datagram from `local`:`source_port` to `to`, with
+    /// TTL (hop limit) `ttl`.
+    BfdTransmit {
+        local: IpAddr,
+        /// Unique to the BFD session, in 49152-65535 (RFC 5881 4).
+        source_port: u16,
+        to: SocketAddr,
+        hop: Hop,
+        interface: Option<Arc<str>>,
+        ttl: u8,
+        bytes: Bytes,
+    },
     /// Something the driver may want to know or act on.
     Event(Event),
     /// A BMP message for the monitoring stations (see
@@ -172,6 +200,17 @@ pub enum Event {
     QueueOverflow { peer: IpAddr },
     /// A connection from `remote` was refused (no peer and no room in a range for it).
     Refused { remote: SocketAddr },
+    /// A BFD session changed state; `peers` are the BGP peers it serves.
+    BfdChanged {
+        key: SessionKey,
+        peers: Vec<IpAddr>,
+        from: BfdState,
+        to: BfdState,
+        diag: Diag,
+        remote_state: BfdState,
+    },
+    /// A BFD session was removed (its last peer went).
+    BfdRemoved { key: SessionKey },
 }
 
 /// What a peer is, for labels.
@@ -231,6 +270,7 @@ impl std::fmt::Display for PeerUpdate {
             PeerUpdate::Unchanged => "unchanged",
             PeerUpdate::PoliciesApplied => "policies applied",
             PeerUpdate::Restarted => "restarted",
+            PeerUpdate::BfdApplied => "BFD settings applied",
         })
     }
 }
@@ -250,4 +290,7 @@ pub enum PeerUpdate {
     PoliciesApplied,
     /// The session was ended with Cease / Other Configuration Change and started again.
     Restarted,
+    /// Only the BFD settings changed: the BFD session was added, removed or given its new
+    /// intervals (by a Poll Sequence); the BGP session stayed up.
+    BfdApplied,
 }

@@ -7,7 +7,8 @@
 //! - **getters**: [`Router::peers`], [`Router::summary`], [`Router::rib`],
 //!   [`Router::best_routes`], [`Router::peer_stats`], ...;
 //! - **network inputs**, each with the current time: [`Router::handle`] with an [`Input`]
-//!   (a connection accepted or made, bytes read, a connection closed, messages written);
+//!   (a connection accepted or made, bytes read, a connection closed, messages written, a
+//!   BFD datagram received);
 //! - **the clock**: [`Router::handle_timeout`] at or after [`Router::poll_timeout`] (safe to
 //!   call early: nothing happens before a deadline);
 //! - **commands** (mutators that return at once with their outcome): [`Router::add_peer`],
@@ -16,7 +17,8 @@
 //!   [`Router::withdraw`], [`Router::refresh`], [`Router::shutdown`];
 //! - **outputs**: after any of the calls above, drain [`Router::poll_output`] until it
 //!   returns `None` ([`Output::Connect`], [`Output::Attached`], [`Output::Transmit`],
-//!   [`Output::Close`], [`Output::Event`]), then sleep until the earlier of
+//!   [`Output::Close`], [`Output::BfdTransmit`], [`Output::Event`]), then sleep until the
+//!   earlier of
 //!   [`Router::poll_timeout`] and the next input.
 //!
 //! Received routes are decided as they come in; what they change for each update group is
@@ -37,9 +39,11 @@
 //! Where each part lives: `io` (inputs, outputs, events), `config` (settings), `peer` (one
 //! peer's state), `events` (what a session reports, into the RIB), `outbox` (what goes
 //! out, and the counts that bound it), `admin` (the commands), `restart` (graceful-restart
-//! deferral and the first settling of the tables), `timers`, `status`.
+//! deferral and the first settling of the tables), `bfd` (the peers' BFD sessions and what
+//! their failures do), `timers`, `status`.
 
 mod admin;
+mod bfd;
 mod config;
 mod dump;
 mod events;
@@ -63,9 +67,10 @@ use crate::rib::{PeerId, Rib, RibConfig};
 use crate::session::{Action, Conn};
 
 pub use crate::rib::{DampingConfig, PathSelection};
+pub use bfd::PeerBfdStatus;
 pub use config::{
-    AddPath, BGP_PORT, DynamicPeers, ErrorWait, LimitFamily, MAX_PASSWORD_LEN, MaxPrefixes,
-    NextHopSetting, Password, PeerSettings, RouterConfig,
+    AddPath, BGP_PORT, BfdSettings, DynamicPeers, ErrorWait, LimitFamily, MAX_PASSWORD_LEN,
+    MaxPrefixes, NextHopSetting, Password, PeerSettings, RouterConfig,
 };
 pub use io::{
     Announcement, ConnId, Event, Input, Messages, Output, PeerInfo, PeerUpdate, RouteChange,
@@ -143,6 +148,8 @@ pub struct Router {
     quiet_removal: bool,
     /// What is reported for monitoring (see `monitor`).
     monitoring: Monitoring,
+    /// BFD for the peers that ask for it.
+    bfd: bfd::BfdLink,
 }
 
 impl std::fmt::Debug for Router {
@@ -171,6 +178,7 @@ impl Router {
             .then(|| now + Duration::from_secs(cfg.selection_deferral));
         let settle_by = Some(now + Duration::from_secs(cfg.fib_sync_timeout));
         let peers = cfg.peers.clone();
+        let cfg_seed = cfg.bfd_seed;
         let mut r = Router {
             cfg,
             rib: Rib::new(rc),
@@ -195,6 +203,7 @@ impl Router {
             stopping: false,
             quiet_removal: false,
             monitoring: Monitoring::default(),
+            bfd: bfd::BfdLink::new(cfg_seed),
         };
         let errors = peers
             .into_iter()
@@ -249,6 +258,7 @@ impl Router {
                     st.filtered = Some(received.saturating_sub(accepted));
                 }
                 (st.advertised_v4, st.advertised_v6) = self.rib.advertised(e.id);
+                st.bfd = self.bfd_status(e.id);
                 st
             })
             .collect();
@@ -454,6 +464,24 @@ impl Router {
                 }
             }
             Input::Written { conn, messages } => self.written(conn, messages, now),
+            Input::Bfd {
+                from,
+                to,
+                ttl,
+                hop,
+                interface,
+                bytes,
+            } => {
+                let input = crate::bfd::Input::Received {
+                    from,
+                    to,
+                    ttl,
+                    hop,
+                    interface: interface.as_deref(),
+                    bytes: &bytes,
+                };
+                self.bfd_received(now, input);
+            }
         }
     }
 
@@ -484,6 +512,7 @@ impl Router {
             let ch = self.rib.damping_timeout(now);
             self.publish(ch.best);
         }
+        self.bfd_pump(now);
         self.check_deferral(now);
         self.check_settled(now, false);
     }
@@ -496,6 +525,7 @@ impl Router {
             self.settle_by,
             self.flush_at,
             self.rib.damping_due(),
+            self.bfd.endpoint.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -507,6 +537,9 @@ impl Router {
     /// update groups' changes are encoded and queued (when the peers together are not too
     /// far behind, and MRAI allows).
     pub fn poll_output(&mut self, now: Instant) -> Option<Output> {
+        if self.out.is_empty() {
+            self.bfd_pump(now);
+        }
         loop {
             if let Some(o) = self.out.pop_front() {
                 if self.monitoring.adj_rib_out {
@@ -648,6 +681,7 @@ impl Router {
                 in_flight: 0,
             },
         );
+        self.bfd_attach(id, Some(local.ip()), now);
         self.after(id, now);
     }
 
@@ -682,6 +716,10 @@ impl Router {
         );
         if e.fsm.handle_accepted(now) {
             e.conns[1] = Some(conn);
+            self.bfd_attach(id, Some(local.ip()), now);
+            let Some(e) = peer_mut(&mut self.peers, id) else {
+                return;
+            };
             let transport = e.transport();
             self.out.push_back(Output::Attached { conn, transport });
             self.after(id, now);

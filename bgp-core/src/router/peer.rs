@@ -108,6 +108,10 @@ pub(super) struct PeerEntry {
     pub outbox: Outbox,
     /// The established session, as monitoring reports it.
     pub monitored: Option<Box<super::monitor::Monitored>>,
+    /// Its BFD session, once it has one.
+    pub bfd: Option<crate::bfd::SessionId>,
+    /// The BGP session waits for BFD to be Up (`wait_for_up`).
+    pub bfd_held: bool,
 }
 
 /// Which slot of [`PeerEntry::conns`] a connection is.
@@ -152,6 +156,8 @@ impl PeerEntry {
             stats_dirty: false,
             outbox: Outbox::default(),
             monitored: None,
+            bfd: None,
+            bfd_held: false,
         }
     }
 
@@ -261,6 +267,7 @@ impl PeerEntry {
             updates_sent: self.stats.updates_sent(),
             refresh_received: self.stats.refresh_received,
             refresh_sent: self.stats.refresh_sent,
+            bfd: None,
         }
     }
 }

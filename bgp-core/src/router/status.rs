@@ -72,6 +72,9 @@ pub struct PeerStatus {
     /// ROUTE-REFRESH messages received and sent: requests, BoRR, EoRR (RFC 7313).
     pub refresh_received: RefreshCounts,
     pub refresh_sent: RefreshCounts,
+    /// The peer's BFD session, when it has BFD.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub bfd: Option<super::PeerBfdStatus>,
 }
 
 /// What a session negotiated for one family.

@@ -108,6 +108,15 @@ impl Peer {
         self.settle(now);
     }
 
+    /// BFD reports the path down: see [`Session::bfd_down`]; both connections end.
+    pub fn bfd_down(&mut self, now: Instant, graceful: bool) {
+        self.outbound.bfd_down(now, graceful);
+        if let Some(i) = &mut self.inbound {
+            i.bfd_down(now, graceful);
+        }
+        self.settle(now);
+    }
+
     /// AutomaticStop of the peer (e.g. maximum prefixes): a Cease on the connection in use,
     /// and a new start after `restart_after`.
     pub fn automatic_stop(

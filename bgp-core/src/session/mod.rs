@@ -20,6 +20,7 @@
 //! The session never reads a clock: timer jitter comes from a generator seeded by the
 //! configuration, so a run can be replayed exactly.
 
+mod bfd;
 mod collision;
 mod negotiate;
 mod timers;

@@ -74,6 +74,12 @@ pub struct World {
     stalled: Vec<(Who, Who)>,
     next_conn: u64,
     next_port: u16,
+    /// Pairs of routers between which BFD datagrams are lost.
+    bfd_cut: Vec<(IpAddr, IpAddr)>,
+    /// Pairs between which no connection can be made (a cable pulled).
+    unplugged: Vec<(IpAddr, IpAddr)>,
+    /// BFD datagrams delivered.
+    pub bfd_delivered: usize,
 }
 
 impl Default for World {
@@ -92,6 +98,9 @@ impl World {
             stalled: Vec::new(),
             next_conn: 1,
             next_port: 40000,
+            bfd_cut: Vec::new(),
+            unplugged: Vec::new(),
+            bfd_delivered: 0,
         }
     }
 
@@ -279,6 +288,13 @@ impl World {
 
     /// A connection from `from` (at `from_addr`) to the router or session at `to`.
     fn connect(&mut self, from: Who, from_conn: ConnId, from_addr: IpAddr, to: IpAddr) -> bool {
+        if self
+            .unplugged
+            .iter()
+            .any(|p| *p == (from_addr, to) || *p == (to, from_addr))
+        {
+            return false;
+        }
         let target = if let Some(t) = self
             .nodes
             .iter()
@@ -387,6 +403,36 @@ impl World {
                     }
                 }
             }
+            Output::BfdTransmit {
+                local,
+                source_port,
+                to,
+                hop,
+                ttl,
+                bytes,
+                ..
+            } => {
+                let cut = self
+                    .bfd_cut
+                    .iter()
+                    .any(|p| *p == (local, to.ip()) || *p == (to.ip(), local));
+                let Some(t) = self.nodes.iter().position(|x| x.addr == to.ip() && x.up) else {
+                    return;
+                };
+                if cut {
+                    return;
+                }
+                self.bfd_delivered += 1;
+                let input = Input::Bfd {
+                    from: SocketAddr::new(local, source_port),
+                    to,
+                    ttl,
+                    hop,
+                    interface: None,
+                    bytes,
+                };
+                self.input(t, input);
+            }
             Output::Event(e) => self.nodes[n].events.push(e),
             Output::Monitor(m) => self.nodes[n].monitor.push(m),
         }
@@ -494,11 +540,38 @@ impl World {
     /// Cuts every link between two routers without a word (a cable pulled): neither side
     /// hears of it but by its hold timer.
     pub fn cut(&mut self, a: Who, b: Who) {
+        if let (Who::Router(x), Who::Router(y)) = (a, b) {
+            self.bfd_cut.push((self.nodes[x].addr, self.nodes[y].addr));
+        }
         for l in &mut self.links {
             let ends = [l.ends[0].who, l.ends[1].who];
             if ends == [a, b] || ends == [b, a] {
                 l.cut = true;
             }
+        }
+    }
+
+    /// The cable between two routers is pulled (or put back): their connections are cut
+    /// without a word, no new one can be made, and BFD datagrams are lost.
+    pub fn unplug(&mut self, a: usize, b: usize, unplugged: bool) {
+        let pair = (self.nodes[a].addr, self.nodes[b].addr);
+        self.unplugged
+            .retain(|p| *p != pair && *p != (pair.1, pair.0));
+        if unplugged {
+            self.unplugged.push(pair);
+            self.cut(Who::Router(a), Who::Router(b));
+        }
+        self.cut_bfd(a, b, unplugged);
+    }
+
+    /// Drops (or lets through again) the BFD datagrams between two routers, leaving their
+    /// TCP connections alone.
+    pub fn cut_bfd(&mut self, a: usize, b: usize, cut: bool) {
+        let pair = (self.nodes[a].addr, self.nodes[b].addr);
+        self.bfd_cut
+            .retain(|p| *p != pair && *p != (pair.1, pair.0));
+        if cut {
+            self.bfd_cut.push(pair);
         }
     }
 

@@ -41,6 +41,7 @@ use crate::kernel::writer::{self as fib_writer, FibHandle};
 use crate::metrics::Metrics;
 use crate::monitor::Stations;
 use crate::monitor::mrt::Mrt;
+use crate::net::bfd::BfdIo;
 use crate::net::conn::{self, Handle};
 use crate::net::listen::{self, Accepted, ListenFd};
 
@@ -90,6 +91,9 @@ pub(crate) async fn start(config: SpeakerConfig) -> Result<Started, SpeakerError
         Some(f) => Some(fib_writer::start(f.clone(), metrics.clone()).await?),
         None => None,
     };
+    if router_config.bfd_seed == 0 {
+        router_config.bfd_seed = seed();
+    }
     let (mut router, errors) = Router::new(router_config, now());
     if let Some(e) = errors.into_iter().next() {
         return Err(e.into());
@@ -106,6 +110,7 @@ pub(crate) async fn start(config: SpeakerConfig) -> Result<Started, SpeakerError
     let (connect_tx, connect_rx) = mpsc::unbounded_channel();
     let (learn_tx, learn_rx) = mpsc::channel(256);
     let (seen_tx, seen_rx) = unnumbered::channel();
+    let (bfd_tx, bfd_rx) = mpsc::channel(crate::net::bfd::QUEUE);
     // The router exists with its configured peers before the first connection is taken,
     // so that a listed peer is never taken for a dynamic one of a range holding it.
     let tasks: Vec<JoinHandle<()>> = listeners
@@ -138,6 +143,7 @@ pub(crate) async fn start(config: SpeakerConfig) -> Result<Started, SpeakerError
         seen_tx,
         stations,
         mrt,
+        bfd: BfdIo::new(bfd_tx, metrics.clone()),
     };
     for p in by_iface {
         driver.add_unnumbered(p)?;
@@ -151,6 +157,7 @@ pub(crate) async fn start(config: SpeakerConfig) -> Result<Started, SpeakerError
         learned: learn_rx,
         seen: seen_rx,
         want_sync,
+        bfd: bfd_rx,
     };
     // The configured peers' first outputs (their series, their first connections) before
     // the handle is returned.
@@ -188,6 +195,7 @@ struct Driver {
     stations: Stations,
     /// MRT dumps and update log.
     mrt: Mrt,
+    bfd: BfdIo,
 }
 
 struct Inputs {
@@ -200,6 +208,7 @@ struct Inputs {
     seen: mpsc::UnboundedReceiver<crate::net::nd::Seen>,
     /// A BMP station connected and waits for the tables.
     want_sync: mpsc::UnboundedReceiver<usize>,
+    bfd: mpsc::Receiver<Input>,
 }
 
 impl Driver {
@@ -217,6 +226,9 @@ impl Driver {
                     self.input(x);
                 }
                 Some(x) = i.net.recv() => {
+                    self.input(x);
+                }
+                Some(x) = i.bfd.recv() => {
                     self.input(x);
                 }
                 Some((s, remote, local)) = i.accepted.recv() => self.accepted(s, remote, local),
@@ -241,6 +253,8 @@ impl Driver {
                     self.peer_metrics.tick(&self.router, now());
                     self.stations.tick(&self.router);
                     self.mrt.tick(&self.router);
+                    self.metrics.bfd.sync(self.router.bfd_counters());
+                    self.bfd.sweep();
                 }
             }
             let wanted = self.fib.is_some() || self.routes.receiver_count() > 0;
@@ -251,6 +265,10 @@ impl Driver {
                 // Full UPDATEs wait: they go out while the rest is decided.
                 if bytes > ROUND_BYTES || self.router.flush_wanted() {
                     break;
+                }
+                if let Ok(x) = i.bfd.try_recv() {
+                    self.input(x);
+                    continue;
                 }
                 match i.done.try_recv() {
                     Ok(x) => {
@@ -264,7 +282,14 @@ impl Driver {
             }
             // Timers due run every round, not only when nothing else is ready: under a
             // flood of input our KEEPALIVEs still go out on time.
-            self.router.handle_timeout(now());
+            let t = now();
+            if let Some(d) = self.router.bfd_deadline().filter(|d| *d <= t) {
+                self.metrics
+                    .bfd
+                    .timer_lateness
+                    .observe((t - d).as_secs_f64());
+            }
+            self.router.handle_timeout(t);
             self.perform();
             self.peer_metrics.sync(&mut self.router, &self.metrics);
         }
@@ -373,6 +398,14 @@ impl Driver {
                         }
                     }
                 }
+                Output::BfdTransmit {
+                    local,
+                    source_port,
+                    to,
+                    ttl,
+                    bytes,
+                    ..
+                } => self.bfd.send(local, source_port, to, ttl, &bytes),
                 Output::Event(e) => self.event(e),
                 Output::Monitor(mut m) => {
                     crate::monitor::stamp(&mut m, std::time::SystemTime::now());
@@ -439,6 +472,8 @@ impl Driver {
                     .inc();
             }
             Event::Refused { .. } => m.connections_refused.inc(),
+            Event::BfdChanged { key, to, .. } => m.bfd.changed(&key, to),
+            Event::BfdRemoved { key } => m.bfd.removed(&key),
         }
     }
 
@@ -638,6 +673,19 @@ async fn signalled(n: Option<&tokio::sync::Notify>) {
         Some(n) => n.notified().await,
         None => std::future::pending().await,
     }
+}
+
+/// A seed from the OS for the BFD endpoint (discriminators, source ports, jitter), from
+/// the per-process keys of the standard library's hasher.
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish() | 1
 }
 
 fn far() -> tokio::time::Instant {

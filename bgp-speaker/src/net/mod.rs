@@ -10,6 +10,7 @@
 //! Nothing here decides anything about BGP: the router says whom to connect to, which
 //! connection belongs to whom, what to write and when to close.
 
+pub(crate) mod bfd;
 pub(crate) mod conn;
 pub(crate) mod listen;
 pub(crate) mod nd;
