@@ -256,12 +256,16 @@ fn main() -> ExitCode {
                 }
             };
             Ok(format!(
-                "added:            {}\nremoved:          {}\nrestarted:        {}\npolicies applied: {}\nBFD applied:      {}\nunchanged:        {}\n",
+                "added:            {}\nremoved:          {}\nrestarted:        {}\npolicies applied: {}\n{}unchanged:        {}\n",
                 list(&r.added),
                 list(&r.removed),
                 list(&r.restarted),
                 list(&r.policies_applied),
-                list(&r.bfd_applied),
+                if r.bfd_applied.is_empty() {
+                    String::new()
+                } else {
+                    format!("BFD applied:      {}\n", list(&r.bfd_applied))
+                },
                 r.unchanged.len()
             ))
         }),
