@@ -86,6 +86,16 @@ pub struct RunArgs {
     /// Log format (wins over the file's `[log] format`).
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormatArg>,
+    /// BFD with every peer (RFC 5881 single hop): a failed path ends the session within
+    /// interval x multiplier instead of the hold time (`[bfd] enabled = true` in a file).
+    #[arg(long)]
+    pub bfd: bool,
+    /// BFD transmit and receive interval, in milliseconds (default 300).
+    #[arg(long, requires = "bfd")]
+    pub bfd_interval: Option<u64>,
+    /// BFD detect multiplier (default 3).
+    #[arg(long, requires = "bfd")]
+    pub bfd_multiplier: Option<u8>,
 }
 
 impl RunArgs {
@@ -108,6 +118,9 @@ impl RunArgs {
             ("--connect-retry", self.connect_retry.is_some()),
             ("--metrics", self.metrics.is_some()),
             ("--socket", self.socket.is_some()),
+            ("--bfd", self.bfd),
+            ("--bfd-interval", self.bfd_interval.is_some()),
+            ("--bfd-multiplier", self.bfd_multiplier.is_some()),
         ]
         .into_iter()
         .filter_map(|(f, given)| given.then_some(f))
@@ -167,6 +180,15 @@ impl RunArgs {
                 let _ = writeln!(t, "[graceful_restart]\nrestart_time = {n}");
             }
             None => {}
+        }
+        if self.bfd {
+            t.push_str("[bfd]\nenabled = true\n");
+            if let Some(i) = self.bfd_interval {
+                let _ = writeln!(t, "min_rx = {i}\nmin_tx = {i}");
+            }
+            if let Some(m) = self.bfd_multiplier {
+                let _ = writeln!(t, "multiplier = {m}");
+            }
         }
         t.push_str("[node]\n");
         if let Some(a) = self.address {
@@ -248,6 +270,22 @@ mod tests {
             c.admin_socket,
             PathBuf::from(crate::config::NODE_ADMIN_SOCKET)
         );
+    }
+
+    #[test]
+    fn bfd_flags_turn_bfd_on_for_every_peer() {
+        let a = args(|a| {
+            a.bfd = true;
+            a.bfd_interval = Some(100);
+        });
+        let c = Config::parse("<flags>", &a.to_toml().unwrap()).unwrap();
+        let b = c.speaker.router.peers[0].bfd.expect("BFD on");
+        assert_eq!(
+            (b.min_rx.as_millis(), b.min_tx.as_millis(), b.multiplier),
+            (100, 100, 3)
+        );
+        let c = Config::parse("<flags>", &args(|_| {}).to_toml().unwrap()).unwrap();
+        assert_eq!(c.speaker.router.peers[0].bfd, None);
     }
 
     #[test]

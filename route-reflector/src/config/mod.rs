@@ -302,7 +302,9 @@ impl Builder<'_> {
         sc.router.selection_deferral = raw.graceful_restart.selection_deferral;
         self.timers(&raw.timers);
         self.graceful_restart(&raw.graceful_restart);
+        let bfd = self.bfd_defaults(&raw.bfd);
         let ctx = PeerCtx {
+            bfd: &bfd,
             asn,
             timers: &raw.timers,
             gr: &raw.graceful_restart,
@@ -577,6 +579,7 @@ impl Builder<'_> {
 }
 
 mod monitor;
+mod bfd;
 mod node;
 mod peer;
 mod policy;

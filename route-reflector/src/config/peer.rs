@@ -206,6 +206,7 @@ impl Builder<'_> {
         }
         p.local_as = r.local_as;
         p.allow_own_as = r.allow_own_as;
+        p.bfd = self.bfd(sp, ctx.bfd, kind == Kind::Range)?;
         Ok(p)
     }
 
@@ -325,4 +326,5 @@ pub(super) struct PeerCtx<'a> {
     pub(super) gr: &'a GracefulRestartRaw,
     pub(super) damping: DampingConfig,
     pub(super) policies: &'a HashMap<String, PolicyRef>,
+    pub(super) bfd: &'a super::bfd::BfdTableRaw,
 }

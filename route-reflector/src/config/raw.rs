@@ -185,6 +185,9 @@ pub(super) struct Raw {
     pub(super) graceful_restart: GracefulRestartRaw,
     #[serde(default)]
     pub(super) damping: Option<Spanned<DampingRaw>>,
+    /// BFD's defaults for the peers.
+    #[serde(default)]
+    pub(super) bfd: Option<Spanned<super::bfd::BfdTableRaw>>,
     #[serde(default)]
     pub(super) fib: Option<FibConfig>,
     #[serde(default)]
@@ -257,6 +260,8 @@ pub(super) struct PeerRaw {
     pub(super) local_as: Option<u32>,
     #[serde(default)]
     pub(super) allow_own_as: u8,
+    /// BFD on the peer's path: `true`, `false` or its own values.
+    pub(super) bfd: Option<Spanned<super::bfd::BfdRaw>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -27,7 +27,7 @@ fn errors_name_line_column_and_what_was_expected() {
         ),
         (
             "router_id = \"192.168.1.1\"\nasn = 65001\n[[client]]\naddress = \"192.168.1.11\"\nhold_tme = 30\n",
-            "rr.toml:5:1: unknown field `hold_tme`, expected one of `address`, `interface`, `range`, `max`, `asn`, `description`, `port`, `local_address`, `passive`, `hold_time`, `keepalive`, `connect_retry`, `connect_delay`, `error_wait`, `password`, `password_file`, `password_env`, `ttl_security`, `multihop`, `graceful_restart`, `damping`, `long_lived_stale_time`, `max_prefixes`, `max_prefixes_warn_only`, `max_prefixes_restart`, `import`, `export`, `next_hop`, `soft_reconfig_inbound`, `extended_next_hop`, `add_path`, `add_path_send`, `local_as`, `allow_own_as`\n  |\n5 | hold_tme = 30\n  | ^^^^^^^^",
+            "rr.toml:5:1: unknown field `hold_tme`, expected one of `address`, `interface`, `range`, `max`, `asn`, `description`, `port`, `local_address`, `passive`, `hold_time`, `keepalive`, `connect_retry`, `connect_delay`, `error_wait`, `password`, `password_file`, `password_env`, `ttl_security`, `multihop`, `graceful_restart`, `damping`, `long_lived_stale_time`, `max_prefixes`, `max_prefixes_warn_only`, `max_prefixes_restart`, `import`, `export`, `next_hop`, `soft_reconfig_inbound`, `extended_next_hop`, `add_path`, `add_path_send`, `local_as`, `allow_own_as`, `bfd`\n  |\n5 | hold_tme = 30\n  | ^^^^^^^^",
         ),
         (
             "router_id = \"192.168.1.1\"\nasn = 65001\n[[client]]\naddress = \"192.168.1.11\"\nnext_hop = \"me\"\n",
@@ -623,4 +623,86 @@ fn mrt_files_are_read_and_checked() {
         w[1].contains("rotates by time but its name has no time field"),
         "{w:?}"
     );
+}
+
+#[test]
+fn bfd_on_peers_and_ranges_with_defaults_and_own_values() {
+    let src = format!(
+        "{HEAD}[bfd]\nmin_rx = 200\nmultiplier = 5\n\
+         [[client]]\naddress = \"192.168.1.11\"\nbfd = true\n\
+         [[client]]\naddress = \"192.168.1.12\"\nlocal_address = \"192.168.1.1\"\n\
+         bfd = {{ min_tx = 100, wait_for_up = true }}\n\
+         [[client]]\naddress = \"192.168.1.13\"\n\
+         [[ebgp]]\naddress = \"10.0.0.2\"\nasn = 65002\nmultihop = 3\nbfd = {{ graceful = true }}\n\
+         [[client_range]]\nrange = \"192.168.2.0/24\"\nbfd = true\n"
+    );
+    let c = Config::parse("rr.toml", &src).unwrap();
+    let peers = &c.speaker.router.peers;
+    let b11 = peers[0].bfd.unwrap();
+    assert_eq!(
+        (b11.min_rx, b11.min_tx, b11.multiplier, b11.wait_for_up),
+        (
+            std::time::Duration::from_millis(200),
+            std::time::Duration::from_millis(300),
+            5,
+            false
+        )
+    );
+    let b12 = peers[1].bfd.unwrap();
+    assert_eq!(
+        (
+            b12.min_rx.as_millis(),
+            b12.min_tx.as_millis(),
+            b12.wait_for_up
+        ),
+        (200, 100, true)
+    );
+    assert_eq!(peers[2].bfd, None, "off unless [bfd] enabled");
+    let ebgp = &peers[3];
+    assert!(ebgp.bfd.unwrap().graceful && ebgp.bfd_multihop());
+    assert!(c.speaker.router.dynamic_peers[0].template.bfd.is_some());
+    // `enabled` turns it on for every peer that does not say otherwise.
+    let src = format!(
+        "{HEAD}[bfd]\nenabled = true\n[[client]]\naddress = \"192.168.1.11\"\n\
+         [[client]]\naddress = \"192.168.1.12\"\nbfd = false\n"
+    );
+    let c = Config::parse("rr.toml", &src).unwrap();
+    let on: Vec<bool> = c
+        .speaker
+        .router
+        .peers
+        .iter()
+        .map(|p| p.bfd.is_some())
+        .collect();
+    assert_eq!(on, [true, false]);
+}
+
+#[test]
+fn bfd_values_are_checked_where_they_are_written() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[[client]]\naddress = \"192.168.1.11\"\nbfd = { min_rx = 0 }\n",
+            "rr.toml:5:7: bfd min_rx 0 ms: from 1 to 60000 ms",
+        ),
+        (
+            "[bfd]\nmultiplier = 256\n",
+            "rr.toml:3:1: bfd multiplier 256: from 1 to 255",
+        ),
+        (
+            "[[client]]\naddress = \"192.168.1.11\"\nbfd = { wait_for_up = true }\n",
+            "rr.toml:5:7: bfd wait_for_up needs `local_address` on the peer",
+        ),
+        (
+            "[[client_range]]\nrange = \"192.168.2.0/24\"\nlocal_address = \"192.168.1.1\"\nbfd = { wait_for_up = true }\n",
+            "rr.toml:6:7: bfd wait_for_up needs a listed peer with local_address, not a range",
+        ),
+        (
+            "[[client]]\naddress = \"192.168.1.11\"\nbfd = { enabled = true }\n",
+            "rr.toml:5:7: `enabled` belongs in [bfd]; a peer says `bfd = true` or `false`",
+        ),
+    ];
+    for (body, want) in cases {
+        let got = err(&format!("{HEAD}{body}"));
+        assert!(got.starts_with(want), "for:\n{body}\ngot: {got}");
+    }
 }
