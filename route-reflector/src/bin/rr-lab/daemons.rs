@@ -12,14 +12,16 @@ use crate::netns::{Ns, Proc, run, wait_for};
 
 pub const FRR_BGPD: &str = "/usr/lib/frr/bgpd";
 pub const FRR_ZEBRA: &str = "/usr/lib/frr/zebra";
+pub const FRR_BFDD: &str = "/usr/lib/frr/bfdd";
 
 /// FRR's zebra and bgpd in one namespace; stopped on drop. zebra installs bgpd's routes into
 /// the namespace's kernel table and resolves next hops for it.
 pub struct Frr {
     pub dir: PathBuf,
     ns: String,
-    // Dropped in reverse order of start: bgpd, then zebra.
+    // Dropped in reverse order of start: bgpd, bfdd, then zebra.
     bgpd: Option<Proc>,
+    bfdd: Option<Proc>,
     zebra: Option<Proc>,
 }
 
@@ -31,6 +33,28 @@ impl Frr {
     /// Starts zebra and bgpd (listening on `listen`, port 179) with `bgpd_conf` in
     /// `dir` (created, owned by the frr user as zebra needs).
     pub fn start(ns: &Ns, dir: &Path, listen: &str, bgpd_conf: &str) -> Result<Frr, String> {
+        Frr::start_with(ns, dir, listen, bgpd_conf, None)
+    }
+
+    /// As [`Frr::start`], with bfdd (its config `bfdd_conf`) started before bgpd, so that
+    /// `neighbor X bfd` has its sessions.
+    pub fn start_with_bfdd(
+        ns: &Ns,
+        dir: &Path,
+        listen: &str,
+        bgpd_conf: &str,
+        bfdd_conf: &str,
+    ) -> Result<Frr, String> {
+        Frr::start_with(ns, dir, listen, bgpd_conf, Some(bfdd_conf))
+    }
+
+    fn start_with(
+        ns: &Ns,
+        dir: &Path,
+        listen: &str,
+        bgpd_conf: &str,
+        bfdd_conf: Option<&str>,
+    ) -> Result<Frr, String> {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         run(Command::new("chown").arg("frr:frr").arg(dir))?;
         std::fs::write(dir.join("zebra.conf"), "hostname zebra\n").map_err(|e| e.to_string())?;
@@ -53,11 +77,38 @@ impl Frr {
         if wait_for(Duration::from_secs(10), || dir.join("zserv.api").exists()).is_none() {
             return Err(format!("zebra did not start:\n{}", zebra.log()));
         }
+        let bfdd = match bfdd_conf {
+            Some(conf) => {
+                std::fs::write(dir.join("bfdd.conf"), conf).map_err(|e| e.to_string())?;
+                let p = ns.spawn(
+                    "bfdd",
+                    Command::new(FRR_BFDD)
+                        .arg("-f")
+                        .arg(dir.join("bfdd.conf"))
+                        .arg("-i")
+                        .arg(dir.join("bfdd.pid"))
+                        .arg("--vty_socket")
+                        .arg(dir)
+                        .arg("--bfdctl")
+                        .arg(dir.join("bfdd.sock"))
+                        .arg("-z")
+                        .arg(dir.join("zserv.api"))
+                        .args(["--log", "stdout"]),
+                    &log,
+                )?;
+                if wait_for(Duration::from_secs(10), || dir.join("bfdd.vty").exists()).is_none() {
+                    return Err(format!("bfdd did not start:\n{}", p.log()));
+                }
+                Some(p)
+            }
+            None => None,
+        };
         let bgpd = ns.spawn("bgpd", &mut bgpd_command(dir, listen), &log)?;
         let frr = Frr {
             dir: dir.into(),
             ns: ns.name.clone(),
             bgpd: Some(bgpd),
+            bfdd,
             zebra: Some(zebra),
         };
         if wait_for(Duration::from_secs(10), || {
@@ -151,6 +202,9 @@ fn bgpd_command(dir: &Path, listen: &str) -> Command {
 impl Drop for Frr {
     fn drop(&mut self) {
         if let Some(mut b) = self.bgpd.take() {
+            b.stop();
+        }
+        if let Some(mut b) = self.bfdd.take() {
             b.stop();
         }
         if let Some(mut z) = self.zebra.take() {
