@@ -50,6 +50,7 @@ fn lab_with(tag: &str, frr_rack_b: bool, ipip: bool, dual_stack: bool) -> Option
         ipip,
         tunnel_stand_in: ipip && !lab::kernel_has_ipip(&format!("lt{}{tag}", std::process::id())),
         dual_stack,
+        bfd: false,
     };
     Some(Lab::up(binaries(), opts).expect("lab up"))
 }

@@ -296,10 +296,7 @@ fn main() {
             .collect();
         println!("  timer lateness over {total} wakeups: {}", dist.join(", "));
     }
-    println!(
-        "load: {} busy threads; false Downs: {false_downs}",
-        a.load
-    );
+    println!("load: {} busy threads; false Downs: {false_downs}", a.load);
     if false_downs > 0 {
         std::process::exit(1);
     }

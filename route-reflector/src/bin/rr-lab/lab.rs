@@ -67,6 +67,8 @@ pub struct Options {
     /// The dual-stack variant (see `dual.rs`): IPv6 as well, everywhere (our reflectors
     /// only, not with `ipip`).
     pub dual_stack: bool,
+    /// BFD (300 ms x 3) on every session, the reflectors' and the node agents'.
+    pub bfd: bool,
 }
 
 /// Rack `r`'s numbers.
@@ -367,6 +369,9 @@ verdict = "accept"
         if self.opts.dual_stack && tor {
             s.push_str(&dual::tor_config(rack, rack_asn(1 - rack)));
         }
+        if self.opts.bfd {
+            s.push_str("\n[bfd]\nenabled = true\nmin_rx = 300\nmin_tx = 300\nmultiplier = 3\n");
+        }
         s
     }
 
@@ -535,6 +540,9 @@ verdict = "accept"
         if restarting {
             cmd.arg("--restarting");
         }
+        if self.opts.bfd {
+            cmd.arg("--bfd");
+        }
         cmd.env("RUST_LOG", "info");
         let log = self.opts.dir.join(format!("agent-{}.log", node.name));
         let p = node
@@ -553,6 +561,59 @@ verdict = "accept"
     }
 
     /// The reflector named `name` (e.g. "tor-a", "rr-a2").
+    /// Drops every packet in and out of node `n` (its link is dead, its agent lives).
+    pub fn cut_node(&self, n: usize) -> Result<(), String> {
+        self.nodes[n]
+            .ns
+            .sh("nft add table inet cut && \
+             nft add chain inet cut in '{ type filter hook input priority -300; policy drop; }' && \
+             nft add chain inet cut out '{ type filter hook output priority -300; policy drop; }'")
+            .map(|_| ())
+    }
+
+    /// Watches every other node's and every ToR's kernel, each from its own thread every
+    /// 5 ms, from `from` until node `n`'s block has left it (at most `limit`): when it left
+    /// each, by namespace (`None`: still there).
+    pub fn block_leaves(
+        &self,
+        n: usize,
+        from: Instant,
+        limit: Duration,
+    ) -> Vec<(String, Option<Duration>)> {
+        let block = self.nodes[n].block.to_string();
+        let names: Vec<String> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != n)
+            .map(|(_, o)| o.ns.name.clone())
+            .chain(self.tors.iter().map(|t| t.name.clone()))
+            .collect();
+        let watchers: Vec<_> = names
+            .into_iter()
+            .map(|ns| {
+                let block = block.clone();
+                std::thread::spawn(move || {
+                    while from.elapsed() < limit {
+                        let out = Command::new("ip")
+                            .args(["-n", &ns, "-4", "route", "show", "proto", "bgp"])
+                            .output();
+                        if let Ok(o) = out
+                            && !String::from_utf8_lossy(&o.stdout)
+                                .lines()
+                                .any(|l| l.starts_with(&format!("{block} ")))
+                        {
+                            return (ns, Some(from.elapsed()));
+                        }
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    (ns, None)
+                })
+            })
+            .collect();
+        watchers.into_iter().filter_map(|w| w.join().ok()).collect()
+    }
+
     pub fn reflector(&mut self, name: &str) -> Option<&mut Reflector> {
         self.reflectors.iter_mut().find(|r| r.name == name)
     }

@@ -2,7 +2,7 @@
 //! machine, shown working, and torn down. See `lab.rs` for the topology.
 //!
 //! ```text
-//! rr-lab [--keep] [--frr-rack-b] [--dir DIR]
+//! rr-lab [--keep] [--frr-rack-b] [--bfd] [--dir DIR]
 //! ```
 //!
 //! Needs root (namespaces, veth pairs, routes) and `ping`; `--frr-rack-b` needs FRR.
@@ -32,6 +32,10 @@ struct Args {
     /// unless --keep).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// BFD (300 ms x 3) on every session; after the ping matrix a node's link is cut and
+    /// the time until its block leaves every kernel is printed.
+    #[arg(long)]
+    bfd: bool,
     /// Namespace name prefix.
     #[arg(long, default_value = "lab")]
     tag: String,
@@ -91,6 +95,7 @@ fn run(args: &Args) -> Result<bool, String> {
         ipip: false,
         tunnel_stand_in: false,
         dual_stack: false,
+        bfd: args.bfd,
     };
     step(&format!(
         "building 2 racks x 3 nodes x 2 pods; rack B's ToR runs {}; configs and logs in {}",
@@ -186,6 +191,10 @@ fn run_lab(bins: &lab::Binaries, opts: lab::Options, keep: bool) -> Result<bool,
         failed.extend(failed6);
     }
 
+    let mut cut_ok = true;
+    if lab.opts.bfd && !keep {
+        cut_ok = bfd_cut(&lab);
+    }
     if keep {
         step("the lab stays up (Ctrl-C or SIGTERM tears it down)");
         for n in lab.pods() {
@@ -202,7 +211,54 @@ fn run_lab(bins: &lab::Binaries, opts: lab::Options, keep: bool) -> Result<bool,
     }
     step("tearing down");
     drop(lab);
-    Ok(ok && failed.is_empty())
+    Ok(ok && failed.is_empty() && cut_ok)
+}
+
+/// Cuts the last node's link (an nftables drop of all its traffic) and prints how long its
+/// block took to leave every other kernel; true when that was under a second.
+fn bfd_cut(lab: &lab::Lab) -> bool {
+    let n = lab.nodes.len() - 1;
+    let node = &lab.nodes[n];
+    step(&format!(
+        "BFD: cutting {}'s link ({}, block {})",
+        node.name, node.address, node.block
+    ));
+    let t = Instant::now();
+    if let Err(e) = lab.cut_node(n) {
+        println!("could not cut the link: {e}");
+        return false;
+    }
+    let left = lab.block_leaves(n, t, Duration::from_secs(30));
+    let last = left
+        .iter()
+        .map(|(_, d)| *d)
+        .try_fold(Duration::ZERO, |m, d| d.map(|d| m.max(d)));
+    for (ns, d) in &left {
+        println!(
+            "  {ns:<16} {}",
+            d.map_or("still there".into(), |d| format!(
+                "{:.0} ms",
+                d.as_secs_f64() * 1000.0
+            ))
+        );
+    }
+    match last {
+        Some(took) => {
+            println!(
+                "{} left every kernel {:.0} ms after the cut (BFD 300 ms x 3); without BFD \
+                 the hold timer waits {} s, then graceful restart keeps the routes for its \
+                 restart time",
+                node.block,
+                took.as_secs_f64() * 1000.0,
+                lab.opts.hold_time
+            );
+            took < Duration::from_secs(1)
+        }
+        None => {
+            println!("{} still in some kernel 30 s after the cut", node.block);
+            false
+        }
+    }
 }
 
 /// Blocks until SIGINT or SIGTERM.
