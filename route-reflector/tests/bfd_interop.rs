@@ -263,3 +263,76 @@ fn a_cut_link_is_detected_and_its_routes_leave_our_kernel_within_a_second() {
     );
     assert_eq!(p["bfd"]["local_diag"], "control detection time expired");
 }
+
+/// The node agent with `--bfd` under FRR as its reflector: bfdd sees the session up at the
+/// agent's 300 ms, and a cut of the node's link takes its block out of FRR's table.
+#[test]
+fn the_node_agent_speaks_bfd_with_frr() {
+    if !can_run(true, false, false) {
+        return;
+    }
+    let seg = Segment::new("ba");
+    let node_ns = seg.host("node", 2);
+    let frr_ns = seg.host("frr", 3);
+    let body = " no bgp network import-check\n timers bgp 3 9\n\
+                neighbor 10.11.0.2 remote-as 65000\n neighbor 10.11.0.2 timers connect 1\n\
+                neighbor 10.11.0.2 bfd\n neighbor 10.11.0.2 bfd profile fast\n\
+                address-family ipv4 unicast\n  neighbor 10.11.0.2 activate\n\
+                neighbor 10.11.0.2 route-reflector-client\n exit-address-family\n";
+    let bfdd = "bfd\n profile fast\n  receive-interval 300\n  transmit-interval 300\n !\n!\n";
+    let frr = Frr::start_with_bfdd(
+        &frr_ns,
+        &seg.path("frr"),
+        "0.0.0.0",
+        &frr_conf(65000, "10.11.0.3", body),
+        bfdd,
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(AGENT);
+    cmd.args([
+        "--asn",
+        "65000",
+        "--address",
+        "10.11.0.2",
+        "--peer",
+        "10.11.0.3",
+    ])
+    .args([
+        "--pod-block",
+        "172.17.2.0/24",
+        "--fib",
+        "off",
+        "--hold-time",
+        "9",
+    ])
+    .args(["--connect-retry", "1", "--bfd"])
+    .env("RUST_LOG", "info");
+    let _agent = node_ns
+        .spawn("agent", &mut cmd, &seg.path("agent.log"))
+        .unwrap();
+    seg.wait("bfdd has the agent's session up at 300 ms", || {
+        let v = frr.json("show bfd peers json");
+        v.as_array().is_some_and(|a| {
+            a.iter().any(|p| {
+                p["peer"] == "10.11.0.2"
+                    && p["status"] == "up"
+                    && p["remote-transmit-interval"] == 300
+            })
+        })
+    });
+    seg.wait("FRR holds the node's block", || {
+        frr.json("show bgp ipv4 unicast 172.17.2.0/24 json")["paths"][0].is_object()
+    });
+    let t = Instant::now();
+    cut(&node_ns);
+    let gone = wait_for(Duration::from_secs(5), || {
+        !frr.json("show bgp ipv4 unicast 172.17.2.0/24 json")["paths"][0].is_object()
+    });
+    let took = gone.map(|_| t.elapsed());
+    println!("node cut: FRR dropped its block after {took:?} (BFD 300 ms x 3)");
+    assert!(
+        took.is_some_and(|d| d < Duration::from_secs(2)),
+        "{took:?}\n{}",
+        seg.logs()
+    );
+}
