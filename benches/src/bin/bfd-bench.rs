@@ -6,7 +6,7 @@
 //!                                   [--hold 60] [--load THREADS]
 //!
 //! Two namespaces joined by a veth pair, N addresses on each end (10.50.0.0/17 and
-//! 10.50.128.0/17 of one /16); each side runs `route-reflector` with N passive peers (no BGP
+//! 10.50.128.0/17); each side runs `route-reflector` with N passive peers (no BGP
 //! session is ever opened) that have BFD at `--interval` ms x `--multiplier`, one session
 //! per address pair. Once every session is Up on both sides, they are held `--hold`
 //! seconds; then it reports the sessions that went down (a false Down: nothing failed),
@@ -114,11 +114,7 @@ fn build(a: &Args) -> Result<Lab, String> {
         procs: Vec::new(),
     };
     for n in &ns {
-        sh(&format!(
-            "ip netns add {n} && ip -n {n} link set lo up && \
-             ip netns exec {n} sysctl -qw net.ipv4.neigh.default.gc_thresh1=4096 \
-             net.ipv4.neigh.default.gc_thresh2=8192 net.ipv4.neigh.default.gc_thresh3=16384"
-        ))?;
+        sh(&format!("ip netns add {n} && ip -n {n} link set lo up"))?;
     }
     sh(&format!(
         "ip link add e0 netns {} type veth peer name e0 netns {} && \
@@ -126,9 +122,18 @@ fn build(a: &Args) -> Result<Lab, String> {
         ns[0], ns[1], ns[0], ns[1]
     ))?;
     for (side, n) in ns.iter().enumerate() {
-        let batch: String = (0..a.sessions)
-            .map(|i| format!("addr add {}/16 dev e0\n", addr(side as u32, i)))
+        // /32 addresses and the other side's /17 through its first address: one neighbour
+        // entry per side (the kernel's table is shared by every namespace), no router
+        // between them (the TTL stays 255).
+        let mut batch: String = (0..a.sessions)
+            .map(|i| format!("addr add {}/32 dev e0\n", addr(side as u32, i)))
             .collect();
+        let other = 1 - side as u32;
+        batch.push_str(&format!(
+            "route add {}/17 via {} dev e0 onlink\n",
+            std::net::Ipv4Addr::from(0x0a32_0000 + other * 0x8000),
+            addr(other, 0)
+        ));
         let f = dir.join(format!("addrs{side}"));
         std::fs::write(&f, batch).map_err(|e| e.to_string())?;
         sh(&format!("ip -n {n} -batch {}", f.display()))?;

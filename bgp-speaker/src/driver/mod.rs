@@ -259,16 +259,22 @@ impl Driver {
             }
             let wanted = self.fib.is_some() || self.routes.receiver_count() > 0;
             self.router.set_best_change_events(wanted);
+            // Every BFD packet at hand before the timers: after a stall of this process, a
+            // session whose packets wait in the queue must not be timed out for them.
+            for _ in 0..crate::net::bfd::QUEUE {
+                match i.bfd.try_recv() {
+                    Ok(x) => {
+                        self.input(x);
+                    }
+                    Err(_) => break,
+                }
+            }
             // Whatever else is at hand is decided before the outputs: fewer, fuller UPDATEs.
             let mut bytes = 0;
             for _ in 0..ROUND {
                 // Full UPDATEs wait: they go out while the rest is decided.
                 if bytes > ROUND_BYTES || self.router.flush_wanted() {
                     break;
-                }
-                if let Ok(x) = i.bfd.try_recv() {
-                    self.input(x);
-                    continue;
                 }
                 match i.done.try_recv() {
                     Ok(x) => {
