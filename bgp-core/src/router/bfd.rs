@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use foldhash::HashMap;
 use smallvec::SmallVec;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::Router;
 use super::config::{BfdSettings, PeerSettings};
@@ -122,6 +122,13 @@ impl Router {
             return;
         };
         let remote = e.address();
+        // A session is bound to no interface: link-local peers (and peers still without
+        // an address) get none.
+        let link_local = |a: IpAddr| matches!(a, IpAddr::V6(v6) if v6.is_unicast_link_local());
+        if remote.is_unspecified() || link_local(remote) || link_local(local) {
+            debug!(peer = %remote, "no BFD session on a link-local address");
+            return;
+        }
         let key = if e.settings.bfd_multihop() {
             SessionKey::multihop(local, remote)
         } else {
