@@ -565,9 +565,10 @@ verdict = "accept"
     pub fn cut_node(&self, n: usize) -> Result<(), String> {
         self.nodes[n]
             .ns
-            .sh("nft add table inet cut && \
-             nft add chain inet cut in '{ type filter hook input priority -300; policy drop; }' && \
-             nft add chain inet cut out '{ type filter hook output priority -300; policy drop; }'")
+            .sh("echo 'table inet cut { \
+                   chain in { type filter hook input priority -300; policy drop; }; \
+                   chain out { type filter hook output priority -300; policy drop; }; }' \
+                 | nft -f -")
             .map(|_| ())
     }
 
