@@ -137,6 +137,29 @@ fn checks_both_daemons(multihop: bool) {
         assert_eq!(b["detection_time_ms"], 900, "{p}: {b}");
         assert_eq!(b["remote_multiplier"], 3, "{p}: {b}");
     }
+    // The text views: a BFD column in `show peers`, the session's lines in `show peer`.
+    let text = rr.cli(&["show", "peers"]);
+    let header: Vec<&str> = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(header[5], "BFD", "{text}");
+    assert!(
+        text.lines()
+            .skip(1)
+            .all(|l| l.split_whitespace().nth(5) == Some("Up")),
+        "{text}"
+    );
+    let text = rr.cli(&["show", "peer", "10.11.0.3"]);
+    let want = format!("BFD                     Up ({hop}), peer Up");
+    assert!(text.lines().any(|l| l == want), "{want:?} in\n{text}");
+    assert!(
+        text.lines()
+            .any(|l| l == "BFD negotiated          tx 300 ms, detection 900 ms"),
+        "{text}"
+    );
     seg.wait("FRR's bfdd has the session up", || {
         let v = frr_bfd_peer(&frr);
         v["status"] == "up" && v["multihop"] == multihop
