@@ -18,8 +18,7 @@
 //! - **outputs**: after any of the calls above, drain [`Router::poll_output`] until it
 //!   returns `None` ([`Output::Connect`], [`Output::Attached`], [`Output::Transmit`],
 //!   [`Output::Close`], [`Output::BfdTransmit`], [`Output::Event`]), then sleep until the
-//!   earlier of
-//!   [`Router::poll_timeout`] and the next input.
+//!   earlier of [`Router::poll_timeout`] and the next input.
 //!
 //! Received routes are decided as they come in; what they change for each update group is
 //! encoded when the outputs are polled. An owner that feeds the inputs it has at hand
