@@ -159,3 +159,48 @@ impl BfdMetrics {
         *last = *now;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sessions_series_follow_it_and_go_with_it() {
+        let m = crate::metrics::Metrics::new();
+        let key = SessionKey::single_hop("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        m.bfd.changed(&key, State::Init);
+        m.bfd.changed(&key, State::Up);
+        let text = m.text();
+        let state =
+            "bgp_bfd_session_state{hop=\"single-hop\",local=\"10.0.0.1\",peer=\"10.0.0.2\"} 3";
+        assert!(text.contains(state), "{text}");
+        assert!(text.contains(
+            "bgp_bfd_session_transitions_total{hop=\"single-hop\",local=\"10.0.0.1\",peer=\"10.0.0.2\",to=\"up\"} 1"
+        ));
+        // The router's counters are followed by their deltas.
+        let mut c = Counters {
+            packets_in: 5,
+            packets_out: 7,
+            ..Counters::default()
+        };
+        m.bfd.sync(&c);
+        c.packets_in = 8;
+        m.bfd.sync(&c);
+        let text = m.text();
+        assert!(
+            text.contains("bgp_bfd_packets_total{direction=\"in\"} 8"),
+            "{text}"
+        );
+        assert!(
+            text.contains("bgp_bfd_packets_total{direction=\"out\"} 7"),
+            "{text}"
+        );
+        assert!(
+            text.contains("bgp_bfd_packets_dropped_total{reason=\"ttl\"} 0"),
+            "{text}"
+        );
+        m.bfd.removed(&key);
+        let text = m.text();
+        assert!(!text.contains("peer=\"10.0.0.2\""), "{text}");
+    }
+}
