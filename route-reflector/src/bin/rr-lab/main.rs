@@ -223,6 +223,19 @@ fn bfd_cut(lab: &lab::Lab) -> bool {
         "BFD: cutting {}'s link ({}, block {})",
         node.name, node.address, node.block
     ));
+    // A session still coming up (one packet a second) has nothing to lose yet: the cut
+    // waits for the node's sessions to be Up at full rate on the reflectors that serve it.
+    let addr = node.address.to_string();
+    let bin = lab.reflector_binary().to_path_buf();
+    let up = |r: &lab::Reflector| {
+        let (_, out, _) = r.cli(&bin, &["show", "peer", &addr, "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+        v["bfd"].is_null() || (v["bfd"]["state"] == "Up" && v["bfd"]["detection_time_ms"] == 900)
+    };
+    if netns::wait_for(Duration::from_secs(15), || lab.reflectors.iter().all(up)).is_none() {
+        println!("{}'s BFD sessions did not come up", node.name);
+        return false;
+    }
     let t = Instant::now();
     if let Err(e) = lab.cut_node(n) {
         println!("could not cut the link: {e}");
