@@ -578,8 +578,8 @@ impl Builder<'_> {
     }
 }
 
-mod monitor;
 mod bfd;
+mod monitor;
 mod node;
 mod peer;
 mod policy;
