@@ -239,6 +239,7 @@ fn main() {
         }
         if t.elapsed() > Duration::from_secs(120) {
             eprintln!("only {u0} and {u1} of {n} sessions up after 120 s");
+            drop(lab);
             std::process::exit(1);
         }
         std::thread::sleep(Duration::from_millis(500));
@@ -302,6 +303,8 @@ fn main() {
         println!("  timer lateness over {total} wakeups: {}", dist.join(", "));
     }
     println!("load: {} busy threads; false Downs: {false_downs}", a.load);
+    // The namespaces go before the exit status is given.
+    drop(lab);
     if false_downs > 0 {
         std::process::exit(1);
     }
