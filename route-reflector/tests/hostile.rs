@@ -1,0 +1,428 @@
+//! Hostile and broken peers against our reflector in network namespaces: every malformed
+//! message class of the design and every single message of the shared corpora, sent one per
+//! session, each answer checked against RFC 4271 section 6, RFC 6608 and RFC 7606, while a
+//! bystander peer with 10,000 routes stays Established with all of them.
+
+#[path = "hostile/cases.rs"]
+mod cases;
+#[path = "hostile/raw.rs"]
+mod raw;
+mod segment;
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use cases::{ASN, Case, Expect, Phase};
+use raw::{Got, Raw, connect, ibgp_attrs, keepalive, open, prefix, update};
+use segment::*;
+
+const RR_ADDR: Ipv4Addr = Ipv4Addr::new(10, 11, 0, 1);
+const BYSTANDER: Ipv4Addr = Ipv4Addr::new(10, 11, 0, 4);
+const BYSTANDER_ROUTES: usize = 10_000;
+
+/// Our reflector, a bystander with 10,000 routes at 10.11.0.4, and a hostile namespace that
+/// owns every address of 10.12.0.0/16 (a `[[client_range]]` of the reflector).
+struct World {
+    seg: Segment,
+    rr: Ours,
+    _rr_ns: Ns,
+    _by_ns: Ns,
+    hostile: Ns,
+    bystander: Bystander,
+}
+
+impl World {
+    fn new(test: &str, extra: &str) -> World {
+        let seg = Segment::new(test);
+        let rr_ns = seg.host("rr", 1);
+        let by_ns = seg.host("by", 4);
+        let hostile = seg.host("bad", 5);
+        hostile
+            .sh("ip route add local 10.12.0.0/16 dev lo")
+            .unwrap();
+        rr_ns.sh("ip route add 10.12.0.0/16 via 10.11.0.5").unwrap();
+        let mut cfg = reflector_head("10.11.0.1", ASN, &seg.dir, "rr");
+        cfg.push_str(&format!(
+            "[[client]]\naddress = \"10.11.0.4\"\npassive = true\n\
+             [[client_range]]\nrange = \"10.12.0.0/16\"\nmax = 100\n{extra}"
+        ));
+        let rr = seg.reflector(&rr_ns, "rr", &cfg, false);
+        let bystander = Bystander::start(&by_ns.name, BYSTANDER_ROUTES);
+        seg.wait("the bystander's 10,000 routes", || {
+            rr.peer("10.11.0.4")["accepted"] == BYSTANDER_ROUTES as u64
+        });
+        World {
+            seg,
+            rr,
+            _rr_ns: rr_ns,
+            _by_ns: by_ns,
+            hostile,
+            bystander,
+        }
+    }
+
+    /// The bystander is still in its first session with all its routes.
+    fn check_bystander(&self) {
+        let p = self.rr.peer("10.11.0.4");
+        assert_eq!(p["established"], true, "{p}");
+        assert_eq!(p["established_count"], 1, "{p}");
+        assert_eq!(p["accepted"], BYSTANDER_ROUTES as u64, "{p}");
+        assert!(
+            !self.bystander.lost.load(Ordering::Relaxed),
+            "the bystander lost its session"
+        );
+    }
+}
+
+/// A scripted peer at 10.11.0.4: announces `routes` /24s from 10.100.0.0 up, then reads all
+/// and sends a KEEPALIVE every second until dropped.
+struct Bystander {
+    stop: Arc<AtomicBool>,
+    lost: Arc<AtomicBool>,
+    updates: Arc<AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Bystander {
+    fn start(ns: &str, routes: usize) -> Bystander {
+        let stop = Arc::new(AtomicBool::new(false));
+        let lost = Arc::new(AtomicBool::new(false));
+        let updates = Arc::new(AtomicU64::new(0));
+        let (s, l, u) = (stop.clone(), lost.clone(), updates.clone());
+        let path = format!("/var/run/netns/{ns}");
+        let thread = std::thread::spawn(move || {
+            raw::enter(&path);
+            let deadline = Instant::now() + WAIT;
+            let sock = loop {
+                match connect(BYSTANDER, RR_ADDR) {
+                    Ok(s) => break s,
+                    Err(e) if Instant::now() > deadline => panic!("the bystander: {e}"),
+                    Err(_) => std::thread::sleep(Duration::from_millis(200)),
+                }
+            };
+            let mut r = Raw::new(sock);
+            r.handshake(&open(ASN, 90, BYSTANDER))
+                .expect("bystander session");
+            let nlri: Vec<Vec<u8>> = (0..routes)
+                .map(|i| prefix(Ipv4Addr::new(10, 100 + (i / 256) as u8, i as u8, 0), 24))
+                .collect();
+            for chunk in nlri.chunks(900) {
+                r.send(&update(&[], &ibgp_attrs(BYSTANDER), &chunk.concat()));
+            }
+            let mut last = Instant::now();
+            while !s.load(Ordering::Relaxed) {
+                match r.read(Duration::from_millis(200)) {
+                    Got::Msg { kind: 2, .. } => {
+                        u.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Got::Closed | Got::Msg { kind: 3, .. } => {
+                        l.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    _ => {}
+                }
+                if last.elapsed() > Duration::from_secs(1) {
+                    r.send(&keepalive());
+                    last = Instant::now();
+                }
+            }
+        });
+        Bystander {
+            stop,
+            lost,
+            updates,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Bystander {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Whether `prefix` is in the reflector's RIB (the CLI over the admin socket).
+fn in_rib(socket: &Path, prefix: &str) -> bool {
+    let out = Command::new(RR)
+        .args(["show", "routes", prefix, "--json", "--socket"])
+        .arg(socket)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+    v.as_array().is_some_and(|a| {
+        a.iter()
+            .any(|r| r["prefix"] == prefix && r["paths"].as_array().is_some_and(|p| !p.is_empty()))
+    })
+}
+
+/// What one session did with a case's message.
+#[derive(Debug)]
+#[allow(dead_code)] // the fields are read through Debug, in failure messages
+enum Seen {
+    Notified(u8, u8, Vec<u8>),
+    /// The session stayed; whether the case's prefix is in the RIB.
+    Kept {
+        prefix_there: bool,
+    },
+    Closed,
+    NoAnswer,
+    Failed(String),
+}
+
+/// The case's prefix and marker prefix, unique per case number.
+fn case_prefixes(n: usize) -> (Ipv4Addr, Ipv4Addr) {
+    let (hi, lo) = ((n / 256) as u8, n as u8);
+    (
+        Ipv4Addr::new(10, 201, hi, lo),
+        Ipv4Addr::new(10, 200, hi, lo),
+    )
+}
+
+fn case_source(n: usize) -> Ipv4Addr {
+    Ipv4Addr::new(10, 12, 1 + (n / 250) as u8, 1 + (n % 250) as u8)
+}
+
+/// Waits (up to `limit`) for a NOTIFICATION or close on `r`, or for `marker` in the RIB.
+fn settle(r: &mut Raw, socket: &Path, marker: &str, limit: Duration) -> Result<(), Seen> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        match r.read(Duration::from_millis(30)) {
+            Got::Closed => return Err(Seen::Closed),
+            got @ Got::Msg { kind: 3, .. } => {
+                let (c, s, d) = got.notification().unwrap_or_default();
+                return Err(Seen::Notified(c, s, d));
+            }
+            Got::Msg { .. } => continue,
+            Got::Timeout => {}
+        }
+        if in_rib(socket, marker) {
+            return Ok(());
+        }
+    }
+    Err(Seen::NoAnswer)
+}
+
+/// One session from case `n`'s own address: the message, then what became of it.
+fn run_case(n: usize, case: &Case, socket: &Path) -> Seen {
+    let src = case_source(n);
+    let (p, m) = case_prefixes(n);
+    let Ok(sock) = connect(src, RR_ADDR) else {
+        return Seen::Failed("connect".into());
+    };
+    let mut r = Raw::new(sock);
+    if case.phase == Phase::Open {
+        r.send(&case.bytes);
+        return match r.outcome(Duration::from_secs(5)) {
+            got @ Got::Msg { kind: 3, .. } => {
+                let (c, s, d) = got.notification().unwrap_or_default();
+                Seen::Notified(c, s, d)
+            }
+            Got::Closed => Seen::Closed,
+            other => Seen::Failed(format!("{other:?}")),
+        };
+    }
+    if let Err(e) = r.handshake(&open(ASN, 90, src)) {
+        return Seen::Failed(format!("handshake: {e:?}"));
+    }
+    // The case's prefix first, valid, so that a withdrawal is seen.
+    r.send(&update(&[], &ibgp_attrs(src), &prefix(p, 32)));
+    if let Err(e) = settle(&mut r, socket, &format!("{p}/32"), WAIT) {
+        return Seen::Failed(format!("first announcement: {e:?}"));
+    }
+    r.send(&case.bytes);
+    r.send(&update(&[], &ibgp_attrs(src), &prefix(m, 32)));
+    let seen = match settle(&mut r, socket, &format!("{m}/32"), Duration::from_secs(10)) {
+        Ok(()) => Seen::Kept {
+            prefix_there: in_rib(socket, &format!("{p}/32")),
+        },
+        Err(e) => e,
+    };
+    if matches!(seen, Seen::Kept { .. }) {
+        r.send(&raw::msg(3, &[6, 2]));
+    }
+    seen
+}
+
+/// Whether `seen` is the answer `case` calls for.
+fn judge(case: &Case, seen: &Seen) -> bool {
+    let bound = |d: &Vec<u8>| d.len() <= case.bytes.len();
+    match (&case.expect, seen) {
+        (Expect::Notify(c, s, d), Seen::Notified(gc, gs, gd)) => (c, s, d) == (gc, gs, gd),
+        (Expect::NotifyAny(c, s), Seen::Notified(gc, gs, gd)) => (c, s) == (gc, gs) && bound(gd),
+        (Expect::Reset(c), Seen::Notified(gc, _, gd)) => c == gc && bound(gd),
+        (Expect::Withdraw, Seen::Kept { prefix_there }) => !prefix_there,
+        (Expect::Discard, Seen::Kept { prefix_there }) => *prefix_there,
+        (Expect::Kept, Seen::Kept { .. }) => true,
+        (Expect::Defined, Seen::Kept { .. }) => true,
+        (Expect::Defined, Seen::Notified(c, _, d)) => (1..=7).contains(c) && bound(d),
+        _ => false,
+    }
+}
+
+/// Runs every case from the hostile namespace; the failures, and a tally of the answers.
+fn run_all(w: &World, all: Vec<Case>) -> (Vec<String>, String) {
+    let socket: PathBuf = w.rr.socket.clone();
+    let path = format!("/var/run/netns/{}", w.hostile.name);
+    std::thread::spawn(move || {
+        raw::enter(&path);
+        let mut failures = Vec::new();
+        let (mut notified, mut kept, mut withdrawn) = (0, 0, 0);
+        for (n, case) in all.iter().enumerate() {
+            let seen = run_case(n, case, &socket);
+            match &seen {
+                Seen::Notified(..) => notified += 1,
+                Seen::Kept { prefix_there: true } => kept += 1,
+                Seen::Kept { .. } => withdrawn += 1,
+                _ => {}
+            }
+            if !judge(case, &seen) {
+                failures.push(format!(
+                    "{}: expected {:?}, got {seen:?} (sent {})",
+                    case.name,
+                    case.expect,
+                    hex::encode(&case.bytes[..case.bytes.len().min(80)])
+                ));
+            }
+        }
+        let tally = format!(
+            "{} cases: {notified} NOTIFICATIONs, {kept} kept with the route, {withdrawn} kept \
+             with the route withdrawn",
+            all.len()
+        );
+        (failures, tally)
+    })
+    .join()
+    .unwrap()
+}
+
+fn corpora() -> PathBuf {
+    // The copies kept with their licences next to bgp-core's corpus tests.
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../bgp-core/tests/data")
+}
+
+#[test]
+fn malformed_messages_and_corpora_one_per_session_while_a_bystander_keeps_its_routes() {
+    if !can_run(false, false, false) {
+        return;
+    }
+    let w = World::new("hm", "");
+    let mut all = Vec::new();
+    // Case numbers give each case its own prefixes: build with the final index.
+    let generated = cases::generated(Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, RR_ADDR);
+    let frr = cases::frr_rfc7606(&corpora(), Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED);
+    let corpus = cases::corpus(&corpora());
+    let counts = (generated.len(), frr.len(), corpus.len());
+    for i in 0..counts.0 {
+        let n = all.len();
+        let (p, _) = case_prefixes(n);
+        all.push(cases::generated(case_source(n), p, RR_ADDR).swap_remove(i));
+    }
+    for i in 0..counts.1 {
+        let n = all.len();
+        let (p, _) = case_prefixes(n);
+        all.push(cases::frr_rfc7606(&corpora(), case_source(n), p).swap_remove(i));
+    }
+    all.extend(corpus);
+    assert!(
+        counts.0 >= 40 && counts.1 >= 80 && counts.2 >= 150,
+        "{counts:?}"
+    );
+    let (failures, tally) = run_all(&w, all);
+    eprintln!(
+        "{tally} (generated {}, FRR RFC 7606 {}, corpora {})",
+        counts.0, counts.1, counts.2
+    );
+    assert!(
+        failures.is_empty(),
+        "{} wrong answers:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    w.check_bystander();
+    let log = std::fs::read_to_string(w.seg.path("rr.log")).unwrap();
+    assert!(!log.contains("panicked"), "a panic in the reflector");
+    let _ = &w.bystander.updates;
+}
+
+/// A session from `src` in the hostile namespace (the calling thread must be in it).
+fn session(src: Ipv4Addr, hold: u16) -> Raw {
+    let mut r = Raw::new(connect(src, RR_ADDR).expect("connect"));
+    r.handshake(&open(ASN, hold, src)).expect("session");
+    r
+}
+
+/// Runs `f` on a thread in the hostile namespace.
+fn hostile<T: Send + 'static>(w: &World, f: impl FnOnce() -> T + Send + 'static) -> T {
+    raw::in_ns(&w.hostile.name, f)
+}
+
+#[test]
+fn a_peer_that_sends_an_open_and_then_nothing_is_ended_by_the_hold_timer() {
+    if !can_run(false, false, false) {
+        return;
+    }
+    let w = World::new("ho", "");
+    let (got, waited) = hostile(&w, || {
+        let src = Ipv4Addr::new(10, 12, 0, 1);
+        let mut r = Raw::new(connect(src, RR_ADDR).unwrap());
+        // OPEN with hold time 3, never a KEEPALIVE: we stay in OpenConfirm.
+        r.send(&open(ASN, 3, src));
+        let t = Instant::now();
+        let got = r.outcome(Duration::from_secs(15));
+        (got.notification(), t.elapsed())
+    });
+    assert_eq!(got, Some((4, 0, vec![])), "Hold Timer Expired");
+    assert!(
+        waited >= Duration::from_millis(2500) && waited < Duration::from_secs(6),
+        "{waited:?} for a hold time of 3 s"
+    );
+    w.check_bystander();
+}
+
+#[test]
+fn a_peer_that_trickles_a_header_a_byte_a_second_is_ended_by_the_hold_timer() {
+    if !can_run(false, false, false) {
+        return;
+    }
+    let w = World::new("ht", "");
+    let (got, waited, sent) = hostile(&w, || {
+        let mut r = session(Ipv4Addr::new(10, 12, 0, 1), 3);
+        let header = keepalive();
+        let t = Instant::now();
+        let mut sent = 0;
+        for b in &header {
+            if !r.send(std::slice::from_ref(b)) {
+                break;
+            }
+            sent += 1;
+            // A second between bytes, reading what comes meanwhile.
+            let until = Instant::now() + Duration::from_secs(1);
+            while let Some(left) = until.checked_duration_since(Instant::now()) {
+                let got = r.read(left);
+                if got.notification().is_some() || got == Got::Closed {
+                    return (got.notification(), t.elapsed(), sent);
+                }
+            }
+        }
+        (None, t.elapsed(), sent)
+    });
+    assert_eq!(
+        got,
+        Some((4, 0, vec![])),
+        "Hold Timer Expired after {sent} bytes"
+    );
+    assert!(
+        waited >= Duration::from_millis(2500) && waited < Duration::from_secs(6),
+        "{waited:?} for a hold time of 3 s"
+    );
+    w.check_bystander();
+}
