@@ -484,6 +484,21 @@ impl Router {
         }
     }
 
+    /// The driver holds input of `conn` it has read but not handed over (it is behind on
+    /// its input, not the peer on its KEEPALIVEs): its hold timer starts again rather than
+    /// ending the session. Call it before [`Router::handle_timeout`] for each such
+    /// connection.
+    pub fn input_pending(&mut self, now: Instant, conn: ConnId) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let (id, dir) = (c.peer, c.conn);
+        if let Some(e) = self.entry_mut(id) {
+            e.fsm.input_pending(now, dir);
+            self.after(id, now);
+        }
+    }
+
     /// Timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tick(now);

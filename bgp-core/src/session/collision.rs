@@ -200,6 +200,18 @@ impl Peer {
         self.settle(now);
     }
 
+    /// See [`Session::input_pending`].
+    pub fn input_pending(&mut self, now: Instant, conn: Conn) {
+        match conn {
+            Conn::Outbound => self.outbound.input_pending(now),
+            Conn::Inbound => {
+                if let Some(i) = &mut self.inbound {
+                    i.input_pending(now);
+                }
+            }
+        }
+    }
+
     pub fn handle_timeout(&mut self, now: Instant) {
         self.outbound.handle_timeout(now);
         if let Some(i) = &mut self.inbound {

@@ -496,6 +496,15 @@ impl Session {
         }
     }
 
+    /// The owner holds bytes of this connection it has read but not handed over yet (it
+    /// is behind, not the peer): the hold timer starts again, as if a message had come.
+    /// Before the hold time is negotiated, or with none, nothing changes.
+    pub fn input_pending(&mut self, now: Instant) {
+        if self.negotiated.is_some() && self.timers.get(Timer::Hold).is_some() {
+            self.arm_hold(now);
+        }
+    }
+
     /// Timers due at `now`; a call before any deadline does nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(t) = self.timers.take_expired(now) {

@@ -605,6 +605,16 @@ impl World {
         self.drive();
     }
 
+    /// The connections of router `n` (its ends of the links).
+    pub fn conns(&self, n: usize) -> Vec<ConnId> {
+        self.links
+            .iter()
+            .flat_map(|l| l.ends.iter())
+            .filter(|e| e.who == Who::Router(n))
+            .map(|e| e.conn)
+            .collect()
+    }
+
     /// Messages waiting in stalled links from `from` to `to`.
     pub fn waiting(&self, from: Who, to: Who) -> usize {
         self.links

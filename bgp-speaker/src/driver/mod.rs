@@ -287,13 +287,21 @@ impl Driver {
                 }
             }
             // Timers due run every round, not only when nothing else is ready: under a
-            // flood of input our KEEPALIVEs still go out on time.
+            // flood of input our KEEPALIVEs still go out on time. A peer whose input waits
+            // in the channel is not silent: we are behind, and its hold timer restarts.
             let t = now();
             if let Some(d) = self.router.bfd_deadline().filter(|d| *d <= t) {
                 self.metrics
                     .bfd
                     .timer_lateness
                     .observe((t - d).as_secs_f64());
+            }
+            if self.router.poll_timeout().is_some_and(|d| d <= t) {
+                for (conn, h) in &self.conns {
+                    if h.pending() {
+                        self.router.input_pending(t, *conn);
+                    }
+                }
             }
             self.router.handle_timeout(t);
             self.perform();
@@ -304,7 +312,12 @@ impl Driver {
     /// Hands an input to the router; returns the bytes it carried.
     fn input(&mut self, x: Input) -> usize {
         let n = match &x {
-            Input::Received { bytes, .. } => bytes.len(),
+            Input::Received { conn, bytes } => {
+                if let Some(h) = self.conns.get(conn) {
+                    h.taken();
+                }
+                bytes.len()
+            }
             Input::Closed { conn } => {
                 if let Some(h) = self.conns.remove(conn) {
                     drop(h.close());

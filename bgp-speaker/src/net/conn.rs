@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bgp_core::router::{ConnId, Input, Messages, Transport};
@@ -102,6 +102,9 @@ pub(crate) struct Handle {
     pub unread: Option<OwnedReadHalf>,
     reader_task: Option<AbortHandle>,
     closing: Arc<Closing>,
+    /// Reads handed to the driver's channel and not yet taken from it: while there are,
+    /// the driver is behind on this connection, not the peer (see [`Handle::pending`]).
+    pending: Arc<AtomicUsize>,
 }
 
 /// A closing connection's state, shared by its reader and writer.
@@ -133,14 +136,28 @@ impl Handle {
             unread: Some(r),
             reader_task: None,
             closing,
+            pending: Arc::default(),
         }
+    }
+
+    /// Whether bytes read from the connection wait in the driver's channel.
+    pub(crate) fn pending(&self) -> bool {
+        self.pending.load(Ordering::Relaxed) > 0
+    }
+
+    /// The driver took one read of this connection from its channel.
+    pub(crate) fn taken(&self) {
+        let _ = self
+            .pending
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 
     /// Starts reading: bytes and the close go to `to`.
     pub(crate) fn read(&mut self, conn: ConnId, to: mpsc::Sender<Input>) {
         if let Some(r) = self.unread.take() {
-            let closing = self.closing.clone();
-            self.reader_task = Some(tokio::spawn(read_loop(r, conn, to, closing)).abort_handle());
+            let (closing, pending) = (self.closing.clone(), self.pending.clone());
+            let task = tokio::spawn(read_loop(r, conn, to, closing, pending));
+            self.reader_task = Some(task.abort_handle());
         }
     }
 
@@ -157,8 +174,8 @@ impl Handle {
         if let Some(r) = self.unread.take() {
             let (tx, _) = mpsc::channel(1);
             let closing = self.closing.clone();
-            self.reader_task =
-                Some(tokio::spawn(read_loop(r, ConnId(0), tx, closing)).abort_handle());
+            let task = tokio::spawn(read_loop(r, ConnId(0), tx, closing, Arc::default()));
+            self.reader_task = Some(task.abort_handle());
         }
         let w = self.writer_task.abort_handle();
         tokio::spawn(async move {
@@ -174,6 +191,7 @@ async fn read_loop(
     conn: ConnId,
     to: mpsc::Sender<Input>,
     closing: Arc<Closing>,
+    pending: Arc<AtomicUsize>,
 ) {
     let mut chunk = READ_MIN;
     let mut buf = BytesMut::new();
@@ -198,6 +216,7 @@ async fn read_loop(
                     (chunk / 2).max(READ_MIN)
                 };
                 let bytes = buf.split().freeze();
+                pending.fetch_add(1, Ordering::Relaxed);
                 if to.send(Input::Received { conn, bytes }).await.is_err() {
                     return;
                 }
