@@ -29,7 +29,7 @@ const BYSTANDER_ROUTES: usize = 10_000;
 struct World {
     seg: Segment,
     rr: Ours,
-    _rr_ns: Ns,
+    rr_ns: Ns,
     _by_ns: Ns,
     hostile: Ns,
     bystander: Bystander,
@@ -45,7 +45,8 @@ impl World {
             .sh("ip route add local 10.12.0.0/16 dev lo")
             .unwrap();
         rr_ns.sh("ip route add 10.12.0.0/16 via 10.11.0.5").unwrap();
-        let mut cfg = reflector_head("10.11.0.1", ASN, &seg.dir, "rr");
+        let mut cfg = reflector_head("10.11.0.1", ASN, &seg.dir, "rr")
+            .replace("listen = \"\"", "listen = \"127.0.0.1:9179\"");
         cfg.push_str(&format!(
             "[[client]]\naddress = \"10.11.0.4\"\npassive = true\n\
              [[client_range]]\nrange = \"10.12.0.0/16\"\nmax = 100\n{extra}"
@@ -58,7 +59,7 @@ impl World {
         World {
             seg,
             rr,
-            _rr_ns: rr_ns,
+            rr_ns,
             _by_ns: by_ns,
             hostile,
             bystander,
@@ -424,5 +425,143 @@ fn a_peer_that_trickles_a_header_a_byte_a_second_is_ended_by_the_hold_timer() {
         waited >= Duration::from_millis(2500) && waited < Duration::from_secs(6),
         "{waited:?} for a hold time of 3 s"
     );
+    w.check_bystander();
+}
+
+/// The reflector's resident memory in KiB.
+fn rss_kib(w: &World) -> u64 {
+    let pid = w.rr.proc.pid().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+/// The value of a metric series from the reflector's /metrics, 0 when absent.
+fn metric(w: &World, series: &str) -> f64 {
+    let series = series.to_string();
+    let text = raw::in_ns(&w.rr_ns.name, || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect("127.0.0.1:9179").unwrap();
+        s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    });
+    text.lines()
+        .find_map(|l| l.strip_prefix(series.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn a_peer_that_never_reads_holds_bounded_memory_while_others_converge() {
+    if !can_run(false, false, false) {
+        return;
+    }
+    const FLOOD: usize = 50_000;
+    let w = World::new("hn", "");
+    let before = rss_kib(&w);
+    let path = format!("/var/run/netns/{}", w.hostile.name);
+    let stop = Arc::new(AtomicBool::new(false));
+    // The peer that never reads: a 4 KiB receive buffer, KEEPALIVEs every second.
+    let (p1, s1) = (path.clone(), stop.clone());
+    let stalled = std::thread::spawn(move || {
+        raw::enter(&p1);
+        let src = Ipv4Addr::new(10, 12, 0, 2);
+        let sock = raw::connect_with(src, RR_ADDR, Some(4096)).unwrap();
+        let mut r = Raw::new(sock);
+        r.handshake(&open(ASN, 90, src)).unwrap();
+        while !s1.load(Ordering::Relaxed) {
+            r.send(&keepalive());
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
+    // An observer that counts the prefixes it is sent.
+    let seen = Arc::new(AtomicU64::new(0));
+    let (p2, s2, seen2) = (path.clone(), stop.clone(), seen.clone());
+    let observer = std::thread::spawn(move || {
+        raw::enter(&p2);
+        let mut r = session(Ipv4Addr::new(10, 12, 0, 3), 90);
+        let mut last = Instant::now();
+        let mut prefixes = std::collections::HashSet::new();
+        while !s2.load(Ordering::Relaxed) {
+            match r.read(Duration::from_millis(200)) {
+                Got::Msg { kind: 2, body } => {
+                    prefixes.extend(raw::announced(&body));
+                    seen2.store(prefixes.len() as u64, Ordering::Relaxed);
+                }
+                Got::Closed | Got::Msg { kind: 3, .. } => return,
+                _ => {}
+            }
+            if last.elapsed() > Duration::from_secs(1) {
+                r.send(&keepalive());
+                last = Instant::now();
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    // The flood: 50,000 /32s from a third peer, each with its own LOCAL_PREF so that no
+    // two share an UPDATE, twice (a second LOCAL_PREF): more than the kernel's socket
+    // buffers hold, so the stalled peer's queue must overflow.
+    let (p3, s3) = (path, stop.clone());
+    let flooder = std::thread::spawn(move || {
+        raw::enter(&p3);
+        let src = Ipv4Addr::new(10, 12, 0, 4);
+        let mut r = session(src, 90);
+        let base = u32::from(Ipv4Addr::new(10, 128, 0, 0));
+        for round in 0..2u32 {
+            let mut batch = Vec::new();
+            for i in 0..FLOOD as u32 {
+                let mut attrs = ibgp_attrs(src);
+                let n = attrs.len();
+                attrs[n - 4..].copy_from_slice(&(1000 + i * 2 + round).to_be_bytes());
+                batch.extend(update(&[], &attrs, &prefix(Ipv4Addr::from(base + i), 32)));
+                if batch.len() > 60_000 {
+                    r.send(&batch);
+                    batch.clear();
+                }
+            }
+            r.send(&batch);
+        }
+        let mut last = Instant::now();
+        while !s3.load(Ordering::Relaxed) {
+            let _ = r.read(Duration::from_millis(200));
+            if last.elapsed() > Duration::from_secs(1) {
+                r.send(&keepalive());
+                last = Instant::now();
+            }
+        }
+    });
+    let want = (BYSTANDER_ROUTES + FLOOD) as u64;
+    let took = wait_for(Duration::from_secs(120), || {
+        seen.load(Ordering::Relaxed) >= want
+    });
+    let after = rss_kib(&w);
+    let stalled_peer = w.rr.peer("10.12.0.2");
+    let overflows = metric(&w, "bgp_peer_queue_overflows_total{peer=\"10.12.0.2\"}");
+    stop.store(true, Ordering::Relaxed);
+    for t in [stalled, observer, flooder] {
+        t.join().unwrap();
+    }
+    eprintln!(
+        "observer had {} of {want} prefixes after {took:?}; RSS {before} KiB -> {after} KiB; \
+         the stalled peer: {overflows} queue overflows, {stalled_peer}",
+        seen.load(Ordering::Relaxed)
+    );
+    assert!(
+        took.is_some(),
+        "the observer did not converge\n{}",
+        w.seg.logs()
+    );
+    assert_eq!(stalled_peer["established"], true, "{stalled_peer}");
+    assert!(
+        overflows >= 1.0,
+        "the stalled peer's queue never overflowed"
+    );
+    // The RIB of 60,000 routes, and a bounded queue for the stalled peer.
+    assert!(after < 400 * 1024, "RSS {after} KiB");
     w.check_bystander();
 }

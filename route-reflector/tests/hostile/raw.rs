@@ -30,12 +30,24 @@ pub fn enter(path: &str) {
 
 /// A TCP connection from `src` to `dst`:179 (the caller is inside the right namespace).
 pub fn connect(src: Ipv4Addr, dst: Ipv4Addr) -> std::io::Result<TcpStream> {
+    connect_with(src, dst, None)
+}
+
+/// As [`connect`], with a receive buffer of `rcvbuf` bytes when given.
+pub fn connect_with(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    rcvbuf: Option<u32>,
+) -> std::io::Result<TcpStream> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let s = rt.block_on(async {
         let sock = tokio::net::TcpSocket::new_v4()?;
         sock.bind(SocketAddr::new(src.into(), 0))?;
+        if let Some(b) = rcvbuf {
+            sock.set_recv_buffer_size(b)?;
+        }
         let c = sock.connect(SocketAddr::new(dst.into(), 179));
         tokio::time::timeout(Duration::from_secs(5), c)
             .await
@@ -71,9 +83,10 @@ pub fn open_body(version: u8, asn: u32, hold: u16, id: Ipv4Addr, params: &[u8]) 
     b
 }
 
-/// Capabilities parameter: multiprotocol IPv4 and IPv6 unicast, route refresh, 4-octet AS.
+/// Capabilities parameter: multiprotocol IPv4 and IPv6 unicast, route refresh, enhanced
+/// route refresh (a peer that falls behind is caught up in place), 4-octet AS.
 pub fn std_params(asn: u32) -> Vec<u8> {
-    let mut caps = vec![1, 4, 0, 1, 0, 1, 1, 4, 0, 2, 0, 1, 2, 0, 65, 4];
+    let mut caps = vec![1, 4, 0, 1, 0, 1, 1, 4, 0, 2, 0, 1, 2, 0, 70, 0, 65, 4];
     caps.extend_from_slice(&asn.to_be_bytes());
     let mut p = vec![2, caps.len() as u8];
     p.extend_from_slice(&caps);
@@ -224,4 +237,28 @@ pub fn prefix(p: Ipv4Addr, len: u8) -> Vec<u8> {
     let mut v = vec![len];
     v.extend_from_slice(&o[..(len as usize).div_ceil(8)]);
     v
+}
+
+/// The IPv4 prefixes an UPDATE body announces (its NLRI field), encoded.
+pub fn announced(body: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let Some(w) = body
+        .get(..2)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+    else {
+        return out;
+    };
+    let Some(a) = body
+        .get(2 + w..4 + w)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+    else {
+        return out;
+    };
+    let mut nlri = body.get(4 + w + a..).unwrap_or_default();
+    while let Some(&len) = nlri.first() {
+        let end = (1 + (len as usize).div_ceil(8)).min(nlri.len());
+        out.push(nlri[..end].to_vec());
+        nlri = &nlri[end..];
+    }
+    out
 }
