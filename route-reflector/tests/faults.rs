@@ -17,6 +17,7 @@ const NODES: [u8; 3] = [2, 3, 4];
 /// The reflector at 10.11.0.1 and agents at .2, .3 and .4, each announcing 172.17.N.0/24.
 struct Fabric {
     seg: Segment,
+    cfg: String,
     rr: Ours,
     _rr_ns: Ns,
     nodes: Vec<(Ns, Proc)>,
@@ -27,8 +28,8 @@ impl Fabric {
         let seg = Segment::new(test);
         let rr_ns = seg.host("rr", 1);
         let mut cfg = reflector_head("10.11.0.1", 65000, &seg.dir, "rr");
-        // Stale routes of a peer that went without a word last 3 s.
-        cfg.push_str("[graceful_restart]\nrestart_time = 3\n");
+        // The clients keep our routes 10 s while we restart.
+        cfg.push_str("[graceful_restart]\nrestart_time = 10\n");
         for n in NODES {
             cfg.push_str(&format!("[[client]]\naddress = \"10.11.0.{n}\"\n"));
         }
@@ -43,6 +44,7 @@ impl Fabric {
             .collect();
         let f = Fabric {
             seg,
+            cfg,
             rr,
             _rr_ns: rr_ns,
             nodes,
@@ -58,9 +60,8 @@ impl Fabric {
     /// Waits until every node's kernel holds exactly the other nodes' blocks, and the
     /// reflector exactly the three blocks with one path each.
     fn converged(&self, what: &str) {
-        self.seg.wait(&format!("exact routes after {what}"), || {
-            self.exact()
-        });
+        self.seg
+            .wait(&format!("exact routes after {what}"), || self.exact());
     }
 
     fn exact(&self) -> bool {
@@ -103,8 +104,20 @@ impl Fabric {
 fn start_agent(seg: &Segment, ns: &Ns, n: u8) -> Proc {
     let mut cmd = Command::new(AGENT);
     cmd.args(["--asn", "65000", "--address", &format!("10.11.0.{n}")])
-        .args(["--peer", "10.11.0.1", "--pod-block", &format!("172.17.{n}.0/24")])
-        .args(["--fib", "direct", "--hold-time", "9", "--connect-retry", "1"])
+        .args([
+            "--peer",
+            "10.11.0.1",
+            "--pod-block",
+            &format!("172.17.{n}.0/24"),
+        ])
+        .args([
+            "--fib",
+            "direct",
+            "--hold-time",
+            "9",
+            "--connect-retry",
+            "1",
+        ])
         .args(["--graceful-restart", "4"])
         .env("RUST_LOG", "info");
     let name = format!("agent{n}");
@@ -126,7 +139,9 @@ fn link_down_ten_seconds_and_back() {
     sleep(10);
     // Past the hold time and the 3 s of stale routes: node 2's block is gone elsewhere.
     f.seg.wait("node 2's block withdrawn", || {
-        !kernel_routes(f.ns(3)).iter().any(|r| r.starts_with("172.17.2.0/24"))
+        !kernel_routes(f.ns(3))
+            .iter()
+            .any(|r| r.starts_with("172.17.2.0/24"))
     });
     f.seg.hub.sh("ip link set h2 up").unwrap();
     f.converged("the link came back");
@@ -140,13 +155,19 @@ fn a_peer_frozen_past_its_hold_time_then_thawed() {
     let f = Fabric::new("fs");
     let pid = f.nodes[0].1.pid().unwrap().to_string();
     Command::new("kill").args(["-STOP", &pid]).status().unwrap();
-    f.seg.wait("node 2's block withdrawn while it is frozen", || {
-        !kernel_routes(f.ns(3)).iter().any(|r| r.starts_with("172.17.2.0/24"))
-    });
+    f.seg
+        .wait("node 2's block withdrawn while it is frozen", || {
+            !kernel_routes(f.ns(3))
+                .iter()
+                .any(|r| r.starts_with("172.17.2.0/24"))
+        });
     sleep(3);
     Command::new("kill").args(["-CONT", &pid]).status().unwrap();
     f.converged("SIGCONT");
-    assert!(f.established_counts()[0] >= 2, "node 2 came back in a new session");
+    assert!(
+        f.established_counts()[0] >= 2,
+        "node 2 came back in a new session"
+    );
 }
 
 #[test]
@@ -167,7 +188,11 @@ fn tcp_resets_injected_with_nftables() {
     f.converged("the resets stopped");
     let counts = f.established_counts();
     assert!(counts[1] >= 2, "node 3's session was reset: {counts:?}");
-    assert_eq!((counts[0], counts[2]), (1, 1), "the others were not: {counts:?}");
+    assert_eq!(
+        (counts[0], counts[2]),
+        (1, 1),
+        "the others were not: {counts:?}"
+    );
 }
 
 /// Packet loss at `percent` on everything the reflector sends and receives, for 20 s,
@@ -199,7 +224,11 @@ fn ten_and_thirty_percent_loss() {
     let mut f = Fabric::new("fp");
     lossy(&mut f, 10);
     let counts = f.established_counts();
-    assert_eq!((counts[0], counts[1]), (1, 1), "10% loss took a session down: {counts:?}");
+    assert_eq!(
+        (counts[0], counts[1]),
+        (1, 1),
+        "10% loss took a session down: {counts:?}"
+    );
     lossy(&mut f, 30);
 }
 
@@ -211,9 +240,10 @@ fn a_half_open_connection_when_the_peer_vanishes() {
     let f = Fabric::new("fh");
     // Node 2's end of the segment goes with its veth: no FIN, no reset, nothing.
     f.seg.hub.sh("ip link del h2").unwrap();
-    f.seg.wait("the reflector drops node 2 by its hold timer", || {
-        !f.rr.established("10.11.0.2")
-    });
+    f.seg
+        .wait("the reflector drops node 2 by its hold timer", || {
+            !f.rr.established("10.11.0.2")
+        });
     f.seg.wait("exactly nodes 3 and 4 left", || {
         let three = kernel_routes(f.ns(3));
         let four = kernel_routes(f.ns(4));
@@ -221,4 +251,52 @@ fn a_half_open_connection_when_the_peer_vanishes() {
             && four == ["172.17.3.0/24 via 10.11.0.3"]
             && f.rr.json(&["show", "summary"])["summary"]["prefixes"] == 2
     });
+}
+
+#[test]
+fn the_reflector_killed_and_restarted_while_its_clients_keep_its_routes() {
+    if !can_run(false, false, false) {
+        return;
+    }
+    let mut f = Fabric::new("fk");
+    let watch = RouteWatch::start(&f.ns(3).name, "172.17.2.0/24");
+    assert!(!f.rr.proc.stop_with("-KILL"), "SIGKILL");
+    sleep(1);
+    f.rr = f.seg.reflector(&f._rr_ns, "rr", &f.cfg, true);
+    f.converged("the restart");
+    sleep(1);
+    let (missed, polls) = watch.finish();
+    assert!(polls > 50, "{polls} polls");
+    assert_eq!(
+        missed, 0,
+        "node 3 lost node 2's block during the restart ({polls} polls)"
+    );
+}
+
+#[test]
+fn an_open_collision_with_both_sides_connecting() {
+    if !can_run(false, false, false) {
+        return;
+    }
+    let mut f = Fabric::new("fc");
+    // For 3 s nothing passes between the reflector and node 2, whose agent restarts and
+    // whose session the reflector resets: both sides connect, and their SYNs (sent again
+    // by TCP) get through together once the way is open.
+    f.nft(
+        &f._rr_ns,
+        "table inet cut {\n chain input {\n  type filter hook input priority 0;\n  \
+         ip saddr 10.11.0.2 drop\n }\n chain output {\n  type filter hook output priority 0;\n  \
+         ip daddr 10.11.0.2 drop\n }\n}",
+    );
+    f.nodes[0].1.stop_with("-KILL");
+    f.rr.cli(&["peer", "10.11.0.2", "reset"]);
+    f.nodes[0].1 = start_agent(&f.seg, &f.nodes[0].0, 2);
+    sleep(3);
+    f._rr_ns.sh("nft delete table inet cut").unwrap();
+    f.converged("the collision");
+    let counts = f.established_counts();
+    assert!(counts[0] >= 2, "{counts:?}");
+    assert_eq!((counts[1], counts[2]), (1, 1), "{counts:?}");
+    let p = f.rr.peer("10.11.0.2");
+    assert_eq!(p["established"], true, "{p}");
 }
