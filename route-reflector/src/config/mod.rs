@@ -201,12 +201,18 @@ impl Config {
 
     pub fn load_with(path: &Path, secrets: Secrets) -> Result<Config, ConfigErrors> {
         let name = path.display().to_string();
-        let src = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        let bytes = std::fs::read(path).map_err(|e| ConfigError {
             file: name.clone(),
             line: 0,
             column: 0,
             message: format!("cannot read: {e}"),
             snippet: None,
+        })?;
+        // Text that is not UTF-8 is refused where its first bad byte is.
+        let src = String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            ConfigError::at(&name, &text, Some(at..at), "not UTF-8 text".into())
         })?;
         Config::parse_with(&name, &src, secrets)
     }
