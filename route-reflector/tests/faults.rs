@@ -177,17 +177,22 @@ fn tcp_resets_injected_with_nftables() {
     }
     let f = Fabric::new("fr");
     let rr_ns = &f._rr_ns;
-    // Every segment from node 3 to the reflector's port is answered with a reset, 5 s.
+    // Every BGP segment from node 3 (whichever side opened the connection) is answered
+    // with a reset, for 5 s.
     f.nft(
         rr_ns,
         "table inet inject {\n chain input {\n  type filter hook input priority 0;\n  \
-         ip saddr 10.11.0.3 tcp dport 179 reject with tcp reset\n }\n}",
+         ip saddr 10.11.0.3 tcp dport 179 reject with tcp reset\n  \
+         ip saddr 10.11.0.3 tcp sport 179 reject with tcp reset\n }\n}",
     );
     sleep(5);
     rr_ns.sh("nft delete table inet inject").unwrap();
+    // Our side learns of it at its next write, answered by node 3 with a reset.
+    f.seg.wait("node 3's session reset and up again", || {
+        f.established_counts()[1] >= 2 && f.rr.established("10.11.0.3")
+    });
     f.converged("the resets stopped");
     let counts = f.established_counts();
-    assert!(counts[1] >= 2, "node 3's session was reset: {counts:?}");
     assert_eq!(
         (counts[0], counts[2]),
         (1, 1),
