@@ -289,6 +289,7 @@ netns_test!(
             lines[0].split_whitespace().collect::<Vec<_>>(),
             [
                 "Prefix",
+                "Age",
                 "Next",
                 "hop",
                 "From",
@@ -300,8 +301,16 @@ netns_test!(
                 "Attributes"
             ]
         );
+        let mut row: Vec<&str> = lines[1].split_whitespace().collect();
+        // The route's age, HH:MM:SS.
+        let age = row.remove(2);
+        let parts: Vec<&str> = age.split(':').collect();
+        assert!(
+            parts.len() == 3 && parts.iter().all(|p| p.parse::<u8>().is_ok()),
+            "{age}"
+        );
         assert_eq!(
-            lines[1].split_whitespace().collect::<Vec<_>>(),
+            row,
             [
                 "*",
                 "172.17.17.0/24",
@@ -314,7 +323,8 @@ netns_test!(
         assert_eq!(lines.len(), 5, "{text}");
         assert_eq!(lines[4], "3 prefixes, 3 paths (* best, = ECMP, S stale)");
         let (_, text, _) = rr1.cli(&["show", "routes", "172.17.2.0/24"]);
-        let row: Vec<&str> = text.lines().nth(1).unwrap().split_whitespace().collect();
+        let mut row: Vec<&str> = text.lines().nth(1).unwrap().split_whitespace().collect();
+        row.remove(2);
         assert_eq!(
             row,
             [
