@@ -328,6 +328,64 @@ pub async fn serve_metrics(listener: tokio::net::TcpListener, text: MetricsText)
     }
 }
 
+/// The admin requests both daemons answer alike, from the speaker alone: peers, a peer,
+/// routes, a peer's tables and the operator's peer actions. Others get an error.
+pub(crate) async fn speaker_request(s: &Speaker, req: Request) -> Response {
+    let done = |r: Result<(), bgp_speaker::SpeakerError>| match r {
+        Ok(()) => Response::data(serde_json::json!({"done": true})),
+        Err(e) => Response::error(e.to_string()),
+    };
+    match req {
+        Request::Peers => match s.peers().await {
+            Ok(p) => Response::data(p),
+            Err(e) => Response::error(e.to_string()),
+        },
+        Request::Peer { address } => match s.peers().await {
+            Ok(p) => match p.into_iter().find(|p| p.address == address) {
+                Some(p) => Response::data(p),
+                None => Response::error(format!("no peer at {address}")),
+            },
+            Err(e) => Response::error(e.to_string()),
+        },
+        Request::Routes {
+            prefix,
+            peer,
+            family,
+        } => {
+            let q = RouteQuery {
+                prefix,
+                peer,
+                family: family.map(|f| match f {
+                    FamilyArg::V4 => bgp_core::Family::IPV4_UNICAST,
+                    FamilyArg::V6 => bgp_core::Family::IPV6_UNICAST,
+                }),
+            };
+            match s.routes(q).await {
+                Ok(r) => Response::data(r),
+                Err(e) => Response::error(e.to_string()),
+            }
+        }
+        Request::PeerTable { address, table } => match s.peer_table(address, table).await {
+            Ok(t) => Response::data(t),
+            Err(e) => Response::error(e.to_string()),
+        },
+        Request::PeerAction {
+            address,
+            action,
+            message,
+        } => {
+            let msg = message.unwrap_or_default();
+            info!(%address, %action, message = %msg, "operator request");
+            done(match action {
+                PeerAction::Reset => s.reset_peer(address, &msg).await,
+                PeerAction::Refresh => s.refresh(address).await,
+                PeerAction::Shutdown => s.shutdown_peer(address, &msg).await,
+            })
+        }
+        _ => Response::error("not a request of this daemon"),
+    }
+}
+
 impl Daemon {
     fn metrics_text(&self) -> String {
         let mut text = self.speaker.metrics().text();
@@ -351,61 +409,12 @@ impl Daemon {
                 })),
                 (Err(e), _) | (_, Err(e)) => Response::error(e.to_string()),
             },
-            Request::Peers => match s.peers().await {
-                Ok(p) => Response::data(p),
-                Err(e) => Response::error(e.to_string()),
-            },
-            Request::Peer { address } => match s.peers().await {
-                Ok(p) => match p.into_iter().find(|p| p.address == address) {
-                    Some(p) => Response::data(p),
-                    None => Response::error(format!("no peer at {address}")),
-                },
-                Err(e) => Response::error(e.to_string()),
-            },
-            Request::Routes {
-                prefix,
-                peer,
-                family,
-            } => {
-                let q = RouteQuery {
-                    prefix,
-                    peer,
-                    family: family.map(|f| match f {
-                        FamilyArg::V4 => bgp_core::Family::IPV4_UNICAST,
-                        FamilyArg::V6 => bgp_core::Family::IPV6_UNICAST,
-                    }),
-                };
-                match s.routes(q).await {
-                    Ok(r) => Response::data(r),
-                    Err(e) => Response::error(e.to_string()),
-                }
-            }
-            Request::PeerTable { address, table } => match s.peer_table(address, table).await {
-                Ok(t) => Response::data(t),
-                Err(e) => Response::error(e.to_string()),
-            },
-            Request::PeerAction {
-                address,
-                action,
-                message,
-            } => {
-                let msg = message.unwrap_or_default();
-                info!(%address, %action, message = %msg, "operator request");
-                let r = match action {
-                    PeerAction::Reset => s.reset_peer(address, &msg).await,
-                    PeerAction::Refresh => s.refresh(address).await,
-                    PeerAction::Shutdown => s.shutdown_peer(address, &msg).await,
-                };
-                match r {
-                    Ok(()) => Response::data(serde_json::json!({"done": true})),
-                    Err(e) => Response::error(e.to_string()),
-                }
-            }
             Request::Fib => Response::error("the reflector installs no kernel routes"),
             Request::Reload => match self.reload().await {
                 Ok(r) => Response::data(r),
                 Err(e) => Response::error(e),
             },
+            other => speaker_request(s, other).await,
         }
     }
 

@@ -2,10 +2,9 @@
 //! endpoint, and the signals (SIGHUP reloads, SIGTERM and SIGINT stop it; with graceful
 //! restart the peers keep its routes meanwhile and the kernel keeps the learned ones).
 
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use bgp_speaker::{Announcement, RouteQuery, Speaker};
+use bgp_speaker::{Announcement, Speaker};
 use ipnet::IpNet;
 use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 use serde::{Deserialize, Serialize};
@@ -13,7 +12,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
 
 use super::flags::{LogFormatArg, RunArgs};
-use crate::admin::{FamilyArg, PeerAction, Request, Response};
+use crate::admin::{Request, Response};
 use crate::config::{self, Config, NodeConfig};
 use crate::daemon::{self, ReloadReport};
 
@@ -256,44 +255,7 @@ impl Agent {
     async fn handle(&self, req: Request) -> Response {
         let s = &self.speaker;
         match req {
-            Request::Summary | Request::Peers => match s.peers().await {
-                Ok(p) => Response::data(p),
-                Err(e) => Response::error(e.to_string()),
-            },
-            Request::Peer { address } => match s.peers().await {
-                Ok(p) => match p.into_iter().find(|p| p.address == address) {
-                    Some(p) => Response::data(p),
-                    None => Response::error(format!("no peer at {address}")),
-                },
-                Err(e) => Response::error(e.to_string()),
-            },
-            Request::Routes {
-                prefix,
-                peer,
-                family,
-            } => {
-                let q = RouteQuery {
-                    prefix,
-                    peer,
-                    family: family.map(|f| match f {
-                        FamilyArg::V4 => bgp_core::Family::IPV4_UNICAST,
-                        FamilyArg::V6 => bgp_core::Family::IPV6_UNICAST,
-                    }),
-                };
-                match s.routes(q).await {
-                    Ok(r) => Response::data(r),
-                    Err(e) => Response::error(e.to_string()),
-                }
-            }
-            Request::PeerTable { address, table } => match s.peer_table(address, table).await {
-                Ok(t) => Response::data(t),
-                Err(e) => Response::error(e.to_string()),
-            },
-            Request::PeerAction {
-                address,
-                action,
-                message,
-            } => self.peer_action(address, action, message).await,
+            Request::Summary => daemon::speaker_request(s, Request::Peers).await,
             Request::Fib => {
                 let fib = self.config.lock().ok().and_then(|c| c.speaker.fib.clone());
                 let Some(fib) = fib else {
@@ -308,26 +270,7 @@ impl Agent {
                 Ok(r) => Response::data(r),
                 Err(e) => Response::error(e),
             },
-        }
-    }
-
-    async fn peer_action(
-        &self,
-        address: IpAddr,
-        action: PeerAction,
-        message: Option<String>,
-    ) -> Response {
-        let s = &self.speaker;
-        let msg = message.unwrap_or_default();
-        info!(%address, %action, message = %msg, "operator request");
-        let r = match action {
-            PeerAction::Reset => s.reset_peer(address, &msg).await,
-            PeerAction::Refresh => s.refresh(address).await,
-            PeerAction::Shutdown => s.shutdown_peer(address, &msg).await,
-        };
-        match r {
-            Ok(()) => Response::data(serde_json::json!({"done": true})),
-            Err(e) => Response::error(e.to_string()),
+            other => daemon::speaker_request(s, other).await,
         }
     }
 
