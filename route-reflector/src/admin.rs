@@ -207,6 +207,48 @@ fn address(p: &PeerStatus) -> String {
     }
 }
 
+/// The command-line client's part: sends `req` to the daemon at `socket`, prints the
+/// answer (as text through `text`, or as JSON), and gives the exit status (1 for an error
+/// answer, 2 when the daemon cannot be asked or answers what cannot be read).
+pub fn ask(
+    rt: &tokio::runtime::Runtime,
+    socket: &std::path::Path,
+    json: bool,
+    req: &Request,
+    text: impl FnOnce(serde_json::Value) -> Result<String, serde_json::Error>,
+) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let resp = match rt.block_on(call(socket, req)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if !resp.ok {
+        eprintln!("error: {}", resp.error.unwrap_or_default());
+        return ExitCode::from(1);
+    }
+    let data = resp.data.unwrap_or_default();
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&data).unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
+    match text(data) {
+        Ok(t) => {
+            print!("{t}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: unexpected answer: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn state(p: &PeerStatus) -> String {
     if p.admin_down {
         "Idle (Admin)".into()

@@ -167,33 +167,5 @@ fn ask(
     req: &Request,
     text: impl FnOnce(serde_json::Value) -> Result<String, serde_json::Error>,
 ) -> ExitCode {
-    let resp = match runtime().block_on(admin::call(&client.socket, req)) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if !resp.ok {
-        eprintln!("error: {}", resp.error.unwrap_or_default());
-        return ExitCode::from(1);
-    }
-    let data = resp.data.unwrap_or_default();
-    if client.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&data).unwrap_or_default()
-        );
-        return ExitCode::SUCCESS;
-    }
-    match text(data) {
-        Ok(t) => {
-            print!("{t}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: unexpected answer: {e}");
-            ExitCode::from(2)
-        }
-    }
+    admin::ask(&runtime(), &client.socket, client.json, req, text)
 }
