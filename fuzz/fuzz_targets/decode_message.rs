@@ -3,9 +3,9 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
+use bgp_core::Family;
 use bgp_core::types::FamilySet;
 use bgp_core::wire::{Context, Message, PeerKind};
-use bgp_core::Family;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 
@@ -31,7 +31,11 @@ fuzz_target!(|input: Input| {
         four_octet_as: input.four_octet_as,
         add_path,
         extended_message: input.extended_message,
-        peer: if input.external { PeerKind::External } else { PeerKind::Internal },
+        peer: if input.external {
+            PeerKind::External
+        } else {
+            PeerKind::Internal
+        },
         mrt_rib_entry: false,
     };
     let frame = Bytes::from(input.message);
@@ -39,7 +43,10 @@ fuzz_target!(|input: Input| {
         Ok(m) => {
             // Re-encoding may legitimately grow past the limit (e.g. AS4_PATH added for a
             // two-octet peer); when it fits, it must decode to the same message.
-            let wide = Context { extended_message: true, ..ctx };
+            let wide = Context {
+                extended_message: true,
+                ..ctx
+            };
             if let Ok(again) = m.to_bytes(&wide) {
                 let back = Message::decode(&again, &wide).expect("our own encoding decodes");
                 if ctx.four_octet_as {

@@ -11,7 +11,11 @@ use libfuzzer_sys::fuzz_target;
 
 fn established() -> Session {
     let now = Instant::now();
-    let mut s = Session::new(SessionConfig::new(65000, Ipv4Addr::new(10, 0, 0, 1), PeerAs::Is(65000)));
+    let mut s = Session::new(SessionConfig::new(
+        65000,
+        Ipv4Addr::new(10, 0, 0, 1),
+        PeerAs::Is(65000),
+    ));
     s.start(now);
     s.handle_connected(now);
     let peer = SessionConfig::new(65000, Ipv4Addr::new(10, 0, 0, 2), PeerAs::Is(65000));
