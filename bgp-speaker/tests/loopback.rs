@@ -3,7 +3,7 @@
 //! shutdown's NOTIFICATION, a peer whose socket stops reading). The protocol behaviours
 //! (limits, graceful-restart deferral, dynamic ranges, refresh, run-time changes, re-
 //! synchronization) are tested on the router itself, on a virtual clock
-//! (`bgp-core/tests/router.rs`). Each test uses its own pair of 127/8 addresses so that
+//! (`bgp-core/tests/router/`). Each test uses its own pair of 127/8 addresses so that
 //! tests can run in parallel and peers are told apart by address.
 //!
 //! Routes carry explicit next hops from TEST-NET-1: a loopback next hop is not a usable
