@@ -14,6 +14,8 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 pub use bgp_core;
 
+pub mod dut;
+
 /// One benchmark input.
 #[derive(Debug)]
 pub struct Shape {

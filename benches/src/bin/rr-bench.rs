@@ -1,6 +1,6 @@
 //! Route reflector convergence, side by side: our `route-reflector`, BIRD 2, FRR bgpd (as
 //! packaged and with `coalesce-time 0`) and GoBGP, each started with a generated config on
-//! loopback addresses of a namespace of its own. N iBGP clients (this tool, on `bgp_core` sessions) each announce K /24s packed
+//! loopback addresses of a namespace of its own (the `benches::dut` module). N iBGP clients (this tool, on `bgp_core` sessions) each announce K /24s packed
 //! into full UPDATEs; a monitor client announces nothing.
 //!
 //!     cargo build --release -p route-reflector -p benches
@@ -17,12 +17,15 @@
 //! limit for thousands of sessions.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use benches::dut::{
+    self, ASN, DUT, Dut, Layout, PORT, available, client_addr, in_netns, next_hop, raise_fd_limit,
+    self_cpu,
+};
 use bgp_core::Afi;
 use bgp_core::session::{Action, Event, PeerAs, Session, SessionConfig};
 use bgp_core::wire::attributes::{AsPath, Origin};
@@ -32,56 +35,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpSocket;
 use tokio::sync::watch;
 
-const ASN: u32 = 65000;
-const PORT: u16 = 11179;
 const PER_UPDATE: usize = 1000;
 const BASE: u32 = 0x0b00_0000; // 11.0.0.0: prefix i is 11.0.0.0 + i * 256, a /24
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Dut {
-    Ours,
-    Bird,
-    /// BIRD 3 built from source (`--bird3 PATH`, see `benches/build-bird3.sh`).
-    Bird3,
-    Frr,
-    FrrTuned,
-    Gobgp,
-}
-
-impl Dut {
-    fn name(self) -> &'static str {
-        match self {
-            Dut::Ours => "ours",
-            Dut::Bird => "bird",
-            Dut::Bird3 => "bird3",
-            Dut::Frr => "frr",
-            Dut::FrrTuned => "frr-tuned",
-            Dut::Gobgp => "gobgp",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Dut> {
-        [
-            Dut::Ours,
-            Dut::Bird,
-            Dut::Bird3,
-            Dut::Frr,
-            Dut::FrrTuned,
-            Dut::Gobgp,
-        ]
-        .into_iter()
-        .find(|d| d.name() == s)
-    }
-}
-
-/// The reflector's address. (FRR finds no interface for 127.0.0.0/8 addresses.)
-const DUT: Ipv4Addr = Ipv4Addr::new(10, 254, 0, 1);
-
-/// Client `i`'s address: 10.254.1.1 and on (the monitor is one more); the namespace's
-/// loopback holds 10.254.0.0/16 as local addresses.
-fn client_addr(i: usize) -> Ipv4Addr {
-    Ipv4Addr::from(0x0afe_0101 + u32::try_from(i).expect("few clients"))
-}
 
 fn prefix(i: u32) -> IpNet {
     IpNet::V4(Ipv4Net::new(Ipv4Addr::from(BASE + (i << 8)), 24).expect("valid /24"))
@@ -179,265 +134,6 @@ struct Shared {
     max_gap_ms: AtomicU64,
     gap_reset: AtomicBool,
     total: usize,
-}
-
-fn cpu_of(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<u64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0))
-        .collect();
-    // utime and stime are fields 14 and 15 (11 and 12 after the command name).
-    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
-    Duration::from_millis(ticks * 10)
-}
-
-fn self_cpu() -> Duration {
-    cpu_of(std::process::id())
-}
-
-/// Peak resident memory (VmHWM) in KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn raise_fd_limit() {
-    let mut r = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid struct pointer.
-    #[allow(unsafe_code)]
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 {
-            r.rlim_cur = r.rlim_max.max(65536);
-            r.rlim_max = r.rlim_cur;
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
-                r.rlim_cur = r.rlim_max;
-                let _ = libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
-                let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &r);
-            }
-        }
-    }
-}
-
-/// A reflector under test: its process and scratch directory.
-struct Running {
-    /// The daemon, and FRR's zebra (which bgpd needs to resolve next hops).
-    children: Vec<Child>,
-    dir: PathBuf,
-}
-
-impl Running {
-    fn pids(&self) -> Vec<u32> {
-        self.children.iter().map(Child::id).collect()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        for c in self.children.iter_mut().rev() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
-            for _ in 0..100 {
-                if matches!(c.try_wait(), Ok(Some(_))) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        // RR_BENCH_KEEP=1 keeps the configs and logs for a look afterwards.
-        if std::env::var_os("RR_BENCH_KEEP").is_none() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-fn tool(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("own path");
-    exe.with_file_name(name)
-}
-
-fn start(dut: Dut, clients: usize, hold: u16) -> Result<Running, String> {
-    let dir = std::env::temp_dir().join(format!("rr-bench-{}-{}", dut.name(), std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let w = |name: &str, text: String| -> Result<PathBuf, String> {
-        let p = dir.join(name);
-        std::fs::write(&p, text).map_err(|e| e.to_string())?;
-        Ok(p)
-    };
-    let log = std::fs::File::create(dir.join("log")).map_err(|e| e.to_string())?;
-    let mut children = Vec::new();
-    let mut cmd = match dut {
-        Dut::Ours => {
-            let cfg = w(
-                "rr.toml",
-                format!(
-                    "router_id = \"127.0.0.1\"\nasn = {ASN}\nlisten = [\"10.254.0.1:{PORT}\"]\n\
-                     [log]\nlevel = \"warn\"\n[metrics]\nlisten = \"\"\n\
-                     [admin]\nsocket = \"{}/rr.sock\"\n[graceful_restart]\nenabled = false\n\
-                     [timers]\nhold_time = {hold}\n\
-                     [[client_range]]\nrange = \"10.254.0.0/16\"\nmax = 100000\n{}",
-                    dir.display(),
-                    // RR_BENCH_OURS_EXTRA: more of our configuration (monitoring, say),
-                    // `{dir}` standing for the run's directory.
-                    std::env::var("RR_BENCH_OURS_EXTRA")
-                        .unwrap_or_default()
-                        .replace("{dir}", &dir.display().to_string()),
-                ),
-            )?;
-            let mut c = Command::new(tool("route-reflector"));
-            c.arg("run").arg(cfg);
-            c
-        }
-        Dut::Bird | Dut::Bird3 => {
-            // BIRD 3 runs BGP in its worker thread group: as many threads as cores.
-            let threads = if dut == Dut::Bird3 {
-                "thread group worker { threads 2; default yes; }\n"
-            } else {
-                ""
-            };
-            let mut text = format!(
-                "{threads}router id 127.0.0.1;\nprotocol device {{}}\n\
-                 template bgp c {{ local 10.254.0.1 port {PORT} as {ASN}; rr client; \
-                 rr cluster id 127.0.0.1; passive on; hold time {hold}; \
-                 ipv4 {{ import all; export all; }}; }}\n"
-            );
-            for i in 0..clients {
-                text.push_str(&format!(
-                    "protocol bgp c{i} from c {{ neighbor {} as {ASN}; }}\n",
-                    client_addr(i)
-                ));
-            }
-            let cfg = w("bird.conf", text)?;
-            let mut c = Command::new(match dut {
-                Dut::Bird3 => bird3_path().unwrap_or_else(|| PathBuf::from("bird3")),
-                _ => PathBuf::from("bird"),
-            });
-            c.arg("-f")
-                .arg("-c")
-                .arg(cfg)
-                .arg("-s")
-                .arg(dir.join("bird.ctl"));
-            c
-        }
-        Dut::Frr | Dut::FrrTuned => {
-            let tuned = if dut == Dut::FrrTuned {
-                " coalesce-time 0\n"
-            } else {
-                ""
-            };
-            let cfg = w(
-                "bgpd.conf",
-                format!(
-                    "frr defaults traditional\nhostname dut\n\
-                     router bgp {ASN}\n bgp router-id 127.0.0.1\n bgp cluster-id 127.0.0.1\n\
-                     no bgp ebgp-requires-policy\n{tuned} bgp listen limit 65535\n\
-                     timers bgp {} {hold}\n\
-                     neighbor clients peer-group\n neighbor clients remote-as {ASN}\n\
-                     bgp listen range 10.254.0.0/16 peer-group clients\n\
-                     address-family ipv4 unicast\n  neighbor clients activate\n\
-                     neighbor clients route-reflector-client\n exit-address-family\n",
-                    hold / 3
-                ),
-            )?;
-            let zcfg = w("zebra.conf", "hostname z\n".into())?;
-            // zebra runs as the frr user (its vty group); its socket goes in `dir`.
-            let _ = Command::new("chown").arg("frr:frr").arg(&dir).status();
-            let zebra = Command::new("/usr/lib/frr/zebra")
-                .arg("-f")
-                .arg(zcfg)
-                .arg("-i")
-                .arg(dir.join("zebra.pid"))
-                .arg("--vty_socket")
-                .arg(&dir)
-                .arg("-z")
-                .arg(dir.join("zserv.api"))
-                .args(["--log", "stdout", "--log-level", "warn"])
-                .stdout(log.try_clone().map_err(|e| e.to_string())?)
-                .stderr(log.try_clone().map_err(|e| e.to_string())?)
-                .spawn()
-                .map_err(|e| format!("zebra: {e}"))?;
-            children.push(zebra);
-            let t = Instant::now();
-            while !dir.join("zserv.api").exists() && t.elapsed() < Duration::from_secs(10) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let mut c = Command::new("/usr/lib/frr/bgpd");
-            c.arg("-f")
-                .arg(cfg)
-                .args(["-n", "-S", "-p", &PORT.to_string(), "-l", "10.254.0.1"])
-                .arg("-i")
-                .arg(dir.join("bgpd.pid"))
-                .arg("--vty_socket")
-                .arg(&dir)
-                .arg("-z")
-                .arg(dir.join("zserv.api"))
-                .args(["--log", "stdout", "--log-level", "warn"]);
-            c
-        }
-        Dut::Gobgp => {
-            let cfg = w(
-                "gobgpd.toml",
-                format!(
-                    "[global.config]\n  as = {ASN}\n  router-id = \"127.0.0.1\"\n  port = {PORT}\n\
-                     local-address-list = [\"10.254.0.1\"]\n\
-                     [[peer-groups]]\n  [peer-groups.config]\n    peer-group-name = \"clients\"\n\
-                     peer-as = {ASN}\n  [peer-groups.timers.config]\n    hold-time = {hold}\n\
-                     keepalive-interval = {}\n  [peer-groups.route-reflector.config]\n\
-                     route-reflector-client = true\n    route-reflector-cluster-id = \"127.0.0.1\"\n\
-                     [[peer-groups.afi-safis]]\n    [peer-groups.afi-safis.config]\n\
-                     afi-safi-name = \"ipv4-unicast\"\n\
-                     [[dynamic-neighbors]]\n  [dynamic-neighbors.config]\n\
-                     prefix = \"10.254.0.0/16\"\n    peer-group = \"clients\"\n",
-                    hold / 3
-                ),
-            )?;
-            let mut c = Command::new("gobgpd");
-            c.arg("-f")
-                .arg(cfg)
-                .args(["-l", "warn", "-p", "--pprof-disable"])
-                .arg(format!("--api-hosts=127.0.0.1:{}", PORT + 1));
-            c
-        }
-    };
-    let child = cmd
-        .stdout(log.try_clone().map_err(|e| e.to_string())?)
-        .stderr(log)
-        .spawn()
-        .map_err(|e| format!("{}: {e}", dut.name()))?;
-    children.insert(0, child);
-    let r = Running { children, dir };
-    if matches!(dut, Dut::Frr | Dut::FrrTuned) {
-        // bgpd resets sessions that come up before zebra told it the interfaces.
-        std::thread::sleep(Duration::from_secs(2));
-    }
-    // Ready when the port accepts.
-    let t = Instant::now();
-    while std::net::TcpStream::connect((DUT, PORT)).is_err() {
-        if t.elapsed() > Duration::from_secs(20) {
-            let log = std::fs::read_to_string(r.dir.join("log")).unwrap_or_default();
-            return Err(format!("{} did not listen:\n{log}", dut.name()));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(r)
-}
-
-/// Client `i`'s next hop: 10.255.0.1 and on. (Loopback next hops are martians.)
-fn next_hop(i: usize) -> Ipv4Addr {
-    Ipv4Addr::from(0x0aff_0001 + u32::try_from(i).expect("few clients"))
 }
 
 /// The UPDATEs announcing (or withdrawing) prefixes `range` with `nh` as next hop.
@@ -689,9 +385,8 @@ async fn run_one(
     limit: Duration,
 ) -> Result<Outcome, String> {
     let hold = if keepalive { 30 } else { 90 };
-    let d = start(dut, n + 1, hold)?;
-    let pids = d.pids();
-    let cpu_all = || pids.iter().map(|p| cpu_of(*p)).sum::<Duration>();
+    let d = dut::start(dut, &Layout::clients(n + 1, hold))?;
+    let cpu_all = || d.cpu();
     let total = n * k as usize;
     let shared = Arc::new(Shared {
         counts: (0..=n).map(|_| AtomicU64::new(0)).collect(),
@@ -748,7 +443,7 @@ async fn run_one(
     let converge = wait_targets(&shared, &targets, limit).await;
     let cpu = cpu_all().saturating_sub(cpu0);
     let tool_cpu = self_cpu().saturating_sub(tool0);
-    let rss_kib = pids.iter().map(|p| peak_rss_kib(*p)).sum();
+    let rss_kib = d.peak_rss_kib();
     eprintln!("  {}: converged in {converge:.2?}", dut.name());
     let mut churn = None;
     if converge.is_some() {
@@ -797,62 +492,10 @@ fn ratio(x: f64, ours: f64) -> String {
     }
 }
 
-/// The BIRD 3 binary given with `--bird3 PATH`.
-static BIRD3: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-
-fn bird3_path() -> Option<PathBuf> {
-    BIRD3.get().cloned()
-}
-
-fn available(d: Dut) -> bool {
-    let bin = match d {
-        Dut::Ours => return tool("route-reflector").exists(),
-        Dut::Bird3 => return bird3_path().is_some_and(|p| p.exists()),
-        Dut::Bird => "bird",
-        Dut::Frr | Dut::FrrTuned => return Path::new("/usr/lib/frr/bgpd").exists(),
-        Dut::Gobgp => "gobgpd",
-    };
-    Command::new("sh")
-        .args(["-c", &format!("command -v {bin}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-const INNER: &str = "RR_BENCH_INNER";
-
-/// Runs this tool again inside a fresh namespace whose loopback also routes the clients'
-/// next hops (10.255.0.0/16), so that every reflector (FRR through zebra) resolves them.
-fn in_netns() -> ! {
-    let ns = format!("rr-bench-{}", std::process::id());
-    let sh = |c: &str| {
-        Command::new("sh")
-            .args(["-c", c])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !sh(&format!(
-        "ip netns add {ns} && ip netns exec {ns} sh -c \
-         'ip link set lo up && ip addr add 10.255.255.254/16 dev lo && \
-         ip addr add 10.254.0.1/32 dev lo && ip route add local 10.254.0.0/16 dev lo'"
-    )) {
-        eprintln!("rr-bench: needs root and iproute2 (a network namespace of its own)");
-        std::process::exit(2);
-    }
-    let status = Command::new("ip")
-        .args(["netns", "exec", &ns])
-        .arg(std::env::current_exe().expect("own path"))
-        .args(std::env::args().skip(1))
-        .env(INNER, "1")
-        .status();
-    let _ = sh(&format!("ip netns del {ns}"));
-    std::process::exit(status.ok().and_then(|s| s.code()).unwrap_or(1));
-}
-
 #[tokio::main]
 async fn main() {
-    if std::env::var(INNER).is_err() {
-        in_netns();
+    if !dut::inside_netns() {
+        in_netns("rr-bench");
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |name: &str| {
@@ -862,7 +505,7 @@ async fn main() {
     };
     let quick = args.iter().any(|a| a == "--quick");
     if let Some(p) = arg("--bird3") {
-        let _ = BIRD3.set(PathBuf::from(p));
+        dut::set_bird3(PathBuf::from(p));
     }
     let limit = Duration::from_secs(arg("--limit").and_then(|v| v.parse().ok()).unwrap_or(600));
     let keepalive: Option<usize> = arg("--keepalive").and_then(|v| v.parse().ok());
