@@ -18,19 +18,31 @@ use tracing::{error, info, warn};
 use crate::admin::{self, FamilyArg, PeerAction, Request, Response};
 use crate::config::{self, Config};
 
-/// What a reload did to each peer.
+/// What a reload did to each peer, by name: its address, `ADDRESS%INTERFACE` for a
+/// link-local one, the interface for one found on its interface.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ReloadReport {
-    pub added: Vec<IpAddr>,
-    pub removed: Vec<IpAddr>,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
     /// Sessions ended with Cease / Other Configuration Change and started again.
-    pub restarted: Vec<IpAddr>,
+    pub restarted: Vec<String>,
     /// Policies re-applied with the session up.
-    pub policies_applied: Vec<IpAddr>,
+    pub policies_applied: Vec<String>,
     /// BFD settings applied with the session up.
     #[serde(default)]
-    pub bfd_applied: Vec<IpAddr>,
-    pub unchanged: Vec<IpAddr>,
+    pub bfd_applied: Vec<String>,
+    pub unchanged: Vec<String>,
+}
+
+/// A peer's name in reports.
+fn peer_name(p: &PeerSettings) -> String {
+    match (&p.interface, by_interface(p)) {
+        (Some(i), true) => i.clone(),
+        (Some(i), false) if matches!(p.address, IpAddr::V6(a) if a.is_unicast_link_local()) => {
+            format!("{}%{i}", p.address)
+        }
+        _ => p.address.to_string(),
+    }
 }
 
 struct Daemon {
@@ -488,16 +500,16 @@ pub async fn apply_peers(
                 None => s.remove_peer(p.address).await,
             }
             .map_err(|e| e.to_string())?;
-            report.removed.push(p.address);
+            report.removed.push(peer_name(p));
         }
     }
     for p in &new.router.peers {
         if old_peers.contains_key(&key(p)) {
             let r = s.update_peer(p.clone()).await.map_err(|e| e.to_string())?;
-            sort(&mut report, p.address, r);
+            sort(&mut report, peer_name(p), r);
         } else {
             s.add_peer(p.clone()).await.map_err(|e| e.to_string())?;
-            report.added.push(p.address);
+            report.added.push(peer_name(p));
         }
     }
     if old.router.dynamic_peers != new.router.dynamic_peers {
@@ -506,13 +518,13 @@ pub async fn apply_peers(
             .await
             .map_err(|e| e.to_string())?;
         for (addr, r) in dynamic {
-            sort(&mut report, addr, r);
+            sort(&mut report, addr.to_string(), r);
         }
     }
     Ok(report)
 }
 
-fn sort(report: &mut ReloadReport, addr: IpAddr, r: PeerUpdate) {
+fn sort(report: &mut ReloadReport, addr: String, r: PeerUpdate) {
     match r {
         PeerUpdate::Unchanged => report.unchanged.push(addr),
         PeerUpdate::PoliciesApplied => report.policies_applied.push(addr),
@@ -551,4 +563,23 @@ pub fn describe(cfg: &Config) -> String {
         metrics,
         cfg.admin_socket.display()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_names_peers_by_address_link_local_scope_or_interface() {
+        let mut p = PeerSettings::new("10.0.0.2".parse().unwrap(), 65000);
+        assert_eq!(peer_name(&p), "10.0.0.2");
+        p.address = "fe80::4".parse().unwrap();
+        p.interface = Some("eth2".into());
+        assert_eq!(peer_name(&p), "fe80::4%eth2");
+        p.address = "::".parse().unwrap();
+        p.interface = Some("eth1".into());
+        assert_eq!(peer_name(&p), "eth1");
+        p.address = "2001:db8::4".parse().unwrap();
+        assert_eq!(peer_name(&p), "2001:db8::4");
+    }
 }

@@ -245,7 +245,7 @@ fn main() -> ExitCode {
         }
         Command::Reload { client } => ask(&client, &Request::Reload, |data| {
             let r: daemon::ReloadReport = serde_json::from_value(data)?;
-            let list = |v: &[IpAddr]| {
+            let list = |v: &[String]| {
                 if v.is_empty() {
                     "-".to_string()
                 } else {

@@ -607,6 +607,31 @@ extended_next_hop = true
 "#,
     );
     let rr = seg.reflector(&rr_ns, "rr", &config, false);
+    // Before anyone speaks on eth1, the peer found by interface is listed, waiting.
+    let waiting = || {
+        let peers = rr.json(&["show", "peers"]);
+        peers
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["interface"] == "eth1"))
+            .cloned()
+            .unwrap_or_default()
+    };
+    seg.wait(
+        "the peer on eth1 listed before its neighbour is found",
+        || waiting()["state"] == "Idle",
+    );
+    let w = waiting();
+    assert_eq!(
+        (w["address"].as_str(), w["asn"].as_u64()),
+        (Some("::"), Some(65003)),
+        "{w}"
+    );
+    assert!(
+        w["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no neighbour")),
+        "{w}"
+    );
     let frr = Frr::start(
         &frr_ns,
         &seg.path("frr"),
@@ -641,6 +666,12 @@ extended_next_hop = true
     });
     let frr_peer = rr.peer("fe80::3");
     assert_eq!(frr_peer["interface"], "eth1", "{frr_peer}");
+    // Found, it is listed once: at its neighbour's address.
+    let listed = rr.json(&["show", "peers"]);
+    let on_eth1 = listed
+        .as_array()
+        .map_or(0, |a| a.iter().filter(|p| p["interface"] == "eth1").count());
+    assert_eq!(on_eth1, 1, "{listed}");
     let caps = frr_peer["capabilities"].clone();
     let v4 = caps
         .as_array()

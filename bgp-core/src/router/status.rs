@@ -77,6 +77,53 @@ pub struct PeerStatus {
     pub bfd: Option<super::PeerBfdStatus>,
 }
 
+impl PeerStatus {
+    /// A configured peer the router does not hold yet (one found by its interface, before
+    /// its neighbour is), `Idle` with `reason` as its last error.
+    pub fn waiting(s: &super::PeerSettings, local_as: u32, reason: &str) -> PeerStatus {
+        PeerStatus {
+            address: s.address,
+            interface: s.interface.clone(),
+            asn: s.asn,
+            kind: if s.asn == s.local_as.unwrap_or(local_as) {
+                "ibgp"
+            } else {
+                "ebgp"
+            }
+            .into(),
+            rr_client: s.rr_client,
+            dynamic: false,
+            state: "Idle".into(),
+            established: false,
+            admin_down: false,
+            since_secs: 0,
+            established_count: 0,
+            last_error: Some(reason.into()),
+            last_notification_sent: None,
+            last_notification_received: None,
+            router_id: None,
+            hold_time: None,
+            keepalive_time: None,
+            graceful_restart: false,
+            families: Vec::new(),
+            capabilities: Vec::new(),
+            accepted: 0,
+            accepted_v4: 0,
+            accepted_v6: 0,
+            suppressed: 0,
+            received: None,
+            filtered: None,
+            advertised_v4: 0,
+            advertised_v6: 0,
+            updates_received: 0,
+            updates_sent: 0,
+            refresh_received: RefreshCounts::default(),
+            refresh_sent: RefreshCounts::default(),
+            bfd: None,
+        }
+    }
+}
+
 /// What a session negotiated for one family.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

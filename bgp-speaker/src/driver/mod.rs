@@ -587,7 +587,9 @@ impl Driver {
                 let _ = done.send(r.summary());
             }
             Command::Peers(done) => {
-                let _ = done.send(r.peers(t));
+                let mut peers = r.peers(t);
+                peers.extend(self.interfaces.waiting(r.config().asn));
+                let _ = done.send(peers);
             }
             Command::Refresh(addr, done) => {
                 let _ = done.send(r.refresh(t, addr).map_err(Into::into));

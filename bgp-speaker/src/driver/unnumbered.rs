@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-use bgp_core::router::PeerSettings;
+use bgp_core::router::{PeerSettings, PeerStatus};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -52,6 +52,25 @@ impl Interfaces {
             .iter()
             .find(|(_, u)| u.neighbour == Some(a))
             .map(|(name, _)| name.as_str())
+    }
+}
+
+impl Interfaces {
+    /// The peers by interface whose neighbour is not found yet, as `show peers` lists
+    /// them (the found ones are the router's).
+    pub(super) fn waiting(&self, local_as: u32) -> Vec<PeerStatus> {
+        let mut v: Vec<_> = self
+            .peers
+            .values()
+            .filter(|u| u.neighbour.is_none())
+            .map(|u| {
+                let why = "no neighbour found on the interface yet (no router advertisement \
+                           or connection from a link-local address there)";
+                PeerStatus::waiting(&u.template, local_as, why)
+            })
+            .collect();
+        v.sort_by(|a, b| a.interface.cmp(&b.interface));
+        v
     }
 }
 
