@@ -19,14 +19,21 @@
 //!
 //! The session never reads a clock: timer jitter comes from a generator seeded by the
 //! configuration, so a run can be replayed exactly.
+//!
+//! Where each part lives: `events` (states, actions, events, stop reasons, counters),
+//! `receive` (each message received), `graceful` (graceful and long-lived restart),
+//! `negotiate` (OPENs and what they agree), `collision` (two connections to one peer),
+//! `timers`, `bfd`.
 
 mod bfd;
 mod collision;
+mod events;
+mod graceful;
 mod negotiate;
+mod receive;
 mod timers;
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -35,11 +42,12 @@ use crate::types::{Family, FamilySet};
 use crate::wire::error::{AttributeError, AttributeErrorKind, ErrorAction, code, subcode};
 use crate::wire::open::LlgrFamily;
 use crate::wire::{
-    Context, DecodeError, EncodeError, FrameSplitter, Message, Notification, PeerKind,
-    RouteRefresh, Update, msg_type, refresh_subtype,
+    Context, DecodeError, FrameSplitter, Message, Notification, PeerKind, RouteRefresh, Update,
+    msg_type, refresh_subtype,
 };
 
 pub use collision::{Conn, Peer};
+pub use events::{Action, Counters, DownReason, Event, RefreshKind, SendError, State, StopReason};
 pub use negotiate::{
     GracefulRestartConfig, Negotiated, PeerAs, PeerGracefulRestart, SessionConfig, negotiate,
 };
@@ -47,164 +55,8 @@ pub use timers::Timer;
 
 use timers::{Jitter, TimerTable};
 
-/// RFC 4271 8.2.2 states.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum State {
-    Idle,
-    Connect,
-    Active,
-    OpenSent,
-    OpenConfirm,
-    Established,
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
-    }
-}
-
 /// The hold time set while waiting for the peer's OPEN (RFC 4271 8.2.2 suggests 4 minutes).
 const OPEN_HOLD_TIME: Duration = Duration::from_secs(240);
-
-/// What the owner must do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Open a TCP connection to the peer; report the outcome with `handle_connected` or
-    /// `handle_connect_failed`.
-    Connect,
-    /// Write these bytes to the connection.
-    Transmit(Bytes),
-    /// Close the connection, after writing what was transmitted before.
-    Close,
-    /// Something the owner may want to know or act on.
-    Event(Event),
-}
-
-/// Which ROUTE-REFRESH was received.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RefreshKind {
-    /// The peer asks for our routes again (RFC 2918).
-    Request,
-    /// Beginning of Route Refresh (RFC 7313): the peer's routes of the family follow.
-    Begin,
-    /// End of Route Refresh: routes of the family not re-sent since Begin are gone.
-    End,
-}
-
-/// Why a session went down.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DownReason {
-    /// We sent this NOTIFICATION.
-    Sent(Notification),
-    /// The peer sent this NOTIFICATION.
-    Received(Notification),
-    /// The connection failed or was closed with no NOTIFICATION.
-    ConnectionLost,
-}
-
-/// Events for the owner.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
-    StateChanged {
-        from: State,
-        to: State,
-    },
-    /// The session is Established with what it negotiated.
-    Established(Box<Negotiated>),
-    /// An UPDATE from the peer. RFC 7606 outcomes are in its `errors`; a treat-as-withdraw
-    /// UPDATE is delivered so that its routes can be withdrawn.
-    Update(Box<Update>),
-    /// The peer's End-of-RIB for a family (RFC 4724 2).
-    EndOfRib(Family),
-    /// A ROUTE-REFRESH from the peer, for a negotiated family.
-    RouteRefresh {
-        family: Family,
-        kind: RefreshKind,
-    },
-    /// The session left OpenSent or a later state. With `retain_stale`, the peer may be
-    /// restarting gracefully (RFC 4724): keep its routes, marked stale, for that long.
-    Down {
-        reason: DownReason,
-        was_established: bool,
-        retain_stale: Option<Duration>,
-    },
-    /// The peer's stale routes are to be removed: its restart did not complete in time, or
-    /// it came back without End-of-RIB for some families in time.
-    StaleRoutesExpired,
-    /// The peer's stale routes of one family are to be removed (the family has no
-    /// long-lived stale time, or its time ran out, or the peer came back without keeping
-    /// its forwarding state).
-    StaleFamilyExpired(Family),
-    /// The restart time ran out (or was 0) and the peer's stale routes of these families
-    /// become long-lived stale (RFC 9494 4.2), each kept for its stale time.
-    LongLivedStale(Vec<(Family, Duration)>),
-}
-
-/// Why the owner stops the session: the Cease subcode and an RFC 8203 message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StopReason {
-    pub subcode: u8,
-    pub message: String,
-}
-
-impl StopReason {
-    pub fn admin_shutdown(message: impl Into<String>) -> StopReason {
-        StopReason {
-            subcode: subcode::ADMIN_SHUTDOWN,
-            message: message.into(),
-        }
-    }
-
-    pub fn admin_reset(message: impl Into<String>) -> StopReason {
-        StopReason {
-            subcode: subcode::ADMIN_RESET,
-            message: message.into(),
-        }
-    }
-
-    /// Cease with a subcode that carries no message (max prefixes, peer de-configured, ...).
-    pub fn cease(subcode: u8) -> StopReason {
-        StopReason {
-            subcode,
-            message: String::new(),
-        }
-    }
-
-    fn notification(&self) -> Notification {
-        if matches!(self.subcode, subcode::ADMIN_SHUTDOWN | subcode::ADMIN_RESET) {
-            Notification::cease_with_message(self.subcode, &self.message)
-        } else {
-            Notification::new(code::CEASE, self.subcode, Bytes::new())
-        }
-    }
-}
-
-/// Calls that are not valid in the session's state.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SendError {
-    #[error("the session is not Established")]
-    NotEstablished,
-    #[error("family {0} was not negotiated")]
-    FamilyNotNegotiated(Family),
-    #[error("the peer did not announce route refresh")]
-    RefreshNotNegotiated,
-    #[error(transparent)]
-    Encode(#[from] EncodeError),
-}
-
-/// Message counters of one session.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    pub messages_in: u64,
-    pub messages_out: u64,
-    pub updates_in: u64,
-    pub updates_out: u64,
-    /// Times the session reached Established.
-    pub established: u64,
-    /// Times it went down (from OpenSent or later).
-    pub down: u64,
-}
 
 /// The state of a peer's stale routes (graceful and long-lived restart), as handed from
 /// one connection's session to the other's.
@@ -768,29 +620,6 @@ impl Session {
         self.schedule_restart(now);
     }
 
-    /// RFC 4724 4.2 with RFC 8538: the peer's routes are kept when it announced graceful
-    /// restart and the session ended without a NOTIFICATION, by hold-timer expiry, or (N bit
-    /// on both sides) by a NOTIFICATION other than Hard Reset. Not when we stopped it.
-    fn graceful_retention(&self, reason: &DownReason) -> Option<Duration> {
-        let neg = self.negotiated.as_ref()?;
-        let peer_gr = neg.peer_graceful_restart.as_ref()?;
-        let n_bit = peer_gr.notification
-            && self
-                .cfg
-                .graceful_restart
-                .as_ref()
-                .is_some_and(|g| g.notification);
-        let hard_reset =
-            |n: &Notification| n.code == code::CEASE && n.subcode == subcode::HARD_RESET;
-        let retain = match reason {
-            DownReason::ConnectionLost => true,
-            DownReason::Sent(n) if n.code == code::HOLD_TIMER_EXPIRED => true,
-            DownReason::Sent(n) if n.code == code::CEASE && self.stopped => false,
-            DownReason::Sent(n) | DownReason::Received(n) => n_bit && !hard_reset(n),
-        };
-        retain.then(|| Duration::from_secs(u64::from(peer_gr.restart_time)))
-    }
-
     /// After a failure, start again by itself once IdleHold allows (RFC 4271 8.1.1
     /// DampPeerOscillations): the wait doubles per consecutive flap.
     fn schedule_restart(&mut self, now: Instant) {
@@ -891,301 +720,6 @@ impl Session {
             // cannot happen; ignoring it is the safe answer.
             _ => {}
         }
-    }
-
-    fn on_frame(&mut self, now: Instant, frame: Bytes) {
-        self.counters.messages_in += 1;
-        let ctx = self
-            .negotiated
-            .as_ref()
-            .map(Negotiated::receive_context)
-            .unwrap_or_default();
-        match Message::decode(&frame, &ctx) {
-            Ok(Message::Open(open)) => self.on_open(now, open),
-            Ok(Message::Keepalive) => self.on_keepalive(now),
-            Ok(Message::Update(u)) => self.on_update(now, u),
-            Ok(Message::Notification(n)) => self.on_notification(now, n),
-            Ok(Message::RouteRefresh(r)) => self.on_route_refresh(now, r),
-            Err(e) => self.on_decode_error(now, &frame, e),
-        }
-    }
-
-    fn on_decode_error(&mut self, now: Instant, frame: &[u8], e: DecodeError) {
-        // BGPHeaderErr, BGPOpenMsgErr or UpdateMsgErr (events 21, 22, 28). An UPDATE before
-        // Established is an FSM error, whatever its content.
-        if frame.get(18) == Some(&msg_type::UPDATE) && self.state != State::Established {
-            return self.fsm_error(now);
-        }
-        // RFC 4271 8.2.2, Established: an OPEN, malformed or not, is an FSM error.
-        if frame.get(18) == Some(&msg_type::OPEN) && self.state == State::Established {
-            return self.fsm_error(now);
-        }
-        let n = Notification::from(&e);
-        self.down(now, Some(n.clone()), DownReason::Sent(n), true);
-    }
-
-    fn on_open(&mut self, now: Instant, open: crate::wire::Open) {
-        let delay_open = self.timers.is_running(Timer::DelayOpen);
-        match self.state {
-            State::OpenSent => {}
-            // Event 20: OPEN while DelayOpen runs.
-            State::Connect | State::Active if delay_open => {}
-            _ => return self.fsm_error(now),
-        }
-        match negotiate(&self.cfg, &open) {
-            Err(n) => {
-                self.down(now, Some(n.clone()), DownReason::Sent(n), true);
-            }
-            Ok(neg) => {
-                self.timers.stop(Timer::ConnectRetry);
-                if delay_open {
-                    self.timers.stop(Timer::DelayOpen);
-                    let our_open = Message::Open(self.cfg.open());
-                    self.send_message(now, &our_open);
-                }
-                if neg.extended_message {
-                    self.frames
-                        .set_max_len(crate::wire::MAX_EXTENDED_MESSAGE_LEN);
-                }
-                self.negotiated = Some(neg);
-                self.goto(State::OpenConfirm);
-                self.send_message(now, &Message::Keepalive);
-                self.arm_hold(now);
-            }
-        }
-    }
-
-    fn on_keepalive(&mut self, now: Instant) {
-        match self.state {
-            State::OpenConfirm => {
-                self.arm_hold(now);
-                self.goto(State::Established);
-                self.established_at = Some(now);
-                self.counters.established += 1;
-                self.connect_retry_interval = self.cfg.connect_retry;
-                let neg = self.negotiated.clone();
-                if let Some(neg) = neg {
-                    self.on_established_gr(now, &neg);
-                    self.emit(Event::Established(Box::new(neg)));
-                }
-            }
-            State::Established => self.arm_hold(now),
-            _ => self.fsm_error(now),
-        }
-    }
-
-    /// A peer that went down gracefully is back: families it no longer preserves lose their
-    /// stale routes at once; the others wait for End-of-RIB, bounded by the restart timer.
-    fn on_established_gr(&mut self, now: Instant, neg: &Negotiated) {
-        self.on_established_long_lived(neg);
-        if !self.timers.is_running(Timer::GracefulRestart) {
-            return;
-        }
-        let preserved: FamilySet = neg
-            .peer_graceful_restart
-            .iter()
-            .flat_map(|g| g.families.iter())
-            .filter(|f| f.forwarding_preserved)
-            .map(|f| f.family)
-            .collect();
-        let dropped = self
-            .stale_families
-            .iter_known()
-            .any(|f| !preserved.contains(f));
-        if dropped || preserved.is_empty() {
-            // Simplest safe answer: when any family lost its forwarding state, expire all
-            // stale routes now; the peer re-sends what it has.
-            self.timers.stop(Timer::GracefulRestart);
-            self.stale_families = FamilySet::EMPTY;
-            self.emit(Event::StaleRoutesExpired);
-        } else {
-            let restart = neg
-                .peer_graceful_restart
-                .as_ref()
-                .map_or(0, |g| g.restart_time);
-            self.timers.set(
-                Timer::GracefulRestart,
-                now + Duration::from_secs(u64::from(restart.max(1))),
-            );
-        }
-    }
-
-    /// Back during the long-lived stale time: the families the peer no longer keeps
-    /// forwarding for (no F bit in its new long-lived capability, RFC 9494 4.2) lose their
-    /// stale routes now; the others wait for End-of-RIB within their stale time.
-    fn on_established_long_lived(&mut self, neg: &Negotiated) {
-        let kept = |f: Family| {
-            neg.peer_long_lived
-                .iter()
-                .any(|l| l.family == f && l.forwarding_preserved)
-        };
-        let dropped: Vec<Family> = self
-            .long_lived_until
-            .iter()
-            .map(|(f, _)| *f)
-            .filter(|f| !kept(*f))
-            .collect();
-        for f in dropped {
-            self.long_lived_until.retain(|(x, _)| *x != f);
-            self.emit(Event::StaleFamilyExpired(f));
-        }
-        self.arm_long_lived();
-    }
-
-    /// The restart time ran out: families with a long-lived stale time keep their routes as
-    /// long-lived stale (RFC 9494 4.2), the others lose them.
-    fn restart_time_over(&mut self, now: Instant) {
-        let stale = std::mem::replace(&mut self.stale_families, FamilySet::EMPTY);
-        let long: Vec<(Family, Duration)> = self
-            .long_lived
-            .iter()
-            .filter(|l| l.stale_time > 0 && stale.contains(l.family))
-            .map(|l| (l.family, Duration::from_secs(u64::from(l.stale_time))))
-            .collect();
-        if long.is_empty() && self.long_lived_until.is_empty() {
-            return self.emit(Event::StaleRoutesExpired);
-        }
-        for f in stale.iter_known() {
-            let in_long = long.iter().any(|(x, _)| *x == f)
-                || self.long_lived_until.iter().any(|(x, _)| *x == f);
-            if !in_long {
-                self.emit(Event::StaleFamilyExpired(f));
-            }
-        }
-        // A family already long-lived stale keeps the end it had.
-        let fresh: Vec<(Family, Duration)> = long
-            .into_iter()
-            .filter(|(f, _)| !self.long_lived_until.iter().any(|(x, _)| x == f))
-            .collect();
-        for (f, d) in &fresh {
-            self.long_lived_until.push((*f, now + *d));
-        }
-        self.arm_long_lived();
-        if !fresh.is_empty() {
-            self.emit(Event::LongLivedStale(fresh));
-        }
-    }
-
-    /// Long-lived stale times that ran out: those families' stale routes go.
-    fn long_lived_over(&mut self, now: Instant) {
-        let due: Vec<Family> = self
-            .long_lived_until
-            .iter()
-            .filter(|(_, t)| *t <= now)
-            .map(|(f, _)| *f)
-            .collect();
-        self.long_lived_until.retain(|(_, t)| *t > now);
-        for f in due {
-            self.emit(Event::StaleFamilyExpired(f));
-        }
-        self.arm_long_lived();
-    }
-
-    fn arm_long_lived(&mut self) {
-        match self.long_lived_until.iter().map(|(_, t)| *t).min() {
-            Some(t) => self.timers.set(Timer::LongLivedStale, t),
-            None => self.timers.stop(Timer::LongLivedStale),
-        }
-    }
-
-    /// Every stale route of the peer goes: graceful and long-lived alike.
-    fn expire_all_stale(&mut self) {
-        self.timers.stop(Timer::GracefulRestart);
-        self.stale_families = FamilySet::EMPTY;
-        self.long_lived_until.clear();
-        self.arm_long_lived();
-        self.emit(Event::StaleRoutesExpired);
-    }
-
-    fn on_update(&mut self, now: Instant, mut u: Box<Update>) {
-        if self.state != State::Established {
-            return self.fsm_error(now);
-        }
-        self.arm_hold(now);
-        self.counters.updates_in += 1;
-        let Some(neg) = &self.negotiated else {
-            return;
-        };
-        if !neg.four_octet_as {
-            u.attributes.merge_as4();
-        }
-        // RFC 4271 6.3: from an external peer the path must start with its AS. RFC 7606
-        // turns the reset into treat-as-withdraw.
-        if neg.peer_kind == PeerKind::External
-            && u.announced().next().is_some()
-            && let Some(path) = &u.attributes.as_path
-            && path.first_asn() != Some(neg.peer_as)
-            && !u.errors.iter().any(|e| e.code == 2)
-        {
-            u.errors.push(AttributeError {
-                code: 2,
-                name: "AS_PATH",
-                kind: AttributeErrorKind::Value,
-                action: ErrorAction::TreatAsWithdraw,
-            });
-        }
-        if let Some(family) = u.as_end_of_rib() {
-            if self.timers.is_running(Timer::GracefulRestart) {
-                self.stale_families.remove(family);
-                if self.stale_families.is_empty() {
-                    self.timers.stop(Timer::GracefulRestart);
-                }
-            }
-            if self.long_lived_until.iter().any(|(f, _)| *f == family) {
-                // The router sweeps what was not sent again; nothing is stale any more.
-                self.long_lived_until.retain(|(f, _)| *f != family);
-                self.arm_long_lived();
-            }
-            self.emit(Event::EndOfRib(family));
-        } else {
-            self.emit(Event::Update(u));
-        }
-    }
-
-    fn on_notification(&mut self, now: Instant, n: Notification) {
-        // NotifMsg / NotifMsgVerErr (events 24, 25): no NOTIFICATION in answer. An
-        // Unsupported Version answer does not count as a flap (RFC 4271 8.2.2).
-        let counts = !(n.code == code::OPEN_MESSAGE && n.subcode == subcode::UNSUPPORTED_VERSION);
-        match self.state {
-            State::Idle => {}
-            State::Connect | State::Active => {
-                if self.tcp_up {
-                    self.actions.push_back(Action::Close);
-                }
-                self.release();
-                if counts {
-                    self.connect_retry_counter += 1;
-                }
-                self.goto(State::Idle);
-                self.schedule_restart(now);
-            }
-            _ => self.down(now, None, DownReason::Received(n), counts),
-        }
-    }
-
-    fn on_route_refresh(&mut self, now: Instant, r: RouteRefresh) {
-        if self.state != State::Established {
-            return self.fsm_error(now);
-        }
-        self.arm_hold(now);
-        let Some(neg) = &self.negotiated else {
-            return;
-        };
-        // RFC 7313 5: a refresh for a family not negotiated, or an unknown subtype, is
-        // ignored.
-        if !neg.route_refresh || !neg.has_family(r.family) {
-            return;
-        }
-        let kind = match r.subtype {
-            refresh_subtype::NORMAL => RefreshKind::Request,
-            refresh_subtype::BEGIN if neg.enhanced_route_refresh => RefreshKind::Begin,
-            refresh_subtype::END if neg.enhanced_route_refresh => RefreshKind::End,
-            _ => return,
-        };
-        self.emit(Event::RouteRefresh {
-            family: r.family,
-            kind,
-        });
     }
 }
 
