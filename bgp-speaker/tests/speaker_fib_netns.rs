@@ -301,3 +301,75 @@ netns_test!(killed_speaker_keeps_its_routes, inner_killed_speaker, {
     a.shutdown("bye").await.unwrap();
     b.shutdown("bye").await.unwrap();
 });
+
+// Routes changed through other netlink sockets while the learner dumps the kernel's: their
+// notifications carry those sockets' sequence numbers, counted from 1 like the learner's
+// own requests, and must be taken as notifications, never as part of the dump's reply
+// (on one socket for both, a learner stopped for good with "unexpected message").
+netns_test!(
+    learning_survives_other_sockets_changing_routes_during_its_dump,
+    inner_learning_survives_other_sockets,
+    {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+        use bgp_speaker::kernel_routes::LearnConfig;
+        use netlink_packet_route::route::RouteType;
+        use rtnetlink::RouteMessageBuilder;
+
+        common::run("ip link add cali1 type veth peer name cali1p && ip link set cali1 up");
+        let stop = Arc::new(AtomicBool::new(false));
+        let changes = Arc::new(AtomicU32::new(0));
+        let (s, count) = (stop.clone(), changes.clone());
+        let churn = tokio::spawn(async move {
+            while !s.load(Ordering::Relaxed) {
+                // A fresh socket per change: its requests are numbered from 1 again.
+                let (conn, handle, _) = rtnetlink::new_connection().unwrap();
+                let task = tokio::spawn(conn);
+                let n = count.fetch_add(1, Ordering::Relaxed);
+                let dst = Ipv4Addr::new(10, 99, (n / 256 % 256) as u8, (n % 256) as u8);
+                let m = RouteMessageBuilder::<Ipv4Addr>::new()
+                    .destination_prefix(dst, 32)
+                    .kind(RouteType::BlackHole)
+                    .build();
+                let _ = handle.route().add(m.clone()).execute().await;
+                let _ = handle.route().del(m).execute().await;
+                task.abort();
+            }
+        });
+        for round in 0..6u8 {
+            let mut c = config(1, 2, false);
+            c.listen.clear();
+            c.router.peers.clear();
+            c.learn = Some(LearnConfig {
+                within: vec!["172.16.0.0/12".parse().unwrap()],
+                devices: vec!["cali".into()],
+                blocks_from_blackholes: true,
+                table: 254,
+                next_hop: None,
+                own_protocol: 186,
+            });
+            let a = Speaker::start(c).await.unwrap();
+            sleep(Duration::from_millis(300)).await;
+            // Learned after the dump: the learner is still watching.
+            let block = format!("172.17.{round}.0/26");
+            common::run(&format!("ip route add blackhole {block}"));
+            let learned = timeout(Duration::from_secs(10), async {
+                loop {
+                    let r = a.best_routes().await.unwrap();
+                    if r.iter().any(|x| x.prefix.to_string() == block) {
+                        return;
+                    }
+                    sleep(Duration::from_millis(50)).await;
+                }
+            })
+            .await;
+            assert!(learned.is_ok(), "round {round}: {block} not learned");
+            a.shutdown("bye").await.unwrap();
+            common::run(&format!("ip route del blackhole {block}"));
+        }
+        stop.store(true, Ordering::Relaxed);
+        churn.await.unwrap();
+        assert!(changes.load(Ordering::Relaxed) > 100, "the churn ran");
+    }
+);

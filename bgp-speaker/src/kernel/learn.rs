@@ -19,7 +19,9 @@ use netlink_packet_route::link::LinkAttribute;
 use netlink_packet_route::route::{RouteAttribute, RouteMessage, RouteProtocol, RouteType};
 use rtnetlink::{MulticastGroup, new_multicast_connection};
 use serde::Deserialize;
-use tracing::info;
+use std::time::Duration;
+
+use tracing::{info, warn};
 
 use bgp_core::router::Announcement;
 use tokio::sync::mpsc;
@@ -144,13 +146,44 @@ pub(crate) enum Learned {
 
 /// Watches the kernel and keeps the announcements in step (as changes sent to the speaker's
 /// driver); runs until the driver stops.
+/// Learns until the driver stops. A netlink failure starts the learning again (after a
+/// pause that doubles up to 30 s) from a fresh dump, withdrawing what went meanwhile.
 pub(crate) async fn run(cfg: LearnConfig, to: mpsc::Sender<Learned>) -> Result<(), FibError> {
-    let (conn, handle, mut events) = new_multicast_connection(&[
+    let mut announced: BTreeSet<IpNet> = BTreeSet::new();
+    let mut pause = Duration::from_secs(1);
+    loop {
+        match learn(&cfg, &to, &mut announced).await {
+            Ok(()) => return Ok(()),
+            Err(e) if to.is_closed() => return Err(e),
+            Err(e) => {
+                warn!(%e, retry_in = ?pause, "learning kernel routes failed; starting again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// One run: the notifications are subscribed to first, on a socket of their own, then the
+/// links and routes are dumped on another. (On one socket, a notification caused by a
+/// request of another socket carries that request's sequence number, and can be taken
+/// for part of a dump's reply.) What changed during the dump is in the notifications
+/// that follow it.
+async fn learn(
+    cfg: &LearnConfig,
+    to: &mpsc::Sender<Learned>,
+    announced: &mut BTreeSet<IpNet>,
+) -> Result<(), FibError> {
+    let (conn, _, mut events) = new_multicast_connection(&[
         MulticastGroup::Link,
         MulticastGroup::Ipv4Route,
         MulticastGroup::Ipv6Route,
     ])?;
-    tokio::spawn(conn);
+    let events_task = tokio::spawn(conn);
+    let _stop_events = AbortOnDrop(events_task);
+    let (conn, handle, _) = rtnetlink::new_connection()?;
+    let dump_task = tokio::spawn(conn);
+    let stop_dumps = AbortOnDrop(dump_task);
     let mut names: HashMap<u32, String> = HashMap::new();
     let mut links = handle.link().get().execute();
     while let Some(l) = links.try_next().await? {
@@ -169,7 +202,7 @@ pub(crate) async fn run(cfg: LearnConfig, to: mpsc::Sender<Learned>) -> Result<(
         q.header.address_family = family;
         let mut dump = handle.route().get(q).execute();
         while let Some(m) = dump.try_next().await? {
-            if let Some((p, block)) = classify(&cfg, &names, &m) {
+            if let Some((p, block)) = classify(cfg, &names, &m) {
                 if block {
                     learned.blocks.insert(p);
                 } else {
@@ -178,8 +211,8 @@ pub(crate) async fn run(cfg: LearnConfig, to: mpsc::Sender<Learned>) -> Result<(
             }
         }
     }
-    let mut announced: BTreeSet<IpNet> = BTreeSet::new();
-    if !sync(&cfg, &to, &learned, &mut announced).await {
+    drop((handle, stop_dumps));
+    if !sync(cfg, to, &learned, announced).await {
         return Ok(());
     }
     while let Some((msg, _)) = events.next().await {
@@ -200,7 +233,7 @@ pub(crate) async fn run(cfg: LearnConfig, to: mpsc::Sender<Learned>) -> Result<(
                 continue;
             }
             RouteNetlinkMessage::NewRoute(m) => {
-                if let Some((p, block)) = classify(&cfg, &names, &m) {
+                if let Some((p, block)) = classify(cfg, &names, &m) {
                     if block {
                         learned.blocks.insert(p);
                     } else {
@@ -219,11 +252,23 @@ pub(crate) async fn run(cfg: LearnConfig, to: mpsc::Sender<Learned>) -> Result<(
             }
             _ => continue,
         }
-        if !sync(&cfg, &to, &learned, &mut announced).await {
+        if !sync(cfg, to, &learned, announced).await {
             return Ok(());
         }
     }
-    Ok(())
+    Err(FibError::Socket(std::io::Error::new(
+        std::io::ErrorKind::UnexpectedEof,
+        "the netlink notifications ended",
+    )))
+}
+
+/// Ends a spawned netlink connection with the run that spawned it.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Announces what is new and withdraws what went; false once the driver has stopped.
