@@ -153,6 +153,10 @@ impl Default for AdminConfig {
     }
 }
 
+/// The values `peer_queue_depth` may take: below 16 a flush of a few prefixes would
+/// already overflow a peer that keeps up; above a million the bound bounds nothing.
+pub const PEER_QUEUE_DEPTH: std::ops::RangeInclusive<usize> = 16..=1_000_000;
+
 /// The default admin socket path.
 pub const ADMIN_SOCKET: &str = "/run/route-reflector.sock";
 
@@ -302,6 +306,7 @@ impl Builder<'_> {
         sc.listen = raw.listen.iter().map(|l| *l.get_ref()).collect();
         sc.router.client_to_client = raw.client_to_client;
         sc.router.max_paths = *raw.max_paths.get_ref();
+        sc.router.peer_queue_depth = *raw.peer_queue_depth.get_ref();
         sc.fib = raw.fib.clone();
         sc.bmp = self.bmp(&raw.bmp);
         sc.mrt = self.mrt(&raw.mrt);
@@ -415,6 +420,17 @@ impl Builder<'_> {
         }
         if *raw.max_paths.get_ref() == 0 {
             self.fail(raw.max_paths.span(), "max_paths is at least 1 (1: no ECMP)");
+        }
+        let depth = *raw.peer_queue_depth.get_ref();
+        if !PEER_QUEUE_DEPTH.contains(&depth) {
+            self.fail(
+                raw.peer_queue_depth.span(),
+                format!(
+                    "peer_queue_depth {depth} is out of range: {} to {} messages",
+                    PEER_QUEUE_DEPTH.start(),
+                    PEER_QUEUE_DEPTH.end()
+                ),
+            );
         }
     }
 
@@ -609,6 +625,10 @@ pub fn fixed_differences(old: &Config, new: &Config) -> Vec<&'static str> {
             a.router.client_to_client != b.router.client_to_client,
         ),
         ("max_paths", a.router.max_paths != b.router.max_paths),
+        (
+            "peer_queue_depth",
+            a.router.peer_queue_depth != b.router.peer_queue_depth,
+        ),
         ("fib", a.fib != b.fib),
         ("bmp", a.bmp != b.bmp),
         ("mrt", a.mrt != b.mrt),

@@ -160,6 +160,13 @@ pub(super) fn one() -> Spanned<usize> {
     Spanned::new(0..0, 1)
 }
 
+pub(super) fn peer_queue_depth() -> Spanned<usize> {
+    Spanned::new(
+        0..0,
+        bgp_core::router::RouterConfig::new(0, Ipv4Addr::UNSPECIFIED).peer_queue_depth,
+    )
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Raw {
@@ -173,6 +180,10 @@ pub(super) struct Raw {
     pub(super) client_to_client: bool,
     #[serde(default = "one")]
     pub(super) max_paths: Spanned<usize>,
+    /// Messages a peer may have waiting before it is re-synchronized instead (the bound on
+    /// what a peer that does not read costs).
+    #[serde(default = "peer_queue_depth")]
+    pub(super) peer_queue_depth: Spanned<usize>,
     #[serde(default)]
     pub(super) log: LogRaw,
     #[serde(default)]

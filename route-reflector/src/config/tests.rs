@@ -706,3 +706,32 @@ fn bfd_values_are_checked_where_they_are_written() {
         assert!(got.starts_with(want), "for:\n{body}\ngot: {got}");
     }
 }
+
+#[test]
+fn peer_queue_depth_is_set_and_bounded() {
+    assert_eq!(
+        Config::parse("rr.toml", HEAD)
+            .unwrap()
+            .speaker
+            .router
+            .peer_queue_depth,
+        4096
+    );
+    let c = Config::parse("rr.toml", &format!("peer_queue_depth = 64\n{HEAD}")).unwrap();
+    assert_eq!(c.speaker.router.peer_queue_depth, 64);
+    for (v, col) in [("0", 20), ("15", 20), ("1000001", 20)] {
+        assert_eq!(
+            errors(&format!("peer_queue_depth = {v}\n{HEAD}")),
+            [format!(
+                "1:{col}: peer_queue_depth {v} is out of range: 16 to 1000000 messages"
+            )]
+        );
+    }
+    // Larger than any integer: the parser's own error, at the value.
+    let e = errors(&format!("peer_queue_depth = 99999999999999999999\n{HEAD}"));
+    assert!(e[0].starts_with("1:20: "), "{e:?}");
+    // A reload cannot change it.
+    let b = Config::parse("rr.toml", &format!("peer_queue_depth = 64\n{HEAD}")).unwrap();
+    let a = Config::parse("rr.toml", HEAD).unwrap();
+    assert_eq!(fixed_differences(&a, &b), vec!["peer_queue_depth"]);
+}
