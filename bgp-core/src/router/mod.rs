@@ -759,7 +759,7 @@ impl Router {
         // are coalesced in the groups until the peers have drained. Peers that overflowed
         // are out of it until they are re-synchronized.
         if self.active_flushed() > self.backlog_budget() {
-            self.overflow_laggards();
+            self.overflow_laggards(now);
             if self.active_flushed() > self.backlog_budget() {
                 return false;
             }
@@ -776,14 +776,14 @@ impl Router {
                 continue;
             }
             for (peer, batch) in f.into_batches() {
-                self.offer(peer, batch);
+                self.offer(peer, batch, now);
             }
         }
         true
     }
 
     /// A peer's messages queued or in flight.
-    fn backlog_of(&self, id: PeerId) -> usize {
+    pub(super) fn backlog_of(&self, id: PeerId) -> usize {
         let Some(e) = self.entry(id) else { return 0 };
         let in_flight: usize = e
             .conns

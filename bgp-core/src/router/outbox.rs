@@ -8,9 +8,12 @@
 //!
 //! What flushes queue is what a peer can fall behind on: when a flush finds more of it
 //! waiting than the configured queue depth, the peer is marked overflowed and given nothing
-//! more; once it has drained, it is re-synchronized from the RIB (BoRR, the table, EoRR with
+//! more, and the flushes it has queued are dropped (the re-synchronization supersedes them);
+//! once it has drained, it is re-synchronized from the RIB (BoRR, the table, EoRR with
 //! enhanced route refresh, RFC 7313; a new session without). A peer that does not keep up
-//! therefore costs at most its queue depth, one flush and one table, never the churn. A
+//! therefore costs at most its queue depth and one flush until it overflows, then its
+//! window in flight (whose messages keep their flush's shared list) and the tables it is
+//! owed, never the churn. A
 //! whole table (at session start, for a refresh, a re-synchronization) is queued beyond the
 //! depth: it is the peer's due, and what flushes queue behind it during its drain follows
 //! on top of it.
@@ -82,6 +85,18 @@ impl Outbox {
         (n, f)
     }
 
+    /// Drops the flushes still queued (the re-synchronization that follows an overflow
+    /// sends their routes as the table then stands); returns how many messages went.
+    fn drop_flushes(&mut self) -> usize {
+        if matches!(self.items.front(), Some(Item::Flush(_))) {
+            self.pos = Cursor::default();
+        }
+        self.items.retain(|it| !matches!(it, Item::Flush(_)));
+        let n = std::mem::take(&mut self.flushed);
+        self.queued -= n;
+        n
+    }
+
     /// Empties the outbox; returns the messages it held and how many were from flushes.
     fn clear(&mut self) -> (usize, usize) {
         self.items.clear();
@@ -126,7 +141,7 @@ impl Router {
 
     /// A flush's batch for a peer: queued unless more than the queue depth of what flushes
     /// gave it still waits (then it overflows and is re-synchronized once drained).
-    pub(super) fn offer(&mut self, id: PeerId, batch: Batch) {
+    pub(super) fn offer(&mut self, id: PeerId, batch: Batch, now: Instant) {
         let depth = self.cfg.peer_queue_depth.max(16);
         let Some(e) = peer_mut(&mut self.peers, id) else {
             return;
@@ -136,7 +151,7 @@ impl Router {
             return;
         }
         if e.outbox.flushed > depth {
-            self.overflow(id);
+            self.overflow(id, now);
             return;
         }
         let (n, f) = e.outbox.push(Item::Flush(batch));
@@ -145,8 +160,10 @@ impl Router {
         list(&mut self.ready, e);
     }
 
-    /// The peer does not keep up: nothing more is queued for it until it has drained.
-    pub(super) fn overflow(&mut self, id: PeerId) {
+    /// The peer does not keep up: nothing more is queued for it until it has drained, and
+    /// the flushes it has queued are dropped (its re-synchronization supersedes them), so
+    /// that past its queue depth it holds only what is in flight and the tables it is owed.
+    pub(super) fn overflow(&mut self, id: PeerId, now: Instant) {
         let Some(e) = peer_mut(&mut self.peers, id) else {
             return;
         };
@@ -160,16 +177,23 @@ impl Router {
         );
         e.outbox.overflowed = true;
         e.stats.overflows += 1;
+        let dropped = e.outbox.drop_flushes();
+        self.backlog -= dropped;
+        self.flushed_total -= dropped;
         let peer = e.address();
         self.overflowed.push(id);
         self.out
             .push_back(Output::Event(Event::QueueOverflow { peer }));
         self.stats_changed(id);
+        // Nothing left to drain (nothing was in flight): re-synchronized at once.
+        if self.backlog_of(id) == 0 {
+            self.resync(id, now);
+        }
     }
 
     /// While flushing is held back by the peers' backlog: the peers past their queue depth
     /// are the ones that do not keep up (they would overflow at the next flush anyway).
-    pub(super) fn overflow_laggards(&mut self) {
+    pub(super) fn overflow_laggards(&mut self, now: Instant) {
         let depth = self.cfg.peer_queue_depth.max(16);
         let late: Vec<PeerId> = self
             .peers
@@ -179,7 +203,7 @@ impl Router {
             .map(|e| e.id)
             .collect();
         for id in late {
-            self.overflow(id);
+            self.overflow(id, now);
         }
     }
 
