@@ -86,14 +86,25 @@ impl Outbox {
     }
 
     /// Drops the flushes still queued (the re-synchronization that follows an overflow
-    /// sends their routes as the table then stands); returns how many messages went.
-    fn drop_flushes(&mut self) -> usize {
-        if matches!(self.items.front(), Some(Item::Flush(_))) {
+    /// sends their routes as the table then stands); returns how many messages went. With
+    /// nothing in flight, the first window of the front flush stays, copied out of the
+    /// flush's shared list: the peer drains through its connection before it is caught up.
+    fn drop_flushes(&mut self, keep_window: bool) -> usize {
+        let mut kept = Vec::new();
+        if let Some(Item::Flush(b)) = self.items.front() {
+            if keep_window {
+                let mut c = self.pos;
+                kept.extend((0..WINDOW).map_while(|_| b.next(&mut c).cloned()));
+            }
             self.pos = Cursor::default();
         }
         self.items.retain(|it| !matches!(it, Item::Flush(_)));
-        let n = std::mem::take(&mut self.flushed);
+        let n = std::mem::take(&mut self.flushed) - kept.len();
         self.queued -= n;
+        if !kept.is_empty() {
+            self.flushed = kept.len();
+            self.items.push_front(Item::Flush(Batch::all(kept.into())));
+        }
         n
     }
 
@@ -177,7 +188,12 @@ impl Router {
         );
         e.outbox.overflowed = true;
         e.stats.overflows += 1;
-        let dropped = e.outbox.drop_flushes();
+        let queued = e.outbox.queued;
+        let idle = self.backlog_of(id) == queued;
+        let Some(e) = peer_mut(&mut self.peers, id) else {
+            return;
+        };
+        let dropped = e.outbox.drop_flushes(idle);
         self.backlog -= dropped;
         self.flushed_total -= dropped;
         let peer = e.address();
@@ -185,7 +201,7 @@ impl Router {
         self.out
             .push_back(Output::Event(Event::QueueOverflow { peer }));
         self.stats_changed(id);
-        // Nothing left to drain (nothing was in flight): re-synchronized at once.
+        // Nothing was queued but flushes, and nothing is in flight: caught up at once.
         if self.backlog_of(id) == 0 {
             self.resync(id, now);
         }
@@ -246,7 +262,15 @@ impl Router {
                 return;
             }
             match take(e, room) {
-                None => break,
+                None => {
+                    // Drained with nothing in flight (its last items were control
+                    // messages): no write will be reported to catch it up.
+                    if e.outbox.overflowed && in_flight == 0 {
+                        self.resync(id, now);
+                        continue;
+                    }
+                    break;
+                }
                 Some(Turn::Updates(msgs, from_flush)) => {
                     let n = msgs.len();
                     let _ = e.fsm.note_updates_sent(now, n as u64);
