@@ -262,3 +262,42 @@ pub fn announced(body: &[u8]) -> Vec<Vec<u8>> {
     }
     out
 }
+
+/// The IPv4 prefixes an UPDATE body withdraws (its Withdrawn Routes field), encoded.
+pub fn withdrawn(body: &[u8]) -> Vec<Vec<u8>> {
+    let Some(w) = body
+        .get(..2)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+    else {
+        return Vec::new();
+    };
+    let mut field = body.get(2..2 + w).unwrap_or_default();
+    let mut out = Vec::new();
+    while let Some(&len) = field.first() {
+        let end = (1 + (len as usize).div_ceil(8)).min(field.len());
+        out.push(field[..end].to_vec());
+        field = &field[end..];
+    }
+    out
+}
+
+/// The LOCAL_PREF of an UPDATE body, when it has one.
+pub fn local_pref(body: &[u8]) -> Option<u32> {
+    let w = u16::from_be_bytes([*body.first()?, *body.get(1)?]) as usize;
+    let a = u16::from_be_bytes([*body.get(2 + w)?, *body.get(3 + w)?]) as usize;
+    let mut attrs = body.get(4 + w..4 + w + a)?;
+    while attrs.len() >= 3 {
+        let (flags, code) = (attrs[0], attrs[1]);
+        let (len, head) = if flags & 0x10 != 0 {
+            (u16::from_be_bytes([attrs[2], *attrs.get(3)?]) as usize, 4)
+        } else {
+            (attrs[2] as usize, 3)
+        };
+        let value = attrs.get(head..head + len)?;
+        if code == 5 && len == 4 {
+            return Some(u32::from_be_bytes([value[0], value[1], value[2], value[3]]));
+        }
+        attrs = &attrs[head + len..];
+    }
+    None
+}

@@ -38,6 +38,11 @@ impl World {
     /// With a range of `max` peers, `extra` config appended, and `prefix` before the
     /// reflector's command (`prlimit ...`).
     pub fn with(test: &str, max: usize, extra: &str, wrap: &str) -> World {
+        World::build(test, max, "", extra, wrap)
+    }
+
+    /// As [`World::with`], with `top` (keys of no table) at the head of the file.
+    pub fn build(test: &str, max: usize, top: &str, extra: &str, wrap: &str) -> World {
         let seg = Segment::new(test);
         let rr_ns = seg.host("rr", 1);
         let by_ns = seg.host("by", 4);
@@ -47,8 +52,11 @@ impl World {
             .unwrap();
         // 10.12.0.0/16 and 10.13.0.0/16.
         rr_ns.sh("ip route add 10.12.0.0/15 via 10.11.0.5").unwrap();
-        let mut cfg = reflector_head("10.11.0.1", ASN, &seg.dir, "rr")
-            .replace("listen = \"\"", "listen = \"127.0.0.1:9179\"");
+        let mut cfg = top.to_string();
+        cfg.push_str(
+            &reflector_head("10.11.0.1", ASN, &seg.dir, "rr")
+                .replace("listen = \"\"", "listen = \"127.0.0.1:9179\""),
+        );
         cfg.push_str(&format!(
             "[[client]]\naddress = \"10.11.0.4\"\npassive = true\n\
              [[client_range]]\nrange = \"10.12.0.0/16\"\nmax = {max}\n{extra}"
