@@ -262,11 +262,21 @@ fn at_its_descriptor_limit_the_reflector_backs_off_and_recovers() {
     });
     std::thread::sleep(Duration::from_secs(1));
     let at = fds(&w);
+    // An admin request at the limit: connected (the socket's backlog), not yet accepted.
+    let waiting = Command::new(RR)
+        .args(["show", "peers", "--json", "--socket"])
+        .arg(&w.rr.socket)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let t0 = cpu_ticks(&w);
     std::thread::sleep(Duration::from_secs(5));
     let spent = cpu_ticks(&w) - t0;
+    let mut waiting = waiting;
+    let early = waiting.try_wait().unwrap();
     eprintln!(
-        "{} connections held at nofile 64: fds {at}, {spent} ticks of CPU in 5 s",
+        "{} connections held at nofile 64: fds {at}, {spent} ticks of CPU in 5 s with both \
+         accept loops at the limit; the admin request at the limit: {early:?}",
         socks.len()
     );
     // 100 ticks a second: less than 10% of a core.
@@ -278,6 +288,11 @@ fn at_its_descriptor_limit_the_reflector_backs_off_and_recovers() {
         log.contains("accept failed"),
         "no EMFILE seen: the test did not reach the limit"
     );
+    assert!(
+        log.contains("admin socket accept failed"),
+        "the admin socket never met the limit"
+    );
+    assert!(early.is_none(), "answered at the limit: {early:?}");
     // Once they go, a new peer comes up.
     drop(socks);
     let up = hostile(&w, || {
@@ -297,6 +312,24 @@ fn at_its_descriptor_limit_the_reflector_backs_off_and_recovers() {
         up,
         "no session after the descriptors were freed\n{}",
         w.seg.logs()
+    );
+    // The request that waited is answered, and so is a new one.
+    let t = Instant::now();
+    let out = waiting.wait_with_output().unwrap();
+    let peers: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    eprintln!(
+        "the admin request that waited: answered {:?} after the session",
+        t.elapsed()
+    );
+    assert!(out.status.success(), "{out:?}");
+    let listed = |v: &serde_json::Value| {
+        v.as_array()
+            .is_some_and(|a| a.iter().any(|p| p["address"] == "10.11.0.4"))
+    };
+    assert!(listed(&peers), "{peers}");
+    assert!(
+        listed(&w.rr.json(&["show", "peers"])),
+        "show peers after the limit"
     );
     w.check_bystander();
 }
