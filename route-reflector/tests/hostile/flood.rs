@@ -58,6 +58,12 @@ pub fn end_of_rib() -> Vec<u8> {
     update(&[], &[], &[])
 }
 
+/// The End-of-RIBs of both families [`raw::std_params`] negotiates: IPv4's, then IPv6's
+/// (an MP_UNREACH_NLRI with nothing in it, RFC 4724 2).
+pub fn end_of_ribs() -> Vec<u8> {
+    [end_of_rib(), update(&[], &[0x80, 15, 3, 0, 2, 1], &[])].concat()
+}
+
 /// An OPEN with the standard capabilities and graceful restart (RFC 4724): restart time
 /// 120 s, IPv4 unicast with its forwarding state kept.
 pub fn open_gr(asn: u32, hold: u16, id: Ipv4Addr) -> Vec<u8> {

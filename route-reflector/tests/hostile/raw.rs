@@ -150,10 +150,19 @@ impl Raw {
         }
     }
 
+    /// Fills `buf` by `deadline`: false when nothing came by then. A message begun by then
+    /// has 5 s more to come whole (a header split across reads is no close).
     fn read_exact_until(&mut self, buf: &mut [u8], deadline: Instant) -> Result<bool, ()> {
         let mut at = 0;
+        let mut deadline = deadline;
+        let mut extended = false;
         while at < buf.len() {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                if at > 0 && !extended {
+                    deadline += Duration::from_secs(5);
+                    extended = true;
+                    continue;
+                }
                 return if at == 0 { Ok(false) } else { Err(()) };
             };
             let _ = self
