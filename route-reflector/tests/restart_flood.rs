@@ -53,12 +53,37 @@ const FD_SLACK: usize = 2;
 /// The heavy tests run one at a time.
 static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// How long a peer waits for the reflector's OPEN and KEEPALIVE. A restarted reflector
+/// busy with 200,000 routes in a debug build on a loaded machine took more than 10 s:
+/// giving up sooner had each client drop its connection just before the reflector got to
+/// it, again and again.
+const HANDSHAKE: Duration = Duration::from_secs(60);
+
+/// Sends our OPEN and KEEPALIVE, then reads up to the reflector's KEEPALIVE (within
+/// [`HANDSHAKE`]): the reflector's OPEN body.
+fn handshake(r: &mut Raw, src: Ipv4Addr) -> Option<Vec<u8>> {
+    if !r.send(&open_gr(ASN, 9, src)) || !r.send(&keepalive()) {
+        return None;
+    }
+    let deadline = Instant::now() + HANDSHAKE;
+    let mut theirs = None;
+    while Instant::now() < deadline {
+        match r.read(Duration::from_secs(1)) {
+            Got::Msg { kind: 1, body } => theirs = Some(body),
+            Got::Msg { kind: 4, .. } if theirs.is_some() => return theirs,
+            Got::Msg { kind: 2 | 4, .. } | Got::Timeout => {}
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// A session from `src` (the thread is in the peers' namespace), retried until `stop`.
 fn connect_until(src: Ipv4Addr, stop: &AtomicBool) -> Option<(Raw, Vec<u8>)> {
     while !stop.load(Ordering::Relaxed) {
         if let Ok(s) = connect(src, RR_ADDR) {
             let mut r = Raw::new(s);
-            if let Ok(theirs) = r.handshake(&open_gr(ASN, 9, src)) {
+            if let Some(theirs) = handshake(&mut r, src) {
                 return Some((r, theirs));
             }
         }
@@ -158,6 +183,25 @@ fn resources(rr: &Ours) -> (u64, usize) {
     (rss, fds)
 }
 
+/// Sends `signal` and waits up to 30 s for the exit (a loaded machine takes more than the
+/// 5 s of `Proc::stop_with`); whether the reflector stopped by itself, saying so.
+fn stop_reflector(rr: &mut Ours, signal: &str) -> bool {
+    let pid = rr.proc.pid().unwrap().to_string();
+    let _ = std::process::Command::new("kill")
+        .args([signal, &pid])
+        .status();
+    let exited = wait_for(Duration::from_secs(30), || !rr.proc.running()).is_some();
+    if !exited {
+        rr.proc.stop_with("-KILL");
+    }
+    exited
+        && rr
+            .proc
+            .log()
+            .lines()
+            .any(|l| l.ends_with("route_reflector::daemon: stopped"))
+}
+
 fn rib_prefixes(rr: &Ours) -> u64 {
     rr.json(&["show", "summary"])["summary"]["prefixes"]
         .as_u64()
@@ -197,12 +241,19 @@ fn restart_mid_feed(test: &str, signal: &str) {
     let feed = feeder(ns, stop.clone(), sessions.clone());
     // Mid-feed: every client holds a quarter of the routes, none all of them.
     let quarter = u64::from(FLOOD) / 4;
-    seg.wait("a quarter of the routes at every client", || {
+    // The clients are re-synchronized as they fall behind the flood: up to 90 s on a
+    // loaded machine.
+    let quarter_in = wait_for(Duration::from_secs(90), || {
         clients.iter().all(|c| c.progress.round(0) >= quarter)
     });
+    assert!(
+        quarter_in.is_some(),
+        "a quarter of the routes\n{}",
+        seg.logs()
+    );
     let held: Vec<u64> = clients.iter().map(|c| c.progress.round(0)).collect();
     let (rss_before, _) = resources(&rr);
-    let clean = rr.proc.stop_with(signal);
+    let clean = stop_reflector(&mut rr, signal);
     assert!(
         held.iter().all(|&h| h < u64::from(FLOOD)),
         "the feed was over before the stop: {held:?}"
