@@ -48,6 +48,12 @@ fn every_calico_configuration_parses_and_maps() {
         match bird::load(path, *family) {
             Ok(cfg) => {
                 assert!(!cfg.protocols.is_empty(), "{}", path.display());
+                // What maps, the speaker takes whole: no peer refused at its start.
+                let now = std::time::Instant::now();
+                let (_, refused) = bgp_core::router::Router::new(cfg.speaker.router, now);
+                for e in refused {
+                    failures.push(format!("{}: the speaker refuses {e}", path.display()));
+                }
             }
             Err(errors) => {
                 for e in errors {
@@ -576,4 +582,28 @@ fn check_accepts_what_bird_accepts() {
         "{}",
         errs[0]
     );
+}
+
+/// Calico's explicit peering with a port: a second protocol to the same neighbor on
+/// another port is not run (one session per neighbor address), and a note says so where
+/// it stands; the first one is a peer.
+#[test]
+fn a_second_peering_to_a_neighbor_on_another_port_is_not_run_and_said_so() {
+    let cfg = load("explicit_peering/global", Family::V4);
+    let to_1: Vec<u16> = cfg
+        .speaker
+        .router
+        .peers
+        .iter()
+        .filter(|p| p.address.to_string() == "10.192.0.1")
+        .map(|p| p.port)
+        .collect();
+    assert_eq!(to_1, [150], "one peer to 10.192.0.1, on the first protocol's port");
+    let note = cfg
+        .notes
+        .iter()
+        .map(ToString::to_string)
+        .find(|n| n.contains("Global_10_192_0_1_port_166 is not run"))
+        .unwrap_or_else(|| panic!("no note: {:#?}", cfg.notes));
+    assert!(note.contains("bird.cfg:82:14"), "{note}");
 }

@@ -157,6 +157,14 @@ fn values_that_make_no_sense_are_refused_with_their_position() {
             "t.cfg:3:65: found rr cluster id 2.2.2.2 for b, expected 1.1.1.1 as for the other clients (the speaker has one cluster ID)",
         ),
         (
+            format!(
+                "{HEAD}protocol bgp a {{ local as 1; neighbor 10.0.0.2 as 1; }}\n\
+                 protocol bgp b {{ local as 1; neighbor 10.0.0.2 as 1; }}\n\
+                 protocol bgp c {{ local as 1; neighbor 10.0.0.2 as 1; disabled; }}\n"
+            ),
+            "t.cfg:3:14: found neighbor 10.0.0.2 in protocol b too, expected one protocol per neighbor (it is a's)",
+        ),
+        (
             format!("{HEAD}filter f {{ accept; }}\n"),
             "t.cfg: No protocol is specified in the config file",
         ),

@@ -396,9 +396,10 @@ impl<'a> Mapper<'a> {
         let mut bgp = Vec::new();
         let mut cluster: Option<(Ipv4Addr, Span)> = None;
         let mut learn_within: Vec<IpNet> = Vec::new();
+        let mut neighbours: HashMap<(IpAddr, Option<String>), (String, u16)> = HashMap::new();
         for (i, b) in &bgps {
             let p = &self.cfg.protocols[*i];
-            if let Some(out) = self.bgp_protocol(p, b, asn, &bgp_names, &mut learn_within) {
+            if let Some(mut out) = self.bgp_protocol(p, b, asn, &bgp_names, &mut learn_within) {
                 if out.peer.rr_client {
                     let id = b.rr_cluster_id.unwrap_or((router_id, p.span));
                     match cluster {
@@ -414,7 +415,34 @@ impl<'a> Mapper<'a> {
                     }
                 }
                 if !out.disabled {
-                    speaker.router.peers.push(out.peer.clone());
+                    // The speaker keys its peers by address (and interface): a second
+                    // protocol to the same neighbor is an error on the same port; on
+                    // another port (Calico's explicit peering with a port) it is not run,
+                    // and said so, rather than refused by the speaker at its start.
+                    let key = (out.peer.address, out.peer.interface.clone());
+                    match neighbours.get(&key) {
+                        Some((first, port)) if *port == out.peer.port => self.error(
+                            p.span,
+                            format!(
+                                "found neighbor {} in protocol {} too, expected one protocol per neighbor (it is {first}'s)",
+                                out.peer.address, p.name
+                            ),
+                        ),
+                        Some((first, _)) => {
+                            self.note(
+                                p.span,
+                                format!(
+                                    "protocol {} is not run: its neighbor {} is {first}'s, on another port, and the speaker has one session per neighbor address",
+                                    p.name, out.peer.address
+                                ),
+                            );
+                            out.disabled = true;
+                        }
+                        None => {
+                            neighbours.insert(key, (p.name.clone(), out.peer.port));
+                            speaker.router.peers.push(out.peer.clone());
+                        }
+                    }
                 }
                 bgp.push(out);
             }
