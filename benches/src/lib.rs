@@ -15,6 +15,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 pub use bgp_core;
 
 pub mod dut;
+pub mod table;
 
 /// One benchmark input.
 #[derive(Debug)]
