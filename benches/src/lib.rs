@@ -16,6 +16,7 @@ pub use bgp_core;
 
 pub mod dut;
 pub mod table;
+pub mod tester;
 
 /// One benchmark input.
 #[derive(Debug)]

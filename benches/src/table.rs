@@ -378,7 +378,7 @@ pub fn attributes(s: &AttrSet, f: &FeederAttrs, variant: u32) -> PathAttributes 
         next_hop: (!s.ipv6).then_some(f.next_hop),
         med: if variant > 0 { Some(variant) } else { s.med },
         local_pref: Some(f.local_pref),
-        aggregator: s.aggregator.clone(),
+        aggregator: s.aggregator,
         communities: (!s.communities.is_empty()).then(|| {
             s.communities
                 .iter()
