@@ -607,6 +607,83 @@ impl Churn {
     }
 }
 
+/// The table as a TABLE_DUMP_V2 file (RFC 6396): a PEER_INDEX_TABLE of the feeders, then one
+/// RIB record per prefix with each feeder's path.
+pub fn table_dump(t: &Table, feeders: &[FeederAttrs], timestamp: u32) -> bytes::BytesMut {
+    use bgp_core::mrt::{
+        PeerEntry, PeerIndexTable, Record, RecordBody, RibEntry, RibRecord, record_type,
+        rib_context,
+    };
+    let mut out = bytes::BytesMut::new();
+    let record = |body| Record {
+        timestamp,
+        microseconds: None,
+        kind: record_type::TABLE_DUMP_V2,
+        subtype: 0,
+        body,
+    };
+    record(RecordBody::PeerIndexTable(PeerIndexTable {
+        collector_id: Ipv4Addr::new(10, 254, 0, 1),
+        view_name: String::new(),
+        peers: feeders
+            .iter()
+            .map(|f| PeerEntry {
+                bgp_id: f.next_hop,
+                ip: f.next_hop.into(),
+                asn: f.neighbor_as,
+            })
+            .collect(),
+    }))
+    .encode(&mut out);
+    let ctx = rib_context();
+    // Each feeder's attributes per set, encoded once.
+    let mut blocks: Vec<Vec<Bytes>> = vec![Vec::new(); feeders.len()];
+    for (f, b) in feeders.iter().zip(&mut blocks) {
+        *b = t
+            .sets
+            .iter()
+            .map(|s| {
+                let mut a = attributes(s, f, 0);
+                if s.ipv6 {
+                    a.mp_reach = Some(MpReach {
+                        family: Family::IPV6_UNICAST,
+                        next_hop: NextHop::Ipv6 {
+                            global: f.next_hop6,
+                            link_local: None,
+                        },
+                        nlri: MpNlri::Prefixes(Prefixes::empty(Afi::IPV6, false)),
+                    });
+                }
+                a.to_block(&ctx).expect("attributes encode")
+            })
+            .collect();
+    }
+    for (i, p) in t.prefixes.iter().enumerate() {
+        let set = t.set_of[i] as usize;
+        record(RecordBody::Rib(RibRecord {
+            sequence: i as u32,
+            family: if p.addr().is_ipv4() {
+                Family::IPV4_UNICAST
+            } else {
+                Family::IPV6_UNICAST
+            },
+            prefix: Some(*p),
+            entries: blocks
+                .iter()
+                .enumerate()
+                .map(|(f, b)| RibEntry {
+                    peer_index: f as u16,
+                    originated: timestamp,
+                    path_id: None,
+                    attributes: b[set].clone(),
+                })
+                .collect(),
+        }))
+        .encode(&mut out);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -632,6 +709,27 @@ mod tests {
         let again = Table::generate(0.02);
         assert_eq!(again.prefixes, t.prefixes);
         assert_eq!(again.set_of, t.set_of);
+    }
+
+    #[test]
+    fn table_dump_reads_back_with_every_prefix_and_path() {
+        use bgp_core::mrt::{MrtReader, RecordBody};
+        let t = Table::generate(0.001);
+        let f = |i: u32| FeederAttrs {
+            neighbor_as: 64_601 + i,
+            local_pref: 100,
+            next_hop: Ipv4Addr::new(10, 255, 0, 1 + i as u8),
+            next_hop6: "fd00:ff::1".parse().unwrap(),
+        };
+        let dump = table_dump(&t, &[f(0), f(1)], 1_700_000_000).freeze();
+        let mut prefixes = Vec::new();
+        for r in MrtReader::new(dump) {
+            if let RecordBody::Rib(rib) = r.expect("a record").body {
+                assert_eq!(rib.entries.len(), 2);
+                prefixes.push(rib.prefix.expect("an IP prefix"));
+            }
+        }
+        assert_eq!(prefixes, t.prefixes);
     }
 
     #[test]

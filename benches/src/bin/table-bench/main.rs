@@ -7,6 +7,7 @@
 //!     target/release/table-bench [--duts ours,bird,bird3,frr-tuned] [--bird3 PATH]
 //!         [--scale 1.0] [--clients 50] [--seconds 60] [--workers 4] [--limit 600]
 //!         [--max-rss-mib 12288] [--no-memory] [--no-churn]
+//!     target/release/table-bench --mrt table.mrt [--scale 1.0]   # the table as TABLE_DUMP_V2
 //!
 //! Per daemon, two runs: one with a single client (resident memory before the feed and
 //! once it is in: the Loc-RIB's cost) and one with N clients: convergence (first UPDATE sent
@@ -686,6 +687,23 @@ fn main() {
     let argv: Vec<String> = std::env::args().collect();
     if let Some(i) = argv.iter().position(|a| a == "--worker") {
         receiver::main(&argv[i + 1..]);
+        return;
+    }
+    // `--mrt PATH`: write the table (both feeders' paths) as TABLE_DUMP_V2 and stop.
+    if let Some(i) = argv.iter().position(|a| a == "--mrt") {
+        let Some(path) = argv.get(i + 1) else {
+            eprintln!("table-bench: --mrt needs a file name");
+            std::process::exit(2);
+        };
+        let scale = parse_args().scale;
+        let t = Table::generate(scale);
+        let dump =
+            benches::table::table_dump(&t, &[feeder_attrs(0), feeder_attrs(1)], 1_764_720_000);
+        if let Err(e) = std::fs::write(path, &dump) {
+            eprintln!("table-bench: {path}: {e}");
+            std::process::exit(1);
+        }
+        eprintln!("{path}: {} prefixes, {} octets", t.len(), dump.len());
         return;
     }
     if !dut::inside_netns() {
