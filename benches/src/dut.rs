@@ -457,7 +457,18 @@ pub fn start(dut: Dut, layout: &Layout) -> Result<Running, String> {
     let mut cmd = match dut {
         Dut::Ours => {
             let cfg = w("rr.toml", ours_conf(&dir, layout))?;
-            let mut c = Command::new(tool("route-reflector"));
+            // RR_BENCH_OURS_WRAP: a profiler to run the daemon under (`perf record -g -o
+            // FILE`, `heaptrack -o FILE`); its figures are then the profiler's too.
+            let wrap = std::env::var("RR_BENCH_OURS_WRAP").unwrap_or_default();
+            let mut words = wrap.split_whitespace();
+            let mut c = match words.next() {
+                Some(w) => {
+                    let mut c = Command::new(w);
+                    c.args(words).arg(tool("route-reflector"));
+                    c
+                }
+                None => Command::new(tool("route-reflector")),
+            };
             c.arg("run").arg(cfg);
             c
         }
