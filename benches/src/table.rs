@@ -29,46 +29,49 @@ use rand::{Rng, SeedableRng};
 pub const FULL_V4: usize = 1_000_000;
 pub const FULL_V6: usize = 200_000;
 
-/// IPv4 prefix lengths, per mille of the table.
+/// IPv4 prefix lengths, per 100,000 prefixes of the table.
 const V4_LENGTHS: &[(u8, u32)] = &[
-    (8, 1),
-    (10, 1),
-    (11, 1),
-    (12, 2),
-    (13, 2),
-    (14, 3),
-    (15, 4),
-    (16, 14),
-    (17, 8),
-    (18, 14),
-    (19, 26),
-    (20, 45),
-    (21, 46),
-    (22, 120),
-    (23, 100),
-    (24, 613),
+    (8, 2),
+    (9, 2),
+    (10, 4),
+    (11, 10),
+    (12, 30),
+    (13, 60),
+    (14, 110),
+    (15, 200),
+    (16, 1_350),
+    (17, 800),
+    (18, 1_400),
+    (19, 2_600),
+    (20, 4_500),
+    (21, 4_600),
+    (22, 12_000),
+    (23, 10_000),
+    (24, 62_334),
 ];
 
-/// IPv6 prefix lengths, per mille (average /43).
+/// IPv6 prefix lengths, per 100,000 (average /43).
 const V6_LENGTHS: &[(u8, u32)] = &[
-    (28, 10),
-    (29, 30),
-    (30, 5),
-    (31, 5),
-    (32, 150),
-    (33, 10),
-    (34, 10),
-    (35, 10),
-    (36, 40),
-    (38, 10),
-    (40, 60),
-    (41, 5),
-    (42, 20),
-    (44, 70),
-    (45, 15),
-    (46, 40),
-    (47, 30),
-    (48, 480),
+    (20, 10),
+    (24, 40),
+    (28, 1_000),
+    (29, 3_000),
+    (30, 500),
+    (31, 500),
+    (32, 15_000),
+    (33, 1_000),
+    (34, 1_000),
+    (35, 1_000),
+    (36, 4_000),
+    (38, 1_000),
+    (40, 6_000),
+    (41, 500),
+    (42, 2_000),
+    (44, 7_000),
+    (45, 1_500),
+    (46, 4_000),
+    (47, 3_000),
+    (48, 46_950),
 ];
 
 /// AS path lengths (prepends included) as the corpus shows them, UPDATEs per length.
@@ -301,10 +304,17 @@ impl Table {
         let mut seen = HashSet::new();
         for (ipv6, full, lengths) in [(false, FULL_V4, V4_LENGTHS), (true, FULL_V6, V6_LENGTHS)] {
             let n = ((full as f64 * scale) as usize).max(1);
-            let per_mille: u32 = lengths.iter().map(|(_, w)| w).sum();
+            let parts: u32 = lengths.iter().map(|(_, w)| w).sum();
             let mut of_len: Vec<IpNet> = Vec::with_capacity(n);
-            for &(len, w) in lengths {
-                let want = (n as u64 * u64::from(w)).div_ceil(u64::from(per_mille)) as usize;
+            for (j, &(len, w)) in lengths.iter().enumerate() {
+                // At most an eighth of the space of a length (the short ones are few), and
+                // the last length takes what is left.
+                let room = 1u64 << (u32::from(len) - if ipv6 { 3 } else { 0 }).min(40) >> 3;
+                let want = if j + 1 == lengths.len() {
+                    n - of_len.len()
+                } else {
+                    ((n as u64 * u64::from(w)).div_ceil(u64::from(parts))).min(room) as usize
+                };
                 let mut got = 0;
                 while got < want && of_len.len() < n {
                     let p = if ipv6 {
