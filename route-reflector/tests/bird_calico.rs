@@ -598,7 +598,11 @@ fn a_second_peering_to_a_neighbor_on_another_port_is_not_run_and_said_so() {
         .filter(|p| p.address.to_string() == "10.192.0.1")
         .map(|p| p.port)
         .collect();
-    assert_eq!(to_1, [150], "one peer to 10.192.0.1, on the first protocol's port");
+    assert_eq!(
+        to_1,
+        [150],
+        "one peer to 10.192.0.1, on the first protocol's port"
+    );
     let note = cfg
         .notes
         .iter()

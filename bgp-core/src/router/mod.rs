@@ -769,6 +769,8 @@ impl Router {
         if due.is_empty() {
             return false;
         }
+        // Each member is compared with its group as it was before this flush.
+        let behind = self.behind();
         for g in due {
             let f = self.rib.flush(g, now);
             if self.deferring.is_some() {
@@ -776,7 +778,7 @@ impl Router {
                 continue;
             }
             for (peer, batch) in f.into_batches() {
-                self.offer(peer, batch, now);
+                self.offer(peer, batch, &behind, now);
             }
         }
         true

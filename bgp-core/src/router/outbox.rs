@@ -21,19 +21,23 @@
 //! The flushed messages waiting for all peers together are counted beside: above a budget
 //! no group is flushed (changes are coalesced in the groups meanwhile), since everyone being
 //! slower than the RIB is no reason to declare anyone stuck. Overflowed peers do not count
-//! (they hold no one back), and a peer past its depth while flushing is held back is the
-//! one that does not keep up: it overflows then.
+//! (they hold no one back), and a peer past its depth while flushing is held back, and
+//! that far behind the least-behind member of its update group, is the one that does not
+//! keep up: it overflows then. Members all behind alike (a whole table flushed at once)
+//! are not dropped for it; a member alone in its group is judged by its depth only.
 
 use std::collections::VecDeque;
 use std::time::Instant;
+
+use foldhash::HashMap;
 
 use tracing::{info, warn};
 
 use super::io::{ConnId, Event, Messages, Output};
 use super::status::PeerStats;
 use super::{Router, peer::PeerEntry, peer_mut};
-use crate::rib::PeerId;
 use crate::rib::batch::{Batch, Cursor};
+use crate::rib::{GroupId, PeerId};
 use crate::session::{RefreshKind, StopReason};
 use crate::types::Family;
 use crate::wire::error::subcode;
@@ -122,6 +126,34 @@ impl Outbox {
     }
 }
 
+/// How far behind the members of each update group are: the least backlog (queued and in
+/// flight) of any up member not overflowed, and how many such members there are.
+#[derive(Debug, Default)]
+pub(super) struct Behind(HashMap<GroupId, (usize, usize)>);
+
+impl Behind {
+    /// Whether a member of `group` holding `flushed` from flushes (`backlog` in all) does
+    /// not keep up: past `depth`, and `depth` behind the least-behind member of its group
+    /// when not alone in it. Members all behind alike (a whole table arrived and was flushed
+    /// at once) are slower than the RIB together, which is no reason to drop any of them:
+    /// the flushes wait until they have drained.
+    pub(super) fn lags(
+        &self,
+        group: Option<GroupId>,
+        flushed: usize,
+        backlog: usize,
+        depth: usize,
+    ) -> bool {
+        if flushed <= depth {
+            return false;
+        }
+        match group.and_then(|g| self.0.get(&g)) {
+            Some(&(least, members)) if members > 1 => backlog > least + depth,
+            _ => true,
+        }
+    }
+}
+
 /// What a peer takes from its outbox in one turn.
 enum Turn {
     /// UPDATEs to write as they are, and how many of them are from a flush.
@@ -152,8 +184,10 @@ impl Router {
 
     /// A flush's batch for a peer: queued unless more than the queue depth of what flushes
     /// gave it still waits (then it overflows and is re-synchronized once drained).
-    pub(super) fn offer(&mut self, id: PeerId, batch: Batch, now: Instant) {
+    pub(super) fn offer(&mut self, id: PeerId, batch: Batch, behind: &Behind, now: Instant) {
         let depth = self.cfg.peer_queue_depth.max(16);
+        let group = self.rib.group_of(id);
+        let backlog = self.backlog_of(id);
         let Some(e) = peer_mut(&mut self.peers, id) else {
             return;
         };
@@ -161,7 +195,7 @@ impl Router {
             // A re-synchronization, or the table at the end of the deferral, follows.
             return;
         }
-        if e.outbox.flushed > depth {
+        if behind.lags(group, e.outbox.flushed, backlog, depth) {
             self.overflow(id, now);
             return;
         }
@@ -169,6 +203,24 @@ impl Router {
         self.backlog += n;
         self.flushed_total += f;
         list(&mut self.ready, e);
+    }
+
+    /// The groups' backlogs now, to compare each member with.
+    pub(super) fn behind(&self) -> Behind {
+        let mut b = Behind::default();
+        for e in self.peers.iter().flatten() {
+            if e.up.is_none() || e.outbox.overflowed {
+                continue;
+            }
+            let Some(g) = self.rib.group_of(e.id) else {
+                continue;
+            };
+            let backlog = self.backlog_of(e.id);
+            let slot = b.0.entry(g).or_insert((usize::MAX, 0));
+            slot.0 = slot.0.min(backlog);
+            slot.1 += 1;
+        }
+        b
     }
 
     /// The peer does not keep up: nothing more is queued for it until it has drained, and
@@ -211,11 +263,16 @@ impl Router {
     /// are the ones that do not keep up (they would overflow at the next flush anyway).
     pub(super) fn overflow_laggards(&mut self, now: Instant) {
         let depth = self.cfg.peer_queue_depth.max(16);
+        let behind = self.behind();
         let late: Vec<PeerId> = self
             .peers
             .iter()
             .flatten()
-            .filter(|e| e.up.is_some() && !e.outbox.overflowed && e.outbox.flushed > depth)
+            .filter(|e| e.up.is_some() && !e.outbox.overflowed)
+            .filter(|e| {
+                let backlog = self.backlog_of(e.id);
+                behind.lags(self.rib.group_of(e.id), e.outbox.flushed, backlog, depth)
+            })
             .map(|e| e.id)
             .collect();
         for id in late {

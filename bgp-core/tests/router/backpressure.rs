@@ -86,6 +86,45 @@ fn a_peer_that_stops_reading_holds_no_one_back_and_is_caught_up_in_place() {
 }
 
 #[test]
+fn members_all_behind_alike_are_not_dropped_for_it() {
+    // A whole table arriving at once is flushed in one go, far past the queue depth of
+    // every member of the group alike: the flushes wait, nobody is re-synchronized.
+    let mut cr = config(
+        65000,
+        "10.0.0.1",
+        &[
+            ("10.0.0.2", 65000),
+            ("10.0.0.3", 65000),
+            ("10.0.0.4", 65000),
+        ],
+    );
+    cr.peer_queue_depth = 32;
+    let mut w = World::new();
+    let r = w.add("10.0.0.1", cr);
+    let peers: Vec<usize> = (2..=4)
+        .map(|i| {
+            let a = format!("10.0.0.{i}");
+            w.add(&a, config(65000, &a, &[("10.0.0.1", 65000)]))
+        })
+        .collect();
+    w.until(5 * SEC, "R has its peers", |w| w.established(r) == 3);
+    let links: Vec<_> = peers
+        .iter()
+        .map(|&p| (world::Who::Router(r), world::Who::Router(p)))
+        .collect();
+    w.stall_all(&links, true);
+    announce_many(&mut w, r, 3000);
+    w.stall_all(&links, false);
+    w.advance(SEC);
+    for &p in &peers {
+        assert_eq!(w.learned(p), 3000);
+    }
+    let overflows = w.count_events(r, |e| matches!(e, Event::QueueOverflow { .. }));
+    assert_eq!(overflows, 0, "peers behind alike were re-synchronized");
+    assert_eq!(w.nodes[r].router.backlog(), 0);
+}
+
+#[test]
 fn a_table_owed_to_a_stuck_peer_holds_no_one_back_either() {
     let (mut w, r, b, f) = stuck_world(true);
     let world::Who::Router(fi) = f else {

@@ -513,17 +513,25 @@ impl World {
 
     /// Stalls (or lets flow again) what `from` writes to `to`.
     pub fn stall(&mut self, from: Who, to: Who, stalled: bool) {
-        self.stalled.retain(|p| *p != (from, to));
-        if stalled {
-            self.stalled.push((from, to));
-        }
+        self.stall_all(&[(from, to)], stalled);
+    }
+
+    /// [`World::stall`] for several directions at once: released together, none of them
+    /// drains before the others flow.
+    pub fn stall_all(&mut self, pairs: &[(Who, Who)], stalled: bool) {
         let mut flowing = Vec::new();
-        for (i, l) in self.links.iter_mut().enumerate() {
-            for side in 0..2 {
-                if l.ends[side].who == from && l.ends[1 - side].who == to {
-                    l.stalled[side] = stalled;
-                    if !stalled {
-                        flowing.push((i, side));
+        for &(from, to) in pairs {
+            self.stalled.retain(|p| *p != (from, to));
+            if stalled {
+                self.stalled.push((from, to));
+            }
+            for (i, l) in self.links.iter_mut().enumerate() {
+                for side in 0..2 {
+                    if l.ends[side].who == from && l.ends[1 - side].who == to {
+                        l.stalled[side] = stalled;
+                        if !stalled {
+                            flowing.push((i, side));
+                        }
                     }
                 }
             }
