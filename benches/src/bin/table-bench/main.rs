@@ -612,7 +612,9 @@ fn print_rows(rows: &[Row], len: usize, clients: usize) {
             ),
             format!("{:.2}", c.tester_cpu.as_secs_f64()),
         );
-        if c.feeder_late_us > 50_000 {
+        if c.feeder_late_us == u64::MAX {
+            println!("           (the daemon did not take the feeder's churn in time)");
+        } else if c.feeder_late_us > 50_000 {
             println!(
                 "           (the feeder ran {} ms behind its schedule)",
                 c.feeder_late_us / 1000
