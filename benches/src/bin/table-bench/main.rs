@@ -574,6 +574,11 @@ fn print_rows(rows: &[Row], len: usize, clients: usize) {
             )),
         );
     }
+    print_churn(rows);
+}
+
+fn print_churn(rows: &[Row]) {
+    let ours = rows.iter().find(|r| r.dut == Dut::Ours);
     if rows.iter().all(|r| r.many.churn.is_none()) {
         return;
     }
