@@ -81,7 +81,9 @@ PKG_CONFIG_PATH="$libdir/pkgconfig" \
 echo "==> make -j$jobs (nice $nice)"
 nice -n "$nice" make -s -j"$jobs" >/dev/null
 make -s install >/dev/null
-mkdir -p "$prefix/etc/frr" "$prefix/var/run/frr"
+mkdir -p "$prefix/etc/frr" "$prefix/var/run/frr" "$prefix/var/lib/frr"
+# The daemons, running as frr, keep their sockets (mgmtd's) and state there.
+chown frr:frr "$prefix/var/run/frr" "$prefix/var/lib/frr"
 "$prefix/sbin/bgpd" --version 2>&1 | head -1
 echo "run: sudo target/release/rr-bench --frr10 $prefix --duts ours,frr-tuned,frr10"
 echo "$prefix"
