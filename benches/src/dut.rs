@@ -1,5 +1,6 @@
 //! The daemons the side-by-side benchmarks measure: our `route-reflector`, BIRD 2, BIRD 3
-//! (`--bird3 PATH`), FRR bgpd (as packaged and with `coalesce-time 0`) and GoBGP, each
+//! (`--bird3 PATH`), FRR bgpd (Debian's 8.4 as packaged and with `coalesce-time 0`, FRR 10
+//! built from source with `--frr10 PREFIX`) and GoBGP, each
 //! started with a generated configuration on loopback addresses of a network namespace of
 //! the benchmark's own (see [`in_netns`]).
 //!
@@ -28,16 +29,20 @@ pub enum Dut {
     Bird3,
     Frr,
     FrrTuned,
+    /// FRR 10 built from source (`--frr10 PREFIX`, see `benches/build-frr.sh`), configured
+    /// as `FrrTuned`; with mgmtd, which FRR 10 runs beside zebra.
+    Frr10,
     Gobgp,
 }
 
 impl Dut {
-    pub const ALL: [Dut; 6] = [
+    pub const ALL: [Dut; 7] = [
         Dut::Ours,
         Dut::Bird,
         Dut::Bird3,
         Dut::Frr,
         Dut::FrrTuned,
+        Dut::Frr10,
         Dut::Gobgp,
     ];
 
@@ -48,6 +53,7 @@ impl Dut {
             Dut::Bird3 => "bird3",
             Dut::Frr => "frr",
             Dut::FrrTuned => "frr-tuned",
+            Dut::Frr10 => "frr10",
             Dut::Gobgp => "gobgp",
         }
     }
@@ -57,7 +63,7 @@ impl Dut {
     }
 
     fn is_frr(self) -> bool {
-        matches!(self, Dut::Frr | Dut::FrrTuned)
+        matches!(self, Dut::Frr | Dut::FrrTuned | Dut::Frr10)
     }
 }
 
@@ -251,11 +257,32 @@ fn bird3_path() -> Option<PathBuf> {
     BIRD3.get().cloned()
 }
 
-/// The directory of an FRR DUT's `bgpd` and `zebra`. (A DUT built from source would name
-/// its own here.)
+/// The install prefix of FRR 10 given with `--frr10 PREFIX`.
+static FRR10: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Sets the install prefix of FRR 10 (`--frr10 PREFIX`); the first call wins.
+pub fn set_frr10(prefix: PathBuf) {
+    let _ = FRR10.set(prefix);
+}
+
+/// Whether `--frr10` or `--bird3` named a build from source.
+pub fn built(d: Dut) -> bool {
+    match d {
+        Dut::Frr10 => FRR10.get().is_some(),
+        Dut::Bird3 => BIRD3.get().is_some(),
+        _ => false,
+    }
+}
+
+/// The directory of an FRR DUT's `bgpd`, `zebra` (and `mgmtd` for FRR 10).
 fn frr_dir(dut: Dut) -> PathBuf {
     debug_assert!(dut.is_frr());
-    PathBuf::from("/usr/lib/frr")
+    match dut {
+        Dut::Frr10 => FRR10
+            .get()
+            .map_or_else(|| PathBuf::from("/nonexistent"), |p| p.join("sbin")),
+        _ => PathBuf::from("/usr/lib/frr"),
+    }
 }
 
 /// Whether the daemon is installed.
@@ -264,7 +291,7 @@ pub fn available(d: Dut) -> bool {
         Dut::Ours => return tool("route-reflector").exists(),
         Dut::Bird3 => return bird3_path().is_some_and(|p| p.exists()),
         Dut::Bird => "bird",
-        Dut::Frr | Dut::FrrTuned => return frr_dir(d).join("bgpd").exists(),
+        Dut::Frr | Dut::FrrTuned | Dut::Frr10 => return frr_dir(d).join("bgpd").exists(),
         Dut::Gobgp => "gobgpd",
     };
     Command::new("sh")
@@ -354,10 +381,14 @@ fn bird_conf(dut: Dut, l: &Layout) -> String {
 
 fn frr_conf(dut: Dut, l: &Layout) -> String {
     let hold = l.hold;
-    let tuned = if dut == Dut::FrrTuned {
-        " coalesce-time 0\n"
-    } else {
+    // `coalesce-time 0`: announce once the decision is made instead of after the subgroup
+    // coalesce timer (1 s, adjusted by the number of peers, in 8.4 and 10 alike). FRR 10 adds
+    // input and output queue limits (10,000 messages by default, not reached here) and keeps
+    // 8.4's read and write quanta (10 and 64 packets per I/O pass).
+    let tuned = if dut == Dut::Frr {
         ""
+    } else {
+        " coalesce-time 0\n"
     };
     let mut text = format!(
         "frr defaults traditional\nhostname dut\n\
@@ -442,6 +473,27 @@ fn gobgp_conf(l: &Layout) -> String {
     text
 }
 
+/// Starts FRR 10's mgmtd, through which FRR 10's zebra takes its configuration (a production
+/// FRR 10 always runs it; its CPU and memory count with the DUT's). It reads no file of its
+/// own; its vty socket goes in `dir`, its others in the prefix's state directory.
+fn mgmtd(dir: &Path, log: &std::fs::File) -> Result<Child, String> {
+    let c = Command::new(frr_dir(Dut::Frr10).join("mgmtd"))
+        .arg("-i")
+        .arg(dir.join("mgmtd.pid"))
+        .arg("--vty_socket")
+        .arg(dir)
+        .args(["--log", "stdout", "--log-level", "warn"])
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log.try_clone().map_err(|e| e.to_string())?)
+        .spawn()
+        .map_err(|e| format!("mgmtd: {e}"))?;
+    let t = Instant::now();
+    while !dir.join("mgmtd.vty").exists() && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(c)
+}
+
 /// Starts `dut` with a configuration for `layout`; returns once it accepts connections.
 pub fn start(dut: Dut, layout: &Layout) -> Result<Running, String> {
     let dir = std::env::temp_dir().join(format!("rr-bench-{}-{}", dut.name(), std::process::id()));
@@ -485,11 +537,14 @@ pub fn start(dut: Dut, layout: &Layout) -> Result<Running, String> {
                 .arg(dir.join("bird.ctl"));
             c
         }
-        Dut::Frr | Dut::FrrTuned => {
+        Dut::Frr | Dut::FrrTuned | Dut::Frr10 => {
             let cfg = w("bgpd.conf", frr_conf(dut, layout))?;
             let zcfg = w("zebra.conf", "hostname z\n".into())?;
             // zebra runs as the frr user (its vty group); its socket goes in `dir`.
             let _ = Command::new("chown").arg("frr:frr").arg(&dir).status();
+            if dut == Dut::Frr10 {
+                children.push(mgmtd(&dir, &log)?);
+            }
             let zebra = Command::new(frr_dir(dut).join("zebra"))
                 .arg("-f")
                 .arg(zcfg)

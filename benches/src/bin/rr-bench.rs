@@ -1,11 +1,12 @@
-//! Route reflector convergence, side by side: our `route-reflector`, BIRD 2, FRR bgpd (as
-//! packaged and with `coalesce-time 0`) and GoBGP, each started with a generated config on
-//! loopback addresses of a namespace of its own (the `benches::dut` module). N iBGP clients (this tool, on `bgp_core` sessions) each announce K /24s packed
-//! into full UPDATEs; a monitor client announces nothing.
+//! Route reflector convergence, side by side: our `route-reflector`, BIRD 2 and 3, FRR bgpd
+//! (Debian's 8.4 as packaged and with `coalesce-time 0`, FRR 10 built from source) and GoBGP,
+//! each started with a generated config on loopback addresses of a namespace of its own (the
+//! `benches::dut` module). N iBGP clients (this tool, on `bgp_core` sessions) each announce K
+//! /24s packed into full UPDATEs; a monitor client announces nothing.
 //!
 //!     cargo build --release -p route-reflector -p benches
 //!     target/release/rr-bench [--quick] [--shapes 10x10000,100x1000,...] [--duts ours,bird,...]
-//!                             [--keepalive N] [--limit SECONDS]
+//!                             [--keepalive N] [--limit SECONDS] [--bird3 PATH] [--frr10 PREFIX]
 //!
 //! Measured per shape and reflector: convergence (first announcement until every client holds
 //! the N*K - K routes of the others and the monitor all N*K), the reflector's CPU seconds
@@ -16,7 +17,9 @@
 //! messages received by a client (keepalive lag). Needs root only to raise the open file
 //! limit for thousands of sessions.
 
+use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,8 +34,9 @@ use bgp_core::session::{Action, Event, PeerAs, Session, SessionConfig};
 use bgp_core::wire::attributes::{AsPath, Origin};
 use bgp_core::wire::{PathAttributes, Prefixes, Update};
 use ipnet::{IpNet, Ipv4Net};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpSocket;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::watch;
 
 const PER_UPDATE: usize = 1000;
@@ -65,55 +69,69 @@ fn prefix_index_wire(p: &[u8]) -> Option<usize> {
         .map(|d| (d >> 8) as usize)
 }
 
-/// Appends `data` to `pending` and takes every complete message off it. With `count`,
-/// UPDATEs have their withdrawn and announced IPv4 prefixes passed to `prefix` (false,
-/// true), attributes unread; every other message goes to `other` whole (so the session
-/// never holds part of a message). Returns the number of UPDATEs counted.
-fn frame_updates(
-    pending: &mut Vec<u8>,
-    data: &[u8],
-    count: bool,
-    mut other: impl FnMut(&[u8]),
-    mut prefix: impl FnMut(&[u8], bool),
-) -> usize {
-    pending.extend_from_slice(data);
+/// Calls `f` with every complete message of the stream continued by `data`. Messages are
+/// taken from `data` where they lie; only the start of one cut by the end of `data` is copied,
+/// to `pending`, and completed from the next `data`. (A copy of every byte into one buffer
+/// cost the tool a tenth of its CPU at 10,000 sessions.)
+fn for_each_message(pending: &mut Vec<u8>, mut data: &[u8], mut f: impl FnMut(&[u8])) {
+    // The length field, at least a header: a bad length must not stall the stream.
+    let length = |m: &[u8]| usize::from(u16::from_be_bytes([m[16], m[17]])).max(19);
+    if !pending.is_empty() {
+        let header = 19usize.saturating_sub(pending.len()).min(data.len());
+        pending.extend_from_slice(&data[..header]);
+        data = &data[header..];
+        if pending.len() < 19 {
+            return;
+        }
+        let len = length(pending);
+        let body = len.saturating_sub(pending.len()).min(data.len());
+        pending.extend_from_slice(&data[..body]);
+        data = &data[body..];
+        if pending.len() < len {
+            return;
+        }
+        f(&pending[..len]);
+        pending.clear();
+    }
     let mut at = 0;
-    let mut updates = 0;
-    while pending.len() - at >= 19 {
-        let len = usize::from(u16::from_be_bytes([pending[at + 16], pending[at + 17]]));
-        if len < 19 || pending.len() - at < len {
+    while data.len() - at >= 19 {
+        let len = length(&data[at..]);
+        if data.len() - at < len {
             break;
         }
-        let msg = &pending[at..at + len];
-        if count && msg[18] == 2 && len >= 23 {
-            updates += 1;
-            let body = &msg[19..];
-            let wlen = usize::from(u16::from_be_bytes([body[0], body[1]]));
-            let mut walk = |field: &[u8], announce: bool| {
-                let mut i = 0;
-                while i < field.len() {
-                    let n = 1 + usize::from(field[i]).div_ceil(8);
-                    let Some(p) = field.get(i..i + n) else { break };
-                    prefix(p, announce);
-                    i += n;
-                }
-            };
-            if let Some(w) = body.get(2..2 + wlen) {
-                walk(w, false);
-                if let Some(a) = body.get(2 + wlen..2 + wlen + 2) {
-                    let alen = usize::from(u16::from_be_bytes([a[0], a[1]]));
-                    if let Some(nlri) = body.get(4 + wlen + alen..) {
-                        walk(nlri, true);
-                    }
-                }
-            }
-        } else {
-            other(msg);
-        }
+        f(&data[at..at + len]);
         at += len;
     }
-    pending.drain(..at);
-    updates
+    pending.extend_from_slice(&data[at..]);
+}
+
+/// Passes the withdrawn and announced IPv4 prefixes of an UPDATE `msg` to `prefix` (false,
+/// true), in wire form, attributes unread. False if `msg` is no UPDATE.
+fn walk_update(msg: &[u8], mut prefix: impl FnMut(&[u8], bool)) -> bool {
+    if msg.len() < 23 || msg[18] != 2 {
+        return false;
+    }
+    let body = &msg[19..];
+    let wlen = usize::from(u16::from_be_bytes([body[0], body[1]]));
+    let mut walk = |field: &[u8], announce: bool| {
+        let mut i = 0;
+        while i < field.len() {
+            let n = 1 + usize::from(field[i]).div_ceil(8);
+            let Some(p) = field.get(i..i + n) else { break };
+            prefix(p, announce);
+            i += n;
+        }
+    };
+    if let Some(w) = body.get(2..2 + wlen) {
+        walk(w, false);
+        if let Some(a) = body.get(2 + wlen..2 + wlen + 2) {
+            let alen = usize::from(u16::from_be_bytes([a[0], a[1]]));
+            if let Some(nlri) = body.get(4 + wlen + alen..) {
+                walk(nlri, true);
+            }
+        }
+    }
+    true
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,7 +155,7 @@ struct Shared {
 }
 
 /// The UPDATEs announcing (or withdrawing) prefixes `range` with `nh` as next hop.
-fn updates(range: std::ops::Range<u32>, nh: Ipv4Addr, withdraw: bool) -> Vec<Update> {
+fn updates(range: Range<u32>, nh: Ipv4Addr, withdraw: bool) -> Vec<Update> {
     let all: Vec<IpNet> = range.map(prefix).collect();
     all.chunks(PER_UPDATE)
         .map(|c| {
@@ -171,6 +189,68 @@ struct Client {
     phase: watch::Receiver<Phase>,
 }
 
+thread_local! {
+    /// One read buffer per runtime thread, for all its clients: a read is taken apart before
+    /// the next await, and 10,000 buffers of their own would be 2.5 GiB for the tool to touch.
+    static BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; 256 * 1024]);
+}
+
+/// The routes of the others one client holds: a bit per prefix of the run.
+struct Held {
+    bits: Vec<u64>,
+    count: u64,
+    /// The client's own prefixes (FRR reflects them back; RFC 4456 has the client drop them
+    /// by ORIGINATOR_ID): not counted.
+    own: Range<usize>,
+    total: usize,
+}
+
+impl Held {
+    fn set(&mut self, x: usize, announce: bool) {
+        if x >= self.total || self.own.contains(&x) {
+            return;
+        }
+        let (w, bit) = (x / 64, 1u64 << (x % 64));
+        if announce && self.bits[w] & bit == 0 {
+            self.bits[w] |= bit;
+            self.count += 1;
+        } else if !announce && self.bits[w] & bit != 0 {
+            self.bits[w] &= !bit;
+            self.count -= 1;
+        }
+    }
+
+    /// An UPDATE the session decoded (one that came before the session was established).
+    fn decoded(&mut self, u: &Update) {
+        for (_, p) in u.announced() {
+            for e in p.iter() {
+                if let Some(x) = prefix_index(&e.prefix) {
+                    self.set(x, true);
+                }
+            }
+        }
+        for (_, p) in u.withdrawals() {
+            for e in p.iter() {
+                if let Some(x) = prefix_index(&e.prefix) {
+                    self.set(x, false);
+                }
+            }
+        }
+    }
+}
+
+/// One session's state besides the `Session` itself.
+struct Stream {
+    r: OwnedReadHalf,
+    pending: Vec<u8>,
+    held: Held,
+    /// Once established, UPDATEs are counted here (NLRI walked in wire form, attributes
+    /// skipped) instead of decoded by the session: the tool's clients must not be what the
+    /// benchmark measures. The rest goes to the session.
+    established: bool,
+    last_rx: Instant,
+}
+
 impl Client {
     /// Runs sessions until the task is aborted: a session that ends (a reflector resetting
     /// it while it starts up, say) is counted and opened again.
@@ -185,46 +265,59 @@ impl Client {
         }
     }
 
-    async fn session(&mut self) {
+    async fn connect(&self) -> Option<(OwnedReadHalf, OwnedWriteHalf)> {
         let addr = client_addr(self.i);
-        let mut cfg = SessionConfig::new(ASN, addr, PeerAs::Is(ASN));
+        let sock = TcpSocket::new_v4()
+            .map_err(|e| eprintln!("client {}: {e}", self.i))
+            .ok()?;
+        if let Err(e) = sock.bind(SocketAddr::new(IpAddr::V4(addr), 0)) {
+            eprintln!("client {}: bind {addr}: {e}", self.i);
+            return None;
+        }
+        // Refused or reset while the reflector is busy: the caller tries again.
+        let stream = sock
+            .connect(SocketAddr::new(IpAddr::V4(DUT), PORT))
+            .await
+            .ok()?;
+        let _ = stream.set_nodelay(true);
+        Some(stream.into_split())
+    }
+
+    fn lost(&self) {
+        if self.shared.up[self.i].load(Ordering::Relaxed) {
+            self.shared.downs.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    async fn session(&mut self) {
+        let mut cfg = SessionConfig::new(ASN, client_addr(self.i), PeerAs::Is(ASN));
         cfg.hold_time = self.hold;
         cfg.families = vec![bgp_core::Family::IPV4_UNICAST];
         cfg.damp_peer_oscillations = false;
         let mut s = Session::new(cfg);
-        let sock = match TcpSocket::new_v4() {
-            Ok(s) => s,
-            Err(e) => return eprintln!("client {}: {e}", self.i),
+        let Some((r, mut w)) = self.connect().await else {
+            return;
         };
-        if let Err(e) = sock.bind(SocketAddr::new(IpAddr::V4(addr), 0)) {
-            return eprintln!("client {}: bind {addr}: {e}", self.i);
-        }
-        let stream = match sock.connect(SocketAddr::new(IpAddr::V4(DUT), PORT)).await {
-            Ok(s) => s,
-            // Refused or reset while the reflector is busy: the caller tries again.
-            Err(_) => return,
-        };
-        let _ = stream.set_nodelay(true);
-        let (mut r, mut w) = stream.into_split();
-        let mut held = vec![0u64; self.shared.total.div_ceil(64)];
-        let mut count = 0u64;
         let first = self.i as u32 * self.k;
         let mine = first..first + self.k;
-        let own = if self.announces {
-            first as usize..(first + self.k) as usize
-        } else {
-            0..0
+        let mut st = Stream {
+            r,
+            pending: Vec::new(),
+            held: Held {
+                bits: vec![0u64; self.shared.total.div_ceil(64)],
+                count: 0,
+                own: if self.announces {
+                    first as usize..(first + self.k) as usize
+                } else {
+                    0..0
+                },
+                total: self.shared.total,
+            },
+            established: false,
+            last_rx: Instant::now(),
         };
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut last_rx = Instant::now();
         s.start(Instant::now());
-        let mut announced = false;
-        let mut withdrawn = false;
-        // Messages are framed here. Once established, UPDATEs are counted here (NLRI walked
-        // in wire form, attributes skipped) instead of decoded by the session: the tool's
-        // clients must not be what the benchmark measures. The rest goes to the session.
-        let mut established = false;
-        let mut pending: Vec<u8> = Vec::new();
+        let (mut announced, mut withdrawn) = (false, false);
         loop {
             while let Some(a) = s.poll_action() {
                 match a {
@@ -234,59 +327,31 @@ impl Client {
                             s.handle_closed(Instant::now());
                         }
                     }
-                    Action::Close => {
-                        if self.shared.up[self.i].load(Ordering::Relaxed) {
-                            self.shared.downs.fetch_add(1, Ordering::Relaxed);
-                        }
-                        return;
-                    }
+                    Action::Close => return self.lost(),
                     Action::Event(Event::Established(_)) => {
                         self.shared.up[self.i].store(true, Ordering::Relaxed);
-                        established = true;
+                        st.established = true;
                     }
                     Action::Event(Event::Update(u)) => {
-                        // Our own routes reflected back (FRR sends them; RFC 4456
-                        // has the client drop them by ORIGINATOR_ID) are not counted.
-                        let theirs = |x: usize| x < self.shared.total && !own.contains(&x);
-                        for (_, p) in u.announced() {
-                            for e in p.iter() {
-                                if let Some(x) = prefix_index(&e.prefix)
-                                    && theirs(x)
-                                    && held[x / 64] & (1 << (x % 64)) == 0
-                                {
-                                    held[x / 64] |= 1 << (x % 64);
-                                    count += 1;
-                                }
-                            }
-                        }
-                        for (_, p) in u.withdrawals() {
-                            for e in p.iter() {
-                                if let Some(x) = prefix_index(&e.prefix)
-                                    && theirs(x)
-                                    && held[x / 64] & (1 << (x % 64)) != 0
-                                {
-                                    held[x / 64] &= !(1 << (x % 64));
-                                    count -= 1;
-                                }
-                            }
-                        }
-                        self.shared.counts[self.i].store(count, Ordering::Relaxed);
+                        st.held.decoded(&u);
+                        self.shared.counts[self.i].store(st.held.count, Ordering::Relaxed);
                     }
                     Action::Event(_) => {}
                 }
             }
             let phase = *self.phase.borrow();
             let up = self.shared.up[self.i].load(Ordering::Relaxed);
-            if up && self.announces && !announced && phase != Phase::Wait {
+            let send = if up && self.announces && !announced && phase != Phase::Wait {
                 announced = true;
-                for u in updates(mine.clone(), next_hop(self.i), false) {
-                    let _ = s.send_update(Instant::now(), &u);
-                }
-                continue;
-            }
-            if up && !withdrawn && phase == Phase::Withdraw(self.i) {
+                Some(false)
+            } else if up && !withdrawn && phase == Phase::Withdraw(self.i) {
                 withdrawn = true;
-                for u in updates(mine.clone(), next_hop(self.i), true) {
+                Some(true)
+            } else {
+                None
+            };
+            if let Some(withdraw) = send {
+                for u in updates(mine.clone(), next_hop(self.i), withdraw) {
                     let _ = s.send_update(Instant::now(), &u);
                 }
                 continue;
@@ -296,55 +361,55 @@ impl Client {
                 .map(tokio::time::Instant::from_std)
                 .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
             tokio::select! {
-                n = r.read(&mut buf) => match n {
-                    Ok(0) | Err(_) => {
+                ready = st.r.readable() => {
+                    if ready.is_err() || !self.read(&mut st, &mut s) {
                         s.handle_closed(Instant::now());
-                        if self.shared.up[self.i].load(Ordering::Relaxed) {
-                            self.shared.downs.fetch_add(1, Ordering::Relaxed);
-                        }
-                        return;
+                        return self.lost();
                     }
-                    Ok(n) => {
-                        let now = Instant::now();
-                        if self.shared.gap_reset.load(Ordering::Relaxed) {
-                            let gap = now.duration_since(last_rx).as_millis() as u64;
-                            self.shared.max_gap_ms.fetch_max(gap, Ordering::Relaxed);
-                        }
-                        last_rx = now;
-                        {
-                            let theirs = |x: usize| x < self.shared.total && !own.contains(&x);
-                            let updates = frame_updates(
-                                &mut pending,
-                                &buf[..n],
-                                established,
-                                |m| s.handle_data(now, m),
-                                |prefix, announce| {
-                                    let Some(x) = prefix_index_wire(prefix) else { return };
-                                    if !theirs(x) {
-                                        return;
-                                    }
-                                    let bit = 1u64 << (x % 64);
-                                    if announce && held[x / 64] & bit == 0 {
-                                        held[x / 64] |= bit;
-                                        count += 1;
-                                    } else if !announce && held[x / 64] & bit != 0 {
-                                        held[x / 64] &= !bit;
-                                        count -= 1;
-                                    }
-                                },
-                            );
-                            if updates > 0 {
-                                // What the session did not see still proves the peer alive.
-                                s.handle_data(now, &KEEPALIVE);
-                                self.shared.counts[self.i].store(count, Ordering::Relaxed);
-                            }
-                        }
-                    }
-                },
+                }
                 _ = self.phase.changed() => {}
                 _ = tokio::time::sleep_until(deadline) => s.handle_timeout(Instant::now()),
             }
         }
+    }
+
+    /// Reads what the socket holds into the thread's buffer and takes the messages off it.
+    /// False once the stream has ended.
+    fn read(&self, st: &mut Stream, s: &mut Session) -> bool {
+        BUF.with_borrow_mut(|buf| {
+            let n = match st.r.try_read(buf) {
+                Ok(0) => return false,
+                Ok(n) => n,
+                Err(e) => return e.kind() == std::io::ErrorKind::WouldBlock,
+            };
+            let now = Instant::now();
+            if self.shared.gap_reset.load(Ordering::Relaxed) {
+                let gap = now.duration_since(st.last_rx).as_millis() as u64;
+                self.shared.max_gap_ms.fetch_max(gap, Ordering::Relaxed);
+            }
+            st.last_rx = now;
+            let mut updates = 0;
+            let (held, established) = (&mut st.held, st.established);
+            for_each_message(&mut st.pending, &buf[..n], |m| {
+                let counted = established
+                    && walk_update(m, |p, announce| {
+                        if let Some(x) = prefix_index_wire(p) {
+                            held.set(x, announce);
+                        }
+                    });
+                if counted {
+                    updates += 1;
+                } else {
+                    s.handle_data(now, m);
+                }
+            });
+            if updates > 0 {
+                // What the session did not see still proves the peer alive.
+                s.handle_data(now, &KEEPALIVE);
+                self.shared.counts[self.i].store(held.count, Ordering::Relaxed);
+            }
+            true
+        })
     }
 }
 
@@ -507,6 +572,9 @@ async fn main() {
     if let Some(p) = arg("--bird3") {
         dut::set_bird3(PathBuf::from(p));
     }
+    if let Some(p) = arg("--frr10") {
+        dut::set_frr10(PathBuf::from(p));
+    }
     let limit = Duration::from_secs(arg("--limit").and_then(|v| v.parse().ok()).unwrap_or(600));
     let keepalive: Option<usize> = arg("--keepalive").and_then(|v| v.parse().ok());
     let shapes: Vec<(usize, u32)> = match (arg("--shapes"), quick, keepalive) {
@@ -523,7 +591,16 @@ async fn main() {
     };
     let duts: Vec<Dut> = arg("--duts")
         .map(|s| s.split(',').filter_map(Dut::parse).collect())
-        .unwrap_or_else(|| vec![Dut::Ours, Dut::Bird, Dut::Frr, Dut::FrrTuned, Dut::Gobgp]);
+        .unwrap_or_else(|| {
+            let mut d = vec![Dut::Ours, Dut::Bird, Dut::Frr, Dut::FrrTuned, Dut::Gobgp];
+            // The builds from source named on the command line.
+            d.extend(
+                [Dut::Bird3, Dut::Frr10]
+                    .into_iter()
+                    .filter(|d| dut::built(*d)),
+            );
+            d
+        });
     raise_fd_limit();
     let mut failed = false;
     for (n, k) in shapes {
@@ -579,6 +656,14 @@ async fn main() {
                             None => String::new(),
                         }
                     );
+                    if o.tool_cpu > o.cpu {
+                        eprintln!(
+                            "  {}: the tool used more CPU ({:.2} s) than the reflector ({:.2} s)",
+                            d.name(),
+                            o.tool_cpu.as_secs_f64(),
+                            o.cpu.as_secs_f64()
+                        );
+                    }
                     failed |= o.converge.is_none() || o.churn.is_none();
                     if *d == Dut::Ours {
                         ours = Some(o);
@@ -593,5 +678,74 @@ async fn main() {
     }
     if failed {
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three messages: a KEEPALIVE, an UPDATE announcing prefixes 3 and 4 and withdrawing
+    /// prefix 7, another KEEPALIVE.
+    fn stream() -> (Vec<u8>, Vec<usize>) {
+        let mut update = vec![0xff; 16];
+        // withdrawn: 11.0.7.0/24; no attributes; NLRI 11.0.3.0/24, 11.0.4.0/24
+        let body = [0, 4, 24, 11, 0, 7, 0, 0, 24, 11, 0, 3, 24, 11, 0, 4];
+        let len = u16::try_from(19 + body.len()).expect("short");
+        update.extend_from_slice(&len.to_be_bytes());
+        update.push(2);
+        update.extend_from_slice(&body);
+        let mut s = KEEPALIVE.to_vec();
+        s.extend_from_slice(&update);
+        s.extend_from_slice(&KEEPALIVE);
+        (s, vec![19, update.len(), 19])
+    }
+
+    #[test]
+    fn messages_cut_anywhere_come_out_whole() {
+        let (s, lens) = stream();
+        for cut in 1..s.len() {
+            for step in [1, 2, 7, 19, 23, 64] {
+                let mut pending = Vec::new();
+                let mut got = Vec::new();
+                let mut chunks = vec![&s[..cut]];
+                chunks.extend(s[cut..].chunks(step));
+                for c in chunks {
+                    for_each_message(&mut pending, c, |m| got.push(m.to_vec()));
+                }
+                assert_eq!(
+                    got.iter().map(Vec::len).collect::<Vec<_>>(),
+                    lens,
+                    "cut {cut}"
+                );
+                assert_eq!(got.concat(), s);
+                assert!(pending.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn updates_are_walked_in_wire_form() {
+        let (s, _) = stream();
+        let mut seen = Vec::new();
+        let mut walked = 0;
+        for_each_message(&mut Vec::new(), &s, |m| {
+            if walk_update(m, |p, a| seen.push((prefix_index_wire(p), a))) {
+                walked += 1;
+            }
+        });
+        assert_eq!(walked, 1);
+        assert_eq!(seen, [(Some(7), false), (Some(3), true), (Some(4), true)]);
+    }
+
+    #[test]
+    fn a_bad_length_does_not_stall_the_stream() {
+        let mut bad = KEEPALIVE;
+        bad[17] = 3;
+        let mut s = bad.to_vec();
+        s.extend_from_slice(&KEEPALIVE);
+        let mut n = 0;
+        for_each_message(&mut Vec::new(), &s, |_| n += 1);
+        assert_eq!(n, 2);
     }
 }
