@@ -413,6 +413,17 @@ impl Client {
     }
 }
 
+/// The clients' tasks, aborted when dropped.
+struct Tasks(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 struct Outcome {
     converge: Option<Duration>,
@@ -462,7 +473,9 @@ async fn run_one(
         total,
     });
     let (tx, rx) = watch::channel(Phase::Wait);
-    let mut tasks = Vec::new();
+    // Aborted on every way out: clients left running would go on connecting to the next
+    // reflector and take its file descriptors.
+    let mut tasks = Tasks(Vec::new());
     for i in 0..=n {
         let c = Client {
             i,
@@ -472,7 +485,7 @@ async fn run_one(
             shared: shared.clone(),
             phase: rx.clone(),
         };
-        tasks.push(tokio::spawn(c.run()));
+        tasks.0.push(tokio::spawn(c.run()));
         // Nodes coming up together, but not in one burst: 500 connections a second.
         if i % 50 == 49 {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -480,7 +493,8 @@ async fn run_one(
     }
     let t = Instant::now();
     while !shared.up.iter().all(|u| u.load(Ordering::Relaxed)) {
-        if t.elapsed() > Duration::from_secs(120) {
+        // As long as convergence may take (`--limit`), and at least 120 s.
+        if t.elapsed() > limit.max(Duration::from_secs(120)) {
             let up = shared
                 .up
                 .iter()
@@ -530,9 +544,7 @@ async fn run_one(
         ));
     }
     let downs = shared.downs.load(Ordering::Relaxed);
-    for t in tasks {
-        t.abort();
-    }
+    drop(tasks);
     drop(d);
     Ok(Outcome {
         converge,
