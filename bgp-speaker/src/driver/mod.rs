@@ -54,12 +54,6 @@ const ROUND_BYTES: usize = 1 << 20;
 /// How long a shutdown waits for the NOTIFICATIONs to be written.
 const SHUTDOWN_WRITE: Duration = Duration::from_secs(2);
 
-/// How often at most the hold timers of connections whose input waits are restarted. With
-/// 10,000 sessions converging nearly all of them wait, and restarting every one on each round
-/// with a timer due took most of the reflector's CPU; a hold timer (3 s at least) restarted
-/// a quarter second late changes nothing, so a peer is still not ended for our backlog.
-const BACKLOG_WALK: Duration = Duration::from_millis(250);
-
 fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
 }
@@ -135,7 +129,6 @@ pub(crate) async fn start(config: SpeakerConfig) -> Result<Started, SpeakerError
         router,
         conns: HashMap::new(),
         backlog: Arc::default(),
-        backlog_walked: None,
         next_conn: 0,
         keys,
         fib,
@@ -181,10 +174,8 @@ pub(crate) async fn start(config: SpeakerConfig) -> Result<Started, SpeakerError
 struct Driver {
     router: Router,
     conns: HashMap<ConnId, Handle>,
-    /// The connections whose reads wait in `net` (see [`conn::Backlog`]), and when their
-    /// hold timers were last restarted for it.
+    /// The connections whose reads wait in `net` (see [`conn::Backlog`]).
     backlog: Arc<conn::Backlog>,
-    backlog_walked: Option<std::time::Instant>,
     next_conn: u64,
     keys: keys::Keys,
     fib: Option<FibHandle>,
@@ -308,12 +299,7 @@ impl Driver {
                     .timer_lateness
                     .observe((t - d).as_secs_f64());
             }
-            if self.router.poll_timeout().is_some_and(|d| d <= t)
-                && self
-                    .backlog_walked
-                    .is_none_or(|w| t.saturating_duration_since(w) >= BACKLOG_WALK)
-            {
-                self.backlog_walked = Some(t);
+            if self.router.poll_timeout().is_some_and(|d| d <= t) {
                 let conns = &self.conns;
                 for conn in self
                     .backlog

@@ -366,28 +366,3 @@ async fn write_all_vectored(w: &mut OwnedWriteHalf, bufs: &[&[u8]]) -> std::io::
     }
     Ok(())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_backlog_gives_only_connections_with_reads_waiting_and_forgets_the_others() {
-        let b = Backlog::default();
-        for c in [1, 2, 1, 3] {
-            b.add(ConnId(c));
-        }
-        let mut w = b.waiting(|c| c != ConnId(2));
-        w.sort();
-        assert_eq!(w, [ConnId(1), ConnId(3)]);
-        // 2 left the set: it is not asked about again until its reader adds it.
-        let mut asked = Vec::new();
-        b.waiting(|c| {
-            asked.push(c);
-            false
-        });
-        asked.sort();
-        assert_eq!(asked, [ConnId(1), ConnId(3)]);
-        assert!(b.waiting(|_| true).is_empty());
-    }
-}
