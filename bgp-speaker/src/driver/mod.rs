@@ -128,7 +128,6 @@ pub(crate) async fn start(config: SpeakerConfig) -> Result<Started, SpeakerError
     let mut driver = Driver {
         router,
         conns: HashMap::new(),
-        backlog: Arc::default(),
         next_conn: 0,
         keys,
         fib,
@@ -174,8 +173,6 @@ pub(crate) async fn start(config: SpeakerConfig) -> Result<Started, SpeakerError
 struct Driver {
     router: Router,
     conns: HashMap<ConnId, Handle>,
-    /// The connections whose reads wait in `net` (see [`conn::Backlog`]).
-    backlog: Arc<conn::Backlog>,
     next_conn: u64,
     keys: keys::Keys,
     fib: Option<FibHandle>,
@@ -300,12 +297,10 @@ impl Driver {
                     .observe((t - d).as_secs_f64());
             }
             if self.router.poll_timeout().is_some_and(|d| d <= t) {
-                let conns = &self.conns;
-                for conn in self
-                    .backlog
-                    .waiting(|c| conns.get(&c).is_some_and(Handle::pending))
-                {
-                    self.router.input_pending(t, conn);
+                for (conn, h) in &self.conns {
+                    if h.pending() {
+                        self.router.input_pending(t, *conn);
+                    }
                 }
             }
             self.router.handle_timeout(t);
@@ -370,7 +365,7 @@ impl Driver {
         };
         let conn = self.conn_id();
         let mut h = Handle::new(stream, conn, self.done_tx.clone());
-        h.read(conn, self.net_tx.clone(), self.backlog.clone());
+        h.read(conn, self.net_tx.clone());
         self.conns.insert(conn, h);
         self.router
             .handle(now(), Input::Connected { peer, conn, local });
@@ -406,7 +401,7 @@ impl Driver {
                         {
                             warn!(peer = %transport.remote, %e, "TTL settings on an accepted connection");
                         }
-                        h.read(conn, self.net_tx.clone(), self.backlog.clone());
+                        h.read(conn, self.net_tx.clone());
                     }
                 }
                 Output::Transmit { conn, messages } => {

@@ -1,11 +1,10 @@
 //! One connection: opened out (with its socket options), read by a task of its own and
 //! written by another, so that a peer that does not read holds up nothing but its writer.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bgp_core::router::{ConnId, Input, Messages, Transport};
@@ -108,30 +107,6 @@ pub(crate) struct Handle {
     pending: Arc<AtomicUsize>,
 }
 
-/// The connections whose reads wait for the driver (a superset: each is checked with
-/// [`Handle::pending`]), so that the driver visits those when timers are due and not every
-/// connection. (A walk over every connection on each round with a timer due took three
-/// quarters of the reflector's CPU with 10,000 sessions converging.)
-#[derive(Debug, Default)]
-pub(crate) struct Backlog(Mutex<HashSet<ConnId>>);
-
-impl Backlog {
-    fn add(&self, conn: ConnId) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(conn);
-    }
-
-    /// The connections of the set `pending` says still have reads waiting; the others
-    /// leave the set.
-    pub(crate) fn waiting(&self, mut pending: impl FnMut(ConnId) -> bool) -> Vec<ConnId> {
-        let mut set = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        set.retain(|c| pending(*c));
-        set.iter().copied().collect()
-    }
-}
-
 /// A closing connection's state, shared by its reader and writer.
 #[derive(Debug, Default)]
 struct Closing {
@@ -177,15 +152,11 @@ impl Handle {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 
-    /// Starts reading: bytes and the close go to `to`; the connection joins `backlog`
-    /// whenever reads start to wait.
-    pub(crate) fn read(&mut self, conn: ConnId, to: mpsc::Sender<Input>, backlog: Arc<Backlog>) {
+    /// Starts reading: bytes and the close go to `to`.
+    pub(crate) fn read(&mut self, conn: ConnId, to: mpsc::Sender<Input>) {
         if let Some(r) = self.unread.take() {
-            let waits = Waits {
-                pending: self.pending.clone(),
-                backlog,
-            };
-            let task = tokio::spawn(read_loop(r, conn, to, self.closing.clone(), waits));
+            let (closing, pending) = (self.closing.clone(), self.pending.clone());
+            let task = tokio::spawn(read_loop(r, conn, to, closing, pending));
             self.reader_task = Some(task.abort_handle());
         }
     }
@@ -203,11 +174,7 @@ impl Handle {
         if let Some(r) = self.unread.take() {
             let (tx, _) = mpsc::channel(1);
             let closing = self.closing.clone();
-            let waits = Waits {
-                pending: Arc::default(),
-                backlog: Arc::default(),
-            };
-            let task = tokio::spawn(read_loop(r, ConnId(0), tx, closing, waits));
+            let task = tokio::spawn(read_loop(r, ConnId(0), tx, closing, Arc::default()));
             self.reader_task = Some(task.abort_handle());
         }
         let w = self.writer_task.abort_handle();
@@ -219,18 +186,12 @@ impl Handle {
     }
 }
 
-/// A reader's count of reads waiting for the driver, and the set it joins when there are.
-struct Waits {
-    pending: Arc<AtomicUsize>,
-    backlog: Arc<Backlog>,
-}
-
 async fn read_loop(
     mut r: OwnedReadHalf,
     conn: ConnId,
     to: mpsc::Sender<Input>,
     closing: Arc<Closing>,
-    waits: Waits,
+    pending: Arc<AtomicUsize>,
 ) {
     let mut chunk = READ_MIN;
     let mut buf = BytesMut::new();
@@ -255,9 +216,7 @@ async fn read_loop(
                     (chunk / 2).max(READ_MIN)
                 };
                 let bytes = buf.split().freeze();
-                if waits.pending.fetch_add(1, Ordering::Relaxed) == 0 {
-                    waits.backlog.add(conn);
-                }
+                pending.fetch_add(1, Ordering::Relaxed);
                 if to.send(Input::Received { conn, bytes }).await.is_err() {
                     return;
                 }
