@@ -9,9 +9,19 @@ use world::{Who, World, config};
 
 const SEC: Duration = Duration::from_secs(1);
 
+/// How A learns that its driver holds B's input.
+#[derive(PartialEq)]
+enum Told {
+    Not,
+    /// `input_pending` before each timer round.
+    Called,
+    /// `handle_timeout_with` asks.
+    Asked,
+}
+
 /// Two routers with a hold time of 9 s, then what B writes to A held back for 15 s (in
 /// A's driver, as far as A knows), told to A as pending input or not.
-fn held_back(told: bool) -> (World, usize) {
+fn held_back(told: Told) -> (World, usize) {
     let mut w = World::new();
     let mut ca = config(65000, "10.0.0.1", &[("10.0.0.2", 65000)]);
     ca.peers[0].hold_time = 9;
@@ -22,8 +32,11 @@ fn held_back(told: bool) -> (World, usize) {
     );
     w.until(5 * SEC, "the session", |w| w.established(a) == 1);
     w.stall(Who::Router(b), Who::Router(a), true);
+    if told == Told::Asked {
+        w.held = w.conns(a);
+    }
     for _ in 0..150 {
-        if told {
+        if told == Told::Called {
             for c in w.conns(a) {
                 w.call(a, |r, now| r.input_pending(now, c));
             }
@@ -31,13 +44,22 @@ fn held_back(told: bool) -> (World, usize) {
         w.advance(Duration::from_millis(100));
     }
     w.stall(Who::Router(b), Who::Router(a), false);
+    w.held.clear();
     w.advance(SEC);
     (w, a)
 }
 
 #[test]
 fn input_read_but_not_yet_handled_keeps_the_hold_timer_from_firing() {
-    let (w, a) = held_back(true);
+    let (w, a) = held_back(Told::Called);
+    let p = &w.peers(a)[0];
+    assert!(p.established, "{p:?}");
+    assert_eq!(p.established_count, 1, "{p:?}");
+}
+
+#[test]
+fn timers_that_ask_about_held_input_keep_the_hold_timer_from_firing() {
+    let (w, a) = held_back(Told::Asked);
     let p = &w.peers(a)[0];
     assert!(p.established, "{p:?}");
     assert_eq!(p.established_count, 1, "{p:?}");
@@ -45,7 +67,7 @@ fn input_read_but_not_yet_handled_keeps_the_hold_timer_from_firing() {
 
 #[test]
 fn without_pending_input_the_hold_timer_still_fires() {
-    let (w, a) = held_back(false);
+    let (w, a) = held_back(Told::Not);
     let p = &w.peers(a)[0];
     assert!(
         p.established_count >= 2 || !p.established,

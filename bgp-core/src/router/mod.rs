@@ -89,6 +89,9 @@ use timers::TimerHeap;
 /// the outputs to be polled.
 const PENDING_CHANGES: usize = 16_384;
 
+/// How often peers are looked at for laggards while the backlog is past its budget.
+const LAGGARD_CHECK: Duration = Duration::from_millis(50);
+
 /// A connection the router knows.
 #[derive(Debug)]
 struct ConnEntry {
@@ -118,6 +121,10 @@ pub struct Router {
     backlog: usize,
     /// Of the messages waiting in outboxes, those from flushes (see `outbox`).
     flushed_total: usize,
+    /// Flushes begun: which one gave a peer its last batch.
+    flushes: u64,
+    /// When the peers past the backlog budget may next be looked at for laggards.
+    laggards_at: Option<Instant>,
     /// Peers whose queue overflowed, waiting to drain: their backlog does not hold the
     /// others back.
     overflowed: Vec<PeerId>,
@@ -189,6 +196,8 @@ impl Router {
             ready: VecDeque::new(),
             backlog: 0,
             flushed_total: 0,
+            flushes: 0,
+            laggards_at: None,
             overflowed: Vec::new(),
             incarnations: 0,
             dynamic_counts: HashMap::default(),
@@ -487,7 +496,7 @@ impl Router {
     /// The driver holds input of `conn` it has read but not handed over (it is behind on
     /// its input, not the peer on its KEEPALIVEs): its hold timer starts again rather than
     /// ending the session. Call it before [`Router::handle_timeout`] for each such
-    /// connection.
+    /// connection, or give [`Router::handle_timeout_with`] a way to ask.
     pub fn input_pending(&mut self, now: Instant, conn: ConnId) {
         let Some(c) = self.conns.get(&conn) else {
             return;
@@ -501,6 +510,15 @@ impl Router {
 
     /// Timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.handle_timeout_with(now, |_| false);
+    }
+
+    /// Timers due at `now`, where `pending(conn)` says whether the driver holds input of
+    /// `conn` it has read but not handed over (it is behind on its input, not the peer on
+    /// its KEEPALIVEs): such a connection's hold timer starts again rather than ending the
+    /// session. `pending` is asked only of the connections of peers with a timer due, so a
+    /// round costs what is due, not what is connected.
+    pub fn handle_timeout_with(&mut self, now: Instant, mut pending: impl FnMut(ConnId) -> bool) {
         self.tick(now);
         while let Some((at, id, incarnation)) = self.timers.pop_due(now) {
             let Some(e) = self.entry_mut(id) else {
@@ -517,6 +535,11 @@ impl Router {
                 self.connect(id);
             }
             if let Some(e) = self.entry_mut(id) {
+                for (c, conn) in [(0, Conn::Outbound), (1, Conn::Inbound)] {
+                    if e.conns[c].is_some_and(&mut pending) {
+                        e.fsm.input_pending(now, conn);
+                    }
+                }
                 e.fsm.handle_timeout(now);
             }
             self.refresh_timeouts(id, now);
@@ -668,6 +691,9 @@ impl Router {
     fn forget_conn(&mut self, conn: ConnId) -> Option<ConnEntry> {
         let c = self.conns.remove(&conn)?;
         self.backlog -= c.in_flight;
+        if let Some(e) = peer_mut(&mut self.peers, c.peer) {
+            e.outbox.in_flight -= c.in_flight;
+        }
         Some(c)
     }
 
@@ -757,10 +783,16 @@ impl Router {
         }
         // While the peers together hold a large backlog, nothing more is flushed: changes
         // are coalesced in the groups until the peers have drained. Peers that overflowed
-        // are out of it until they are re-synchronized.
+        // are out of it until they are re-synchronized. Who does not keep up is looked for
+        // at most every LAGGARD_CHECK (it is a walk over every peer); the flush is tried
+        // again with the writes that lower the backlog, or at the next look.
         if self.active_flushed() > self.backlog_budget() {
-            self.overflow_laggards(now);
+            if self.laggards_at.is_none_or(|t| t <= now) {
+                self.laggards_at = Some(now + LAGGARD_CHECK);
+                self.overflow_laggards(now);
+            }
             if self.active_flushed() > self.backlog_budget() {
+                self.flush_at = self.laggards_at;
                 return false;
             }
         }
@@ -770,7 +802,8 @@ impl Router {
             return false;
         }
         // Each member is compared with its group as it was before this flush.
-        let behind = self.behind();
+        self.flushes += 1;
+        let mut behind = None;
         for g in due {
             let f = self.rib.flush(g, now);
             if self.deferring.is_some() {
@@ -778,7 +811,7 @@ impl Router {
                 continue;
             }
             for (peer, batch) in f.into_batches() {
-                self.offer(peer, batch, &behind, now);
+                self.offer(peer, batch, &mut behind, now);
             }
         }
         true
@@ -787,14 +820,16 @@ impl Router {
     /// A peer's messages queued or in flight.
     pub(super) fn backlog_of(&self, id: PeerId) -> usize {
         let Some(e) = self.entry(id) else { return 0 };
-        let in_flight: usize = e
-            .conns
-            .iter()
-            .flatten()
-            .filter_map(|c| self.conns.get(c))
-            .map(|c| c.in_flight)
-            .sum();
-        e.outbox.queued + in_flight
+        debug_assert_eq!(
+            e.outbox.in_flight,
+            e.conns
+                .iter()
+                .flatten()
+                .filter_map(|c| self.conns.get(c))
+                .map(|c| c.in_flight)
+                .sum::<usize>()
+        );
+        e.outbox.queued + e.outbox.in_flight
     }
 
     /// What flushes may have queued in all (for the peers not overflowed) before nothing

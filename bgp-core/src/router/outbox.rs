@@ -69,6 +69,12 @@ pub(super) struct Outbox {
     pub overflowed: bool,
     /// In the router's list of peers with something to hand out.
     pub listed: bool,
+    /// Messages handed out on the peer's connections, not yet reported written (the sum of
+    /// its connections' counts, kept here so that a peer's backlog costs no lookup).
+    pub in_flight: usize,
+    /// The flush (by the router's count of them) that last gave the peer a batch, and how
+    /// many messages that batch held: what the peer's backlog was before it.
+    last_flush: (u64, usize),
 }
 
 impl Outbox {
@@ -183,30 +189,52 @@ impl Router {
     }
 
     /// A flush's batch for a peer: queued unless more than the queue depth of what flushes
-    /// gave it still waits (then it overflows and is re-synchronized once drained).
-    pub(super) fn offer(&mut self, id: PeerId, batch: Batch, behind: &Behind, now: Instant) {
+    /// gave it still waits (then it overflows and is re-synchronized once drained). The
+    /// groups' backlogs are taken the first time a member past its depth needs them (a
+    /// walk over every peer, which a flush that finds no one past the depth is spared).
+    pub(super) fn offer(
+        &mut self,
+        id: PeerId,
+        batch: Batch,
+        behind: &mut Option<Behind>,
+        now: Instant,
+    ) {
         let depth = self.cfg.peer_queue_depth.max(16);
-        let group = self.rib.group_of(id);
-        let backlog = self.backlog_of(id);
-        let Some(e) = peer_mut(&mut self.peers, id) else {
+        let Some(e) = self.entry(id) else {
             return;
         };
         if e.outbox.overflowed || e.up.is_none() || self.deferring.is_some() {
             // A re-synchronization, or the table at the end of the deferral, follows.
             return;
         }
-        if behind.lags(group, e.outbox.flushed, backlog, depth) {
-            self.overflow(id, now);
-            return;
+        if e.outbox.flushed > depth {
+            let (flushed, backlog) = (e.outbox.flushed, self.backlog_of(id));
+            let group = self.rib.group_of(id);
+            if behind
+                .get_or_insert_with(|| self.behind(Some(self.flushes)))
+                .lags(group, flushed, backlog, depth)
+            {
+                self.overflow(id, now);
+                return;
+            }
         }
+        let flush = self.flushes;
+        let Some(e) = peer_mut(&mut self.peers, id) else {
+            return;
+        };
         let (n, f) = e.outbox.push(Item::Flush(batch));
+        e.outbox.last_flush = match e.outbox.last_flush {
+            (at, m) if at == flush => (at, m + n),
+            _ => (flush, n),
+        };
         self.backlog += n;
         self.flushed_total += f;
         list(&mut self.ready, e);
     }
 
-    /// The groups' backlogs now, to compare each member with.
-    pub(super) fn behind(&self) -> Behind {
+    /// The groups' backlogs, to compare each member with: as they were before the flush
+    /// under way, `during` (by the router's count of flushes).
+    pub(super) fn behind(&self, during: Option<u64>) -> Behind {
         let mut b = Behind::default();
         for e in self.peers.iter().flatten() {
             if e.up.is_none() || e.outbox.overflowed {
@@ -215,7 +243,11 @@ impl Router {
             let Some(g) = self.rib.group_of(e.id) else {
                 continue;
             };
-            let backlog = self.backlog_of(e.id);
+            let given = match e.outbox.last_flush {
+                (at, n) if Some(at) == during => n,
+                _ => 0,
+            };
+            let backlog = self.backlog_of(e.id) - given;
             let slot = b.0.entry(g).or_insert((usize::MAX, 0));
             slot.0 = slot.0.min(backlog);
             slot.1 += 1;
@@ -263,7 +295,7 @@ impl Router {
     /// are the ones that do not keep up (they would overflow at the next flush anyway).
     pub(super) fn overflow_laggards(&mut self, now: Instant) {
         let depth = self.cfg.peer_queue_depth.max(16);
-        let behind = self.behind();
+        let behind = self.behind(None);
         let late: Vec<PeerId> = self
             .peers
             .iter()
@@ -372,6 +404,7 @@ impl Router {
         let Some(e) = peer_mut(&mut self.peers, id) else {
             return;
         };
+        e.outbox.in_flight -= n;
         if e.established_conn() != Some(conn) {
             return;
         }
@@ -419,6 +452,9 @@ impl Router {
         };
         c.in_flight += msgs.len();
         self.backlog += msgs.len();
+        if let Some(e) = peer_mut(&mut self.peers, c.peer) {
+            e.outbox.in_flight += msgs.len();
+        }
         push_transmit(&mut self.out, conn, msgs);
     }
 }

@@ -114,6 +114,14 @@ fn members_all_behind_alike_are_not_dropped_for_it() {
         .collect();
     w.stall_all(&links, true);
     announce_many(&mut w, r, 3000);
+    // Past the backlog budget, nothing is due until the peers write or the next look for
+    // laggards: the owner is not woken at once over and over.
+    for _ in 0..3 {
+        w.drive();
+        let next = w.nodes[r].router.poll_timeout();
+        assert!(next.is_none_or(|t| t > w.now), "{next:?} is due at once");
+        w.advance(Duration::from_millis(20));
+    }
     w.stall_all(&links, false);
     w.advance(SEC);
     for &p in &peers {

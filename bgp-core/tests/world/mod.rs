@@ -80,6 +80,9 @@ pub struct World {
     unplugged: Vec<(IpAddr, IpAddr)>,
     /// BFD datagrams delivered.
     pub bfd_delivered: usize,
+    /// Connections whose input the driver holds, read but not handed over, as the
+    /// routers' timers are told.
+    pub held: Vec<ConnId>,
 }
 
 impl Default for World {
@@ -101,6 +104,7 @@ impl World {
             bfd_cut: Vec::new(),
             unplugged: Vec::new(),
             bfd_delivered: 0,
+            held: Vec::new(),
         }
     }
 
@@ -487,7 +491,10 @@ impl World {
                     let now = self.now;
                     for n in 0..self.nodes.len() {
                         if self.nodes[n].up {
-                            self.nodes[n].router.handle_timeout(now);
+                            let held = &self.held;
+                            self.nodes[n]
+                                .router
+                                .handle_timeout_with(now, |c| held.contains(&c));
                         }
                     }
                     for r in 0..self.raws.len() {

@@ -296,14 +296,9 @@ impl Driver {
                     .timer_lateness
                     .observe((t - d).as_secs_f64());
             }
-            if self.router.poll_timeout().is_some_and(|d| d <= t) {
-                for (conn, h) in &self.conns {
-                    if h.pending() {
-                        self.router.input_pending(t, *conn);
-                    }
-                }
-            }
-            self.router.handle_timeout(t);
+            let conns = &self.conns;
+            self.router
+                .handle_timeout_with(t, |c| conns.get(&c).is_some_and(|h| h.pending()));
             self.perform();
             self.peer_metrics.sync(&mut self.router, &self.metrics);
         }
