@@ -10,7 +10,9 @@
 //!   (a connection accepted or made, bytes read, a connection closed, messages written, a
 //!   BFD datagram received);
 //! - **the clock**: [`Router::handle_timeout`] at or after [`Router::poll_timeout`] (safe to
-//!   call early: nothing happens before a deadline);
+//!   call early: nothing happens before a deadline); a driver that reads ahead of what it
+//!   hands over uses [`Router::handle_timeout_with`], which asks it about the held input of
+//!   the peers whose timers are due, so that its delay does not end their sessions;
 //! - **commands** (mutators that return at once with their outcome): [`Router::add_peer`],
 //!   [`Router::remove_peer`], [`Router::update_peer`], [`Router::reset_peer`],
 //!   [`Router::shutdown_peer`], [`Router::set_dynamic_peers`], [`Router::announce`],
